@@ -1,0 +1,123 @@
+"""Structured logging: one line per event, the call id on every line of a call.
+
+Usage::
+
+    log = get_logger(__name__)
+    log.event("agi.session.start", channel="PJSIP/caller-1", peer="127.0.0.1")
+
+    with bind_call("1795355634.142"):
+        log.event("flow.step", step="menu")     # carries call_id=1795355634.142
+
+Values that are ``acd.secrets.Secret`` print as ``***``; fields whose name says they hold a
+secret (pin, dob, secret, password, card...) are masked whatever their type, as a second net.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any, Iterator
+
+from acd.secrets import MASK, Secret
+
+call_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("acd_call_id", default=None)
+
+_SECRET_FIELD = re.compile(r"(pin|secret|password|passwd|dob|memorable|card|cvv|token)", re.I)
+
+
+def mask_field(name: str, value: Any) -> Any:
+    if isinstance(value, Secret):
+        return MASK
+    if _SECRET_FIELD.search(name) and value not in (None, ""):
+        return MASK
+    return value
+
+
+@contextlib.contextmanager
+def bind_call(call_id: str | None) -> Iterator[None]:
+    """Every log line inside the block (and tasks it starts) carries ``call_id``."""
+    token = call_id_var.set(call_id)
+    try:
+        yield
+    finally:
+        call_id_var.reset(token)
+
+
+class EventLogger(logging.LoggerAdapter):
+    def event(self, name: str, level: int = logging.INFO, /, **fields: Any) -> None:
+        if self.logger.isEnabledFor(level):
+            self.logger.log(level, name, extra={"acd_fields": fields}, stacklevel=2)
+
+    def warn_event(self, name: str, /, **fields: Any) -> None:
+        self.event(name, logging.WARNING, **fields)
+
+    def error_event(self, name: str, /, **fields: Any) -> None:
+        self.event(name, logging.ERROR, **fields)
+
+    def process(self, msg, kwargs):
+        return msg, kwargs
+
+
+def get_logger(name: str) -> EventLogger:
+    return EventLogger(logging.getLogger(name), {})
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields = dict(getattr(record, "acd_fields", {}) or {})
+    call_id = call_id_var.get()
+    if call_id and "call_id" not in fields:
+        fields["call_id"] = call_id
+    return {k: mask_field(k, v) for k, v in fields.items()}
+
+
+def _plain(value: Any) -> str:
+    text = str(value)
+    if text == "" or any(c in text for c in ' ="\n'):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+class KeyValueFormatter(logging.Formatter):
+    """``2026-11-23T03:37:06.123Z INFO acd.agi.server agi.session.start channel=... call_id=...``"""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        ms = int(record.msecs)
+        parts = [f"{ts}.{ms:03d}Z", record.levelname, record.name, record.getMessage()]
+        parts += [f"{k}={_plain(v)}" for k, v in _fields(record).items()]
+        line = " ".join(parts)
+        if record.exc_info:
+            exc = record.exc_info[1]
+            line += f" exc={_plain(type(exc).__name__ + ': ' + str(exc))}"
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": record.created,
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        doc.update({k: v if isinstance(v, (int, float, bool, type(None))) else str(v)
+                    for k, v in _fields(record).items()})
+        if record.exc_info:
+            exc = record.exc_info[1]
+            doc["exc"] = f"{type(exc).__name__}: {exc}"
+        return json.dumps(doc, ensure_ascii=False)
+
+
+def configure(level: str = "INFO", fmt: str = "text", stream=None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())

@@ -1,0 +1,218 @@
+"""Engine settings: ``config/engine.yaml`` plus ``ACD_...`` environment overrides.
+
+Every key is declared by the dataclasses below; the loader walks them with the YAML's source
+positions, so a wrong, missing or mistyped key is refused with file, line and key named, and all
+such errors are reported together. The engine never starts half-configured.
+
+Environment overrides use the key path in upper case joined by ``__``:
+``ACD_DATABASE__URL=postgresql+asyncpg://...``, ``ACD_PBX__MODE=asterisk``,
+``ACD_LIVE_STATE__BACKEND=redis``. Values are parsed as YAML scalars (``true``, ``5038``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+
+from acd.yamlsrc import Location, SrcDict, YamlError, load_yaml, where
+
+
+class ConfigError(ValueError):
+    """One or more problems in the settings; ``problems`` lists each as ``file:line:col: key: why``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+@dataclass(frozen=True)
+class EngineSection:
+    node_id: str = "node-1"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+
+@dataclass(frozen=True)
+class AmiSection:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "acd"
+    secret: str = "change-me"
+    action_timeout_s: float = 10.0
+    ping_interval_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class AgiSection:
+    host: str = "127.0.0.1"
+    port: int = 4573
+    max_sessions: int = 2000
+    env_timeout_s: float = 5.0
+    command_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class PbxSection:
+    mode: Literal["sim", "asterisk"] = "sim"
+    ami: AmiSection = field(default_factory=AmiSection)
+    agi: AgiSection = field(default_factory=AgiSection)
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    url: str = "sqlite+aiosqlite:///var/acd.sqlite3"
+    spool_dir: str = "var/spool"
+
+
+@dataclass(frozen=True)
+class LiveStateSection:
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "acd"
+
+
+@dataclass(frozen=True)
+class HttpSection:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class FlowsSection:
+    directory: str = "ivr_flows"
+    sound_dirs: tuple[str, ...] = ()
+    default_flow: str = "main"
+    fallback_queue: str = "general"
+
+
+@dataclass(frozen=True)
+class DemoSection:
+    calls_per_minute: float = 12.0
+    agents: int = 6
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    engine: EngineSection = field(default_factory=EngineSection)
+    pbx: PbxSection = field(default_factory=PbxSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)
+    live_state: LiveStateSection = field(default_factory=LiveStateSection)
+    http: HttpSection = field(default_factory=HttpSection)
+    flows: FlowsSection = field(default_factory=FlowsSection)
+    demo: DemoSection = field(default_factory=DemoSection)
+    config_dir: str = "config"
+
+
+ENV_PREFIX = "ACD_"
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, key: str, loc: Location, problems: list[str]) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, key, loc, problems)
+    if origin is Literal:
+        if value not in args:
+            problems.append(f"{loc}: {key}: {value!r} is not {_type_name(tp)}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            problems.append(f"{loc}: {key}: expected a list, got {type(value).__name__}")
+            return ()
+        return tuple(_convert(args[0], v, f"{key}[{i}]", where(value, i, loc.file), problems) for i, v in enumerate(value))
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            problems.append(f"{loc}: {key}: expected a mapping, got {type(value).__name__}")
+            return tp()
+        return _build(tp, value, key, loc, problems)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float) and isinstance(value, bool):
+        problems.append(f"{loc}: {key}: expected {tp.__name__}, got a boolean")
+        return value
+    if not isinstance(value, tp):
+        problems.append(f"{loc}: {key}: expected {tp.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _build(cls: type, node: Mapping[str, Any], path: str, loc: Location, problems: list[str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in node:
+        if key not in names:
+            known = ", ".join(sorted(names))
+            problems.append(f"{where(node, key, loc.file)}: {path}.{key}: unknown key (known: {known})".replace(": .", ": "))
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in node:
+            kwargs[f.name] = _convert(hints[f.name], node[f.name], f"{path}.{f.name}".lstrip("."), where(node, f.name, loc.file), problems)
+    return cls(**kwargs)
+
+
+def _env_overrides(environ: Mapping[str, str]) -> list[tuple[list[str], Any, str]]:
+    out = []
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX):]:
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, (dict, list)):
+            value = raw
+        out.append((path, value, name))
+    return out
+
+
+def load_settings(config_dir: str | Path = "config", environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``<config_dir>/engine.yaml`` (optional: defaults apply) and the environment."""
+    environ = os.environ if environ is None else environ
+    config_dir = Path(environ.get("ACD_CONFIG_DIR", str(config_dir)))
+    path = config_dir / "engine.yaml"
+    problems: list[str] = []
+    node: Any = SrcDict()
+    node.loc = Location(str(path), 1, 1)
+    node.key_locs = {}
+    if path.exists():
+        try:
+            loaded = load_yaml(path)
+        except YamlError as exc:
+            raise ConfigError([str(exc)]) from None
+        if loaded is not None:
+            if not isinstance(loaded, dict):
+                raise ConfigError([f"{path}:1:1: the file must be a mapping of sections"])
+            node = loaded
+    for keys, value, env_name in _env_overrides(environ):
+        cursor = node
+        for k in keys[:-1]:
+            if not isinstance(cursor.get(k), dict):
+                fresh = SrcDict()
+                fresh.loc = Location(f"${env_name}", 1, 1)
+                fresh.key_locs = {}
+                cursor[k] = fresh
+                cursor.key_locs[k] = fresh.loc
+            cursor = cursor[k]
+        cursor[keys[-1]] = value
+        cursor.key_locs[keys[-1]] = Location(f"${env_name}", 1, 1)
+    settings = _build(Settings, node, "", node.loc, problems)
+    if problems:
+        raise ConfigError(problems)
+    return dataclasses.replace(settings, config_dir=str(config_dir))

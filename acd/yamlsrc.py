@@ -1,0 +1,101 @@
+"""YAML loading that remembers where every value came from.
+
+Admins edit YAML by hand, so every error must name the file, line and column. ``load_yaml``
+returns ordinary dicts/lists/scalars (``SrcDict``/``SrcList`` subclasses) that carry the
+position of each key and item; ``where(node, key)`` gives a ``Location`` for messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class SrcDict(dict):
+    """A dict that knows the location of itself and of each of its keys."""
+
+    loc: Location
+    key_locs: dict[Any, Location]
+
+
+class SrcList(list):
+    loc: Location
+    item_locs: list[Location]
+
+
+class YamlError(ValueError):
+    def __init__(self, location: Location, message: str) -> None:
+        super().__init__(f"{location}: {message}")
+        self.location = location
+        self.message = message
+
+
+def _loc(file: str, node: yaml.Node) -> Location:
+    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _build(file: str, node: yaml.Node, loader: yaml.SafeLoader) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        out = SrcDict()
+        out.loc = _loc(file, node)
+        out.key_locs = {}
+        loader.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key = _build(file, key_node, loader)
+            if isinstance(key, (dict, list)):
+                raise YamlError(_loc(file, key_node), "a mapping key must be a plain value")
+            if key in out:
+                raise YamlError(_loc(file, key_node), f"duplicate key {key!r}")
+            out[key] = _build(file, value_node, loader)
+            out.key_locs[key] = _loc(file, key_node)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        seq = SrcList(_build(file, item, loader) for item in node.value)
+        seq.loc = _loc(file, node)
+        seq.item_locs = [_loc(file, item) for item in node.value]
+        return seq
+    return loader.construct_object(node, deep=True)
+
+
+def load_yaml_text(text: str, file: str = "<string>") -> Any:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return _build(file, node, loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+        raise YamlError(loc, f"YAML syntax: {exc.problem or exc.context}") from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml(path: str | Path) -> Any:
+    path = Path(path)
+    return load_yaml_text(path.read_text(encoding="utf-8"), str(path))
+
+
+def where(node: Any, key: Any = None, default_file: str = "<unknown>") -> Location:
+    """Location of ``node[key]`` (its key), or of ``node`` itself."""
+    if key is not None:
+        if isinstance(node, SrcDict) and key in node.key_locs:
+            return node.key_locs[key]
+        if isinstance(node, SrcList) and isinstance(key, int) and 0 <= key < len(node.item_locs):
+            return node.item_locs[key]
+    loc = getattr(node, "loc", None)
+    return loc if loc is not None else Location(default_file, 1, 1)

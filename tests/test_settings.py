@@ -1,0 +1,55 @@
+import pytest
+
+from acd.settings import ConfigError, load_settings
+
+
+def write(tmp_path, text):
+    (tmp_path / "engine.yaml").write_text(text)
+    return tmp_path
+
+
+def test_defaults_without_a_file(tmp_path):
+    s = load_settings(tmp_path, environ={})
+    assert s.pbx.mode == "sim"
+    assert s.database.url.startswith("sqlite+aiosqlite")
+    assert s.live_state.backend == "memory"
+
+
+def test_file_values_and_env_override(tmp_path):
+    write(tmp_path, "pbx:\n  mode: asterisk\n  ami:\n    port: 5039\n")
+    s = load_settings(tmp_path, environ={"ACD_PBX__AMI__HOST": "10.0.0.5", "ACD_HTTP__PORT": "9000"})
+    assert s.pbx.mode == "asterisk"
+    assert s.pbx.ami.port == 5039
+    assert s.pbx.ami.host == "10.0.0.5"
+    assert s.http.port == 9000
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path):
+    write(tmp_path, "pbx:\n  mode: sim\n  amii:\n    port: 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, environ={})
+    msg = str(err.value)
+    assert "engine.yaml:3:3" in msg
+    assert "pbx.amii" in msg and "unknown key" in msg
+
+
+def test_all_problems_reported_together(tmp_path):
+    write(tmp_path, "http:\n  port: eighty\nlive_state:\n  backend: memcached\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, environ={})
+    assert len(err.value.problems) == 2
+    assert any("http.port" in p and "engine.yaml:2:3" in p for p in err.value.problems)
+    assert any("live_state.backend" in p and "'memcached'" in p for p in err.value.problems)
+
+
+def test_bad_env_override_names_the_variable(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, environ={"ACD_HTTP__PORT": "not-a-port"})
+    assert "$ACD_HTTP__PORT" in str(err.value)
+
+
+def test_yaml_syntax_error_is_located(tmp_path):
+    write(tmp_path, "pbx:\n  mode: [sim\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, environ={})
+    assert "engine.yaml:" in str(err.value)
