@@ -1,0 +1,25 @@
+"""FastAGI errors, split by whose fault they are."""
+
+
+class AgiError(Exception):
+    """Base of every FastAGI failure."""
+
+
+class AgiHangup(AgiError):
+    """The caller hung up (or was bridged away): ``200 result=-1``, ``HANGUP`` or ``511``."""
+
+
+class AgiProtocolError(AgiError):
+    """Asterisk's side sent something that is not FastAGI. Ends this session only."""
+
+
+class AgiTimeout(AgiError):
+    """No reply within the command's time limit. The session is closed."""
+
+
+class AgiCommandError(AgiError):
+    """Asterisk refused the command: ``510`` (unknown) or ``520`` (usage). Our bug, not the caller's."""
+
+    def __init__(self, command: str, reply) -> None:
+        super().__init__(f"{command!r} refused: {' | '.join(reply.lines)}")
+        self.reply = reply

@@ -1,0 +1,136 @@
+"""Typed AMI frames: what the codec yields and what the client hands to the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+
+class Headers:
+    """Ordered multi-map of AMI headers. Lookup ignores case; keys keep their spelling;
+    repeated keys (``ChanVariable``, ``Variable``) are all kept in order."""
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        self._pairs: list[tuple[str, str]] = [(str(k), str(v)) for k, v in pairs]
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        lk = key.lower()
+        for k, v in self._pairs:
+            if k.lower() == lk:
+                return v
+        return default
+
+    def get_all(self, key: str) -> list[str]:
+        lk = key.lower()
+        return [v for k, v in self._pairs if k.lower() == lk]
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+    def keys(self) -> list[str]:
+        return [k for k, _ in self._pairs]
+
+    def add(self, key: str, value: str) -> None:
+        self._pairs.append((key, value))
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._pairs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Headers) and other._pairs == self._pairs
+
+    def __repr__(self) -> str:
+        return f"Headers({self._pairs!r})"
+
+    def as_dict(self) -> dict[str, str]:
+        """First value of each key (for logging and simple lookups)."""
+        out: dict[str, str] = {}
+        for k, v in self._pairs:
+            out.setdefault(k, v)
+        return out
+
+
+@dataclass(frozen=True)
+class Banner:
+    text: str
+
+    @property
+    def version(self) -> str:
+        return self.text.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Response:
+    headers: Headers
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.headers.get("Response", "")
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("Success", "Follows", "Goodbye")
+
+    @property
+    def action_id(self) -> str | None:
+        return self.headers.get("ActionID")
+
+    @property
+    def message(self) -> str | None:
+        return self.headers.get("Message")
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.headers.get(key, default)
+
+
+@dataclass(frozen=True)
+class Event:
+    headers: Headers
+
+    @property
+    def name(self) -> str:
+        return self.headers.get("Event", "")
+
+    @property
+    def action_id(self) -> str | None:
+        return self.headers.get("ActionID")
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.headers.get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        return self.headers[key]
+
+
+@dataclass(frozen=True)
+class Action:
+    headers: Headers
+
+    @property
+    def name(self) -> str:
+        return self.headers.get("Action", "")
+
+    @property
+    def action_id(self) -> str | None:
+        return self.headers.get("ActionID")
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.headers.get(key, default)
+
+
+Frame = Banner | Response | Event
