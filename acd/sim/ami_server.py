@@ -48,6 +48,7 @@ class SimAmiServer:
         self._ids = itertools.count(1)
         self.answer_pings = True  # tests turn this off to simulate a stalled Asterisk
         self.actions_seen: list[Action] = []
+        self.withhold: set[str] = set()  # action names left unanswered (tests: a stalled Asterisk)
 
     @property
     def port(self) -> int:
@@ -110,6 +111,8 @@ class SimAmiServer:
 
     async def _handle(self, s: AmiSession, a: Action) -> bool:
         name = a.name.lower()
+        if name in self.withhold:
+            return True
         if name == "login":
             if self.users.get(a.get("Username", "")) == a.get("Secret"):
                 s.authenticated = True
