@@ -137,6 +137,11 @@ def _convert(tp: Any, value: Any, key: str, loc: Location, problems: list[str]) 
             problems.append(f"{loc}: {key}: expected a list, got {type(value).__name__}")
             return ()
         return tuple(_convert(args[0], v, f"{key}[{i}]", where(value, i, loc.file), problems) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            problems.append(f"{loc}: {key}: expected a mapping, got {type(value).__name__}")
+            return {}
+        return {k: _convert(args[1], v, f"{key}.{k}", where(value, k, loc.file), problems) for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             problems.append(f"{loc}: {key}: expected a mapping, got {type(value).__name__}")
@@ -164,6 +169,27 @@ def _build(cls: type, node: Mapping[str, Any], path: str, loc: Location, problem
         if f.name in node:
             kwargs[f.name] = _convert(hints[f.name], node[f.name], f"{path}.{f.name}".lstrip("."), where(node, f.name, loc.file), problems)
     return cls(**kwargs)
+
+
+def build_section(cls: type, node: Any, path: str, file: str) -> Any:
+    """Build the dataclass ``cls`` from a YAML mapping (from ``acd.yamlsrc``), refusing unknown,
+    missing or mistyped keys with file, line and key named. Used for every settings file."""
+    problems: list[str] = []
+    loc = where(node, default_file=file)
+    if not isinstance(node, dict):
+        raise ConfigError([f"{loc}: {path}: expected a mapping"])
+    missing = [
+        f.name for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in node
+    ]
+    for name in missing:
+        problems.append(f"{loc}: {path}.{name}: required key is missing".replace(": .", ": "))
+    if problems:
+        raise ConfigError(problems)
+    obj = _build(cls, node, path, loc, problems)
+    if problems:
+        raise ConfigError(problems)
+    return obj
 
 
 def _env_overrides(environ: Mapping[str, str]) -> list[tuple[list[str], Any, str]]:

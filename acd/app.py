@@ -1,0 +1,186 @@
+"""The one place that wires the engine: settings -> clock, telemetry, call log, ACD core and
+service, FastAGI server, AMI client, HTTP, and (in sim mode) the simulated PBX.
+
+Each resource has one async context (aiohttp cleanup-context style) entered in order and left in
+reverse, so a failure at start leaves nothing half-running."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from acd.agi import FastAgiServer
+from acd.ami import AmiClient
+from acd.clock import SystemClock
+from acd.logs import get_logger
+from acd.routing.config import load_agents, load_queues
+from acd.routing.core import AcdCore
+from acd.service.acd import AcdService
+from acd.service.calllog import MemoryCallLog
+from acd.service.ivr import IvrEntry
+from acd.service.stats import Telemetry
+from acd.service.web import create_web_app
+from acd.settings import Settings
+from acd.sim import SimPbx
+from acd.sim.demo import DemoTraffic, demo_agents
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    clock: SystemClock = field(default_factory=SystemClock)
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    core: AcdCore | None = None
+    calllog: MemoryCallLog | None = None
+    agi: FastAgiServer | None = None
+    ami: AmiClient | None = None
+    acd: AcdService | None = None
+    pbx: SimPbx | None = None
+    demo: DemoTraffic | None = None
+    http_port: int | None = None
+
+
+@contextlib.asynccontextmanager
+async def _agi_server(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FastAgiServer]:
+    cfg = engine.settings.pbx.agi
+    t = engine.telemetry
+
+    async def ivr_session(channel):
+        t.agi_sessions.labels("ivr").inc()
+        t.agi_active.inc()
+        try:
+            await ivr(channel)
+        finally:
+            t.agi_active.dec()
+
+    async def claim_session(channel):
+        t.agi_sessions.labels("claim").inc()
+        await engine.acd.handle_claim(channel)
+
+    port = 0 if engine.settings.pbx.mode == "sim" else cfg.port
+    server = FastAgiServer(
+        {"ivr": ivr_session, "claim": claim_session}, cfg.host, port,
+        max_sessions=cfg.max_sessions, env_timeout=cfg.env_timeout_s, command_timeout=cfg.command_timeout_s,
+        on_command=lambda name, s: t.agi_command.labels(name).observe(s),
+    )
+    await server.start()
+    engine.agi = server
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def _sim_pbx(engine: Engine, with_demo: bool) -> AsyncIterator[SimPbx | None]:
+    if engine.settings.pbx.mode != "sim":
+        yield None
+        return
+    s = engine.settings
+    rng = random.Random(s.demo.seed)
+    endpoints = [a.config.endpoint for a in engine.core.agents.values()]
+    pbx = SimPbx(engine.agi.host, engine.agi.port, users={s.pbx.ami.username: s.pbx.ami.secret}, agents=demo_agents(endpoints, rng))
+    await pbx.start()
+    engine.pbx = pbx
+    demo = None
+    if with_demo:
+        demo = DemoTraffic(pbx, s.demo.calls_per_minute, rng)
+        demo.start()
+        engine.demo = demo
+    try:
+        yield pbx
+    finally:
+        if demo:
+            await demo.stop()
+        await pbx.stop()
+
+
+@contextlib.asynccontextmanager
+async def _ami_client(engine: Engine) -> AsyncIterator[AmiClient]:
+    cfg = engine.settings.pbx.ami
+    port = engine.pbx.ami_port if engine.pbx else cfg.port
+    host = "127.0.0.1" if engine.pbx else cfg.host
+    ami = AmiClient(host, port, cfg.username, cfg.secret, action_timeout=cfg.action_timeout_s, ping_interval=cfg.ping_interval_s)
+    engine.ami = ami
+    yield ami
+    await ami.stop()
+
+
+@contextlib.asynccontextmanager
+async def _acd_service(engine: Engine) -> AsyncIterator[AcdService]:
+    acd = engine.acd
+    await acd.start()
+    await engine.ami.start()  # fail loudly at start: wrong credentials, unreachable Asterisk
+    try:
+        yield acd
+    finally:
+        await acd.stop()
+
+
+@contextlib.asynccontextmanager
+async def _http(engine: Engine) -> AsyncIterator[int]:
+    cfg = engine.settings.http
+    app = create_web_app(engine.acd.live, engine.telemetry.render)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.host, cfg.port)
+    await site.start()
+    engine.http_port = site._server.sockets[0].getsockname()[1]
+    log.event("http.listening", url=f"http://{cfg.host}:{engine.http_port}/wallboard")
+    try:
+        yield engine.http_port
+    finally:
+        await runner.cleanup()
+
+
+def build_core(engine: Engine) -> None:
+    config_dir = Path(engine.settings.config_dir)
+    queues = load_queues(config_dir / "queues.yaml")
+    agents = load_agents(config_dir / "agents.yaml")
+    engine.core = AcdCore(engine.clock, queues, agents)
+    engine.calllog = MemoryCallLog(engine.clock)
+    engine.telemetry.watch_live_state(lambda: engine.acd.live() if engine.acd else {})
+
+
+@contextlib.asynccontextmanager
+async def run_engine(settings: Settings, *, with_demo: bool = False) -> AsyncIterator[Engine]:
+    """Start everything; yield the running engine; stop everything in reverse order."""
+    engine = Engine(settings)
+    build_core(engine)
+    if settings.flows.fallback_queue not in engine.core.queues:
+        raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
+    async with contextlib.AsyncExitStack() as stack:
+        ivr = IvrEntry(None, engine.calllog, engine.clock, fallback_queue=settings.flows.fallback_queue)  # acd set below
+        await stack.enter_async_context(_agi_server(engine, ivr))
+        await stack.enter_async_context(_sim_pbx(engine, with_demo))
+        await stack.enter_async_context(_ami_client(engine))
+        engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock)
+        ivr.acd = engine.acd
+        await stack.enter_async_context(_acd_service(engine))
+        await stack.enter_async_context(_http(engine))
+        log.event("engine.started", node=settings.engine.node_id, mode=settings.pbx.mode, agi_port=engine.agi.port)
+        yield engine
+    log.event("engine.stopped", node=settings.engine.node_id)
+
+
+async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: float | None = None) -> None:
+    async with run_engine(settings, with_demo=with_demo):
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        try:
+            await asyncio.wait_for(stop.wait(), duration_s)
+        except asyncio.TimeoutError:
+            pass

@@ -1,0 +1,71 @@
+"""Loading queues and agents from ``config/queues.yaml`` and ``config/agents.yaml``.
+
+Every key is checked; a wrong, missing or mistyped key is refused with file, line and key named
+(``acd.settings.ConfigError``), and all problems are reported together."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from acd.routing.model import AgentConfig, QueueConfig, RelaxStep
+from acd.settings import ConfigError, build_section
+from acd.yamlsrc import YamlError, load_yaml, where
+
+STRATEGIES = ("longest_idle", "most_skilled", "round_robin")
+
+
+def _load_list(path: Path, section: str) -> list:
+    try:
+        doc = load_yaml(path)
+    except YamlError as exc:
+        raise ConfigError([str(exc)]) from None
+    if not isinstance(doc, dict) or section not in doc:
+        raise ConfigError([f"{path}:1:1: {section}: required top-level key is missing"])
+    items = doc[section]
+    if not isinstance(items, list):
+        raise ConfigError([f"{where(doc, section, str(path))}: {section}: expected a list"])
+    return items
+
+
+def load_queues(path: Path) -> list[QueueConfig]:
+    problems: list[str] = []
+    out: list[QueueConfig] = []
+    for i, node in enumerate(_load_list(path, "queues")):
+        try:
+            raw = dict(node) if isinstance(node, dict) else node
+            relax = raw.pop("relax", []) if isinstance(raw, dict) else []
+            if isinstance(raw, dict):
+                raw = type(node)(raw)
+                raw.loc, raw.key_locs = node.loc, node.key_locs
+            q = build_section(QueueConfig, raw, f"queues[{i}]", str(path))
+            steps = tuple(build_section(RelaxStep, s, f"queues[{i}].relax[{j}]", str(path)) for j, s in enumerate(relax))
+            q = dataclasses.replace(q, relax=steps)
+            if q.strategy not in STRATEGIES:
+                problems.append(f"{where(node, 'strategy', str(path))}: queues[{i}].strategy: {q.strategy!r} is not one of {', '.join(STRATEGIES)}")
+            out.append(q)
+        except ConfigError as exc:
+            problems += exc.problems
+    names = [q.name for q in out]
+    for name in {n for n in names if names.count(n) > 1}:
+        problems.append(f"{path}: queues: the name {name!r} is used twice")
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def load_agents(path: Path) -> list[AgentConfig]:
+    problems: list[str] = []
+    out: list[AgentConfig] = []
+    for i, node in enumerate(_load_list(path, "agents")):
+        try:
+            agent = build_section(AgentConfig, node, f"agents[{i}]", str(path))
+            for skill, level in agent.skills.items():
+                if not 1 <= level <= 5:
+                    problems.append(f"{where(node['skills'], skill, str(path))}: agents[{i}].skills.{skill}: proficiency {level} is not between 1 and 5")
+            out.append(agent)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return out

@@ -1,0 +1,320 @@
+"""AcdCore: the pure ACD state machine and router.
+
+Events in (``call_arrived``, ``agent_login``, ``offer_ringing``, ``offer_answered``,
+``offer_failed``, ``call_abandoned``, ``call_ended``, ``wrapup_done``, ``set_not_ready`` ...),
+decisions out (``route()`` returns new ``Offer``s whose agents are already reserved).
+
+Invariants (checked by the property tests): an agent holds at most one offer or call; a call
+has at most one live offer; a call is never lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Callable, Iterable
+
+from acd.clock import Clock
+from acd.logs import get_logger
+from acd.routing.model import Agent, AgentConfig, AgentState, CallEntry, Decision, Offer, QueueConfig
+
+log = get_logger(__name__)
+
+S = AgentState
+# Allowed transitions (h11 style: the table is the specification).
+TRANSITIONS: dict[AgentState, set[AgentState]] = {
+    S.LOGGED_OUT: {S.READY, S.NOT_READY},
+    S.READY: {S.RESERVED, S.NOT_READY, S.LOGGED_OUT},
+    S.RESERVED: {S.RINGING, S.READY, S.NOT_READY, S.ON_CALL},
+    S.RINGING: {S.ON_CALL, S.READY, S.NOT_READY},
+    S.ON_CALL: {S.WRAP_UP},
+    S.WRAP_UP: {S.READY, S.NOT_READY, S.LOGGED_OUT},
+    S.NOT_READY: {S.READY, S.LOGGED_OUT, S.NOT_READY},
+}
+
+
+class IllegalTransition(ValueError):
+    def __init__(self, agent_id: str, old: AgentState, new: AgentState) -> None:
+        super().__init__(f"agent {agent_id}: {old.value} -> {new.value} is not allowed")
+        self.agent_id, self.old, self.new = agent_id, old, new
+
+
+class UnknownAgent(KeyError):
+    pass
+
+
+class UnknownQueue(KeyError):
+    pass
+
+
+class QueueFull(RuntimeError):
+    pass
+
+
+class AcdCore:
+    def __init__(
+        self,
+        clock: Clock,
+        queues: Iterable[QueueConfig],
+        agents: Iterable[AgentConfig],
+        *,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        on_state: Callable[[Agent, AgentState], None] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.queues: dict[str, QueueConfig] = {q.name: q for q in queues}
+        self.agents: dict[str, Agent] = {}
+        self.waiting: dict[str, list[CallEntry]] = {name: [] for name in self.queues}
+        self.calls: dict[str, CallEntry] = {}
+        self.offers: dict[str, Offer] = {}
+        self.connected: dict[str, str] = {}  # call_id -> agent_id
+        self._skill_index: dict[str, set[str]] = {}
+        self._ready: set[str] = set()
+        self._new_id = new_id
+        self._on_state = on_state
+        self._rr: dict[str, int] = {}
+        for cfg in agents:
+            self.add_agent(cfg)
+
+    # ------------------------------------------------------------------ agents
+    def add_agent(self, cfg: AgentConfig) -> Agent:
+        now = self.clock.now()
+        agent = Agent(cfg, state_since=now, idle_since=now)
+        self.agents[cfg.id] = agent
+        for skill in cfg.skills:
+            self._skill_index.setdefault(skill, set()).add(cfg.id)
+        return agent
+
+    def agent(self, agent_id: str) -> Agent:
+        try:
+            return self.agents[agent_id]
+        except KeyError:
+            raise UnknownAgent(agent_id) from None
+
+    def _set_state(self, agent: Agent, new: AgentState, reason: str | None = None) -> None:
+        old = agent.state
+        if new not in TRANSITIONS[old]:
+            raise IllegalTransition(agent.id, old, new)
+        now = self.clock.now()
+        agent.time_in_state[old.value] = agent.time_in_state.get(old.value, 0.0) + (now - agent.state_since)
+        agent.state, agent.state_since, agent.reason = new, now, reason if new == S.NOT_READY else None
+        if new == S.READY:
+            self._ready.add(agent.id)
+            agent.idle_since = now
+        else:
+            self._ready.discard(agent.id)
+        log.event("acd.agent.state", agent=agent.id, old=old.value, new=new.value, reason=reason)
+        if self._on_state:
+            self._on_state(agent, old)
+
+    def login(self, agent_id: str, ready: bool = True) -> None:
+        agent = self.agent(agent_id)
+        self._set_state(agent, S.READY if ready else S.NOT_READY, None if ready else "login")
+
+    def logout(self, agent_id: str) -> None:
+        self._set_state(self.agent(agent_id), S.LOGGED_OUT)
+
+    def set_ready(self, agent_id: str) -> None:
+        self._set_state(self.agent(agent_id), S.READY)
+
+    def set_not_ready(self, agent_id: str, reason: str) -> None:
+        self._set_state(self.agent(agent_id), S.NOT_READY, reason)
+
+    def wrapup_done(self, agent_id: str, ready: bool = True) -> None:
+        agent = self.agent(agent_id)
+        if agent.state == S.WRAP_UP:
+            self._set_state(agent, S.READY if ready else S.NOT_READY, None if ready else "after wrap-up")
+
+    # ------------------------------------------------------------------ calls
+    def call_arrived(self, entry: CallEntry) -> None:
+        if entry.queue not in self.queues:
+            raise UnknownQueue(entry.queue)
+        if entry.call_id in self.calls:
+            return  # idempotent: a replay must not duplicate a call
+        if len(self.waiting[entry.queue]) >= self.queues[entry.queue].max_length:
+            raise QueueFull(entry.queue)
+        self.calls[entry.call_id] = entry
+        self.waiting[entry.queue].append(entry)
+        log.event("acd.call.queued", call=entry.call_id, queue=entry.queue, position=len(self.waiting[entry.queue]))
+
+    def position(self, call_id: str) -> int | None:
+        entry = self.calls.get(call_id)
+        if entry is None:
+            return None
+        ordered = self._ordered(entry.queue)
+        return ordered.index(entry) + 1 if entry in ordered else None
+
+    def _drop_call(self, call_id: str) -> CallEntry | None:
+        entry = self.calls.pop(call_id, None)
+        if entry is not None and entry in self.waiting.get(entry.queue, []):
+            self.waiting[entry.queue].remove(entry)
+        return entry
+
+    def call_abandoned(self, call_id: str) -> Offer | None:
+        """The caller hung up while waiting. Returns the offer to cancel, if one was ringing."""
+        entry = self._drop_call(call_id)
+        if entry is None:
+            return None
+        offer = self.offers.pop(entry.offer_id, None) if entry.offer_id else None
+        if offer is not None:
+            agent = self.agents[offer.agent_id]
+            agent.offer_id = agent.call_id = None
+            self._set_state(agent, S.READY)
+        return offer
+
+    # ------------------------------------------------------------------ offers
+    def offer_ringing(self, offer_id: str) -> None:
+        offer = self.offers.get(offer_id)
+        if offer is not None and self.agents[offer.agent_id].state == S.RESERVED:
+            self._set_state(self.agents[offer.agent_id], S.RINGING)
+
+    def claim(self, offer_id: str) -> bool:
+        """The agent leg answered and asks to bridge. True for exactly one leg per call."""
+        offer = self.offers.get(offer_id)
+        if offer is None:
+            return False
+        entry = self.calls.get(offer.call_id)
+        return entry is not None and entry.offer_id == offer_id and offer.call_id not in self.connected
+
+    def offer_answered(self, offer_id: str) -> Offer | None:
+        """The caller entered the bridge with this offer's agent."""
+        offer = self.offers.pop(offer_id, None)
+        if offer is None:
+            return None
+        agent = self.agents[offer.agent_id]
+        self._drop_call(offer.call_id)
+        self.connected[offer.call_id] = agent.id
+        agent.call_id, agent.offer_id = offer.call_id, None
+        self._set_state(agent, S.ON_CALL)
+        return offer
+
+    def offer_failed(self, offer_id: str, reason: str, *, agent_at_fault: bool = True) -> Offer | None:
+        """No answer (RONA), busy, or unreachable: the agent goes not ready, the call keeps its
+        place at the head and is offered to someone else. When the failure is not the agent's
+        (the PBX link was down), the agent goes back to ready instead."""
+        offer = self.offers.pop(offer_id, None)
+        if offer is None:
+            return None
+        agent = self.agents[offer.agent_id]
+        agent.offer_id = agent.call_id = None
+        if agent.state in (S.RESERVED, S.RINGING):
+            self._set_state(agent, S.NOT_READY if agent_at_fault else S.READY, reason if agent_at_fault else None)
+        entry = self.calls.get(offer.call_id)
+        if entry is not None:
+            entry.offer_id = None
+            if agent_at_fault:
+                entry.refused_by.add(agent.id)
+        return offer
+
+    def call_ended(self, call_id: str) -> str | None:
+        """A connected call ended; its agent goes to wrap-up. Returns the agent id."""
+        agent_id = self.connected.pop(call_id, None)
+        if agent_id is None:
+            return None
+        agent = self.agents[agent_id]
+        agent.call_id = None
+        agent.calls_handled += 1
+        self._set_state(agent, S.WRAP_UP)
+        return agent_id
+
+    # ------------------------------------------------------------------ routing
+    def _effective_priority(self, entry: CallEntry, now: float) -> float:
+        aging = self.queues[entry.queue].priority_aging_s
+        return entry.priority + ((now - entry.enqueued_at) / aging if aging > 0 else 0.0)
+
+    def _ordered(self, queue: str) -> list[CallEntry]:
+        now = self.clock.now()
+        return sorted(self.waiting[queue], key=lambda e: (-self._effective_priority(e, now), e.enqueued_at))
+
+    def _min_proficiency(self, q: QueueConfig, waited: float) -> int | None:
+        """None: the base requirement; otherwise the relaxed minimum now in force."""
+        relaxed = None
+        for step in q.relax:
+            if waited >= step.after_s:
+                relaxed = step.min_proficiency
+        return relaxed
+
+    def _eligible(self, entry: CallEntry, q: QueueConfig, waited: float) -> tuple[list[Agent], int]:
+        required = {**q.skills, **entry.skills}
+        relaxed = self._min_proficiency(q, waited)
+        candidates: set[str] | None = None
+        for skill in required:
+            ids = self._skill_index.get(skill, set())
+            candidates = set(ids) if candidates is None else candidates & ids
+        pool = (candidates if candidates is not None else set(self.agents)) & self._ready
+        out = []
+        floor = 1
+        for agent_id in pool:
+            agent = self.agents[agent_id]
+            if agent_id in entry.refused_by and len(pool) > 1:
+                continue
+            ok = True
+            for skill, minimum in required.items():
+                need = min(minimum, relaxed) if relaxed is not None else minimum
+                floor = need
+                if agent.config.skills.get(skill, 0) < need:
+                    ok = False
+                    break
+            if ok and entry.language and entry.language not in agent.config.languages:
+                ok = False
+            if ok:
+                out.append(agent)
+        return out, floor
+
+    def _choose(self, q: QueueConfig, agents: list[Agent]) -> Agent:
+        if q.strategy == "most_skilled":
+            return max(agents, key=lambda a: (sum(a.config.skills.get(s, 0) for s in q.skills), -a.idle_since, a.id))
+        if q.strategy == "round_robin":
+            ordered = sorted(agents, key=lambda a: a.id)
+            i = self._rr.get(q.name, 0) % len(ordered)
+            self._rr[q.name] = i + 1
+            return ordered[i]
+        return min(agents, key=lambda a: (a.idle_since, a.id))  # longest idle
+
+    def route(self) -> list[tuple[Offer, Decision]]:
+        """Pair waiting calls with ready agents. The chosen agents are reserved before this
+        returns, so no agent is ever offered two calls."""
+        if not self._ready:
+            return []
+        now = self.clock.now()
+        heads: list[tuple[float, float, CallEntry]] = []
+        for name in self.queues:
+            for entry in self.waiting[name]:
+                if entry.offer_id is None:
+                    heads.append((-self._effective_priority(entry, now), entry.enqueued_at, entry))
+        heads.sort(key=lambda t: (t[0], t[1]))
+        out = []
+        for _, _, entry in heads:
+            if not self._ready:
+                break
+            q = self.queues[entry.queue]
+            waited = now - entry.enqueued_at
+            eligible, floor = self._eligible(entry, q, waited)
+            if not eligible:
+                continue
+            agent = self._choose(q, eligible)
+            offer = Offer(self._new_id(), entry.call_id, agent.id, agent.config.endpoint, q.name, q.ring_timeout_s, now)
+            self.offers[offer.offer_id] = offer
+            entry.offer_id = offer.offer_id
+            agent.offer_id, agent.call_id = offer.offer_id, entry.call_id
+            self._set_state(agent, S.RESERVED)
+            decision = Decision(entry.call_id, agent.id, offer.offer_id, q.name, now, waited, len(eligible), floor, q.strategy)
+            log.event("acd.route.decision", call=entry.call_id, agent=agent.id, offer=offer.offer_id, queue=q.name, waited_s=round(waited, 3), candidates=len(eligible))
+            out.append((offer, decision))
+        return out
+
+    # ------------------------------------------------------------------ views
+    def snapshot(self) -> dict:
+        now = self.clock.now()
+        queues = {}
+        for name, q in self.queues.items():
+            waiting = self.waiting[name]
+            queues[name] = {
+                "waiting": len(waiting),
+                "longest_wait_s": round(max((now - e.enqueued_at for e in waiting), default=0.0), 1),
+                "service_level_s": q.service_level_s,
+            }
+        agents = {
+            a.id: {"name": a.config.name, "state": a.state.value, "reason": a.reason, "in_state_s": round(now - a.state_since, 1), "calls": a.calls_handled, "call": a.call_id}
+            for a in self.agents.values()
+        }
+        return {"queues": queues, "agents": agents}

@@ -1,0 +1,110 @@
+"""Value objects of the ACD: agents, queues, call entries, offers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class AgentState(str, Enum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    RESERVED = "reserved"  # chosen for a call, not yet ringing
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    NOT_READY = "not_ready"
+
+
+@dataclass(frozen=True)
+class RelaxStep:
+    """After ``after_s`` seconds of waiting, accept agents with at least ``min_proficiency`` in
+    the required skills (re-evaluated live at every routing pass)."""
+
+    after_s: float
+    min_proficiency: int
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    name: str
+    skills: dict[str, int] = field(default_factory=dict)  # required skill -> minimum proficiency
+    strategy: str = "longest_idle"  # longest_idle | most_skilled | round_robin
+    service_level_s: float = 20.0
+    ring_timeout_s: float = 15.0
+    wrapup_s: float = 10.0
+    max_wait_s: float = 600.0
+    max_length: int = 100
+    moh_class: str = "default"
+    moh_slice_s: float = 20.0
+    announce_position: bool = True
+    priority_aging_s: float = 60.0  # one priority level gained per this many seconds waited
+    relax: tuple[RelaxStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    id: str
+    name: str
+    endpoint: str  # e.g. PJSIP/agent1
+    skills: dict[str, int] = field(default_factory=dict)
+    languages: tuple[str, ...] = ("en",)
+    team: str = "default"
+    auto_ready: bool = False  # log in ready at start (demo and unattended desks)
+
+
+@dataclass
+class Agent:
+    config: AgentConfig
+    state: AgentState = AgentState.LOGGED_OUT
+    state_since: float = 0.0
+    reason: str | None = None
+    idle_since: float = 0.0
+    call_id: str | None = None
+    offer_id: str | None = None
+    time_in_state: dict[str, float] = field(default_factory=dict)
+    calls_handled: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+
+@dataclass
+class CallEntry:
+    call_id: str  # the caller's Asterisk uniqueid
+    queue: str
+    caller_channel: str
+    enqueued_at: float
+    priority: int = 0
+    caller_number: str = ""
+    skills: dict[str, int] = field(default_factory=dict)  # extra requirements from the flow
+    language: str | None = None
+    offer_id: str | None = None  # set while an agent is reserved/ringing for it
+    refused_by: set[str] = field(default_factory=set)  # agents that RONA'd on this call
+
+
+@dataclass(frozen=True)
+class Offer:
+    offer_id: str  # also the agent leg's ChannelId
+    call_id: str
+    agent_id: str
+    endpoint: str
+    queue: str
+    ring_timeout_s: float
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A routing decision, kept with the call's record and explainable later."""
+
+    call_id: str
+    agent_id: str
+    offer_id: str
+    queue: str
+    at: float
+    waited_s: float
+    candidates: int
+    min_proficiency: int
+    strategy: str

@@ -1,0 +1,1 @@
+"""Services: the adapters that drive the pure core over Asterisk (AMI + FastAGI)."""

@@ -1,0 +1,388 @@
+"""The ACD service: drives ``AcdCore`` over AMI and FastAGI, as measured on Asterisk 22
+(shared/asterisk/connect/FINDINGS.md §9):
+
+- the caller waits inside its FastAGI session: music-on-hold slices and announcements;
+- the chosen agent is reserved in the core, then rung by an async ``Originate`` with our own
+  ``ChannelId`` (the offer id) and ``Timeout`` = the ring time, into ``acd-connect``;
+- the agent leg's FastAGI ``claim`` lets exactly one leg per caller reach ``Bridge()``;
+- the caller's ``BridgeEnter`` is the connected signal; recording starts then (MixMonitor);
+- ``OriginateResponse`` Failure: RONA (3) / busy (5) -> agent not ready, call keeps its place;
+- the caller hangs up while the agent rings -> AMI ``Hangup`` of our ChannelId;
+- on every AMI (re)connect, a CoreShowChannels snapshot repairs the live state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from acd.agi.channel import AgiChannel
+from acd.agi.errors import AgiHangup
+from acd.ami import AmiClient, AmiError, AmiLinkLost, Event
+from acd.ami.actions import OriginateRequest, core_show_channels, hangup, mix_monitor, originate
+from acd.clock import Clock
+from acd.logs import bind_call, get_logger
+from acd.ports import InteractionRecorder
+from acd.routing.core import AcdCore, QueueFull
+from acd.routing.model import AgentState, CallEntry, Offer
+from acd.service.stats import Telemetry
+
+log = get_logger(__name__)
+
+FAILURE_REASONS = {"3": "no answer", "5": "busy", "8": "congestion", "1": "unreachable", "0": "cancelled"}
+
+
+@dataclass
+class _Waiter:
+    entry: CallEntry
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    gone: asyncio.Event = field(default_factory=asyncio.Event)
+    answered_at: float | None = None
+
+
+class AcdService:
+    def __init__(
+        self,
+        core: AcdCore,
+        ami: AmiClient,
+        recorder: InteractionRecorder,
+        telemetry: Telemetry,
+        clock: Clock,
+        *,
+        connect_context: str = "acd-connect",
+        recordings_dir: str = "/var/spool/asterisk/monitor",
+        record_calls: bool = True,
+        tick_s: float = 1.0,
+        rona_recover_s: float = 30.0,
+        bridge_grace_s: float = 2.0,
+    ) -> None:
+        self.core = core
+        self.ami = ami
+        self.recorder = recorder
+        self.telemetry = telemetry
+        self.clock = clock
+        self.connect_context = connect_context
+        self.recordings_dir = recordings_dir.rstrip("/")
+        self.record_calls = record_calls
+        self.tick_s = tick_s
+        self.rona_recover_s = rona_recover_s
+        self.bridge_grace_s = bridge_grace_s
+        self._waiters: dict[str, _Waiter] = {}
+        self._talk_started: dict[str, tuple[float, str]] = {}
+        self._kick = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._loop_task: asyncio.Task | None = None
+        self._unsubscribe: list = []
+        self.tallies: dict[str, dict[str, int]] = {q: {"answered": 0, "abandoned": 0, "answered_in_sl": 0} for q in core.queues}
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        for name, handler in (
+            ("BridgeEnter", self._on_bridge_enter),
+            ("OriginateResponse", self._on_originate_response),
+            ("Hangup", self._on_hangup),
+            ("Newchannel", self._on_newchannel),
+        ):
+            self._unsubscribe.append(self.ami.subscribe(name, handler))
+        self.ami.on_link(self._on_link)
+        for agent in self.core.agents.values():
+            if agent.config.auto_ready and agent.state == AgentState.LOGGED_OUT:
+                self.core.login(agent.id)
+        self._loop_task = asyncio.create_task(self._route_loop(), name="acd-route-loop")
+
+    async def stop(self) -> None:
+        for unsub in self._unsubscribe:
+            unsub()
+        tasks = list(self._tasks) + ([self._loop_task] if self._loop_task else [])
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    # ------------------------------------------------------------------ routing loop
+    async def _route_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._kick.wait(), self.tick_s)
+            except asyncio.TimeoutError:
+                pass
+            self._kick.clear()
+            started = time.perf_counter()
+            try:
+                decisions = self.core.route()
+            except Exception as exc:  # never let one bad pass stop routing
+                log.error_event("acd.route.failed", error=repr(exc))
+                continue
+            self.telemetry.routing.observe(time.perf_counter() - started)
+            for offer, decision in decisions:
+                self.recorder.event(offer.call_id, "routing_decision", {
+                    "agent": decision.agent_id, "offer": decision.offer_id, "queue": decision.queue,
+                    "waited_s": round(decision.waited_s, 3), "candidates": decision.candidates,
+                    "min_proficiency": decision.min_proficiency, "strategy": decision.strategy,
+                })
+                self._spawn(self._ring(offer), f"acd-offer-{offer.offer_id}")
+
+    async def _ring(self, offer: Offer) -> None:
+        entry = self.core.calls.get(offer.call_id)
+        caller_number = entry.caller_number if entry else ""
+        req = OriginateRequest(
+            channel=offer.endpoint, context=self.connect_context, exten="s", priority=1,
+            channel_id=offer.offer_id, timeout_ms=int(offer.ring_timeout_s * 1000),
+            caller_id=f'"{offer.queue}" <{caller_number}>',
+            variables={"ACD_CALLER": offer.call_id, "ACD_OFFER": offer.offer_id, "ACD_QUEUE": offer.queue},
+        )
+        with bind_call(offer.call_id):
+            try:
+                await originate(self.ami, req)
+                self.recorder.event(offer.call_id, "offer", {"agent": offer.agent_id, "offer": offer.offer_id, "ring_timeout_s": offer.ring_timeout_s})
+            except AmiLinkLost:
+                # It may or may not have reached Asterisk: never re-sent; the re-sync after the
+                # reconnect finds the leg by its ChannelId or fails the offer.
+                log.warn_event("acd.offer.link_lost", offer=offer.offer_id, agent=offer.agent_id)
+            except AmiError as exc:
+                log.warn_event("acd.offer.originate_failed", offer=offer.offer_id, agent=offer.agent_id, error=str(exc))
+                self.core.offer_failed(offer.offer_id, "pbx unavailable", agent_at_fault=False)
+                self.telemetry.offers.labels("failed").inc()
+                self.kick()
+
+    # ------------------------------------------------------------------ the caller's wait (FastAGI)
+    async def wait_in_queue(self, channel: AgiChannel, entry: CallEntry) -> str:
+        """Hold the caller in music and announcements until an agent is bridged in.
+
+        Returns ``answered``, ``abandoned``, ``timeout`` (max wait: the flow overflows) or
+        ``full`` (the queue is at its maximum length)."""
+        q = self.core.queues[entry.queue]
+        try:
+            self.core.call_arrived(entry)
+        except QueueFull:
+            return "full"
+        waiter = _Waiter(entry)
+        self._waiters[entry.call_id] = waiter
+        self.telemetry.calls_offered.labels(entry.queue).inc()
+        self.recorder.event(entry.call_id, "queue_enter", {"queue": entry.queue, "priority": entry.priority})
+        self.kick()
+        try:
+            first = True
+            while True:
+                if waiter.connected.is_set():
+                    return "answered"
+                if self.clock.now() - entry.enqueued_at >= q.max_wait_s:
+                    self._leave(entry, "timeout")
+                    return "timeout"
+                if q.announce_position and not first:
+                    pos = self.core.position(entry.call_id)
+                    if pos:
+                        await channel.stream_file("queue-youarenext" if pos == 1 else "queue-thereare")
+                        if pos > 1:
+                            await channel.say_number(pos)
+                            await channel.stream_file("queue-callswaiting")
+                first = False
+                await channel.exec("MusicOnHold", q.moh_class, str(int(q.moh_slice_s)), timeout=q.moh_slice_s + 30)
+        except AgiHangup:
+            # Bridged away (200 result=-1, then HANGUP) or the caller hung up: AMI tells which.
+            try:
+                await asyncio.wait_for(self._either(waiter), self.bridge_grace_s)
+            except asyncio.TimeoutError:
+                pass
+            if waiter.connected.is_set():
+                return "answered"
+            self._abandon(entry.call_id)
+            return "abandoned"
+        finally:
+            self._waiters.pop(entry.call_id, None)
+
+    @staticmethod
+    async def _either(waiter: _Waiter) -> None:
+        tasks = [asyncio.ensure_future(waiter.connected.wait()), asyncio.ensure_future(waiter.gone.wait())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    def _leave(self, entry: CallEntry, why: str) -> None:
+        offer = self.core.call_abandoned(entry.call_id)
+        if offer is not None:
+            self._spawn(self._cancel_leg(offer), f"acd-cancel-{offer.offer_id}")
+        self.recorder.event(entry.call_id, "queue_exit", {"queue": entry.queue, "reason": why})
+
+    def _abandon(self, call_id: str) -> None:
+        entry = self.core.calls.get(call_id)
+        if entry is None:
+            return
+        waited = self.clock.now() - entry.enqueued_at
+        self._leave(entry, "abandoned")
+        self.telemetry.calls_abandoned.labels(entry.queue).inc()
+        self.tallies[entry.queue]["abandoned"] += 1
+        self.telemetry.wait.labels(entry.queue, "abandoned").observe(waited)
+        waiter = self._waiters.get(call_id)
+        if waiter:
+            waiter.gone.set()
+        self.kick()
+
+    async def _cancel_leg(self, offer: Offer) -> None:
+        """The caller left while the agent rang: cancel the agent leg by our ChannelId."""
+        try:
+            await hangup(self.ami, offer.offer_id, cause=16)
+            self.telemetry.offers.labels("cancelled").inc()
+            log.event("acd.offer.cancelled", offer=offer.offer_id, agent=offer.agent_id)
+        except AmiError as exc:
+            log.warn_event("acd.offer.cancel_failed", offer=offer.offer_id, error=str(exc))
+
+    # ------------------------------------------------------------------ the agent leg's claim (FastAGI)
+    async def handle_claim(self, channel: AgiChannel) -> None:
+        offer_id = channel.env.uniqueid
+        won = self.core.claim(offer_id)
+        await channel.set_variable("ACD_CLAIM", "ok" if won else "lost")
+        log.event("acd.offer.claim", offer=offer_id, won=won)
+
+    # ------------------------------------------------------------------ AMI events
+    def _on_newchannel(self, event: Event) -> None:
+        uid = event.get("Uniqueid", "")
+        if uid in self.core.offers:
+            self.core.offer_ringing(uid)
+
+    def _on_bridge_enter(self, event: Event) -> None:
+        uid = event.get("Uniqueid", "")
+        entry = self.core.calls.get(uid)
+        if entry is None or entry.offer_id is None:
+            return
+        offer = self.core.offer_answered(entry.offer_id)
+        if offer is None:
+            return
+        now = self.clock.now()
+        waited = now - entry.enqueued_at
+        q = self.core.queues[entry.queue]
+        self.telemetry.calls_answered.labels(entry.queue).inc()
+        self.tallies[entry.queue]["answered"] += 1
+        if waited <= q.service_level_s:
+            self.telemetry.calls_answered_in_sl.labels(entry.queue).inc()
+            self.tallies[entry.queue]["answered_in_sl"] += 1
+        self.telemetry.wait.labels(entry.queue, "answered").observe(waited)
+        self.telemetry.offers.labels("answered").inc()
+        self._talk_started[uid] = (now, entry.queue)
+        self.recorder.event(uid, "connected", {"agent": offer.agent_id, "queue": entry.queue, "waited_s": round(waited, 3)})
+        waiter = self._waiters.get(uid)
+        if waiter:
+            waiter.answered_at = now
+            waiter.connected.set()
+        if self.record_calls:
+            self._spawn(self._record(uid, event.get("Channel", uid)), f"acd-record-{uid}")
+        self.kick()
+
+    async def _record(self, call_id: str, channel: str) -> None:
+        path = f"{self.recordings_dir}/{call_id}.wav"
+        try:
+            await mix_monitor(self.ami, channel, path)
+            self.recorder.event(call_id, "recording", {"file": path})
+        except AmiError as exc:
+            log.warn_event("acd.recording.failed", call_id=call_id, error=str(exc))
+
+    def _on_originate_response(self, event: Event) -> None:
+        if event.get("Response") != "Failure":
+            return
+        offer_id = event.get("Uniqueid", "")
+        offer = self.core.offers.get(offer_id)
+        if offer is None:
+            return
+        reason = FAILURE_REASONS.get(event.get("Reason", ""), "unreachable")
+        self.core.offer_failed(offer_id, reason)
+        self.telemetry.offers.labels("rona" if reason == "no answer" else reason.replace(" ", "_")).inc()
+        self.recorder.event(offer.call_id, "offer_failed", {"agent": offer.agent_id, "offer": offer_id, "reason": reason})
+        agent = self.core.agents[offer.agent_id]
+        if agent.config.auto_ready:
+            self._spawn(self._recover(offer.agent_id), f"acd-recover-{offer.agent_id}")
+        self.kick()
+
+    async def _recover(self, agent_id: str) -> None:
+        await asyncio.sleep(self.rona_recover_s)
+        agent = self.core.agents[agent_id]
+        if agent.state == AgentState.NOT_READY:
+            self.core.set_ready(agent_id)
+            self.kick()
+
+    def _on_hangup(self, event: Event) -> None:
+        uid = event.get("Uniqueid", "")
+        if uid in self.core.calls:
+            self._abandon(uid)
+            return
+        if uid in self.core.connected:
+            self._end_call(uid)
+            return
+        # the agent leg of a connected call hung up: end that call too
+        for call_id, agent_id in list(self.core.connected.items()):
+            agent = self.core.agents[agent_id]
+            if agent.call_id == call_id and event.get("Channel", "").startswith(agent.config.endpoint + "-"):
+                self._end_call(call_id)
+
+    def _end_call(self, call_id: str) -> None:
+        agent_id = self.core.call_ended(call_id)
+        if agent_id is None:
+            return
+        started, queue = self._talk_started.pop(call_id, (self.clock.now(), ""))
+        talk = self.clock.now() - started
+        if queue:
+            self.telemetry.talk.labels(queue).observe(talk)
+        self.recorder.event(call_id, "ended", {"agent": agent_id, "talk_s": round(talk, 3)})
+        q = self.core.queues.get(queue)
+        self._spawn(self._wrapup(agent_id, q.wrapup_s if q else 0.0), f"acd-wrapup-{agent_id}")
+
+    async def _wrapup(self, agent_id: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self.core.wrapup_done(agent_id)
+        self.kick()
+
+    def live(self) -> dict:
+        """The live state for the wallboard and the API."""
+        snap = self.core.snapshot()
+        for name, q in snap["queues"].items():
+            t = self.tallies[name]
+            q.update(t)
+            q["service_level"] = (t["answered_in_sl"] / t["answered"]) if t["answered"] else None
+        return snap
+
+    # ------------------------------------------------------------------ re-sync on (re)connect
+    async def _on_link(self, up: bool) -> None:
+        self.telemetry.ami_up.set(1 if up else 0)
+        if not up:
+            return
+        if self.ami.reconnects:
+            self.telemetry.ami_reconnects.inc()
+        await self.resync()
+
+    async def resync(self) -> int:
+        """Compare the live state with Asterisk's channels and repair what differs."""
+        try:
+            listing = await core_show_channels(self.ami)
+        except AmiError as exc:
+            log.warn_event("acd.resync.failed", error=str(exc))
+            return 0
+        present = {e.get("Uniqueid", "") for e in listing.events}
+        repairs = 0
+        for offer_id, offer in list(self.core.offers.items()):
+            if offer_id not in present and self.clock.now() - offer.created_at > 1.0:
+                self.core.offer_failed(offer_id, "lost in reconnect", agent_at_fault=False)
+                self.telemetry.state_repairs.labels("offer").inc()
+                repairs += 1
+        for call_id in list(self.core.connected):
+            if call_id not in present:
+                self._end_call(call_id)
+                self.telemetry.state_repairs.labels("connected_call").inc()
+                repairs += 1
+        for call_id in list(self.core.calls):
+            if call_id not in present:
+                self._abandon(call_id)
+                self.telemetry.state_repairs.labels("waiting_call").inc()
+                repairs += 1
+        log.event("acd.resync.done", channels=len(present), repairs=repairs)
+        self.kick()
+        return repairs

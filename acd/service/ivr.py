@@ -1,0 +1,79 @@
+"""The FastAGI ``ivr`` entry: every inbound call starts here.
+
+It runs the call's flow when a flow runner is configured; without one, or when the flow fails,
+the caller is never left in silence: an apology, then the fallback queue (Wazo-style "fall back
+to a safe path on any failure")."""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from acd.agi.channel import AgiChannel
+from acd.agi.errors import AgiError, AgiHangup
+from acd.clock import Clock
+from acd.logs import get_logger
+from acd.ports import InteractionRecorder
+from acd.routing.model import CallEntry
+from acd.service.acd import AcdService
+
+log = get_logger(__name__)
+
+FlowRunner = Callable[[AgiChannel], Awaitable[str]]
+
+
+class IvrEntry:
+    def __init__(
+        self,
+        acd: AcdService,
+        recorder: InteractionRecorder,
+        clock: Clock,
+        *,
+        fallback_queue: str,
+        flow_runner: FlowRunner | None = None,
+        greeting: str = "welcome",
+    ) -> None:
+        self.acd = acd
+        self.recorder = recorder
+        self.clock = clock
+        self.fallback_queue = fallback_queue
+        self.flow_runner = flow_runner
+        self.greeting = greeting
+
+    async def __call__(self, channel: AgiChannel) -> None:
+        env = channel.env
+        call_id = env.uniqueid
+        self.recorder.event(call_id, "call_start", {
+            "ani": env.callerid, "dnis": env.dnis, "channel": env.channel,
+            "uniqueid": env.uniqueid, "linkedid": env.linkedid,
+        })
+        outcome = "abandoned_ivr"
+        try:
+            await channel.answer()
+            if self.flow_runner is not None:
+                try:
+                    outcome = await self.flow_runner(channel)
+                    return
+                except AgiHangup:
+                    raise
+                except Exception as exc:
+                    log.error_event("ivr.flow.failed", error=repr(exc))
+                    self.recorder.event(call_id, "flow_failed", {"error": type(exc).__name__})
+                    await channel.stream_file("sorry-cant-help")
+            else:
+                await channel.stream_file(self.greeting)
+            outcome = await self.queue(channel, self.fallback_queue)
+        except AgiHangup:
+            pass
+        except AgiError as exc:
+            log.warn_event("ivr.agi_error", error=str(exc))
+        finally:
+            self.recorder.event(call_id, "call_end", {"outcome": outcome})
+
+    async def queue(self, channel: AgiChannel, queue: str, *, priority: int = 0, skills: dict[str, int] | None = None, language: str | None = None) -> str:
+        env = channel.env
+        entry = CallEntry(
+            call_id=env.uniqueid, queue=queue, caller_channel=env.channel, enqueued_at=self.clock.now(),
+            priority=priority, caller_number=env.callerid, skills=dict(skills or {}), language=language,
+        )
+        result = await self.acd.wait_in_queue(channel, entry)
+        return {"answered": "answered", "abandoned": "abandoned_queue"}.get(result, result)
