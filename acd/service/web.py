@@ -65,6 +65,10 @@ async def _wallboard(request: web.Request) -> web.Response:
     return web.Response(text=WALLBOARD, content_type="text/html")
 
 
+async def _root(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/wallboard")
+
+
 def create_web_app(live: Callable[[], dict], metrics: Callable[[], bytes]) -> web.Application:
     app = web.Application()
     app[LIVE] = live
@@ -73,5 +77,5 @@ def create_web_app(live: Callable[[], dict], metrics: Callable[[], bytes]) -> we
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/api/v1/live", _live)
     app.router.add_get("/wallboard", _wallboard)
-    app.router.add_get("/", lambda r: web.HTTPFound("/wallboard"))
+    app.router.add_get("/", _root)
     return app

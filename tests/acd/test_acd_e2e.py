@@ -1,0 +1,109 @@
+"""End to end over the simulated PBX: a caller goes IVR -> queue -> agent -> wrap-up, plus RONA,
+abandon while ringing, and the re-sync after an AMI drop."""
+
+import asyncio
+
+from acd.routing.model import AgentState
+from acd.sim import AgentBehaviour, CallerScript
+from tests.acd.conftest import wait_until
+
+
+def kinds(engine, call_id):
+    return [e["kind"] for e in engine.calllog.timeline(call_id)]
+
+
+async def test_caller_reaches_an_agent_then_wrap_up(make_engine):
+    engine = await make_engine(n_agents=2)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
+    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
+    call = await engine.pbx.place_call(CallerScript(caller_id="+441234567890"))
+    outcome = await call.finished(15)
+    assert outcome.connected and outcome.agent in ("PJSIP/agent1", "PJSIP/agent2")
+    assert not outcome.fallback
+    assert outcome.recordings and outcome.recordings[0]["file"].endswith(f"{call.uniqueid}.wav")
+    k = kinds(engine, call.uniqueid)
+    for expected in ("call_start", "queue_enter", "routing_decision", "offer", "connected", "recording", "ended"):
+        assert expected in k, (expected, k)
+    agent_id = outcome.agent.split("/")[1]
+    await wait_until(lambda: engine.core.agents[agent_id].state == AgentState.READY, 5)
+    assert engine.core.agents[agent_id].calls_handled == 1
+    assert engine.acd.tallies["general"]["answered"] == 1
+    metrics = engine.telemetry.render().decode()
+    assert 'acd_calls_answered_total{queue="general"} 1.0' in metrics
+    assert outcome.max_silence_s < 1.5  # the caller heard prompts and music, never a long silence
+
+
+async def test_rona_sends_the_call_to_the_next_agent(make_engine):
+    engine = await make_engine(n_agents=2)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=None)  # rings out
+    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
+    engine.core.agents["agent2"].idle_since += 100  # agent1 is longest idle: offered first
+    call = await engine.pbx.place_call(CallerScript())
+    outcome = await call.finished(20)
+    assert outcome.agent == "PJSIP/agent2"
+    a1 = engine.core.agents["agent1"]
+    assert a1.state == AgentState.NOT_READY and a1.reason == "no answer"
+    assert engine.pbx.agent_offers == {"PJSIP/agent1": 1, "PJSIP/agent2": 1}
+    timeline = engine.calllog.timeline(call.uniqueid)
+    failed = [e for e in timeline if e["kind"] == "offer_failed"]
+    assert failed and failed[0]["reason"] == "no answer"
+    assert outcome.max_silence_s < 1.5
+
+
+async def test_caller_hanging_up_while_the_agent_rings_cancels_the_leg(make_engine):
+    engine = await make_engine(n_agents=1, queues="""
+queues:
+  - name: general
+    ring_timeout_s: 30
+    moh_slice_s: 2
+    announce_position: false
+""")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=None)
+    call = await engine.pbx.place_call(CallerScript(hangup_after_s=2.0))
+    outcome = await call.finished(15)
+    assert not outcome.connected and outcome.hung_up_by == "caller"
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.READY, 5)
+    hangups = [a for a in engine.pbx.ami.actions_seen if a.name == "Hangup"]
+    originate = [a for a in engine.pbx.ami.actions_seen if a.name == "Originate"][0]
+    assert hangups and hangups[0].get("Channel") == originate.get("ChannelId")
+    assert engine.acd.tallies["general"]["abandoned"] == 1
+    assert not engine.core.calls and not engine.core.offers
+
+
+async def test_never_two_offers_to_one_agent(make_engine):
+    engine = await make_engine(n_agents=2)
+    for name in ("agent1", "agent2"):
+        engine.pbx.agents[name] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
+    engine.core.queues["general"] = engine.core.queues["general"].__class__(**{**engine.core.queues["general"].__dict__, "wrapup_s": 0.05})
+    busy = {}
+    peak = {"max": 0}
+
+    def on_event(event):
+        if event.name == "Newchannel" and event.get("Channel", "").startswith("PJSIP/agent"):
+            ep = event["Channel"].rsplit("-", 1)[0]
+            busy[ep] = busy.get(ep, 0) + 1
+            peak["max"] = max(peak["max"], busy[ep])
+        elif event.name == "Hangup" and event.get("Channel", "").startswith("PJSIP/agent"):
+            ep = event["Channel"].rsplit("-", 1)[0]
+            busy[ep] -= 1
+
+    engine.ami.subscribe("*", on_event)
+    calls = [await engine.pbx.place_call(CallerScript(caller_id=f"+4420{i:08d}")) for i in range(6)]
+    outcomes = await asyncio.gather(*(c.finished(40) for c in calls))
+    assert all(o.connected for o in outcomes)
+    assert peak["max"] == 1
+    assert sum(a.calls_handled for a in engine.core.agents.values()) == 6
+
+
+async def test_resync_after_ami_drop_repairs_state(make_engine):
+    engine = await make_engine(n_agents=1)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=30)
+    call = await engine.pbx.place_call(CallerScript())
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 10)
+    engine.ami.reconnect_min = engine.ami.reconnect_max = 0.3
+    engine.pbx.ami.drop_all()
+    call.hangup()  # the caller leaves while the engine cannot hear it
+    await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 10)
+    metrics = engine.telemetry.render().decode()
+    assert 'acd_state_repairs_total{kind="connected_call"} 1.0' in metrics
+    assert "acd_ami_reconnects_total 1.0" in metrics
