@@ -19,8 +19,8 @@ from acd.agi import FastAgiServer
 from acd.ami import AmiClient
 from acd.clock import SystemClock
 from acd.logs import get_logger
-from acd.routing.config import load_agents, load_queues
-from acd.routing.core import AcdCore
+from acd.acdcore.config import load_agents, load_queues
+from acd.acdcore.core import AcdCore
 from acd.service.acd import AcdService
 from acd.service.calllog import MemoryCallLog
 from acd.service.ivr import IvrEntry

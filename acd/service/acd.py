@@ -24,8 +24,8 @@ from acd.ami.actions import OriginateRequest, core_show_channels, hangup, mix_mo
 from acd.clock import Clock
 from acd.logs import bind_call, get_logger
 from acd.ports import InteractionRecorder
-from acd.routing.core import AcdCore, QueueFull
-from acd.routing.model import AgentState, CallEntry, Offer
+from acd.acdcore.core import AcdCore, QueueFull
+from acd.acdcore.model import AgentState, CallEntry, Offer
 from acd.service.stats import Telemetry
 
 log = get_logger(__name__)

@@ -3,7 +3,7 @@ abandon while ringing, and the re-sync after an AMI drop."""
 
 import asyncio
 
-from acd.routing.model import AgentState
+from acd.acdcore.model import AgentState
 from acd.sim import AgentBehaviour, CallerScript
 from tests.acd.conftest import wait_until
 
