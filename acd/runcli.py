@@ -36,9 +36,11 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
         return 2
     if demo:
         print(f"acd demo: simulated Asterisk with demo calls; wallboard on http://{settings.http.host}:{settings.http.port}/wallboard (Ctrl-C stops)", file=sys.stderr)
+    from acd.ami import AmiError
+
     try:
         asyncio.run(serve_forever(settings, with_demo=demo, duration_s=args.duration))
-    except (ConfigError, ValueError, OSError) as exc:
+    except (ConfigError, ValueError, OSError, AmiError) as exc:
         print(f"acd: cannot start: {exc}", file=sys.stderr)
         return 2
     return 0

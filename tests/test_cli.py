@@ -1,0 +1,52 @@
+"""The ``acd`` command: help everywhere, the demo shows calls flowing, bad settings refused."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from acd.cli import build_parser
+
+ACD = [sys.executable, "-m", "acd"]
+
+
+def subcommands(parser, prefix=()):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                yield prefix + (name,)
+                yield from subcommands(sub, prefix + (name,))
+
+
+@pytest.mark.parametrize("words", [()] + list(subcommands(build_parser())), ids=lambda w: " ".join(w) or "acd")
+def test_help_everywhere(words):
+    out = subprocess.run(ACD + list(words) + ["--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "usage:" in out.stdout
+
+
+def test_demo_shows_calls_flowing(tmp_path):
+    env = {**os.environ, "ACD_HTTP__PORT": "0"}
+    out = subprocess.run(ACD + ["demo", "--duration", "12", "--calls-per-minute", "40"], capture_output=True, text=True, timeout=90, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert out.returncode == 0, out.stderr[-3000:]
+    log = out.stderr
+    assert "wallboard on http://" in log
+    assert "agi.session.start" in log and "call.queue_enter" in log
+    assert "call.connected" in log  # a simulated caller reached a simulated agent
+
+
+def test_serve_refuses_bad_settings_with_file_line_and_key(tmp_path):
+    (tmp_path / "engine.yaml").write_text("pbx:\n  mode: asterix\n")
+    out = subprocess.run(ACD + ["serve", "--config", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "engine.yaml:2:3" in out.stderr and "pbx.mode" in out.stderr
+
+
+def test_serve_fails_loudly_when_asterisk_is_unreachable(tmp_path):
+    for name in ("queues.yaml", "agents.yaml"):
+        (tmp_path / name).write_text(open(os.path.join(os.path.dirname(__file__), "..", "config", name)).read())
+    (tmp_path / "engine.yaml").write_text("pbx:\n  mode: asterisk\n  ami: {host: 127.0.0.1, port: 1}\n  agi: {port: 0}\nhttp: {port: 0}\n")
+    out = subprocess.run(ACD + ["serve", "--config", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "cannot reach AMI at 127.0.0.1:1" in out.stderr
