@@ -24,7 +24,7 @@ from acd.acdcore.core import AcdCore
 from acd.service.acd import AcdService
 from acd.service.calllog import MemoryCallLog
 from acd.service.ivr import IvrEntry
-from acd.service.stats import Telemetry
+from acd.telemetry import Telemetry
 from acd.service.web import create_web_app
 from acd.settings import Settings
 from acd.sim import SimPbx
@@ -53,23 +53,23 @@ async def _agi_server(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FastAgiSer
     cfg = engine.settings.pbx.agi
     t = engine.telemetry
 
-    async def ivr_session(channel):
-        t.agi_sessions.labels("ivr").inc()
-        t.agi_active.inc()
-        try:
-            await ivr(channel)
-        finally:
-            t.agi_active.dec()
+    def counted(script, handler):
+        async def session(channel):
+            t.agi_session_started(script)
+            try:
+                await handler(channel)
+            finally:
+                t.agi_session_ended()
+        return session
 
-    async def claim_session(channel):
-        t.agi_sessions.labels("claim").inc()
-        await engine.acd.handle_claim(channel)
+    ivr_session = counted("ivr", ivr)
+    claim_session = counted("claim", lambda channel: engine.acd.handle_claim(channel))
 
     port = 0 if engine.settings.pbx.mode == "sim" else cfg.port
     server = FastAgiServer(
         {"ivr": ivr_session, "claim": claim_session}, cfg.host, port,
         max_sessions=cfg.max_sessions, env_timeout=cfg.env_timeout_s, command_timeout=cfg.command_timeout_s,
-        on_command=lambda name, s: t.agi_command.labels(name).observe(s),
+        on_command=t.agi_command, on_reject=t.agi_session_rejected,
     )
     await server.start()
     engine.agi = server
@@ -145,9 +145,11 @@ def build_core(engine: Engine) -> None:
     config_dir = Path(engine.settings.config_dir)
     queues = load_queues(config_dir / "queues.yaml")
     agents = load_agents(config_dir / "agents.yaml")
-    engine.core = AcdCore(engine.clock, queues, agents)
+    engine.core = AcdCore(
+        engine.clock, queues, agents,
+        on_state=lambda agent, old, spent: engine.telemetry.agent_time(old.value, spent),  # occupancy
+    )
     engine.calllog = MemoryCallLog(engine.clock)
-    engine.telemetry.watch_live_state(lambda: engine.acd.live() if engine.acd else {})
 
 
 @contextlib.asynccontextmanager

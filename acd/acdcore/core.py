@@ -58,7 +58,7 @@ class AcdCore:
         agents: Iterable[AgentConfig],
         *,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-        on_state: Callable[[Agent, AgentState], None] | None = None,
+        on_state: Callable[[Agent, AgentState, float], None] | None = None,
     ) -> None:
         self.clock = clock
         self.queues: dict[str, QueueConfig] = {q.name: q for q in queues}
@@ -95,7 +95,8 @@ class AcdCore:
         if new not in TRANSITIONS[old]:
             raise IllegalTransition(agent.id, old, new)
         now = self.clock.now()
-        agent.time_in_state[old.value] = agent.time_in_state.get(old.value, 0.0) + (now - agent.state_since)
+        spent = now - agent.state_since
+        agent.time_in_state[old.value] = agent.time_in_state.get(old.value, 0.0) + spent
         agent.state, agent.state_since, agent.reason = new, now, reason if new == S.NOT_READY else None
         if new == S.READY:
             self._ready.add(agent.id)
@@ -104,7 +105,7 @@ class AcdCore:
             self._ready.discard(agent.id)
         log.event("acd.agent.state", agent=agent.id, old=old.value, new=new.value, reason=reason)
         if self._on_state:
-            self._on_state(agent, old)
+            self._on_state(agent, old, spent)
 
     def login(self, agent_id: str, ready: bool = True) -> None:
         agent = self.agent(agent_id)
@@ -123,6 +124,11 @@ class AcdCore:
         agent = self.agent(agent_id)
         if agent.state == S.WRAP_UP:
             self._set_state(agent, S.READY if ready else S.NOT_READY, None if ready else "after wrap-up")
+
+    def can_serve(self, agent: Agent, queue: str) -> bool:
+        """The agent has the queue's skills at the base minimum."""
+        q = self.queues[queue]
+        return all(agent.config.skills.get(s, 0) >= m for s, m in q.skills.items())
 
     # ------------------------------------------------------------------ calls
     def call_arrived(self, entry: CallEntry) -> None:

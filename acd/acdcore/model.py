@@ -31,6 +31,8 @@ class QueueConfig:
     skills: dict[str, int] = field(default_factory=dict)  # required skill -> minimum proficiency
     strategy: str = "longest_idle"  # longest_idle | most_skilled | round_robin
     service_level_s: float = 20.0
+    service_level_goal: float = 0.8  # share of calls to answer within service_level_s
+    short_abandon_s: float = 5.0  # abandons quicker than this are not held against the queue
     ring_timeout_s: float = 15.0
     wrapup_s: float = 10.0
     max_wait_s: float = 600.0

@@ -28,6 +28,7 @@ class FastAgiServer:
         env_timeout: float = 5.0,
         command_timeout: float = 30.0,
         on_command: Callable[[str, float], None] | None = None,
+        on_reject: Callable[[], None] | None = None,
     ) -> None:
         self._handler = handler
         self.host = host
@@ -36,6 +37,7 @@ class FastAgiServer:
         self.env_timeout = env_timeout
         self.command_timeout = command_timeout
         self._on_command = on_command
+        self._on_reject = on_reject
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._ids = itertools.count(1)
@@ -71,6 +73,8 @@ class FastAgiServer:
         if len(self._tasks) >= self.max_sessions:
             self.rejected_total += 1
             log.warn_event("agi.session.rejected", reason="session limit reached", limit=self.max_sessions)
+            if self._on_reject:
+                self._on_reject()
             writer.close()  # Asterisk then continues in dialplan (acd-fallback): no silence
             return
         task = asyncio.create_task(self._session(reader, writer), name=f"agi-session-{next(self._ids)}")

@@ -26,7 +26,7 @@ from acd.logs import bind_call, get_logger
 from acd.ports import InteractionRecorder
 from acd.acdcore.core import AcdCore, QueueFull
 from acd.acdcore.model import AgentState, CallEntry, Offer
-from acd.service.stats import Telemetry
+from acd.telemetry import Telemetry
 
 log = get_logger(__name__)
 
@@ -74,7 +74,6 @@ class AcdService:
         self._tasks: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
         self._unsubscribe: list = []
-        self.tallies: dict[str, dict[str, int]] = {q: {"answered": 0, "abandoned": 0, "answered_in_sl": 0} for q in core.queues}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -86,6 +85,9 @@ class AcdService:
         ):
             self._unsubscribe.append(self.ami.subscribe(name, handler))
         self.ami.on_link(self._on_link)
+        for q in self.core.queues.values():
+            self.telemetry.set_queue_targets(q.name, q.service_level_s, q.service_level_goal)
+        self.telemetry.add_scrape_hook(self.publish)
         for agent in self.core.agents.values():
             if agent.config.auto_ready and agent.state == AgentState.LOGGED_OUT:
                 self.core.login(agent.id)
@@ -122,7 +124,7 @@ class AcdService:
             except Exception as exc:  # never let one bad pass stop routing
                 log.error_event("acd.route.failed", error=repr(exc))
                 continue
-            self.telemetry.routing.observe(time.perf_counter() - started)
+            self.telemetry.routing_decision(time.perf_counter() - started)
             for offer, decision in decisions:
                 self.recorder.event(offer.call_id, "routing_decision", {
                     "agent": decision.agent_id, "offer": decision.offer_id, "queue": decision.queue,
@@ -151,7 +153,7 @@ class AcdService:
             except AmiError as exc:
                 log.warn_event("acd.offer.originate_failed", offer=offer.offer_id, agent=offer.agent_id, error=str(exc))
                 self.core.offer_failed(offer.offer_id, "pbx unavailable", agent_at_fault=False)
-                self.telemetry.offers.labels("failed").inc()
+                self.telemetry.agent_offer("failed")
                 self.kick()
 
     # ------------------------------------------------------------------ the caller's wait (FastAGI)
@@ -167,7 +169,7 @@ class AcdService:
             return "full"
         waiter = _Waiter(entry)
         self._waiters[entry.call_id] = waiter
-        self.telemetry.calls_offered.labels(entry.queue).inc()
+        self.telemetry.call_offered(entry.queue)
         self.recorder.event(entry.call_id, "queue_enter", {"queue": entry.queue, "priority": entry.priority})
         self.kick()
         try:
@@ -221,9 +223,8 @@ class AcdService:
             return
         waited = self.clock.now() - entry.enqueued_at
         self._leave(entry, "abandoned")
-        self.telemetry.calls_abandoned.labels(entry.queue).inc()
-        self.tallies[entry.queue]["abandoned"] += 1
-        self.telemetry.wait.labels(entry.queue, "abandoned").observe(waited)
+        q = self.core.queues[entry.queue]
+        self.telemetry.call_abandoned(entry.queue, waited, q.service_level_s, q.short_abandon_s)
         waiter = self._waiters.get(call_id)
         if waiter:
             waiter.gone.set()
@@ -233,7 +234,7 @@ class AcdService:
         """The caller left while the agent rang: cancel the agent leg by our ChannelId."""
         try:
             await hangup(self.ami, offer.offer_id, cause=16)
-            self.telemetry.offers.labels("cancelled").inc()
+            self.telemetry.agent_offer("cancelled")
             log.event("acd.offer.cancelled", offer=offer.offer_id, agent=offer.agent_id)
         except AmiError as exc:
             log.warn_event("acd.offer.cancel_failed", offer=offer.offer_id, error=str(exc))
@@ -262,13 +263,8 @@ class AcdService:
         now = self.clock.now()
         waited = now - entry.enqueued_at
         q = self.core.queues[entry.queue]
-        self.telemetry.calls_answered.labels(entry.queue).inc()
-        self.tallies[entry.queue]["answered"] += 1
-        if waited <= q.service_level_s:
-            self.telemetry.calls_answered_in_sl.labels(entry.queue).inc()
-            self.tallies[entry.queue]["answered_in_sl"] += 1
-        self.telemetry.wait.labels(entry.queue, "answered").observe(waited)
-        self.telemetry.offers.labels("answered").inc()
+        self.telemetry.call_answered(entry.queue, waited, q.service_level_s)
+        self.telemetry.agent_offer("answered")
         self._talk_started[uid] = (now, entry.queue)
         self.recorder.event(uid, "connected", {"agent": offer.agent_id, "queue": entry.queue, "waited_s": round(waited, 3)})
         waiter = self._waiters.get(uid)
@@ -296,7 +292,7 @@ class AcdService:
             return
         reason = FAILURE_REASONS.get(event.get("Reason", ""), "unreachable")
         self.core.offer_failed(offer_id, reason)
-        self.telemetry.offers.labels("rona" if reason == "no answer" else reason.replace(" ", "_")).inc()
+        self.telemetry.agent_offer("rona" if reason == "no answer" else reason.replace(" ", "_"))
         self.recorder.event(offer.call_id, "offer_failed", {"agent": offer.agent_id, "offer": offer_id, "reason": reason})
         agent = self.core.agents[offer.agent_id]
         if agent.config.auto_ready:
@@ -330,33 +326,45 @@ class AcdService:
             return
         started, queue = self._talk_started.pop(call_id, (self.clock.now(), ""))
         talk = self.clock.now() - started
-        if queue:
-            self.telemetry.talk.labels(queue).observe(talk)
         self.recorder.event(call_id, "ended", {"agent": agent_id, "talk_s": round(talk, 3)})
         q = self.core.queues.get(queue)
-        self._spawn(self._wrapup(agent_id, q.wrapup_s if q else 0.0), f"acd-wrapup-{agent_id}")
+        self._spawn(self._wrapup(agent_id, queue, talk, q.wrapup_s if q else 0.0), f"acd-wrapup-{agent_id}")
 
-    async def _wrapup(self, agent_id: str, seconds: float) -> None:
+    async def _wrapup(self, agent_id: str, queue: str, talk_s: float, seconds: float) -> None:
+        """The wrap-up timer; when it ends the agent is ready and the call's handle time is known."""
         await asyncio.sleep(seconds)
         self.core.wrapup_done(agent_id)
+        if queue:
+            self.telemetry.call_completed(queue, talk_s, 0.0, seconds)
         self.kick()
 
     def live(self) -> dict:
         """The live state for the wallboard and the API."""
         snap = self.core.snapshot()
         for name, q in snap["queues"].items():
-            t = self.tallies[name]
-            q.update(t)
-            q["service_level"] = (t["answered_in_sl"] / t["answered"]) if t["answered"] else None
+            day = self.telemetry.queue_today(name)
+            q.update(answered=day.answered, abandoned=day.abandoned, service_level=day.service_level("answered"), asa_s=day.asa_s, aht_s=day.aht_s)
         return snap
+
+    def publish(self, telemetry: Telemetry) -> None:
+        """Scrape hook: queue and agent gauges from the live state."""
+        snap = self.core.snapshot()
+        counts: dict[str, int] = {}
+        for agent in snap["agents"].values():
+            counts[agent["state"]] = counts.get(agent["state"], 0) + 1
+        telemetry.set_agent_states(counts)
+        for name, q in snap["queues"].items():
+            logged_in = sum(1 for a in self.core.agents.values() if a.state.value != "logged_out" and self.core.can_serve(a, name))
+            available = sum(1 for a in self.core.agents.values() if a.state.value == "ready" and self.core.can_serve(a, name))
+            telemetry.set_queue_snapshot(name, q["waiting"], q["longest_wait_s"], logged_in, available)
 
     # ------------------------------------------------------------------ re-sync on (re)connect
     async def _on_link(self, up: bool) -> None:
-        self.telemetry.ami_up.set(1 if up else 0)
+        self.telemetry.ami_link(up)
         if not up:
             return
         if self.ami.reconnects:
-            self.telemetry.ami_reconnects.inc()
+            self.telemetry.ami_reconnect()
         await self.resync()
 
     async def resync(self) -> int:
@@ -371,17 +379,17 @@ class AcdService:
         for offer_id, offer in list(self.core.offers.items()):
             if offer_id not in present and self.clock.now() - offer.created_at > 1.0:
                 self.core.offer_failed(offer_id, "lost in reconnect", agent_at_fault=False)
-                self.telemetry.state_repairs.labels("offer").inc()
+                self.telemetry.state_repair("offer")
                 repairs += 1
         for call_id in list(self.core.connected):
             if call_id not in present:
                 self._end_call(call_id)
-                self.telemetry.state_repairs.labels("connected_call").inc()
+                self.telemetry.state_repair("connected_call")
                 repairs += 1
         for call_id in list(self.core.calls):
             if call_id not in present:
                 self._abandon(call_id)
-                self.telemetry.state_repairs.labels("waiting_call").inc()
+                self.telemetry.state_repair("waiting_call")
                 repairs += 1
         log.event("acd.resync.done", channels=len(present), repairs=repairs)
         self.kick()

@@ -42,7 +42,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -102,7 +102,7 @@ class LabelGuard:
     reason, without the value (it may be personal data).
     """
 
-    def __init__(self, max_values: int = 200) -> None:
+    def __init__(self, max_values: int = 500) -> None:
         self.max_values = max_values
         self._seen: dict[str, set[str]] = {}
         self._warned: set[tuple[str, str]] = set()
@@ -286,7 +286,7 @@ class Telemetry:
         registry: CollectorRegistry | None = None,
         clock: Clock | None = None,
         day_tz: str = "UTC",
-        max_label_values: int = 200,
+        max_label_values: int = 500,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -392,7 +392,12 @@ class Telemetry:
             "acd_state_repairs", "Live-state corrections made by reconciliation, by kind.", ["kind"], registry=r
         )
         self.agi_sessions_active = Gauge("acd_agi_sessions_active", "FastAGI sessions open now.", registry=r)
-        self.agi_sessions = Counter("acd_agi_sessions", "FastAGI sessions accepted.", registry=r)
+        self.agi_sessions = Counter("acd_agi_sessions", "FastAGI sessions accepted, by script (ivr, claim).",
+                                    ["script"], registry=r)
+        self.agent_offers = Counter(
+            "acd_agent_offers", "Calls offered to agents (agent legs originated), by result "
+            "(answered, rona, busy, failed, cancelled, lost_claim).", ["result"], registry=r,
+        )
         self.agi_sessions_rejected = Counter(
             "acd_agi_sessions_rejected", "FastAGI connections refused at the concurrent-session limit.", registry=r
         )
@@ -406,6 +411,8 @@ class Telemetry:
             ["label", "reason"], registry=r,
         )
         self.ami_link_up.set(0)
+        self._scrape_hooks: list[Callable[[Telemetry], None]] = []
+        self._queues_seen: set[str] = set()
         r.register(_TodayCollector(self))
 
     # ------------------------------------------------------------------ helpers
@@ -424,7 +431,19 @@ class Telemetry:
             return self._current_day()
 
     def _q(self, queue: str) -> str:
-        return self.guard("queue", queue)
+        """The guarded queue label; the first time a queue is seen, all its counters are created
+        at 0, so that ratios in PromQL (within SL / answered, (abandoned - short) / ...) exist
+        from the start instead of being absent until the first event of each kind."""
+        q = self.guard("queue", queue)
+        if q not in self._queues_seen:
+            self._queues_seen.add(q)
+            for counter in (self.calls_offered, self.calls_answered, self.calls_answered_within_sl,
+                            self.calls_abandoned, self.calls_abandoned_short, self.calls_abandoned_after_sl,
+                            self.calls_completed):
+                counter.labels(q)
+            for part in ("talk", "hold", "wrap"):
+                self.handle_seconds.labels(q, part)
+        return q
 
     # ------------------------------------------------------------------ queues
     def set_queue_targets(self, queue: str, sl_threshold_s: float, sl_goal: float) -> None:
@@ -547,6 +566,8 @@ class Telemetry:
     def ivr_contained(self, flow: str, contained: bool) -> None:
         """An IVR session ended: contained = the caller's need was served in self-service."""
         f = self.guard("flow", flow)
+        other = "not_contained" if contained else "contained"
+        self.ivr_sessions_ended.labels(f, other)  # exists at 0, so the containment ratio is 0, not absent
         self.ivr_sessions_ended.labels(f, "contained" if contained else "not_contained").inc()
         with self._lock:
             d = self._current_day()
@@ -565,6 +586,10 @@ class Telemetry:
         """``seconds`` = actual wait - announced wait (positive: the caller waited longer)."""
         self.ewt_error_seconds.labels("late" if seconds > 0 else "early").observe(abs(seconds))
 
+    def agent_offer(self, result: str) -> None:
+        """One agent leg ended its offer: answered, rona (no answer), busy, failed, cancelled..."""
+        self.agent_offers.labels(self.guard("result", result)).inc()
+
     def ami_link(self, up: bool) -> None:
         self.ami_link_up.set(1 if up else 0)
 
@@ -574,8 +599,8 @@ class Telemetry:
     def state_repair(self, kind: str) -> None:
         self.state_repairs.labels(self.guard("kind", kind)).inc()
 
-    def agi_session_started(self) -> None:
-        self.agi_sessions.inc()
+    def agi_session_started(self, script: str = "ivr") -> None:
+        self.agi_sessions.labels(self.guard("script", script)).inc()
         self.agi_sessions_active.inc()
 
     def agi_session_ended(self) -> None:
@@ -594,8 +619,19 @@ class Telemetry:
         self.agi_command_seconds.labels(self.guard("command", command)).observe(max(0.0, seconds))
 
     # ------------------------------------------------------------------ exposition
+    def add_scrape_hook(self, hook: Callable[[Telemetry], None]) -> None:
+        """``hook(telemetry)`` runs at each ``render()`` before the exposition is made, e.g. to
+        push ``set_queue_snapshot``/``set_agent_states`` from the live state. A hook that raises
+        is logged and skipped: a scrape never fails because of one."""
+        self._scrape_hooks.append(hook)
+
     def render(self) -> bytes:
         """The text exposition format (``Content-Type: CONTENT_TYPE``)."""
+        for hook in self._scrape_hooks:
+            try:
+                hook(self)
+            except Exception as exc:  # noqa: BLE001 - a scrape must not die of a hook
+                log.error_event("telemetry.scrape_hook.failed", error=type(exc).__name__)
         return generate_latest(self.registry)
 
     def sample_names(self) -> set[str]:

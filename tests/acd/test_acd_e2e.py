@@ -27,9 +27,9 @@ async def test_caller_reaches_an_agent_then_wrap_up(make_engine):
     agent_id = outcome.agent.split("/")[1]
     await wait_until(lambda: engine.core.agents[agent_id].state == AgentState.READY, 5)
     assert engine.core.agents[agent_id].calls_handled == 1
-    assert engine.acd.tallies["general"]["answered"] == 1
+    assert engine.telemetry.queue_today("general").answered == 1
     metrics = engine.telemetry.render().decode()
-    assert 'acd_calls_answered_total{queue="general"} 1.0' in metrics
+    assert 'acd_queue_calls_answered_total{queue="general"} 1.0' in metrics
     assert outcome.max_silence_s < 1.5  # the caller heard prompts and music, never a long silence
 
 
@@ -66,7 +66,7 @@ queues:
     hangups = [a for a in engine.pbx.ami.actions_seen if a.name == "Hangup"]
     originate = [a for a in engine.pbx.ami.actions_seen if a.name == "Originate"][0]
     assert hangups and hangups[0].get("Channel") == originate.get("ChannelId")
-    assert engine.acd.tallies["general"]["abandoned"] == 1
+    assert engine.telemetry.queue_today("general").abandoned == 1
     assert not engine.core.calls and not engine.core.offers
 
 

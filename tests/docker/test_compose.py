@@ -1,0 +1,136 @@
+"""docker/: the compose file runs the whole stack, every file it references exists, the engine's
+environment names real settings, and Prometheus/Grafana are wired to metrics/."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+
+from acd.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())
+
+
+def test_all_services_are_there(compose: dict) -> None:
+    assert set(compose["services"]) >= {"asterisk", "engine", "redis", "postgres", "prometheus", "grafana"}
+
+
+def test_build_contexts_and_dockerfiles_exist(compose: dict) -> None:
+    for name, svc in compose["services"].items():
+        build = svc.get("build")
+        if build is None:
+            assert re.fullmatch(r"[\w./-]+:[\w.-]+", svc["image"]), f"{name}: pin an image tag"
+            assert not svc["image"].endswith(":latest"), f"{name}: pin a version, not latest"
+            continue
+        context = (DOCKER / build["context"]).resolve()
+        dockerfile = context / build.get("dockerfile", "Dockerfile")
+        assert dockerfile.is_file(), f"{name}: {dockerfile} missing"
+
+
+def test_bind_mounts_exist_and_named_volumes_are_declared(compose: dict) -> None:
+    declared = set(compose.get("volumes") or {})
+    for name, svc in compose["services"].items():
+        for vol in svc.get("volumes", []):
+            source, target = vol.split(":")[:2]
+            assert target.startswith("/"), vol
+            if source.startswith((".", "/")):
+                assert (DOCKER / source).exists(), f"{name}: {source} does not exist"
+            else:
+                assert source in declared, f"{name}: volume {source} not declared"
+
+
+def test_dockerfile_copy_sources_exist() -> None:
+    engine = (DOCKER / "Dockerfile").read_text()
+    assert engine.startswith("#") and "FROM python:3.11-slim" in engine and "pip install ." in engine
+    for m in re.finditer(r"^COPY (?!--from)(.+)$", engine, re.M):
+        *sources, _dest = m.group(1).split()
+        for src in sources:
+            assert (ROOT / src).exists(), f"docker/Dockerfile copies {src}, which does not exist"
+    asterisk = (DOCKER / "asterisk" / "Dockerfile").read_text().replace("\\\n", " ")
+    for m in re.finditer(r"^COPY (?!--from)(.+)$", asterisk, re.M):
+        *sources, _dest = m.group(1).split()
+        for src in sources:
+            assert (DOCKER / "asterisk" / src).exists(), src
+
+
+def _settings_paths(cls: type, prefix: str = "") -> set[str]:
+    paths: set[str] = set()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        key = f"{prefix}{f.name}".upper()
+        if dataclasses.is_dataclass(tp):
+            paths |= _settings_paths(tp, key + "__")
+        else:
+            paths.add(key)
+    return paths
+
+
+def test_engine_environment_names_real_settings(compose: dict) -> None:
+    known = {"ACD_" + p for p in _settings_paths(Settings)}
+    env = compose["services"]["engine"]["environment"]
+    assert env, "the engine needs its PBX, database and live-state settings"
+    for key in env:
+        assert key in known, f"{key} is not a setting (acd/settings.py)"
+    assert env["ACD_PBX__MODE"] == "asterisk"
+    assert env["ACD_PBX__AGI__PORT"] == "4573" and env["ACD_PBX__AMI__PORT"] == "5038"
+    assert env["ACD_DATABASE__URL"].startswith("postgresql+asyncpg://")
+    assert env["ACD_LIVE_STATE__BACKEND"] == "redis"
+
+
+def test_engine_secret_matches_asterisk_manager_conf(compose: dict) -> None:
+    env = compose["services"]["engine"]["environment"]
+    manager = (DOCKER / "asterisk" / "manager.conf").read_text()
+    section = manager.split(f"[{env['ACD_PBX__AMI__USERNAME']}]", 1)[1]
+    assert re.search(rf"^secret = {re.escape(env['ACD_PBX__AMI__SECRET'])}$", section, re.M)
+
+
+def test_prometheus_scrapes_the_engine_and_loads_the_alert_rules(compose: dict, tmp_path: Path) -> None:
+    prom = compose["services"]["prometheus"]
+    mounts = dict(v.split(":")[:2] for v in prom["volumes"])
+    config_src = next(s for s, t in mounts.items() if t == "/etc/prometheus/prometheus.yml")
+    config = yaml.safe_load((DOCKER / config_src).read_text())
+    rule_targets = set(config["rule_files"])
+    mounted_rules = {t: s for s, t in mounts.items() if t in rule_targets}
+    assert rule_targets and set(mounted_rules) == rule_targets
+    assert all((DOCKER / s).resolve() == (ROOT / "metrics" / "alerts.yaml") for s in mounted_rules.values())
+    engine_port = compose["services"]["engine"]["environment"]["ACD_HTTP__PORT"]
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "acd")
+    assert f"127.0.0.1:{engine_port}" in job["static_configs"][0]["targets"]
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    # the rules' `up{job="acd"}` refers to this job
+    assert 'job="acd"' in (ROOT / "metrics" / "alerts.yaml").read_text()
+    # promtool validates the config with the rules at the path it will have in the container
+    config["rule_files"] = [str(ROOT / "metrics" / "alerts.yaml")]
+    local = tmp_path / "prometheus.yml"
+    local.write_text(yaml.safe_dump(config))
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: apt-get install -y prometheus"
+    out = subprocess.run([promtool, "check", "config", str(local)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_grafana_is_provisioned_with_the_datasource_and_the_dashboard(compose: dict) -> None:
+    graf = compose["services"]["grafana"]
+    mounts = dict(v.split(":")[:2] for v in graf["volumes"])
+    prov_src = next(s for s, t in mounts.items() if t == "/etc/grafana/provisioning")
+    prov = DOCKER / prov_src
+    ds = yaml.safe_load((prov / "datasources" / "prometheus.yaml").read_text())["datasources"][0]
+    assert ds["type"] == "prometheus" and ds["url"].endswith(":9090")
+    providers = yaml.safe_load((prov / "dashboards" / "acd.yaml").read_text())["providers"]
+    path = providers[0]["options"]["path"]
+    dash_mount = next(t for s, t in mounts.items() if s.endswith("metrics/grafana-dashboard.json"))
+    assert dash_mount.startswith(path + "/")
