@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import random
 import uuid
 from dataclasses import dataclass
@@ -220,7 +221,7 @@ class AmiClient:
         action_id = f"{self._prefix}-login-{next(self._ids)}"
         try:
             writer.write(encode_action("Login", [("ActionID", action_id), ("Username", self._username), ("Secret", self._secret), ("Events", "on")]))
-            response = await asyncio.wait_for(self._read_login_reply(reader, decoder, action_id), self.connect_timeout + 2)
+            response, early = await asyncio.wait_for(self._read_login_reply(reader, decoder, action_id), self.connect_timeout + 2)
         except BaseException:
             writer.close()
             raise
@@ -233,19 +234,23 @@ class AmiClient:
         self._connected.set()
         log.event("ami.link.up", host=self.host, port=self.port, banner=self.banner)
         self._fire_link(True)
+        for frame in early:
+            self._dispatch(frame)
         return reader
 
-    async def _read_login_reply(self, reader: asyncio.StreamReader, decoder: AmiClientDecoder, action_id: str) -> Response:
+    async def _read_login_reply(self, reader: asyncio.StreamReader, decoder: AmiClientDecoder, action_id: str) -> tuple[Response, list]:
+        """Returns the login reply and the frames that arrived after it in the same reads (events
+        Asterisk sends right after a login must not be lost)."""
         while True:
             data = await reader.read(65536)
             if not data:
                 raise AmiNotConnected(f"AMI {self.host}:{self.port} closed before the login reply")
-            for frame in decoder.feed(data):
+            frames = decoder.feed(data)
+            for i, frame in enumerate(frames):
                 if isinstance(frame, Banner):
                     self.banner = frame.text
                 elif isinstance(frame, Response) and frame.action_id == action_id:
-                    self._early = [f for f in decoder.take_carried()]
-                    return frame
+                    return frame, frames[i + 1 :]
 
     async def _supervise(self, reader: asyncio.StreamReader) -> None:
         delay = self.reconnect_min
@@ -320,7 +325,8 @@ class AmiClient:
                 p.future.set_exception(AmiLinkLost(f"{p.name} ({action_id}) was pending when the AMI link dropped ({reason}); it was not re-sent"))
                 p.future.exception()  # mark retrieved: the waiter may already have timed out
         if was_up:
-            log.warn_event("ami.link.down", host=self.host, port=self.port, reason=reason, failed_actions=len(pending))
+            level = logging.INFO if self._stopping else logging.WARNING
+            log.event("ami.link.down", level, host=self.host, port=self.port, reason=reason, failed_actions=len(pending))
             self._fire_link(False)
 
     def _fire_link(self, up: bool) -> None:

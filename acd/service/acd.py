@@ -113,9 +113,12 @@ class AcdService:
     # ------------------------------------------------------------------ routing loop
     async def _route_loop(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that
+            # lands as the kick fires, and stop() would then wait for this loop forever.
             try:
-                await asyncio.wait_for(self._kick.wait(), self.tick_s)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.tick_s):
+                    await self._kick.wait()
+            except TimeoutError:
                 pass
             self._kick.clear()
             started = time.perf_counter()

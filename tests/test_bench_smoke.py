@@ -1,0 +1,20 @@
+"""The benchmarks are not tests; this smoke run with tiny sizes keeps them from rotting."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_smoke_prints_table_and_json(tmp_path):
+    out_json = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--json", str(out_json)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("| suite | case | figures | target | met |")
+    doc = json.loads(out_json.read_text())
+    suites = {row["suite"] for row in doc["rows"]}
+    assert suites == {"routing", "ivr", "ami", "end to end"}
+    e2e = next(r for r in doc["rows"] if r["suite"] == "end to end")
+    assert e2e["figures"]["offers"] >= 20  # every simulated call was offered to an agent
