@@ -118,3 +118,29 @@ async def test_action_while_down_fails_fast(pbx):
     ami = client(pbx)
     with pytest.raises(AmiNotConnected):
         await ami.action("Ping")
+
+
+async def test_events_in_the_same_read_as_the_login_reply_are_not_lost():
+    """Asterisk sends FullyBooted (and anything else pending) right behind the login reply."""
+    async def handle(reader, writer):
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += await reader.read(4096)
+        aid = [l.split(b": ", 1)[1] for l in buf.split(b"\r\n") if l.startswith(b"ActionID")][0]
+        writer.write(b"Response: Success\r\nActionID: " + aid + b"\r\nMessage: Authentication accepted\r\n\r\n"
+                     + b"".join(b"Event: Tick\r\nN: %d\r\n\r\n" % i for i in range(50)))
+        await reader.read()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    seen = []
+    ami = AmiClient("127.0.0.1", server.sockets[0].getsockname()[1], "acd", "x")
+    ami.subscribe("Tick", seen.append)
+    await ami.start()
+    for _ in range(40):
+        if len(seen) == 50:
+            break
+        await asyncio.sleep(0.025)
+    assert [e.get("N") for e in seen] == [str(i) for i in range(50)]
+    await ami.stop()
+    server.close()
