@@ -10,6 +10,7 @@ has at most one live offer; a call is never lost or duplicated.
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from typing import Callable, Iterable
 
@@ -68,6 +69,7 @@ class AcdCore:
         self.offers: dict[str, Offer] = {}
         self.connected: dict[str, str] = {}  # call_id -> agent_id
         self._skill_index: dict[str, set[str]] = {}
+        self._agent_queues: dict[str, tuple[str, ...]] = {}  # queues an agent may ever serve
         self._ready: set[str] = set()
         self._new_id = new_id
         self._on_state = on_state
@@ -82,6 +84,8 @@ class AcdCore:
         self.agents[cfg.id] = agent
         for skill in cfg.skills:
             self._skill_index.setdefault(skill, set()).add(cfg.id)
+        # relaxation never goes below proficiency 1, so having the skill at all is the bound
+        self._agent_queues[cfg.id] = tuple(name for name, q in self.queues.items() if all(cfg.skills.get(sk, 0) >= 1 for sk in q.skills))
         return agent
 
     def agent(self, agent_id: str) -> Agent:
@@ -115,10 +119,26 @@ class AcdCore:
         self._set_state(self.agent(agent_id), S.LOGGED_OUT)
 
     def set_ready(self, agent_id: str) -> None:
-        self._set_state(self.agent(agent_id), S.READY)
+        """The agent (or a supervisor) makes the agent available. An agent holding an offer is
+        already taken: only the offer's outcome moves it."""
+        agent = self.agent(agent_id)
+        if agent.state in (S.RESERVED, S.RINGING):
+            raise IllegalTransition(agent.id, agent.state, S.READY)
+        self._set_state(agent, S.READY)
 
-    def set_not_ready(self, agent_id: str, reason: str) -> None:
-        self._set_state(self.agent(agent_id), S.NOT_READY, reason)
+    def set_not_ready(self, agent_id: str, reason: str) -> Offer | None:
+        """Returns the offer withdrawn from the agent (its leg must be cancelled), if one was
+        ringing; the call keeps its place for the next agent."""
+        agent = self.agent(agent_id)
+        withdrawn = None
+        if agent.offer_id is not None and agent.state in (S.RESERVED, S.RINGING):
+            withdrawn = self.offers.pop(agent.offer_id, None)
+            entry = self.calls.get(withdrawn.call_id) if withdrawn else None
+            if entry is not None:
+                entry.offer_id = None
+            agent.offer_id = agent.call_id = None
+        self._set_state(agent, S.NOT_READY, reason)
+        return withdrawn
 
     def wrapup_done(self, agent_id: str, ready: bool = True) -> None:
         agent = self.agent(agent_id)
@@ -139,7 +159,7 @@ class AcdCore:
         if len(self.waiting[entry.queue]) >= self.queues[entry.queue].max_length:
             raise QueueFull(entry.queue)
         self.calls[entry.call_id] = entry
-        self.waiting[entry.queue].append(entry)
+        bisect.insort(self.waiting[entry.queue], entry, key=self._order_key)
         log.event("acd.call.queued", call=entry.call_id, queue=entry.queue, position=len(self.waiting[entry.queue]))
 
     def position(self, call_id: str) -> int | None:
@@ -227,9 +247,14 @@ class AcdCore:
         aging = self.queues[entry.queue].priority_aging_s
         return entry.priority + ((now - entry.enqueued_at) / aging if aging > 0 else 0.0)
 
+    def _order_key(self, entry: CallEntry) -> tuple[float, float]:
+        """Within a queue every call ages at the same rate, so the order by effective priority
+        (priority + waited / aging) never changes while calls wait: sort once, on arrival."""
+        aging = self.queues[entry.queue].priority_aging_s
+        return ((entry.enqueued_at / aging if aging > 0 else 0.0) - entry.priority, entry.enqueued_at)
+
     def _ordered(self, queue: str) -> list[CallEntry]:
-        now = self.clock.now()
-        return sorted(self.waiting[queue], key=lambda e: (-self._effective_priority(e, now), e.enqueued_at))
+        return self.waiting[queue]
 
     def _min_proficiency(self, q: QueueConfig, waited: float) -> int | None:
         """None: the base requirement; otherwise the relaxed minimum now in force."""
@@ -239,32 +264,53 @@ class AcdCore:
                 relaxed = step.min_proficiency
         return relaxed
 
+    def _agent_fits(self, agent: Agent, entry: CallEntry, required: dict[str, int], relaxed: int | None) -> bool:
+        skills = agent.config.skills
+        for skill, minimum in required.items():
+            need = min(minimum, relaxed) if relaxed is not None else minimum
+            if skills.get(skill, 0) < need:
+                return False
+        return not entry.language or entry.language in agent.config.languages
+
     def _eligible(self, entry: CallEntry, q: QueueConfig, waited: float) -> tuple[list[Agent], int]:
+        """Ready agents that may take this call now. Walks the smaller of the ready set and the
+        rarest required skill's index: never every agent."""
         required = {**q.skills, **entry.skills}
         relaxed = self._min_proficiency(q, waited)
-        candidates: set[str] | None = None
+        pool: set[str] = self._ready
         for skill in required:
             ids = self._skill_index.get(skill, set())
-            candidates = set(ids) if candidates is None else candidates & ids
-        pool = (candidates if candidates is not None else set(self.agents)) & self._ready
-        out = []
-        floor = 1
-        for agent_id in pool:
-            agent = self.agents[agent_id]
-            if agent_id in entry.refused_by and len(pool) > 1:
-                continue
-            ok = True
-            for skill, minimum in required.items():
-                need = min(minimum, relaxed) if relaxed is not None else minimum
-                floor = need
-                if agent.config.skills.get(skill, 0) < need:
-                    ok = False
-                    break
-            if ok and entry.language and entry.language not in agent.config.languages:
-                ok = False
-            if ok:
-                out.append(agent)
+            if len(ids) < len(pool):
+                pool = ids
+        out = [
+            self.agents[a] for a in pool
+            if a in self._ready and self._agent_fits(self.agents[a], entry, required, relaxed)
+        ]
+        if len(out) > 1 and entry.refused_by:
+            fresh = [a for a in out if a.id not in entry.refused_by]
+            out = fresh or out
+        floor = min((min(m, relaxed) if relaxed is not None else m for m in required.values()), default=1)
         return out, floor
+
+    def _best_call_for(self, agent: Agent, now: float, scan_limit: int = 1024) -> CallEntry | None:
+        """The best waiting call this agent may take: the first fitting call of each queue it
+        serves (queues are kept in order), best effective priority across queues."""
+        best: CallEntry | None = None
+        best_key: tuple[float, float] | None = None
+        for name in self._agent_queues.get(agent.id, ()):
+            q = self.queues[name]
+            for i, entry in enumerate(self.waiting[name]):
+                if i >= scan_limit:
+                    break
+                if entry.offer_id is not None:
+                    continue
+                required = {**q.skills, **entry.skills}
+                if self._agent_fits(agent, entry, required, self._min_proficiency(q, now - entry.enqueued_at)):
+                    key = (-self._effective_priority(entry, now), entry.enqueued_at)
+                    if best_key is None or key < best_key:
+                        best, best_key = entry, key
+                    break
+        return best
 
     def _choose(self, q: QueueConfig, agents: list[Agent]) -> Agent:
         if q.strategy == "most_skilled":
@@ -276,22 +322,41 @@ class AcdCore:
             return ordered[i]
         return min(agents, key=lambda a: (a.idle_since, a.id))  # longest idle
 
+    def _candidate_calls(self, now: float) -> list[CallEntry]:
+        """Calls worth a routing pass, best first. When ready agents are fewer than waiting calls
+        (the busy case), only the best call of each ready agent can be served now: look at those,
+        not at every waiting call."""
+        waiting = sum(len(v) for v in self.waiting.values())
+        if len(self._ready) < waiting:
+            chosen: dict[str, CallEntry] = {}
+            for agent_id in self._ready:
+                entry = self._best_call_for(self.agents[agent_id], now)
+                if entry is not None:
+                    chosen[entry.call_id] = entry
+            entries = list(chosen.values())
+        else:
+            entries = [e for name in self.queues for e in self.waiting[name] if e.offer_id is None]
+        entries.sort(key=lambda e: (-self._effective_priority(e, now), e.enqueued_at))
+        return entries
+
     def route(self) -> list[tuple[Offer, Decision]]:
         """Pair waiting calls with ready agents. The chosen agents are reserved before this
         returns, so no agent is ever offered two calls."""
-        if not self._ready:
-            return []
+        out: list[tuple[Offer, Decision]] = []
+        while self._ready:
+            made = self._route_pass(out)
+            if not made:
+                break
+        return out
+
+    def _route_pass(self, out: list[tuple[Offer, Decision]]) -> int:
         now = self.clock.now()
-        heads: list[tuple[float, float, CallEntry]] = []
-        for name in self.queues:
-            for entry in self.waiting[name]:
-                if entry.offer_id is None:
-                    heads.append((-self._effective_priority(entry, now), entry.enqueued_at, entry))
-        heads.sort(key=lambda t: (t[0], t[1]))
-        out = []
-        for _, _, entry in heads:
+        made = 0
+        for entry in self._candidate_calls(now):
             if not self._ready:
                 break
+            if entry.offer_id is not None:
+                continue
             q = self.queues[entry.queue]
             waited = now - entry.enqueued_at
             eligible, floor = self._eligible(entry, q, waited)
@@ -306,7 +371,8 @@ class AcdCore:
             decision = Decision(entry.call_id, agent.id, offer.offer_id, q.name, now, waited, len(eligible), floor, q.strategy)
             log.event("acd.route.decision", call=entry.call_id, agent=agent.id, offer=offer.offer_id, queue=q.name, waited_s=round(waited, 3), candidates=len(eligible))
             out.append((offer, decision))
-        return out
+            made += 1
+        return made
 
     # ------------------------------------------------------------------ views
     def snapshot(self) -> dict:
