@@ -45,6 +45,7 @@ class Engine:
     acd: AcdService | None = None
     pbx: SimPbx | None = None
     demo: DemoTraffic | None = None
+    ivr: IvrEntry | None = None
     http_port: int | None = None
 
 
@@ -161,6 +162,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False) -> AsyncIte
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
     async with contextlib.AsyncExitStack() as stack:
         ivr = IvrEntry(None, engine.calllog, engine.clock, fallback_queue=settings.flows.fallback_queue)  # acd set below
+        engine.ivr = ivr
         await stack.enter_async_context(_agi_server(engine, ivr))
         await stack.enter_async_context(_sim_pbx(engine, with_demo))
         await stack.enter_async_context(_ami_client(engine))

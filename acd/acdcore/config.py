@@ -47,6 +47,9 @@ def load_queues(path: Path) -> list[QueueConfig]:
         except ConfigError as exc:
             problems += exc.problems
     names = [q.name for q in out]
+    for i, q in enumerate(out):
+        if q.overflow_to is not None and q.overflow_to not in names:
+            problems.append(f"{path}: queues[{i}].overflow_to: {q.overflow_to!r} is not a queue in this file")
     for name in {n for n in names if names.count(n) > 1}:
         problems.append(f"{path}: queues: the name {name!r} is used twice")
     if problems:

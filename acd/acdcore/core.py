@@ -74,6 +74,7 @@ class AcdCore:
         self._new_id = new_id
         self._on_state = on_state
         self._rr: dict[str, int] = {}
+        self._handle: dict[str, float] = {}
         for cfg in agents:
             self.add_agent(cfg)
 
@@ -231,6 +232,53 @@ class AcdCore:
                 entry.refused_by.add(agent.id)
         return offer
 
+    def record_handle_time(self, queue: str, seconds: float, weight: float = 0.2) -> None:
+        """Recent handle time per queue (exponentially weighted), for EWT."""
+        prev = self._handle.get(queue)
+        self._handle[queue] = seconds if prev is None else prev + weight * (seconds - prev)
+
+    def estimated_wait(self, call_id: str) -> float | None:
+        """EWT for this call: its position, the agents who can serve its queue (staffing), and
+        the queue's recent handle time. Not a queue-wide average wait."""
+        entry = self.calls.get(call_id)
+        if entry is None:
+            return None
+        position = self.position(call_id) or 1
+        q = self.queues[entry.queue]
+        staffed = sum(1 for a in self.agents.values() if a.state not in (S.LOGGED_OUT, S.NOT_READY) and self.can_serve(a, entry.queue))
+        if staffed == 0:
+            return None
+        handle = self._handle.get(entry.queue, q.default_handle_s)
+        ready_now = sum(1 for a in self._ready if self.can_serve(self.agents[a], entry.queue))
+        if position <= ready_now:
+            return 0.0
+        return (position - ready_now) * handle / staffed
+
+    def agents_who_could_serve(self, queue: str) -> int:
+        return sum(1 for a in self.agents.values() if a.state != S.LOGGED_OUT and self.can_serve(a, queue))
+
+    def move(self, call_id: str, queue: str) -> Offer | None:
+        """Overflow: the call moves to another queue, keeping its original arrival time (its
+        place is earned). Returns a withdrawn offer whose leg must be cancelled."""
+        if queue not in self.queues:
+            raise UnknownQueue(queue)
+        entry = self.calls.get(call_id)
+        if entry is None:
+            return None
+        withdrawn = None
+        if entry.offer_id is not None:
+            withdrawn = self.offers.pop(entry.offer_id, None)
+            if withdrawn is not None:
+                agent = self.agents[withdrawn.agent_id]
+                agent.offer_id = agent.call_id = None
+                self._set_state(agent, S.READY)
+            entry.offer_id = None
+        self.waiting[entry.queue].remove(entry)
+        entry.queue = queue
+        bisect.insort(self.waiting[queue], entry, key=self._order_key)
+        log.event("acd.call.overflow", call=call_id, queue=queue)
+        return withdrawn
+
     def call_ended(self, call_id: str) -> str | None:
         """A connected call ended; its agent goes to wrap-up. Returns the agent id."""
         agent_id = self.connected.pop(call_id, None)
@@ -264,7 +312,21 @@ class AcdCore:
                 relaxed = step.min_proficiency
         return relaxed
 
+    def _sticky_holder(self, entry: CallEntry) -> str | None:
+        """The agent the call is reserved for right now (sticky routing), if any."""
+        if entry.preferred_agent is None or entry.sticky_s <= 0:
+            return None
+        agent = self.agents.get(entry.preferred_agent)
+        if agent is None or agent.state == S.LOGGED_OUT:
+            return None
+        if self.clock.now() - entry.enqueued_at >= entry.sticky_s:
+            return None
+        return agent.id
+
     def _agent_fits(self, agent: Agent, entry: CallEntry, required: dict[str, int], relaxed: int | None) -> bool:
+        holder = self._sticky_holder(entry)
+        if holder is not None and holder != agent.id:
+            return False
         skills = agent.config.skills
         for skill, minimum in required.items():
             need = min(minimum, relaxed) if relaxed is not None else minimum

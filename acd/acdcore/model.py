@@ -42,6 +42,11 @@ class QueueConfig:
     announce_position: bool = True
     priority_aging_s: float = 60.0  # one priority level gained per this many seconds waited
     relax: tuple[RelaxStep, ...] = ()
+    announce_ewt: bool = True
+    default_handle_s: float = 180.0  # handle time assumed for EWT until calls have been measured
+    overflow_to: str | None = None  # another queue
+    overflow_after_s: float | None = None  # move the call there after this long
+    overflow_if_no_agents: bool = False  # ... or at once when no agent who could take it is logged in
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,9 @@ class CallEntry:
     language: str | None = None
     offer_id: str | None = None  # set while an agent is reserved/ringing for it
     refused_by: set[str] = field(default_factory=set)  # agents that RONA'd on this call
+    preferred_agent: str | None = None  # sticky routing: the customer's last agent or owner
+    sticky_s: float = 0.0  # ... who alone may take the call for this long, if logged in
+    announced_ewt_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -180,16 +180,14 @@ class AcdService:
             while True:
                 if waiter.connected.is_set():
                     return "answered"
-                if self.clock.now() - entry.enqueued_at >= q.max_wait_s:
+                q = self.core.queues[entry.queue]  # overflow may have moved the call
+                waited = self.clock.now() - entry.enqueued_at
+                if waited >= q.max_wait_s:
                     self._leave(entry, "timeout")
                     return "timeout"
-                if q.announce_position and not first:
-                    pos = self.core.position(entry.call_id)
-                    if pos:
-                        await channel.stream_file("queue-youarenext" if pos == 1 else "queue-thereare")
-                        if pos > 1:
-                            await channel.say_number(pos)
-                            await channel.stream_file("queue-callswaiting")
+                self._maybe_overflow(entry, q, waited)
+                if not first:
+                    await self._announce(channel, entry, q)
                 first = False
                 await channel.exec("MusicOnHold", q.moh_class, str(int(q.moh_slice_s)), timeout=q.moh_slice_s + 30)
         except AgiHangup:
@@ -204,6 +202,36 @@ class AcdService:
             return "abandoned"
         finally:
             self._waiters.pop(entry.call_id, None)
+
+    def _maybe_overflow(self, entry: CallEntry, q, waited: float) -> None:
+        if not q.overflow_to or entry.offer_id is not None:
+            return
+        no_agents = q.overflow_if_no_agents and self.core.agents_who_could_serve(q.name) == 0
+        if no_agents or (q.overflow_after_s is not None and waited >= q.overflow_after_s):
+            withdrawn = self.core.move(entry.call_id, q.overflow_to)
+            if withdrawn is not None:
+                self._spawn(self._cancel_leg(withdrawn), f"acd-cancel-{withdrawn.offer_id}")
+            self.recorder.event(entry.call_id, "overflow", {"from": q.name, "to": q.overflow_to, "reason": "no agents" if no_agents else "wait"})
+            self.kick()
+
+    async def _announce(self, channel: AgiChannel, entry: CallEntry, q) -> None:
+        """Position and estimated wait between music slices; cut short by Bridge() when an agent
+        answers (the AGI command then returns -1 and the wait ends)."""
+        if q.announce_position:
+            pos = self.core.position(entry.call_id)
+            if pos:
+                await channel.stream_file("queue-youarenext" if pos == 1 else "queue-thereare")
+                if pos > 1:
+                    await channel.say_number(pos)
+                    await channel.stream_file("queue-callswaiting")
+        if q.announce_ewt:
+            ewt = self.core.estimated_wait(entry.call_id)
+            if ewt is not None and ewt >= 60:
+                minutes = max(1, round(ewt / 60))
+                entry.announced_ewt_s = ewt
+                await channel.stream_file("queue-holdtime")
+                await channel.say_number(minutes)
+                await channel.stream_file("queue-minutes")
 
     @staticmethod
     async def _either(waiter: _Waiter) -> None:
@@ -267,6 +295,8 @@ class AcdService:
         waited = now - entry.enqueued_at
         q = self.core.queues[entry.queue]
         self.telemetry.call_answered(entry.queue, waited, q.service_level_s)
+        if entry.announced_ewt_s is not None:
+            self.telemetry.ewt_error(waited - entry.announced_ewt_s)
         self.telemetry.agent_offer("answered")
         self._talk_started[uid] = (now, entry.queue)
         self.recorder.event(uid, "connected", {"agent": offer.agent_id, "queue": entry.queue, "waited_s": round(waited, 3)})
@@ -339,6 +369,7 @@ class AcdService:
         self.core.wrapup_done(agent_id)
         if queue:
             self.telemetry.call_completed(queue, talk_s, 0.0, seconds)
+            self.core.record_handle_time(queue, talk_s + seconds)
         self.kick()
 
     def live(self) -> dict:

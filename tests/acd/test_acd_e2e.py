@@ -107,3 +107,32 @@ async def test_resync_after_ami_drop_repairs_state(make_engine):
     metrics = engine.telemetry.render().decode()
     assert 'acd_state_repairs_total{kind="connected_call"} 1.0' in metrics
     assert "acd_ami_reconnects_total 1.0" in metrics
+
+
+async def test_overflow_when_no_agent_could_take_the_call(make_engine):
+    engine = await make_engine(n_agents=1, queues="""
+queues:
+  - name: general
+    skills: {general: 1}
+    moh_slice_s: 1
+    announce_position: false
+  - name: specialists
+    skills: {rocket_science: 1}
+    overflow_to: general
+    overflow_if_no_agents: true
+    moh_slice_s: 1
+""")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
+    # route the next call to the specialists queue, which has nobody logged in
+    from acd.acdcore.model import CallEntry
+
+    async def via_specialists(channel):
+        entry = CallEntry(channel.env.uniqueid, "specialists", channel.env.channel, engine.clock.now(), caller_number=channel.env.callerid)
+        return await engine.acd.wait_in_queue(channel, entry)
+
+    engine.ivr.flow_runner = via_specialists
+    call = await engine.pbx.place_call(CallerScript())
+    outcome = await call.finished(15)
+    assert outcome.agent == "PJSIP/agent1"
+    kinds_seen = [e["kind"] for e in engine.calllog.timeline(call.uniqueid)]
+    assert "overflow" in kinds_seen

@@ -171,3 +171,49 @@ class AcdMachine(RuleBasedStateMachine):
 
 TestAcdMachine = AcdMachine.TestCase
 TestAcdMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+def test_sticky_routing_holds_the_call_for_the_last_agent_then_lets_go():
+    core, clock = core_with([QueueConfig("general")], [agent(1), agent(2)])
+    core.login("a1")
+    core.login("a2")
+    core.set_not_ready("a2", "break")  # the customer's last agent is busy with something
+    core.call_arrived(call(1, clock, preferred_agent="a2", sticky_s=30))
+    assert core.route() == []  # a1 is free, but the call waits for a2 while sticky
+    clock.advance(31)
+    ((offer, _),) = core.route()
+    assert offer.agent_id == "a1"
+
+
+def test_sticky_agent_gets_the_call_when_free():
+    core, clock = core_with([QueueConfig("general")], [agent(1), agent(2)])
+    core.login("a1")
+    core.login("a2")
+    core.agents["a1"].idle_since -= 100  # a1 longest idle
+    core.call_arrived(call(1, clock, preferred_agent="a2", sticky_s=30))
+    ((offer, _),) = core.route()
+    assert offer.agent_id == "a2"
+
+
+def test_estimated_wait_uses_position_staffing_and_recent_handle_time():
+    core, clock = core_with([QueueConfig("general", default_handle_s=100)], [agent(1), agent(2)])
+    core.login("a1")
+    core.login("a2")
+    for i in range(4):
+        core.call_arrived(call(i, clock))
+    core.route()  # two calls offered; two waiting behind
+    for offer in list(core.offers.values()):
+        core.offer_answered(offer.offer_id)
+    assert core.estimated_wait("c3") == 2 * 100 / 2  # position 2, two agents staffed
+    core.record_handle_time("general", 40)
+    assert core.estimated_wait("c3") == 2 * 40 / 2
+
+
+def test_overflow_move_keeps_the_arrival_time():
+    core, clock = core_with([QueueConfig("a"), QueueConfig("b")], [agent(1)])
+    core.call_arrived(call(1, clock, queue="a"))
+    clock.advance(10)
+    core.call_arrived(call(2, clock, queue="b"))
+    core.move("c1", "b")
+    assert [e.call_id for e in core.waiting["b"]] == ["c1", "c2"]
+    assert core.waiting["a"] == []
