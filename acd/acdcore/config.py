@@ -31,6 +31,7 @@ def _load_list(path: Path, section: str) -> list:
 def load_queues(path: Path) -> list[QueueConfig]:
     problems: list[str] = []
     out: list[QueueConfig] = []
+    index: dict[int, int] = {}  # position in out -> position in the file
     for i, node in enumerate(_load_list(path, "queues")):
         try:
             raw = dict(node) if isinstance(node, dict) else node
@@ -43,13 +44,14 @@ def load_queues(path: Path) -> list[QueueConfig]:
             q = dataclasses.replace(q, relax=steps)
             if q.strategy not in STRATEGIES:
                 problems.append(f"{where(node, 'strategy', str(path))}: queues[{i}].strategy: {q.strategy!r} is not one of {', '.join(STRATEGIES)}")
+            index[len(out)] = i
             out.append(q)
         except ConfigError as exc:
             problems += exc.problems
     names = [q.name for q in out]
-    for i, q in enumerate(out):
+    for j, q in enumerate(out):
         if q.overflow_to is not None and q.overflow_to not in names:
-            problems.append(f"{path}: queues[{i}].overflow_to: {q.overflow_to!r} is not a queue in this file")
+            problems.append(f"{path}: queues[{index[j]}].overflow_to: {q.overflow_to!r} is not a queue in this file")
     for name in {n for n in names if names.count(n) > 1}:
         problems.append(f"{path}: queues: the name {name!r} is used twice")
     if problems:

@@ -1,0 +1,36 @@
+from pathlib import Path
+
+import pytest
+
+from acd.acdcore.config import load_agents, load_queues
+from acd.settings import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_loads():
+    queues = load_queues(ROOT / "config/queues.yaml")
+    agents = load_agents(ROOT / "config/agents.yaml")
+    assert {q.name for q in queues} >= {"general", "support", "sales"}
+    assert all(1 <= level <= 5 for a in agents for level in a.skills.values())
+
+
+def test_queue_errors_name_file_line_and_key(tmp_path):
+    f = tmp_path / "queues.yaml"
+    f.write_text("queues:\n  - name: a\n    ring_timeout: 5\n  - name: b\n    strategy: fastest\n    overflow_to: nowhere\n")
+    with pytest.raises(ConfigError) as err:
+        load_queues(f)
+    text = "\n".join(err.value.problems)
+    assert f"{f}:3:5: queues[0].ring_timeout: unknown key" in text
+    assert "queues[1].strategy: 'fastest' is not one of" in text and f"{f}:5:5" in text
+    assert "queues[1].overflow_to: 'nowhere'" in text
+
+
+def test_agent_errors(tmp_path):
+    f = tmp_path / "agents.yaml"
+    f.write_text("agents:\n  - {id: a1, name: A, skills: {x: 9}}\n  - {id: a2, name: B, endpoint: PJSIP/a2, skills: {x: 9}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_agents(f)
+    text = "\n".join(err.value.problems)
+    assert "agents[0].endpoint: required key is missing" in text
+    assert "agents[1].skills.x: proficiency 9 is not between 1 and 5" in text
