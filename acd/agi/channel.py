@@ -75,8 +75,11 @@ class AgiChannel:
             started = time.perf_counter()
             try:
                 self._writer.write(encode_command(name, *args))
-                reply = await asyncio.wait_for(self._next_reply(), timeout or self.command_timeout)
-            except asyncio.TimeoutError:
+                # asyncio.timeout: no extra task per command (wait_for makes one in 3.11), and a
+                # cancellation is never swallowed
+                async with asyncio.timeout(timeout or self.command_timeout):
+                    reply = await self._next_reply()
+            except TimeoutError:
                 self.close()
                 raise AgiTimeout(f"{name}: no reply within {timeout or self.command_timeout}s; session closed") from None
             except asyncio.CancelledError:

@@ -117,7 +117,9 @@ class AmiClient:
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]
         self._pending: dict[str, _Pending] = {}
+        self._lists_pending = 0
         self._subscribers: dict[str, list[_Subscriber]] = {}
+        self._inline: dict[str, list[Callable[[Event], object]]] = {}
         self._link_callbacks: list[LinkCallback] = []
         self._link_tasks: set[asyncio.Task] = set()
         self._writer: asyncio.StreamWriter | None = None
@@ -171,6 +173,16 @@ class AmiClient:
         """Call ``callback`` for each event named ``event_name`` (``"*"`` for all). Returns an
         unsubscribe function."""
         key = event_name.lower()
+        if not asyncio.iscoroutinefunction(callback):
+            # A plain function cannot await, so it cannot stall the reader on I/O: it runs
+            # inline, in order, with no queue hop (the fast path for the engine's handlers).
+            self._inline.setdefault(key, []).append(callback)
+
+            def unsubscribe_inline() -> None:
+                if callback in self._inline.get(key, []):
+                    self._inline[key].remove(callback)
+
+            return unsubscribe_inline
         sub = _Subscriber(f"{event_name}-{len(self._subscribers.get(key, []))}", callback, self._subscriber_queue)
         self._subscribers.setdefault(key, []).append(sub)
 
@@ -203,6 +215,7 @@ class AmiClient:
         pairs = list(headers.items()) if isinstance(headers, dict) else list(headers)
         pending = _Pending(name, is_list, asyncio.get_running_loop())
         self._pending[action_id] = pending
+        self._lists_pending += is_list
         try:
             self._writer.write(encode_action(name, [("ActionID", action_id)] + pairs))
             return await asyncio.wait_for(asyncio.shield(pending.future), timeout or self.action_timeout)
@@ -210,6 +223,7 @@ class AmiClient:
             raise AmiTimeout(f"{name} ({action_id}): no reply within {timeout or self.action_timeout}s") from None
         finally:
             self._pending.pop(action_id, None)
+            self._lists_pending -= is_list
 
     # ------------------------------------------------------------------ link
     async def _connect_and_login(self) -> asyncio.StreamReader:
@@ -355,13 +369,25 @@ class AmiClient:
                 pending.future.set_result(frame)
             return
         if isinstance(frame, Event):
-            pending = self._pending.get(frame.action_id or "") if frame.action_id else None
+            # Only list actions collect events; skip the header lookup when none is pending.
+            pending = self._pending.get(frame.action_id or "") if self._lists_pending else None
             if pending is not None and pending.is_list and pending.response is not None:
                 if frame.headers.get("EventList") == "Complete":
                     pending.future.set_result(ListResult(pending.response, pending.events, frame))
                 else:
                     pending.events.append(frame)
                 return
-            for key in (frame.name.lower(), "*"):
+            name = frame.name.lower()
+            for key in (name, "*"):
+                for callback in self._inline.get(key, ()):
+                    try:
+                        result = callback(frame)
+                    except Exception as exc:  # a handler's bug must not kill the link
+                        log.error_event("ami.subscriber.error", event_name=frame.name, error=repr(exc))
+                        continue
+                    if asyncio.iscoroutine(result):
+                        task = asyncio.create_task(result, name=f"{self.name}-event-{frame.name}")
+                        self._link_tasks.add(task)
+                        task.add_done_callback(self._link_tasks.discard)
                 for sub in self._subscribers.get(key, ()):
                     sub.offer(frame)

@@ -17,51 +17,64 @@ FRAME_END = b"\r\n\r\n"
 MAX_FRAME = 1 << 20  # a frame larger than 1 MiB is garbage, not AMI
 
 
-def _parse_lines(block: bytes) -> list[str]:
+def _parse_event_headers(lines: list[str]) -> Headers:
+    """The hot path (events are nearly all the traffic): one split per line; anything unusual
+    (a header without ": ", a key with a space) takes the careful path."""
     try:
-        text = block.decode("utf-8")
-    except UnicodeDecodeError:
-        text = block.decode("utf-8", errors="replace")
-    return text.split("\r\n")
+        pairs = [(k, v) for k, v in (line.split(": ", 1) for line in lines)]
+    except ValueError:
+        return _parse_headers(lines, body_allowed=False)[0]
+    for k, _ in pairs:
+        if not k or " " in k:
+            return _parse_headers(lines, body_allowed=False)[0]
+    return Headers._trusted(pairs)
 
 
 def _parse_headers(lines: list[str], body_allowed: bool) -> tuple[Headers, list[str]]:
-    headers = Headers()
+    pairs: list[tuple[str, str]] = []
     output: list[str] = []
     for line in lines:
-        key, sep, value = line.partition(":")
-        if sep and key and " " not in key.strip():
-            value = value[1:] if value.startswith(" ") else value
+        key, sep, value = line.partition(": ")
+        if not sep:
+            key, sep, value = line.partition(":")  # "Key:" with an empty value, no space
+        if sep and key and " " not in key:
             if key == "Output":
                 output.append(value)
-            headers.add(key, value)
+            pairs.append((key, value))
         elif body_allowed:
             output.append(line)  # body of "Response: Follows" (Command action)
         else:
             raise AmiProtocolError(f"not an AMI header line: {line[:80]!r}")
-    return headers, output
+    return Headers._trusted(pairs), output
 
 
 class _Decoder:
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self._errors: list[AmiProtocolError] = []
+        self._buf = b""
 
-    def _frames(self) -> list[bytes]:
-        blocks = []
-        while True:
-            end = self._buf.find(FRAME_END)
-            if end < 0:
-                if len(self._buf) > MAX_FRAME:
-                    self._buf.clear()
-                    raise AmiProtocolError("frame larger than 1 MiB without an end")
-                return blocks
-            blocks.append(bytes(self._buf[:end]))
-            del self._buf[: end + len(FRAME_END)]
+    def _blocks(self, data: bytes) -> list[bytes]:
+        """Complete frames in the buffer. One split per read, not one copy per frame."""
+        buf = self._buf + data if self._buf else data
+        if FRAME_END not in buf:
+            if len(buf) > MAX_FRAME:
+                self._buf = b""
+                raise AmiProtocolError("frame larger than 1 MiB without an end")
+            self._buf = buf
+            return []
+        parts = buf.split(FRAME_END)
+        self._buf = parts.pop()
+        return parts
 
     @property
     def buffered(self) -> int:
         return len(self._buf)
+
+
+def _text(block: bytes) -> str:
+    try:
+        return block.decode("utf-8")
+    except UnicodeDecodeError:
+        return block.decode("utf-8", errors="replace")
 
 
 class AmiClientDecoder(_Decoder):
@@ -70,22 +83,24 @@ class AmiClientDecoder(_Decoder):
     def __init__(self) -> None:
         super().__init__()
         self._banner_seen = False
+        self._carry: list[Banner | Response | Event] = []
 
     def feed(self, data: bytes) -> list[Banner | Response | Event]:
-        """Decode what is complete. On a malformed frame the good frames before it are kept in
-        the decoder and returned by the next call; the error is raised now."""
-        self._buf += data
+        """Decode what is complete. On a malformed frame the good frames around it are kept and
+        returned by ``take_carried()``; the error is raised now."""
         out: list[Banner | Response | Event] = []
         if not self._banner_seen:
-            nl = self._buf.find(b"\r\n")
+            buf = self._buf + data
+            nl = buf.find(b"\r\n")
             if nl < 0:
+                self._buf = buf
                 return out
-            line = bytes(self._buf[:nl]).decode("utf-8", errors="replace")
-            del self._buf[: nl + 2]
+            self._buf = b""
+            data = buf[nl + 2 :]
             self._banner_seen = True
-            out.append(Banner(line))
+            out.append(Banner(buf[:nl].decode("utf-8", errors="replace")))
         error: AmiProtocolError | None = None
-        for block in self._frames():
+        for block in self._blocks(data):
             try:
                 out.append(self._frame(block))
             except AmiProtocolError as exc:
@@ -97,22 +112,24 @@ class AmiClientDecoder(_Decoder):
 
     def take_carried(self) -> list[Banner | Response | Event]:
         """Frames decoded alongside a malformed one (see ``feed``)."""
-        carried, self._carry = getattr(self, "_carry", []), []
+        carried, self._carry = self._carry, []
         return carried
 
     @staticmethod
     def _frame(block: bytes) -> Response | Event:
-        lines = _parse_lines(block)
-        first = lines[0] if lines else ""
-        if first.startswith("Event:"):
-            headers, _ = _parse_headers(lines, body_allowed=False)
-            return Event(headers)
+        lines = _text(block).split("\r\n")
+        first = lines[0]
+        if first.startswith("Event: "):
+            return Event(_parse_event_headers(lines), first[7:])
         if first.startswith("Response:"):
             follows = first.strip() == "Response: Follows"
             headers, output = _parse_headers(lines, body_allowed=follows)
             if follows and output and output[-1] == "--END COMMAND--":
                 output = output[:-1]
             return Response(headers, output)
+        if first.startswith("Event:"):
+            headers, _ = _parse_headers(lines, body_allowed=False)
+            return Event(headers)
         raise AmiProtocolError(f"frame starts with neither Event nor Response: {first[:80]!r}")
 
 
@@ -120,11 +137,10 @@ class AmiServerDecoder(_Decoder):
     """The simulator's side: Actions from the client."""
 
     def feed(self, data: bytes) -> list[Action]:
-        self._buf += data
         out: list[Action] = []
         error: AmiProtocolError | None = None
-        for block in self._frames():
-            lines = _parse_lines(block.lstrip(b"\r\n"))
+        for block in self._blocks(data):
+            lines = _text(block.lstrip(b"\r\n")).split("\r\n")
             try:
                 headers, _ = _parse_headers(lines, body_allowed=False)
                 if "Action" not in headers:

@@ -10,30 +10,44 @@ class Headers:
     """Ordered multi-map of AMI headers. Lookup ignores case; keys keep their spelling;
     repeated keys (``ChanVariable``, ``Variable``) are all kept in order."""
 
-    __slots__ = ("_pairs",)
+    __slots__ = ("_pairs", "_index")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
         self._pairs: list[tuple[str, str]] = [(str(k), str(v)) for k, v in pairs]
+        self._index: dict[str, str] | None = None
+
+    @classmethod
+    def _trusted(cls, pairs: list[tuple[str, str]]) -> "Headers":
+        """From the codec: pairs already are str tuples (skips the copy on the hot path)."""
+        h = cls.__new__(cls)
+        h._pairs = pairs
+        h._index = None
+        return h
+
+    def _lookup(self) -> dict[str, str]:
+        index = self._index
+        if index is None:
+            index = {}
+            for k, v in self._pairs:
+                index.setdefault(k.lower(), v)
+            self._index = index
+        return index
 
     def get(self, key: str, default: str | None = None) -> str | None:
-        lk = key.lower()
-        for k, v in self._pairs:
-            if k.lower() == lk:
-                return v
-        return default
+        return self._lookup().get(key.lower(), default)
 
     def get_all(self, key: str) -> list[str]:
         lk = key.lower()
         return [v for k, v in self._pairs if k.lower() == lk]
 
     def __getitem__(self, key: str) -> str:
-        value = self.get(key)
+        value = self._lookup().get(key.lower())
         if value is None:
             raise KeyError(key)
         return value
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key) is not None
+        return isinstance(key, str) and key.lower() in self._lookup()
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._pairs)
@@ -43,6 +57,8 @@ class Headers:
 
     def add(self, key: str, value: str) -> None:
         self._pairs.append((key, value))
+        if self._index is not None:
+            self._index.setdefault(key.lower(), value)
 
     def __len__(self) -> int:
         return len(self._pairs)
@@ -101,10 +117,11 @@ class Response:
 @dataclass(frozen=True)
 class Event:
     headers: Headers
+    name: str = ""  # the value of ``Event:`` (the codec fills it from the first line)
 
-    @property
-    def name(self) -> str:
-        return self.headers.get("Event", "")
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.headers.get("Event", ""))
 
     @property
     def action_id(self) -> str | None:
