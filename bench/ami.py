@@ -151,15 +151,17 @@ async def panoramisk_rate(data: bytes, count: int) -> tuple[float, int] | None:
 def run(smoke: bool) -> list[Row]:
     data, count = stream(2_000 if smoke else 200_000)
     rows = [Row("ami", f"codec, {count:,} recorded events", {"events/s": codec_rate(data, count)})]
-    ours = asyncio.run(client_rate(data, count))
-    rows.append(Row("ami", "client (socket + codec + dispatch)", {"events/s": ours}))
+    runs = 1 if smoke else 3  # best of three: this machine's timing noise is larger than 2x
+    ours = max(asyncio.run(client_rate(data, count)) for _ in range(runs))
+    rows.append(Row("ami", "client (socket + codec + dispatch), best of %d" % runs, {"events/s": ours}))
     if smoke:
         rows.append(Row("ami", "panoramisk 1.4", {"status": "not run in the smoke run"}))
         return rows
-    theirs = asyncio.run(panoramisk_rate(data, count))
+    results = [asyncio.run(panoramisk_rate(data, count)) for _ in range(runs)]
+    theirs = None if any(r is None for r in results) else max(results)
     if theirs is None:
         rows.append(Row("ami", "panoramisk 1.4", {"status": "could not be installed or run"}, ">= 2x panoramisk", False))
     else:
         rate, seen = theirs
-        rows.append(Row("ami", "panoramisk 1.4, same stream", {"events/s": rate, "events seen": seen, "ratio": ours / rate}, ">= 2x panoramisk", ours / rate >= 2))
+        rows.append(Row("ami", "panoramisk 1.4, same stream, best of %d" % runs, {"events/s": rate, "events seen": seen, "ratio": ours / rate}, ">= 2x panoramisk", ours / rate >= 2))
     return rows

@@ -22,6 +22,7 @@ async def measure(calls: int, agents: int) -> list[float]:
         queues:
           - name: general
             ring_timeout_s: 10
+            max_length: 1000
             wrapup_s: 0
             moh_slice_s: 5
             announce_position: false

@@ -58,7 +58,7 @@ class IvrEntry:
                 except Exception as exc:
                     log.error_event("ivr.flow.failed", error=repr(exc))
                     self.recorder.event(call_id, "flow_failed", {"error": type(exc).__name__})
-                    await channel.stream_file("sorry-cant-help")
+                    await channel.stream_file("queue-periodic-announce")  # "all representatives are busy, please wait"
             else:
                 await channel.stream_file(self.greeting)
             outcome = await self.queue(channel, self.fallback_queue)

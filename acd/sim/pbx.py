@@ -175,7 +175,7 @@ class SimPbx:
                 elif not runner.hung_up_by_engine:
                     outcome.fallback = True  # acd-fallback: apologise and hand to a plain queue
                     ch.context, ch.exten, ch.priority = "acd-fallback", "s", 1
-                    outcome.prompts.append("sorry-cant-help")
+                    outcome.prompts.append("queue-periodic-announce")
                     await self.sleep(1.0)
                     self.hangup_channel(ch, cause=16, by="pbx")
                 else:
