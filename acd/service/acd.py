@@ -56,6 +56,7 @@ class AcdService:
         tick_s: float = 1.0,
         rona_recover_s: float = 30.0,
         bridge_grace_s: float = 2.0,
+        moh_margin_s: float = 30.0,
     ) -> None:
         self.core = core
         self.ami = ami
@@ -68,6 +69,7 @@ class AcdService:
         self.tick_s = tick_s
         self.rona_recover_s = rona_recover_s
         self.bridge_grace_s = bridge_grace_s
+        self.moh_margin_s = moh_margin_s  # how late a music slice may end before the session is declared broken
         self._waiters: dict[str, _Waiter] = {}
         self._talk_started: dict[str, tuple[float, str]] = {}
         self._kick = asyncio.Event()
@@ -146,9 +148,14 @@ class AcdService:
             variables={"ACD_CALLER": offer.call_id, "ACD_OFFER": offer.offer_id, "ACD_QUEUE": offer.queue},
         )
         with bind_call(offer.call_id):
+            if offer.offer_id not in self.core.offers:
+                return  # the caller left before we rang anyone
             try:
                 await originate(self.ami, req)
                 self.recorder.event(offer.call_id, "offer", {"agent": offer.agent_id, "offer": offer.offer_id, "ring_timeout_s": offer.ring_timeout_s})
+                if offer.offer_id not in self.core.offers and offer.call_id not in self.core.connected:
+                    # withdrawn while the Originate was in flight: no phantom ring
+                    await self._cancel_leg(offer)
             except AmiLinkLost:
                 # It may or may not have reached Asterisk: never re-sent; the re-sync after the
                 # reconnect finds the leg by its ChannelId or fails the offer.
@@ -189,17 +196,24 @@ class AcdService:
                 if not first:
                     await self._announce(channel, entry, q)
                 first = False
-                await channel.exec("MusicOnHold", q.moh_class, str(int(q.moh_slice_s)), timeout=q.moh_slice_s + 30)
+                await channel.exec("MusicOnHold", q.moh_class, str(int(q.moh_slice_s)), timeout=q.moh_slice_s + self.moh_margin_s)
         except AgiHangup:
             # Bridged away (200 result=-1, then HANGUP) or the caller hung up: AMI tells which.
             try:
-                await asyncio.wait_for(self._either(waiter), self.bridge_grace_s)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.bridge_grace_s):
+                    await self._either(waiter)
+            except TimeoutError:
                 pass
             if waiter.connected.is_set():
                 return "answered"
             self._abandon(entry.call_id)
             return "abandoned"
+        except BaseException:
+            # the session broke (timeout, protocol error, shutdown): Asterisk takes the caller
+            # to acd-fallback, so the entry must not stay queued and get an agent rung for it
+            if entry.call_id in self.core.calls:
+                self._leave(entry, "engine_error")
+            raise
         finally:
             self._waiters.pop(entry.call_id, None)
 

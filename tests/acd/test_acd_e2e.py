@@ -136,3 +136,23 @@ queues:
     assert outcome.agent == "PJSIP/agent1"
     kinds_seen = [e["kind"] for e in engine.calllog.timeline(call.uniqueid)]
     assert "overflow" in kinds_seen
+
+
+async def test_a_broken_wait_session_leaves_no_ghost_in_the_queue(make_engine):
+    """If the caller's FastAGI session breaks while queued (here: Asterisk stops answering and
+    the command times out), Asterisk takes the caller to acd-fallback; the engine must not keep
+    the entry and ring an agent for it."""
+    engine = await make_engine(n_agents=1, queues="""
+queues:
+  - name: general
+    moh_slice_s: 1
+    announce_position: false
+""")
+    engine.core.set_not_ready("agent1", "break")  # nobody to take it while we break the session
+    engine.acd.moh_margin_s = 0.5
+    engine.pbx.time_scale = 5.0  # a 1 s music slice now takes 5 s: past the engine's 1.5 s limit
+    engine.pbx.sound_seconds = lambda name: 0.01
+    call = await engine.pbx.place_call(CallerScript())
+    await wait_until(lambda: call.outcome.fallback, 10)  # the session ended: dialplan went on to acd-fallback
+    assert not engine.core.calls and not engine.core.offers
+    assert "engine_error" in [e.get("reason") for e in engine.calllog.timeline(call.uniqueid)]
