@@ -218,8 +218,9 @@ class AmiClient:
         self._lists_pending += is_list
         try:
             self._writer.write(encode_action(name, [("ActionID", action_id)] + pairs))
-            return await asyncio.wait_for(asyncio.shield(pending.future), timeout or self.action_timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout or self.action_timeout):
+                return await pending.future
+        except TimeoutError:
             raise AmiTimeout(f"{name} ({action_id}): no reply within {timeout or self.action_timeout}s") from None
         finally:
             self._pending.pop(action_id, None)
