@@ -18,6 +18,7 @@ from aiohttp import web
 from acd.agi import FastAgiServer
 from acd.ami import AmiClient
 from acd.clock import SystemClock
+from acd.livestate import MemoryLiveStore
 from acd.logs import get_logger
 from acd.acdcore.config import load_agents, load_queues
 from acd.acdcore.core import AcdCore
@@ -46,6 +47,7 @@ class Engine:
     pbx: SimPbx | None = None
     demo: DemoTraffic | None = None
     ivr: IvrEntry | None = None
+    store: object | None = None
     http_port: int | None = None
 
 
@@ -116,6 +118,23 @@ async def _ami_client(engine: Engine) -> AsyncIterator[AmiClient]:
 
 
 @contextlib.asynccontextmanager
+async def _live_store(engine: Engine) -> AsyncIterator[object]:
+    cfg = engine.settings.live_state
+    if cfg.backend == "redis":
+        from acd.livestate.redis import RedisLiveStore
+
+        store = RedisLiveStore(cfg.redis_url, cfg.key_prefix)
+        await asyncio.wait_for(store.redis.ping(), 5)  # unreachable Redis: refuse to start
+    else:
+        store = MemoryLiveStore(engine.clock)
+    engine.store = store
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
 async def _acd_service(engine: Engine) -> AsyncIterator[AcdService]:
     acd = engine.acd
     await acd.start()
@@ -166,7 +185,8 @@ async def run_engine(settings: Settings, *, with_demo: bool = False) -> AsyncIte
         await stack.enter_async_context(_agi_server(engine, ivr))
         await stack.enter_async_context(_sim_pbx(engine, with_demo))
         await stack.enter_async_context(_ami_client(engine))
-        engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock)
+        await stack.enter_async_context(_live_store(engine))
+        engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store, node_id=settings.engine.node_id)
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))
         await stack.enter_async_context(_http(engine))

@@ -22,6 +22,7 @@ from acd.agi.errors import AgiHangup
 from acd.ami import AmiClient, AmiError, AmiLinkLost, Event
 from acd.ami.actions import OriginateRequest, core_show_channels, hangup, mix_monitor, originate
 from acd.clock import Clock
+from acd.livestate import LiveStore, MemoryLiveStore
 from acd.logs import bind_call, get_logger
 from acd.ports import InteractionRecorder
 from acd.acdcore.core import AcdCore, QueueFull
@@ -57,6 +58,8 @@ class AcdService:
         rona_recover_s: float = 30.0,
         bridge_grace_s: float = 2.0,
         moh_margin_s: float = 30.0,
+        store: LiveStore | None = None,
+        node_id: str = "node-1",
     ) -> None:
         self.core = core
         self.ami = ami
@@ -70,6 +73,8 @@ class AcdService:
         self.rona_recover_s = rona_recover_s
         self.bridge_grace_s = bridge_grace_s
         self.moh_margin_s = moh_margin_s  # how late a music slice may end before the session is declared broken
+        self.store: LiveStore = store or MemoryLiveStore(clock)
+        self.node_id = node_id
         self._waiters: dict[str, _Waiter] = {}
         self._talk_started: dict[str, tuple[float, str]] = {}
         self._kick = asyncio.Event()
@@ -150,6 +155,8 @@ class AcdService:
         with bind_call(offer.call_id):
             if offer.offer_id not in self.core.offers:
                 return  # the caller left before we rang anyone
+            if not await self._reserve_in_store(offer):
+                return
             try:
                 await originate(self.ami, req)
                 self.recorder.event(offer.call_id, "offer", {"agent": offer.agent_id, "offer": offer.offer_id, "ring_timeout_s": offer.ring_timeout_s})
@@ -165,6 +172,31 @@ class AcdService:
                 self.core.offer_failed(offer.offer_id, "pbx unavailable", agent_at_fault=False)
                 self.telemetry.agent_offer("failed")
                 self.kick()
+
+    async def _reserve_in_store(self, offer: Offer) -> bool:
+        """The shared reservation: with several engine nodes on one Redis, only one may ring an
+        agent. A store outage does not stop calls on this node (its own core already holds the
+        agent); it is logged and counted."""
+        try:
+            ok = await self.store.reserve(offer.agent_id, offer.offer_id, self.node_id, offer.ring_timeout_s + 10)
+        except Exception as exc:
+            log.warn_event("acd.store.unavailable", op="reserve", error=repr(exc))
+            self.telemetry.state_repair("store_unavailable")
+            return True
+        if not ok:
+            log.event("acd.offer.agent_busy_elsewhere", agent=offer.agent_id, offer=offer.offer_id)
+            self.core.offer_failed(offer.offer_id, "busy on another node")
+            self._spawn(self._recover(offer.agent_id, until_free=True), f"acd-recheck-{offer.agent_id}")
+            self.kick()
+        return ok
+
+    def _store_op(self, coro, what: str) -> None:
+        async def run():
+            try:
+                await coro
+            except Exception as exc:
+                log.warn_event("acd.store.unavailable", op=what, error=repr(exc))
+        self._spawn(run(), f"acd-store-{what}")
 
     # ------------------------------------------------------------------ the caller's wait (FastAGI)
     async def wait_in_queue(self, channel: AgiChannel, entry: CallEntry) -> str:
@@ -277,6 +309,7 @@ class AcdService:
 
     async def _cancel_leg(self, offer: Offer) -> None:
         """The caller left while the agent rang: cancel the agent leg by our ChannelId."""
+        self._store_op(self.store.release(offer.agent_id, offer.offer_id), "release")
         try:
             await hangup(self.ami, offer.offer_id, cause=16)
             self.telemetry.agent_offer("cancelled")
@@ -288,6 +321,12 @@ class AcdService:
     async def handle_claim(self, channel: AgiChannel) -> None:
         offer_id = channel.env.uniqueid
         won = self.core.claim(offer_id)
+        if won:
+            offer = self.core.offers[offer_id]
+            try:
+                won = await self.store.claim(offer.call_id, offer_id, 3600)
+            except Exception as exc:
+                log.warn_event("acd.store.unavailable", op="claim", error=repr(exc))
         await channel.set_variable("ACD_CLAIM", "ok" if won else "lost")
         log.event("acd.offer.claim", offer=offer_id, won=won)
 
@@ -313,6 +352,7 @@ class AcdService:
             self.telemetry.ewt_error(waited - entry.announced_ewt_s)
         self.telemetry.agent_offer("answered")
         self._talk_started[uid] = (now, entry.queue)
+        self._store_op(self.store.confirm(offer.agent_id, offer.offer_id, uid), "confirm")
         self.recorder.event(uid, "connected", {"agent": offer.agent_id, "queue": entry.queue, "waited_s": round(waited, 3)})
         waiter = self._waiters.get(uid)
         if waiter:
@@ -339,6 +379,7 @@ class AcdService:
             return
         reason = FAILURE_REASONS.get(event.get("Reason", ""), "unreachable")
         self.core.offer_failed(offer_id, reason)
+        self._store_op(self.store.release(offer.agent_id, offer_id), "release")
         self.telemetry.agent_offer("rona" if reason == "no answer" else reason.replace(" ", "_"))
         self.recorder.event(offer.call_id, "offer_failed", {"agent": offer.agent_id, "offer": offer_id, "reason": reason})
         agent = self.core.agents[offer.agent_id]
@@ -346,8 +387,15 @@ class AcdService:
             self._spawn(self._recover(offer.agent_id), f"acd-recover-{offer.agent_id}")
         self.kick()
 
-    async def _recover(self, agent_id: str) -> None:
+    async def _recover(self, agent_id: str, until_free: bool = False) -> None:
         await asyncio.sleep(self.rona_recover_s)
+        while until_free:
+            try:
+                if await self.store.holder(agent_id) is None:
+                    break
+            except Exception:
+                break
+            await asyncio.sleep(self.rona_recover_s)
         agent = self.core.agents[agent_id]
         if agent.state == AgentState.NOT_READY:
             self.core.set_ready(agent_id)
@@ -371,6 +419,7 @@ class AcdService:
         agent_id = self.core.call_ended(call_id)
         if agent_id is None:
             return
+        self._store_op(self.store.release(agent_id, call_id), "release")
         started, queue = self._talk_started.pop(call_id, (self.clock.now(), ""))
         talk = self.clock.now() - started
         self.recorder.event(call_id, "ended", {"agent": agent_id, "talk_s": round(talk, 3)})

@@ -27,10 +27,10 @@ def agents_yaml(n):
 async def make_engine(tmp_path):
     stacks = []
 
-    async def make(n_agents=2, queues=QUEUES):
+    async def make(n_agents=2, queues=QUEUES, engine_yaml=""):
         (tmp_path / "queues.yaml").write_text(textwrap.dedent(queues))
         (tmp_path / "agents.yaml").write_text(agents_yaml(n_agents))
-        (tmp_path / "engine.yaml").write_text("http:\n  port: 0\npbx:\n  mode: sim\n")
+        (tmp_path / "engine.yaml").write_text("http:\n  port: 0\npbx:\n  mode: sim\n" + textwrap.dedent(engine_yaml))
         settings = load_settings(tmp_path, environ={})
         cm = run_engine(settings)
         engine = await cm.__aenter__()

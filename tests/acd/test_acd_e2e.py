@@ -156,3 +156,33 @@ queues:
     await wait_until(lambda: call.outcome.fallback, 10)  # the session ended: dialplan went on to acd-fallback
     assert not engine.core.calls and not engine.core.offers
     assert "engine_error" in [e.get("reason") for e in engine.calllog.timeline(call.uniqueid)]
+
+
+async def test_redis_live_state_keeps_an_agent_held_by_another_node(make_engine):
+    """Two engine nodes on one Redis: an agent reserved by the other node is never rung here."""
+    import uuid
+
+    from acd.livestate.redis import RedisLiveStore
+
+    prefix = f"acdtest:{uuid.uuid4().hex}"
+    engine = await make_engine(n_agents=2, engine_yaml=f"live_state:\n  backend: redis\n  key_prefix: {prefix}\nengine:\n  node_id: node-a\n")
+    other_node = RedisLiveStore(prefix=prefix)
+    try:
+        assert await other_node.reserve("agent1", "offer-from-node-b", "node-b", 60)
+        engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
+        engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
+        engine.core.agents["agent2"].idle_since += 100  # agent1 would be chosen first
+        call = await engine.pbx.place_call(CallerScript())
+        outcome = await call.finished(15)
+        assert outcome.agent == "PJSIP/agent2"
+        assert "PJSIP/agent1" not in engine.pbx.agent_offers  # never rung
+        assert engine.core.agents["agent1"].reason == "busy on another node"
+        await wait_until(lambda: engine.core.agents["agent2"].state == AgentState.READY, 5)
+        await asyncio.sleep(0.1)  # the release is a background store operation
+        assert await other_node.holder("agent2") is None  # released after the call
+        assert await other_node.holder("agent1") == "offer-from-node-b"
+    finally:
+        keys = [k async for k in other_node.redis.scan_iter(f"{prefix}:*")]
+        if keys:
+            await other_node.redis.delete(*keys)
+        await other_node.close()
