@@ -74,29 +74,50 @@ async def serve(data: bytes) -> asyncio.Server:
     return await asyncio.start_server(handle, "127.0.0.1", 0)
 
 
-async def client_rate(data: bytes, count: int) -> float:
-    server = await serve(data)
-    port = server.sockets[0].getsockname()[1]
-    done = asyncio.Event()
+ACD_PROBE = r'''
+import asyncio, sys, time
+from acd.ami import AmiClient
+port, count = int(sys.argv[1]), int(sys.argv[2])
+async def main():
     seen = 0
-
+    done = asyncio.Event()
     def on_event(event):
         nonlocal seen
         if event.name == "BenchDone":
             done.set()
         else:
             seen += 1
-
-    ami = AmiClient("127.0.0.1", port, "acd", "x", subscriber_queue=count + 10)
+    ami = AmiClient("127.0.0.1", port, "acd", "x", ping_interval=3600)
     ami.subscribe("*", on_event)
     t0 = time.perf_counter()
     await ami.start()
     await asyncio.wait_for(done.wait(), 300)
-    elapsed = time.perf_counter() - t0
+    print(count / (time.perf_counter() - t0), seen)
     await ami.stop()
+asyncio.run(main())
+'''
+
+
+async def _probe_rate(python: str, probe: str, data: bytes, count: int) -> tuple[float, int] | None:
+    """Run a client in its own process (as panoramisk is), against a fake Asterisk here."""
+    server = await serve(data)
+    port = server.sockets[0].getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(python, "-c", probe, str(port), str(count), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=str(ROOT))
+    out, err = await asyncio.wait_for(proc.communicate(), 600)
     server.close()
+    if proc.returncode != 0:
+        return None
+    rate, seen = out.split()
+    return float(rate), int(seen)
+
+
+async def client_rate(data: bytes, count: int) -> float:
+    result = await _probe_rate(sys.executable, ACD_PROBE, data, count)
+    if result is None:
+        raise RuntimeError("the acd client probe failed")
+    rate, seen = result
     assert seen == count, (seen, count)
-    return count / elapsed
+    return rate
 
 
 PANORAMISK_PROBE = r'''
@@ -137,15 +158,7 @@ async def panoramisk_rate(data: bytes, count: int) -> tuple[float, int] | None:
     py = ensure_panoramisk()
     if py is None:
         return None
-    server = await serve(data)
-    port = server.sockets[0].getsockname()[1]
-    proc = await asyncio.create_subprocess_exec(str(py), "-c", PANORAMISK_PROBE, str(port), str(count), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 600)
-    server.close()
-    if proc.returncode != 0:
-        return None
-    rate, seen = out.split()
-    return float(rate), int(seen)
+    return await _probe_rate(str(py), PANORAMISK_PROBE, data, count)
 
 
 def run(smoke: bool) -> list[Row]:
@@ -153,7 +166,7 @@ def run(smoke: bool) -> list[Row]:
     rows = [Row("ami", f"codec, {count:,} recorded events", {"events/s": codec_rate(data, count)})]
     runs = 1 if smoke else 3  # best of three: this machine's timing noise is larger than 2x
     ours = max(asyncio.run(client_rate(data, count)) for _ in range(runs))
-    rows.append(Row("ami", "client (socket + codec + dispatch), best of %d" % runs, {"events/s": ours}))
+    rows.append(Row("ami", "acd client in its own process, best of %d" % runs, {"events/s": ours}))
     if smoke:
         rows.append(Row("ami", "panoramisk 1.4", {"status": "not run in the smoke run"}))
         return rows
@@ -163,5 +176,5 @@ def run(smoke: bool) -> list[Row]:
         rows.append(Row("ami", "panoramisk 1.4", {"status": "could not be installed or run"}, ">= 2x panoramisk", False))
     else:
         rate, seen = theirs
-        rows.append(Row("ami", "panoramisk 1.4, same stream, best of %d" % runs, {"events/s": rate, "events seen": seen, "ratio": ours / rate}, ">= 2x panoramisk", ours / rate >= 2))
+        rows.append(Row("ami", "panoramisk 1.4 in its own process, same stream, best of %d" % runs, {"events/s": rate, "events seen": seen, "ratio": ours / rate}, ">= 2x panoramisk", ours / rate >= 2))
     return rows

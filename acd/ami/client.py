@@ -386,7 +386,7 @@ class AmiClient:
                     except Exception as exc:  # a handler's bug must not kill the link
                         log.error_event("ami.subscriber.error", event_name=frame.name, error=repr(exc))
                         continue
-                    if asyncio.iscoroutine(result):
+                    if result is not None and asyncio.iscoroutine(result):
                         task = asyncio.create_task(result, name=f"{self.name}-event-{frame.name}")
                         self._link_tasks.add(task)
                         task.add_done_callback(self._link_tasks.discard)

@@ -50,7 +50,7 @@ class Headers:
         return isinstance(key, str) and key.lower() in self._lookup()
 
     def items(self) -> list[tuple[str, str]]:
-        return list(self._pairs)
+        return [(k, v) for k, v in self._pairs]
 
     def keys(self) -> list[str]:
         return [k for k, _ in self._pairs]
@@ -64,13 +64,13 @@ class Headers:
         return len(self._pairs)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._pairs)
+        return iter(self.items())
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Headers) and other._pairs == self._pairs
+        return isinstance(other, Headers) and other.items() == self.items()
 
     def __repr__(self) -> str:
-        return f"Headers({self._pairs!r})"
+        return f"Headers({self.items()!r})"
 
     def as_dict(self) -> dict[str, str]:
         """First value of each key (for logging and simple lookups)."""
@@ -114,14 +114,14 @@ class Response:
         return self.headers.get(key, default)
 
 
-@dataclass(frozen=True)
 class Event:
-    headers: Headers
-    name: str = ""  # the value of ``Event:`` (the codec fills it from the first line)
+    """An AMI event. A plain slotted class, not a dataclass: events are nearly all the traffic."""
 
-    def __post_init__(self) -> None:
-        if not self.name:
-            object.__setattr__(self, "name", self.headers.get("Event", ""))
+    __slots__ = ("headers", "name")
+
+    def __init__(self, headers: Headers, name: str = "") -> None:
+        self.headers = headers
+        self.name = name or headers.get("Event", "")  # the value of ``Event:``
 
     @property
     def action_id(self) -> str | None:
@@ -132,6 +132,12 @@ class Event:
 
     def __getitem__(self, key: str) -> str:
         return self.headers[key]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and other.headers == self.headers
+
+    def __repr__(self) -> str:
+        return f"Event(headers={self.headers!r})"
 
 
 @dataclass(frozen=True)
