@@ -67,7 +67,7 @@ class IvrEntry:
         except AgiError as exc:
             log.warn_event("ivr.agi_error", error=str(exc))
         finally:
-            self.recorder.event(call_id, "call_end", {"outcome": outcome})
+            self.recorder.event(call_id, "ivr_end", {"outcome": outcome})  # the session ends; a connected call goes on
 
     async def queue(self, channel: AgiChannel, queue: str, *, priority: int = 0, skills: dict[str, int] | None = None, language: str | None = None) -> str:
         env = channel.env
