@@ -70,8 +70,10 @@ def _build(file: str, node: yaml.Node, loader: yaml.SafeLoader) -> Any:
     return loader.construct_object(node, deep=True)
 
 
-def load_yaml_text(text: str, file: str = "<string>") -> Any:
-    loader = yaml.SafeLoader(text)
+def load_yaml_text(text: str, file: str = "<string>", *, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:
+    """Parse ``text``; ``loader_class`` may narrow YAML's implicit types (flows use YAML 1.2
+    booleans, so a key ``on:`` or a step named ``yes`` stays a string)."""
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:

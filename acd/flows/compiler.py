@@ -97,18 +97,7 @@ _FlowLoader.add_implicit_resolver(
 
 def load_yaml_text(text: str, file: str) -> Any:
     """``acd.yamlsrc.load_yaml_text`` with YAML 1.2 booleans (positions kept the same way)."""
-    loader = _FlowLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        return yamlsrc._build(file, node, loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
-        raise YamlError(loc, f"YAML syntax: {exc.problem or exc.context}") from None
-    finally:
-        loader.dispose()
+    return yamlsrc.load_yaml_text(text, file, loader_class=_FlowLoader)
 
 
 # --------------------------------------------------------------------------- problems
