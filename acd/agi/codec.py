@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from acd.agi.errors import AgiProtocolError
 
@@ -23,6 +23,9 @@ MAX_LINE = 64 * 1024
 
 @dataclass(frozen=True)
 class AgiEnvironment:
+    """The ``agi_*`` block Asterisk sends first. ``values`` keeps every key as sent (an empty
+    value stays ``""``); the properties read the ones the engine uses."""
+
     values: Mapping[str, str]
 
     def get(self, key: str, default: str = "") -> str:
@@ -84,6 +87,10 @@ class AgiEnvironment:
 
 @dataclass(frozen=True)
 class Reply:
+    """One reply: ``code`` 200/510/511/520; for 200 ``result`` is the text after ``result=``
+    (``""`` for ``200 result= (timeout)``), ``data`` the text in parentheses, ``endpos`` the
+    ``endpos=`` number; ``lines`` holds the raw line(s), all of them for a multi-line 520."""
+
     code: int
     result: str | None
     data: str | None
@@ -103,17 +110,11 @@ class Hangup:
     """The unsolicited ``HANGUP`` line."""
 
 
-@dataclass(frozen=True)
-class AgiCommand:
-    name: str  # upper-case command words, e.g. "STREAM FILE"
-    args: tuple[str, ...]
-    raw: str
-
-
 _REPLY = re.compile(r"^200 result=(?P<result>-?\S*)(?: \((?P<data>.*)\))?(?: endpos=(?P<endpos>-?\d+))?\s*$")
 
 
 def parse_reply_line(line: str) -> Reply:
+    """One single-line reply (``200 ...``, ``510 ...``, ``511 ...``, one-line ``520 ...``)."""
     if line.startswith("200 "):
         m = _REPLY.match(line)
         if not m:
@@ -127,29 +128,44 @@ def parse_reply_line(line: str) -> Reply:
 
 
 class _LineBuffer:
-    def __init__(self) -> None:
-        self._buf = bytearray()
+    """Splits bytes into ``\n``-terminated lines; bytes stay buffered until their line is whole,
+    so a UTF-8 character cut between two reads decodes whole."""
 
-    def lines(self, data: bytes) -> list[str]:
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._buf = bytearray()
+        self._max_line = max_line
+
+    def feed(self, data: bytes) -> None:
         self._buf += data
-        out = []
-        while True:
-            nl = self._buf.find(b"\n")
-            if nl < 0:
-                if len(self._buf) > MAX_LINE:
-                    self._buf.clear()
-                    raise AgiProtocolError("line longer than 64 KiB")
-                return out
-            raw = bytes(self._buf[:nl])
-            del self._buf[: nl + 1]
-            out.append(raw.decode("utf-8", errors="replace").rstrip("\r"))
+
+    def next_line(self) -> bytes | None:
+        nl = self._buf.find(b"\n")
+        if nl < 0:
+            if len(self._buf) > self._max_line:
+                self._buf.clear()
+                raise AgiProtocolError(f"line longer than {self._max_line} bytes")
+            return None
+        raw = bytes(self._buf[:nl])
+        del self._buf[: nl + 1]
+        return raw
 
     @property
     def buffered(self) -> int:
         return len(self._buf)
 
 
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
 class AgiEngineDecoder:
+    """Engine side: bytes from Asterisk in, ``AgiEnvironment`` / ``Reply`` / ``Hangup`` out.
+
+    A malformed line raises ``AgiProtocolError``; the frames decoded before it in the same feed
+    are on the exception (``.frames``) and the lines after it stay buffered (``feed(b"")`` goes
+    on with them). For FastAGI a bad line means the stream is out of step: the session ends.
+    """
+
     def __init__(self) -> None:
         self._lines = _LineBuffer()
         self._env: dict[str, str] | None = {}
@@ -160,49 +176,84 @@ class AgiEngineDecoder:
         return self._env is None
 
     def feed(self, data: bytes) -> list[AgiEnvironment | Reply | Hangup]:
+        self._lines.feed(data)
         out: list[AgiEnvironment | Reply | Hangup] = []
-        for line in self._lines.lines(data):
-            if self._env is not None:
-                if line == "":
-                    out.append(AgiEnvironment(dict(self._env)))
-                    self._env = None
-                    continue
-                key, sep, value = line.partition(": ")
-                if not sep:
-                    key, sep, value = line.partition(":")
-                if not sep or not key.startswith("agi_"):
-                    raise AgiProtocolError(f"not an AGI environment line: {line[:120]!r}")
-                self._env[key] = value
-                continue
-            if line == "HANGUP":
-                out.append(Hangup())
-            elif self._usage is not None:
-                self._usage.append(line)
-                if line.startswith("520 "):
-                    out.append(Reply(520, None, None, None, tuple(self._usage)))
-                    self._usage = None
-            elif line.startswith("520-"):
-                self._usage = [line]
-            elif line == "":
-                continue
-            else:
-                out.append(parse_reply_line(line))
-        return out
+        while True:
+            try:
+                raw = self._lines.next_line()
+                if raw is None:
+                    return out
+                frame = self._line(_text(raw))
+            except AgiProtocolError as exc:
+                exc.frames = out
+                raise
+            if frame is not None:
+                out.append(frame)
+
+    def _line(self, line: str) -> AgiEnvironment | Reply | Hangup | None:
+        if self._env is not None:
+            return self._env_line(line)
+        if line == "HANGUP":  # unsolicited, wherever it falls
+            return Hangup()
+        if self._usage is not None:  # inside a multi-line 520: every other line belongs to it
+            self._usage.append(line)
+            if line.startswith("520 "):
+                reply = Reply(520, None, None, None, tuple(self._usage))
+                self._usage = None
+                return reply
+            return None
+        if line.startswith("520-"):
+            self._usage = [line]
+            return None
+        if line == "":
+            return None
+        return parse_reply_line(line)
+
+    def _env_line(self, line: str) -> AgiEnvironment | None:
+        assert self._env is not None
+        if line == "":
+            env = AgiEnvironment(dict(self._env))
+            self._env = None
+            return env
+        key, sep, value = line.partition(": ")
+        if not sep:
+            key, sep, value = line.partition(":")
+        if not sep or not key.startswith("agi_"):
+            raise AgiProtocolError(f"not an AGI environment line: {line[:120]!r}")
+        self._env[key] = value
+        return None
 
 
+# Characters that need no quotes. Asterisk's parse_args treats only space, tab, '"' and '\'
+# specially; '#' and '*' are quoted anyway because that is what the recorded engine sent
+# (``STREAM FILE beep "0123456789#*"``) and the transcripts are compared byte for byte.
 _SAFE = re.compile(r"^[A-Za-z0-9_.,:/=()${}+\-@|&!?%<>\[\]^~]+$")
+
+# res_agi reads one command with fgets() into a 2048-byte buffer: a longer line would be cut
+# and its rest run as a second command, so the encoder refuses it.
+AGI_BUF_LEN = 2048
+MAX_ARGS = 128  # res_agi: words after the 127th are dropped
 
 
 def quote_arg(arg: str) -> str:
+    """One argument as Asterisk's ``parse_args`` reads it back: bare if it is plain, else in
+    double quotes with ``\\`` and ``"`` escaped by a backslash. The empty string is ``""``."""
     if _SAFE.match(arg):
         return arg
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def encode_command(name: str, *args: str) -> bytes:
-    if any("\n" in a or "\r" in a for a in (name, *args)):
-        raise ValueError("an AGI command must not contain a line break")
-    return (" ".join([name, *(quote_arg(str(a)) for a in args)]) + "\n").encode("utf-8")
+    """``name`` is the command words as Asterisk lists them ("STREAM FILE"); every argument is
+    quoted when needed. Ends in ``\\n``. Refuses line breaks and NULs (they would let an argument
+    inject a second command) and lines longer than Asterisk reads in one go."""
+    parts = (name, *(str(a) for a in args))
+    if any(c in part for part in parts for c in "\n\r\0"):
+        raise ValueError(f"{name}: an AGI command must not contain a line break or NUL")
+    line = (" ".join([name, *(quote_arg(a) for a in parts[1:])]) + "\n").encode("utf-8")
+    if len(line) > AGI_BUF_LEN - 1:
+        raise ValueError(f"{name}: command is {len(line)} bytes; Asterisk reads at most {AGI_BUF_LEN - 1}")
+    return line
 
 
 # ---------------------------------------------------------------------------- Asterisk side
@@ -214,16 +265,39 @@ ENV_ORDER = (
 )
 
 
+def _arg_index(key: str) -> int:
+    tail = key[len("agi_arg_"):]
+    return int(tail) if tail.isdigit() else 1 << 30
+
+
 def encode_environment(values: Mapping[str, str]) -> bytes:
-    keys = [k for k in ENV_ORDER if k in values] + [k for k in values if k not in ENV_ORDER]
-    return "".join(f"{k}: {values[k]}\n" for k in keys).encode("utf-8") + b"\n"
+    """The block Asterisk sends first: ``agi_key: value\\n`` in Asterisk's order (the 22 standard
+    keys, then ``agi_arg_1``... in number order, then anything else), then a blank line."""
+    known = [k for k in ENV_ORDER if k in values]
+    args = sorted((k for k in values if k.startswith("agi_arg_")), key=_arg_index)
+    rest = [k for k in values if k not in ENV_ORDER and not k.startswith("agi_arg_")]
+    for k in values:
+        if any(c in k or c in str(values[k]) for c in "\n\0"):
+            raise ValueError(f"environment {k}: a line break or NUL")
+    return "".join(f"{k}: {values[k]}\n" for k in known + args + rest).encode("utf-8") + b"\n"
+
+
+REPLY_510 = b"510 Invalid or unknown command\n"
+REPLY_511 = b"511 Command Not Permitted on a dead channel or intercept routine\n"
+REPLY_520 = b"520 Invalid command syntax.  Proper usage not available.\n"
 
 
 def encode_reply(code: int = 200, result: str | int = "0", data: str | None = None, endpos: int | None = None) -> bytes:
+    """A reply as Asterisk 22 writes it: ``200 result=N [(data)] [endpos=N]``; 510, 511 and the
+    one-line 520 (a command without usage text) have fixed texts."""
     if code == 510:
-        return b"510 Invalid or unknown command\n"
+        return REPLY_510
     if code == 511:
-        return b"511 Command Not Permitted on a dead channel or intercept routine\n"
+        return REPLY_511
+    if code == 520:
+        return REPLY_520
+    if code != 200:
+        raise ValueError(f"Asterisk sends no AGI reply code {code}")
     line = f"200 result={result}"
     if data is not None:
         line += f" ({data})"
@@ -236,68 +310,133 @@ def encode_hangup() -> bytes:
     return b"HANGUP\n"
 
 
-def encode_usage_error(lines: list[str]) -> bytes:
+def encode_usage_error(lines: Iterable[str]) -> bytes:
+    """The multi-line 520: ``520-Invalid command syntax.  Proper usage follows:``, the usage text,
+    ``520 End of proper usage.``"""
     body = ["520-Invalid command syntax.  Proper usage follows:", *lines, "520 End of proper usage."]
     return ("\n".join(body) + "\n").encode("utf-8")
 
 
 def split_args(line: str) -> list[str]:
-    """Split like Asterisk's res_agi ``parse_args``: whitespace separates, double quotes group,
-    a backslash escapes the next character."""
+    """Split one command line exactly like res_agi's ``parse_args``: space and tab separate
+    words; ``"`` toggles quoting (and starts a word, so ``""`` is an empty word); ``\\`` makes the
+    next character literal and is itself dropped (a trailing one is lost); a word that would be
+    the 128th or later is dropped."""
     args: list[str] = []
-    cur: list[str] = []
-    in_quotes = escaped = started = False
+    cur: list[str] | None = None  # the word being built, None while between words
+    quoted = escaped = False
     for ch in line:
-        if escaped:
-            cur.append(ch)
-            escaped = False
-        elif ch == "\\":
+        if ch == '"' and not escaped:
+            quoted = not quoted
+            if quoted and cur is None:
+                cur = []
+                args.append("")  # placeholder, filled when the word ends
+            continue
+        if ch in " \t" and not quoted and not escaped:
+            if cur is not None:
+                args[-1] = "".join(cur)
+                cur = None
+            continue
+        if ch == "\\" and not escaped:
             escaped = True
-            started = True
-        elif ch == '"':
-            in_quotes = not in_quotes
-            started = True
-        elif ch in " \t" and not in_quotes:
-            if started:
-                args.append("".join(cur))
-                cur, started = [], False
-        else:
-            cur.append(ch)
-            started = True
-    if started:
-        args.append("".join(cur))
+            continue
+        escaped = False
+        if cur is None:
+            if len(args) >= MAX_ARGS - 1:
+                continue
+            cur = []
+            args.append("")
+        cur.append(ch)
+    if cur is not None:
+        args[-1] = "".join(cur)
     return args
 
 
-# Multi-word AGI commands, longest first (the subset the engine and the simulator know).
-_COMMANDS = sorted(
-    [
-        "ANSWER", "CHANNEL STATUS", "EXEC", "GET DATA", "GET FULL VARIABLE", "GET OPTION",
-        "GET VARIABLE", "HANGUP", "NOOP", "RECORD FILE", "SAY ALPHA", "SAY DATE", "SAY DATETIME",
-        "SAY DIGITS", "SAY NUMBER", "SAY TIME", "SET CALLERID", "SET CONTEXT", "SET EXTENSION",
-        "SET MUSIC", "SET PRIORITY", "SET VARIABLE", "STREAM FILE", "CONTROL STREAM FILE",
-        "VERBOSE", "WAIT FOR DIGIT", "DATABASE GET", "DATABASE PUT", "ASYNCAGI BREAK",
-    ],
-    key=lambda c: -len(c.split()),
-)
+# Every command res_agi registers in Asterisk 22 (res_speech adds the SPEECH ones).
+AGI_COMMAND_NAMES: frozenset[str] = frozenset({
+    "ANSWER", "ASYNCAGI BREAK", "CHANNEL STATUS", "CONTROL STREAM FILE", "DATABASE DEL",
+    "DATABASE DELTREE", "DATABASE GET", "DATABASE PUT", "EXEC", "GET DATA", "GET FULL VARIABLE",
+    "GET OPTION", "GET VARIABLE", "GOSUB", "HANGUP", "NOOP", "RECEIVE CHAR", "RECEIVE TEXT",
+    "RECORD FILE", "SAY ALPHA", "SAY DIGITS", "SAY NUMBER", "SAY PHONETIC", "SAY DATE", "SAY TIME",
+    "SAY DATETIME", "SEND IMAGE", "SEND TEXT", "SET AUTOHANGUP", "SET CALLERID", "SET CONTEXT",
+    "SET EXTENSION", "SET MUSIC", "SET PRIORITY", "SET VARIABLE", "STREAM FILE", "TDD MODE",
+    "VERBOSE", "WAIT FOR DIGIT", "SPEECH CREATE", "SPEECH SET", "SPEECH DESTROY",
+    "SPEECH LOAD GRAMMAR", "SPEECH UNLOAD GRAMMAR", "SPEECH ACTIVATE GRAMMAR",
+    "SPEECH DEACTIVATE GRAMMAR", "SPEECH RECOGNIZE",
+})
+# Commands res_agi marks as allowed on a dead channel (everything else gets 511 after a hangup).
+DEAD_OK_COMMANDS: frozenset[str] = frozenset({
+    "ASYNCAGI BREAK", "DATABASE DEL", "DATABASE DELTREE", "DATABASE GET", "DATABASE PUT", "EXEC",
+    "GET FULL VARIABLE", "GET VARIABLE", "GOSUB", "NOOP", "SET VARIABLE", "VERBOSE",
+    "SPEECH DESTROY", "SPEECH UNLOAD GRAMMAR",
+})
+_BY_WORDS = sorted((tuple(c.split()) for c in AGI_COMMAND_NAMES), key=len, reverse=True)
+
+
+def match_command(words: list[str]) -> tuple[str, int] | None:
+    """Asterisk's ``find_command``: the registered command whose words (compared without case)
+    all lead ``words``; the words after it are its arguments. None: Asterisk answers 510."""
+    upper = [w.upper() for w in words]
+    for cmd in _BY_WORDS:
+        if tuple(upper[: len(cmd)]) == cmd:
+            return " ".join(cmd), len(cmd)
+    return None
+
+
+@dataclass(frozen=True)
+class AgiCommand:
+    """One command as Asterisk reads it. ``name`` is the upper-case command words ("GET DATA");
+    for a command Asterisk does not know it is the first word upper-cased ("" for an empty line)
+    and ``known`` is False: Asterisk answers 510."""
+
+    name: str
+    args: tuple[str, ...]
+    raw: str
+
+    @property
+    def known(self) -> bool:
+        return self.name in AGI_COMMAND_NAMES
+
+    @property
+    def dead_ok(self) -> bool:
+        """Allowed on a dead channel (after a hangup); the others get 511."""
+        return self.name in DEAD_OK_COMMANDS
+
+
+def parse_command(line: str) -> AgiCommand:
+    words = split_args(line)
+    found = match_command(words)
+    if found is None:
+        return AgiCommand(words[0].upper() if words else "", tuple(words[1:]), line)
+    name, n = found
+    return AgiCommand(name, tuple(words[n:]), line)
 
 
 class AgiAsteriskDecoder:
+    """Asterisk side (the simulator): bytes from the engine in, ``AgiCommand`` out, read the way
+    res_agi reads them: at most 2047 bytes per command (``fgets`` into a 2048-byte buffer: a
+    longer line is cut and its rest is the next command), only the trailing ``\\n`` removed (a
+    ``\\r`` stays in the last word), and an empty line is a command too (Asterisk answers 510)."""
+
     def __init__(self) -> None:
-        self._lines = _LineBuffer()
+        self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[AgiCommand]:
-        out = []
-        for line in self._lines.lines(data):
-            if not line.strip():
-                continue
-            words = split_args(line)
-            upper = [w.upper() for w in words]
-            for cmd in _COMMANDS:
-                n = len(cmd.split())
-                if upper[:n] == cmd.split():
-                    out.append(AgiCommand(cmd, tuple(words[n:]), line))
-                    break
+        self._buf += data
+        out: list[AgiCommand] = []
+        limit = AGI_BUF_LEN - 1
+        while True:
+            nl = self._buf.find(b"\n", 0, limit)
+            if nl >= 0:
+                raw = bytes(self._buf[:nl])
+                del self._buf[: nl + 1]
+            elif len(self._buf) >= limit:
+                raw = bytes(self._buf[:limit])
+                del self._buf[:limit]
             else:
-                out.append(AgiCommand(" ".join(upper[:1]), tuple(words[1:]), line))
-        return out
+                return out
+            out.append(parse_command(_text(raw)))
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)

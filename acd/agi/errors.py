@@ -10,7 +10,13 @@ class AgiHangup(AgiError):
 
 
 class AgiProtocolError(AgiError):
-    """Asterisk's side sent something that is not FastAGI. Ends this session only."""
+    """Asterisk's side sent something that is not FastAGI. Ends this session only.
+
+    Raised by the decoder, ``frames`` holds what it decoded before the bad line in that feed."""
+
+    def __init__(self, message: str, frames: list | None = None) -> None:
+        super().__init__(message)
+        self.frames: list = list(frames or [])
 
 
 class AgiTimeout(AgiError):
@@ -22,4 +28,5 @@ class AgiCommandError(AgiError):
 
     def __init__(self, command: str, reply) -> None:
         super().__init__(f"{command!r} refused: {' | '.join(reply.lines)}")
+        self.command = command
         self.reply = reply

@@ -1,14 +1,22 @@
 """FastAGI server: one named task per connection, a time limit on the environment block and on
-every command, a limit on concurrent sessions, and the socket always closed by us at the end."""
+every command, a limit on concurrent sessions, and the socket always closed by us at the end
+(Asterisk never closes a FastAGI socket, not even after the caller hung up).
+
+``handler`` is ``async def handler(channel: AgiChannel) -> None``, or a mapping from the request
+path (``agi_network_script``: "ivr" for ``agi://engine:4573/ivr``) to such handlers. When the
+handler returns or raises, the session ends and the socket is closed; Asterisk then goes on with
+the next dialplan priority.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from typing import Awaitable, Callable, Mapping
 
 from acd.agi.channel import AgiChannel
-from acd.agi.codec import AgiEngineDecoder, AgiEnvironment
+from acd.agi.codec import AgiEngineDecoder, AgiEnvironment, Hangup, Reply
 from acd.agi.errors import AgiError, AgiHangup, AgiProtocolError
 from acd.logs import bind_call, get_logger
 
@@ -41,13 +49,18 @@ class FastAgiServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._ids = itertools.count(1)
-        self.sessions_total = 0
-        self.rejected_total = 0
-        self.failed_total = 0
+        # counters (the metrics layer reads them or hooks on_command/on_reject)
+        self.sessions_total = 0  # sessions whose environment block arrived
+        self.rejected_total = 0  # connections refused at the session limit
+        self.failed_total = 0  # sessions that ended on a protocol error, timeout or crash
+        self.unknown_script_total = 0
+        self.commands_total = 0
+        self.command_seconds_sum = 0.0
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        """The bound port (the real one when 0 was asked for)."""
+        if self._server is None or not self._server.sockets:
             return self._requested_port
         return self._server.sockets[0].getsockname()[1]
 
@@ -59,29 +72,44 @@ class FastAgiServer:
         self._server = await asyncio.start_server(self._accept, self.host, self._requested_port)
         log.event("agi.server.listening", host=self.host, port=self.port, max_sessions=self.max_sessions)
 
-    async def stop(self, grace: float = 2.0) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop listening and end every session (after ``grace`` seconds for them to finish on
+        their own). Each session's socket is closed, so Asterisk continues in the dialplan."""
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
-        if self._tasks:
-            done, pending = await asyncio.wait(list(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
+        if self._tasks and grace > 0:
+            await asyncio.wait(list(self._tasks), timeout=grace)
+        pending = list(self._tasks)
+        for task in pending:
+            task.cancel()
+        if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        log.event("agi.server.stopped", sessions_ended=len(pending))
 
+    # ------------------------------------------------------------------ per connection
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._tasks) >= self.max_sessions:
-            self.rejected_total += 1
-            log.warn_event("agi.session.rejected", reason="session limit reached", limit=self.max_sessions)
-            if self._on_reject:
-                self._on_reject()
-            writer.close()  # Asterisk then continues in dialplan (acd-fallback): no silence
+            self._reject(writer)
             return
         task = asyncio.create_task(self._session(reader, writer), name=f"agi-session-{next(self._ids)}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _read_environment(self, reader: asyncio.StreamReader, decoder: AgiEngineDecoder) -> tuple[AgiEnvironment, list]:
+    def _reject(self, writer: asyncio.StreamWriter) -> None:
+        """At the limit: close at once. Asterisk's AGI() then fails and the dialplan goes on to
+        acd-fallback, so the caller is never left in silence."""
+        self.rejected_total += 1
+        log.warn_event("agi.session.rejected", reason="session limit reached", limit=self.max_sessions,
+                       active=len(self._tasks), rejected_total=self.rejected_total,
+                       peer=str(writer.get_extra_info("peername")))
+        if self._on_reject:
+            self._on_reject()
+        writer.close()
+
+    async def _read_environment(self, reader: asyncio.StreamReader, decoder: AgiEngineDecoder) -> tuple[AgiEnvironment, list[Reply | Hangup]]:
         while True:
             data = await reader.read(65536)
             if not data:
@@ -89,7 +117,7 @@ class FastAgiServer:
             frames = decoder.feed(data)
             if frames:
                 env = frames[0]
-                if not isinstance(env, AgiEnvironment):
+                if not isinstance(env, AgiEnvironment):  # cannot happen: the decoder reads the block first
                     raise AgiProtocolError("expected the environment block")
                 return env, frames[1:]
 
@@ -99,42 +127,63 @@ class FastAgiServer:
         script = env.network_script.split("?", 1)[0].strip("/")
         return self._handler.get(script)
 
+    def _count_command(self, name: str, seconds: float) -> None:
+        self.commands_total += 1
+        self.command_seconds_sum += seconds
+        if self._on_command:
+            self._on_command(name, seconds)
+
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
+        peer = str(writer.get_extra_info("peername"))
         decoder = AgiEngineDecoder()
         try:
-            env, early = await asyncio.wait_for(self._read_environment(reader, decoder), self.env_timeout)
-        except asyncio.TimeoutError:
-            self.failed_total += 1
-            log.warn_event("agi.session.env_timeout", peer=str(peer), timeout_s=self.env_timeout)
-            writer.close()
-            return
-        except (AgiProtocolError, ConnectionError, OSError) as exc:
-            self.failed_total += 1
-            log.warn_event("agi.session.bad_start", peer=str(peer), error=str(exc))
-            writer.close()
-            return
-        self.sessions_total += 1
-        channel = AgiChannel(env, reader, writer, decoder, command_timeout=self.command_timeout, on_command=self._on_command)
-        channel._frames.extend(early)
-        handler = self._pick_handler(env)
-        with bind_call(env.uniqueid):
-            log.event("agi.session.start", channel=env.channel, script=env.network_script, caller=env.callerid, dnis=env.dnis)
             try:
-                if handler is None:
-                    log.warn_event("agi.session.unknown_script", script=env.network_script)
-                else:
-                    await handler(channel)
-            except AgiHangup:
-                log.event("agi.session.caller_gone", channel=env.channel)
-            except AgiError as exc:
+                async with asyncio.timeout(self.env_timeout):
+                    env, early = await self._read_environment(reader, decoder)
+            except TimeoutError:
                 self.failed_total += 1
-                log.warn_event("agi.session.failed", channel=env.channel, error=str(exc), error_type=type(exc).__name__)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
+                log.warn_event("agi.session.env_timeout", peer=peer, timeout_s=self.env_timeout)
+                return
+            except (AgiProtocolError, ConnectionError, OSError) as exc:
                 self.failed_total += 1
-                log.error_event("agi.session.handler_crashed", channel=env.channel, error=repr(exc))
-            finally:
-                channel.close()
-                log.event("agi.session.end", channel=env.channel, hung_up=channel.hung_up)
+                log.warn_event("agi.session.bad_start", peer=peer, error=str(exc))
+                return
+            self.sessions_total += 1
+            with bind_call(env.uniqueid or None):
+                await self._run(env, early, reader, writer, decoder, peer)
+        finally:
+            writer.close()  # always ours to close
+
+    async def _run(self, env: AgiEnvironment, early: list, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   decoder: AgiEngineDecoder, peer: str) -> None:
+        channel = AgiChannel(env, reader, writer, decoder, command_timeout=self.command_timeout, on_command=self._count_command)
+        started = time.monotonic()
+        outcome = "completed"
+        log.event("agi.session.start", channel=env.channel, script=env.network_script, caller=env.callerid,
+                  dnis=env.dnis, peer=peer)
+        try:
+            channel.take_early_frames(early)
+            handler = self._pick_handler(env)
+            if handler is None:
+                outcome = "unknown_script"
+                self.unknown_script_total += 1
+                log.warn_event("agi.session.unknown_script", script=env.network_script, request=env.request)
+                return
+            await handler(channel)
+        except AgiHangup:
+            outcome = "caller_gone"
+        except AgiError as exc:
+            outcome = "failed"
+            self.failed_total += 1
+            log.warn_event("agi.session.failed", channel=env.channel, error=str(exc), error_type=type(exc).__name__)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except Exception as exc:
+            outcome = "crashed"
+            self.failed_total += 1
+            log.error_event("agi.session.handler_crashed", channel=env.channel, error=repr(exc))
+        finally:
+            channel.close()
+            log.event("agi.session.end", channel=env.channel, outcome=outcome, hung_up=channel.hung_up,
+                      duration_s=round(time.monotonic() - started, 3))

@@ -1,14 +1,16 @@
-"""Demo traffic for the simulated PBX: callers arriving at random with a mix of behaviours,
-and agent phones that mostly answer, sometimes ring out (RONA) or are busy."""
+"""Demo traffic for the simulated PBX: callers arriving at random (a Poisson stream at a given
+rate) with a mix of behaviours, and agent phones that mostly answer, sometimes ring out (RONA)
+or are busy. ``acd demo`` runs it so a new user sees calls flow with nothing installed."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 
 from acd.logs import get_logger
-from acd.sim.model import AgentBehaviour, CallerScript
-from acd.sim.pbx import SimPbx
+from acd.sim.model import AgentBehaviour, CallerScript, CallOutcome
+from acd.sim.pbx import CallHandle, SimPbx
 
 log = get_logger(__name__)
 
@@ -16,6 +18,7 @@ FIRST_NAMES = ["Amélie", "Bjørn", "Chloé", "Dmitri", "Eilidh", "Farah", "Gök
 
 
 def demo_agents(endpoints: list[str], rng: random.Random, talk_s: tuple[float, float] = (8, 30)) -> dict[str, AgentBehaviour]:
+    """One behaviour per agent endpoint (``PJSIP/agent1`` -> ``agent1``): answers in 1-4 s."""
     agents = {}
     for ep in endpoints:
         name = ep.split("/", 1)[-1]
@@ -24,12 +27,21 @@ def demo_agents(endpoints: list[str], rng: random.Random, talk_s: tuple[float, f
 
 
 class DemoTraffic:
-    def __init__(self, pbx: SimPbx, calls_per_minute: float, rng: random.Random, dnis: str = "5551234") -> None:
+    """Places random callers into ``pbx`` at ``calls_per_minute`` until stopped.
+
+    Caller mix: most choose a menu option and wait for an agent, some barge in, some type
+    an account number, about 15 % lose patience while queued and hang up. Before each call the
+    demo agents' phones are re-rolled: 5 % ring out, 2 % are busy, the rest answer in 1-4 s.
+    """
+
+    def __init__(self, pbx: SimPbx, calls_per_minute: float, rng: random.Random, dnis: str = "5551234", agent_names: list[str] | None = None) -> None:
         self.pbx = pbx
         self.rate = calls_per_minute / 60.0
         self.rng = rng
         self.dnis = dnis
+        self.agent_names = agent_names if agent_names is not None else list(pbx.agents)
         self.placed = 0
+        self.calls: list[CallHandle] = []
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -40,24 +52,58 @@ class DemoTraffic:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    def _script(self) -> CallerScript:
+    def script(self) -> CallerScript:
         rng = self.rng
-        r = rng.random()
         number = f"+4479{rng.randint(10_000_000, 99_999_999)}"
         name = rng.choice(FIRST_NAMES)
-        if r < 0.15:  # impatient: hangs up while waiting
-            return CallerScript(caller_id=number, caller_name=name, dnis=self.dnis, keys="1", hangup_after_s=rng.uniform(8, 25))
-        keys = rng.choice(["1", "2", "3", "1", "2"])
-        return CallerScript(caller_id=number, caller_name=name, dnis=self.dnis, keys=keys, hangup_after_bridge_s=rng.uniform(10, 40) if rng.random() < 0.5 else None)
+        kind = rng.random()
+        common = dict(caller_id=number, caller_name=name, dnis=self.dnis, think_s=rng.uniform(0.3, 1.5))
+        if kind < 0.15:  # impatient: hangs up while waiting
+            return CallerScript(keys=rng.choice("123"), hangup_after_s=rng.uniform(8, 25), name="impatient", **common)
+        if kind < 0.30:  # knows the menu and barges in
+            return CallerScript(keys=rng.choice("123"), name="barge-in", **{**common, "think_s": 0.2})
+        if kind < 0.45:  # types an account number when asked
+            account = "".join(rng.choice("0123456789") for _ in range(8))
+            return CallerScript(keys=f"{rng.choice('12')},{account}#", name="account", **common)
+        talk = rng.uniform(10, 40) if rng.random() < 0.5 else None
+        return CallerScript(keys=rng.choice("11223"), hangup_after_bridge_s=talk, name="regular", **common)
+
+    def _reroll_agents(self) -> None:
+        for name in self.agent_names:
+            b = self.pbx.agents.get(name)
+            if b is None:
+                continue
+            roll = self.rng.random()
+            b.busy = roll < 0.02
+            b.answer_after_s = None if roll < 0.07 else self.rng.uniform(1.0, 4.0)
+            b.talk_s = self.rng.uniform(8, 30)
 
     async def _run(self) -> None:
+        if self.rate <= 0:
+            return
         while True:
-            await asyncio.sleep(self.rng.expovariate(self.rate))
-            # re-roll agent moods now and then: some phones ring out or are busy
-            for behaviour in self.pbx.agents.values():
-                roll = self.rng.random()
-                behaviour.answer_after_s = None if roll < 0.05 else self.rng.uniform(1.0, 4.0)
-                behaviour.talk_s = self.rng.uniform(8, 30)
-            call = await self.pbx.place_call(self._script())
+            await asyncio.sleep(self.rng.expovariate(self.rate) * self.pbx.time_scale)
+            self._reroll_agents()
+            call = await self.pbx.place_call(self.script())
+            self.calls.append(call)
+            self.calls = [c for c in self.calls if not c.done.is_set()] + [c for c in self.calls[-200:] if c.done.is_set()]
             self.placed += 1
-            log.event("demo.call.placed", uniqueid=call.uniqueid, placed=self.placed)
+            log.event("demo.call.placed", uniqueid=call.uniqueid, kind=call.script.name, placed=self.placed)
+
+    def summary(self) -> dict[str, int]:
+        """Counts of finished demo calls by result: connected, abandoned, fallback, other."""
+        counts: Counter[str] = Counter()
+        for out in self.pbx.outcomes:
+            counts[_result(out)] += 1
+        counts["placed"] = self.placed
+        return dict(counts)
+
+
+def _result(out: CallOutcome) -> str:
+    if out.connected:
+        return "connected"
+    if out.fallback:
+        return "fallback"
+    if out.hung_up_by == "caller":
+        return "abandoned"
+    return "other"

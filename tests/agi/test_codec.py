@@ -4,10 +4,12 @@ recording engine sent is re-encoded byte for byte."""
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from acd.agi.codec import (
     AgiAsteriskDecoder, AgiEngineDecoder, AgiEnvironment, Hangup, Reply, encode_command,
-    encode_environment, encode_reply, encode_usage_error, split_args,
+    encode_environment, encode_hangup, encode_reply, encode_usage_error, split_args,
 )
 from acd.agi.errors import AgiProtocolError
 from tests.transcripts import TRANSCRIPTS, agi_transcripts, read_transcript
@@ -126,3 +128,137 @@ def test_quoting_like_asterisk():
     assert split_args('SAY DIGITS 123 ""') == ["SAY", "DIGITS", "123", ""]
     with pytest.raises(ValueError):
         encode_command("EXEC", "Dial", "x\nHANGUP")
+
+
+# --------------------------------------------------------------------------- Asterisk side, byte for byte
+@pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_asterisk_side_encoders_reproduce_the_transcript(path):
+    """What the simulator writes with the codec's encoders is what Asterisk wrote."""
+    data = ast_bytes(path)
+    frames = decode(data)
+    out = b"" if not frames[0].values else encode_environment(frames[0].values)
+    for frame in frames[1:]:
+        if isinstance(frame, Hangup):
+            out += encode_hangup()
+        elif frame.code == 520 and len(frame.lines) > 1:
+            out += encode_usage_error(frame.lines[1:-1])
+        elif frame.code == 200:
+            out += encode_reply(200, frame.result, data=frame.data, endpos=frame.endpos)
+        else:
+            out += encode_reply(frame.code)
+    assert out == (data if frames[0].values else data[1:])
+
+
+def test_bridged_away_transcripts_are_minus_one_then_hangup():
+    for path in ALL:
+        if "exp2_fastagi_bridged_away" not in str(path):
+            continue
+        frames = decode(ast_bytes(path))[1:]
+        assert isinstance(frames[0], Reply) and frames[0].result_int == -1, path
+        assert isinstance(frames[1], Hangup), path
+
+
+def test_agiexitonhangup_sends_two_hangup_lines():
+    path = [p for p in ALL if "d_exec_moh_agiexitonhangup" in str(p)][0]
+    frames = decode(ast_bytes(path))[1:]
+    assert [type(f).__name__ for f in frames] == ["Reply", "Hangup", "Hangup"]
+
+
+def test_env_block_with_arguments_in_asterisk_order():
+    env = {"agi_arg_2": "b c", "agi_network": "yes", "agi_arg_10": "x", "agi_arg_1": "a", "agi_channel": "Local/x"}
+    raw = encode_environment(env)
+    assert raw == b"agi_network: yes\nagi_channel: Local/x\nagi_arg_1: a\nagi_arg_2: b c\nagi_arg_10: x\n\n"
+    (decoded,) = AgiEngineDecoder().feed(raw)
+    assert decoded.arguments == ["a", "b c"]  # agi_arg_3 missing: the list stops there
+
+
+def test_protocol_error_keeps_earlier_frames_and_later_lines():
+    dec = AgiEngineDecoder()
+    dec.feed(b"agi_network: yes\n\n")
+    with pytest.raises(AgiProtocolError) as info:
+        dec.feed(b"200 result=0\nHANGUP\ngarbage\n200 result=1 (x)\n")
+    assert [type(f).__name__ for f in info.value.frames] == ["Reply", "Hangup"]
+    (after,) = dec.feed(b"")
+    assert after.data == "x"
+
+
+def test_single_line_520_and_unknown_codes():
+    assert encode_reply(520) == b"520 Invalid command syntax.  Proper usage not available.\n"
+    (r,) = AgiEngineDecoder().feed(b"agi_x: 1\n\n" + encode_reply(520))[1:]
+    assert r.code == 520 and len(r.lines) == 1
+    with pytest.raises(ValueError):
+        encode_reply(404)
+
+
+def test_hangup_line_inside_a_usage_block_is_still_a_hangup():
+    frames = AgiEngineDecoder().feed(b"agi_x: 1\n\n520-Invalid command syntax.  Proper usage follows:\nline\nHANGUP\n520 End of proper usage.\n")[1:]
+    assert isinstance(frames[0], Hangup) and frames[1].code == 520 and frames[1].lines[1] == "line"
+
+
+def test_reply_data_with_parentheses_and_empty_value():
+    frames = AgiEngineDecoder().feed(b"agi_x: 1\n\n200 result=1 (a (b) c)\n200 result=1 ()\n200 result=-1 endpos=16320\n")[1:]
+    assert frames[0].data == "a (b) c" and frames[1].data == "" and frames[2].result_int == -1 and frames[2].endpos == 16320
+
+
+# --------------------------------------------------------------------------- parse_args, exactly
+@pytest.mark.parametrize("line, words", [
+    ('SAY DIGITS 123 ""', ["SAY", "DIGITS", "123", ""]),
+    ('EXEC Playback "a b"', ["EXEC", "Playback", "a b"]),
+    ("a\\ b c", ["a b", "c"]),  # escaped space
+    ('ab"c d"e', ["abc de"]),  # quotes inside a word group, do not split
+    ("a\\xb", ["axb"]),  # backslash dropped, next char literal
+    ("a \\", ["a"]),  # a trailing backslash starts no word
+    ("a\\\\b", ["a\\b"]),
+    ('"\\"q\\""', ['"q"']),
+    ("a\tb  c", ["a", "b", "c"]),
+    ("  lead", ["lead"]),
+    ("", []),
+    ('""""', [""]),
+])
+def test_split_args_like_parse_args(line, words):
+    assert split_args(line) == words
+
+
+def test_split_args_truncates_at_max_args():
+    words = split_args(" ".join(str(i) for i in range(200)))
+    assert len(words) == 127 and words[-1] == "126"
+
+
+def test_asterisk_decoder_reads_like_res_agi():
+    dec = AgiAsteriskDecoder()
+    cmds = dec.feed(b"get data beep 100\n\nFOOBAR x\nANSWER\r\nGET FULL VARIABLE ${CHANNEL}\n")
+    assert [(c.name, c.args, c.known) for c in cmds] == [
+        ("GET DATA", ("beep", "100"), True),
+        ("", (), False),  # an empty line: Asterisk answers 510
+        ("FOOBAR", ("x",), False),
+        ("ANSWER\r", (), False),  # res_agi removes only the \n: "ANSWER\r" is no command (510)
+        ("GET FULL VARIABLE", ("${CHANNEL}",), True),
+    ]
+    assert cmds[4].dead_ok and not cmds[0].dead_ok
+
+
+def test_asterisk_decoder_cuts_overlong_lines_like_fgets():
+    dec = AgiAsteriskDecoder()
+    line = b"VERBOSE " + b"x" * 3000 + b"\n"
+    cmds = dec.feed(line)
+    assert len(cmds) == 2 and len(cmds[0].raw) == 2047 and cmds[1].raw == "x" * (3000 + 8 - 2047)
+
+
+def test_encoder_refuses_what_would_break_the_stream():
+    for bad in ("a\nb", "a\rb", "a\0b"):
+        with pytest.raises(ValueError):
+            encode_command("SET VARIABLE", "X", bad)
+    with pytest.raises(ValueError):
+        encode_command("VERBOSE", "x" * 2100)
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r\0", blacklist_categories=("Cs",)), max_size=12), max_size=6))
+def test_any_arguments_survive_asterisk_parsing(args):
+    (cmd,) = AgiAsteriskDecoder().feed(encode_command("SET VARIABLE", *args))
+    assert cmd.name == "SET VARIABLE" and list(cmd.args) == args
+
+
+def test_encode_command_examples():
+    assert encode_command("EXEC", "MusicOnHold", "default,60") == b"EXEC MusicOnHold default,60\n"
+    assert encode_command("SET VARIABLE", "NAME", "Zoë Brontë") == 'SET VARIABLE NAME "Zoë Brontë"\n'.encode()
+    assert encode_command("EXEC", "Log", "a\\b") == b'EXEC Log "a\\\\b"\n'

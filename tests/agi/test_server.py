@@ -265,3 +265,313 @@ async def test_cancelled_command_closes_the_session(make_server):
         task.cancel()
     assert await peer.closed_by_engine()
     assert box["ch"].closed
+
+
+# --------------------------------------------------------------------------- recorded sessions, end to end
+from acd.agi import AgiError, AgiProtocolError  # noqa: E402
+from acd.agi.codec import AgiEngineDecoder, Reply  # noqa: E402
+from acd.logs import KeyValueFormatter  # noqa: E402
+from tests.transcripts import agi_transcripts, read_transcript  # noqa: E402
+
+
+def _exchanges(path):
+    """(environment bytes, [(command bytes, the bytes Asterisk sent after it)])."""
+    env, exchanges = b"", []
+    for chunk in read_transcript(path):
+        if chunk.direction == "AGI>":
+            exchanges.append([chunk.data, b""])
+        elif chunk.direction == "AST>":
+            if exchanges:
+                exchanges[-1][1] += chunk.data
+            else:
+                env += chunk.data
+    return env, [tuple(e) for e in exchanges]
+
+
+@pytest.mark.parametrize("path", agi_transcripts(), ids=lambda p: f"{p.parent.name}/{p.name}")
+async def test_recorded_session_through_the_server(make_server, path):
+    """The engine re-sends the recorded commands through a real socket; the fake Asterisk
+    answers with the recorded bytes. Every reply lands on its own command, 510/520 are command
+    errors, 511 and refused-after-hangup are AgiHangup, and the engine closes the socket."""
+    env, exchanges = _exchanges(path)
+    outcomes = []
+
+    async def handler(ch):
+        for raw, _ in exchanges:
+            (cmd,) = AgiAsteriskDecoder().feed(raw)
+            try:
+                outcomes.append(await ch.command(cmd.name, *cmd.args))
+            except AgiError as exc:
+                outcomes.append(type(exc).__name__)
+
+    server = await make_server(handler)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(env)
+    skipped, pending = [], list(exchanges)
+    while True:
+        data = await asyncio.wait_for(reader.readline(), 3)
+        if not data:
+            break
+        while pending and pending[0][0] != data:
+            skipped.append(pending.pop(0))  # refused by the engine without asking Asterisk
+        assert pending, f"unexpected command {data!r}"
+        writer.write(pending.pop(0)[1])
+    skipped += pending  # refused at the end
+    assert all(reply.startswith(b"511 ") for _, reply in skipped)
+    assert len(outcomes) == len(exchanges)
+    for (raw, reply_bytes), outcome in zip(exchanges, outcomes):
+        (reply,) = [f for f in AgiEngineDecoder().feed(b"\n" + reply_bytes)[1:] if isinstance(f, Reply)]
+        if reply.code in (510, 520):
+            assert outcome == "AgiCommandError", raw
+        elif reply.code == 511:
+            assert outcome == "AgiHangup", raw
+        else:
+            assert outcome == reply, raw
+
+
+# --------------------------------------------------------------------------- more regressions
+async def test_stalled_peer_mid_header_does_not_stall_other_sessions(make_server):
+    finished = asyncio.Event()
+
+    async def handler(ch):
+        await ch.noop()
+        finished.set()
+
+    server = await make_server(handler, env_timeout=5)
+    stalled_reader, stalled_writer = await asyncio.open_connection("127.0.0.1", server.port)
+    stalled_writer.write(b"agi_network: yes\nagi_chan")  # half a line, then silence
+    await stalled_writer.drain()
+    good = await Peer.connect(server)
+    assert (await good.command()).name == "NOOP"
+    good.send(encode_reply(200, 0))
+    await asyncio.wait_for(finished.wait(), 3)
+    assert await good.closed_by_engine()
+    for _ in range(100):  # the good session's task finishes just after it closed the socket
+        if server.active_sessions == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert server.active_sessions == 1  # only the stalled one is left, waiting for its limit
+    stalled_writer.close()
+
+
+async def test_hangup_notice_before_a_normal_reply(make_server):
+    seen = {}
+
+    async def handler(ch):
+        await ch.noop()
+        seen["hung_up_after_noop"] = ch.hung_up
+        with pytest.raises(AgiHangup):
+            await ch.answer()  # refused here, never sent
+        seen["var"] = await ch.get_variable("X")
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    assert (await peer.command()).name == "NOOP"
+    peer.send(encode_hangup() + encode_reply(200, 0))
+    assert (await peer.command()).raw == "GET VARIABLE X"  # no ANSWER in between
+    peer.send(encode_reply(200, 0))
+    assert await peer.closed_by_engine()
+    assert seen == {"hung_up_after_noop": True, "var": None}
+
+
+async def test_multiline_520_byte_by_byte(make_server):
+    got = []
+
+    async def handler(ch):
+        with pytest.raises(AgiCommandError) as info:
+            await ch.command("GET DATA")
+        got.append(info.value.reply.lines)
+        got.append(await ch.get_variable("A"))
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    await peer.command()
+    for b in encode_usage_error(["Stream the given file.", "Returns the digits."]):
+        peer.send(bytes([b]))
+        await peer.writer.drain()
+    assert (await peer.command()).raw == "GET VARIABLE A"
+    peer.send(encode_reply(200, 1, data="a"))
+    assert await peer.closed_by_engine()
+    assert got == [("520-Invalid command syntax.  Proper usage follows:", "Stream the given file.",
+                    "Returns the digits.", "520 End of proper usage."), "a"]
+
+
+async def test_garbage_reply_is_a_protocol_error_and_ends_the_session(make_server):
+    raised = []
+
+    async def handler(ch):
+        try:
+            await ch.answer()
+        except AgiProtocolError:
+            raised.append(ch.closed)
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    await peer.command()
+    peer.send(b"hello there\n")
+    assert await peer.closed_by_engine()
+    assert raised == [True] and server.failed_total == 0  # the handler dealt with it
+
+
+async def test_router_by_script_and_unknown_script(make_server, caplog):
+    ran = []
+
+    async def claim(ch):
+        ran.append(ch.env.network_script)
+
+    server = await make_server({"claim": claim})
+    ok = await Peer.connect(server, {**ENV, "agi_network_script": "claim"})
+    assert await ok.closed_by_engine()
+    with caplog.at_level(logging.WARNING):
+        unknown = await Peer.connect(server, {**ENV, "agi_network_script": "nosuch"})
+        assert await unknown.closed_by_engine()
+    assert ran == ["claim"] and server.unknown_script_total == 1
+    assert any("agi.session.unknown_script" in r.getMessage() for r in caplog.records)
+
+
+class _Lines(logging.Handler):
+    """Formats at emit time, in the emitting task's context, as the real log handler does."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.setFormatter(KeyValueFormatter())
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+async def test_every_session_log_line_carries_the_call_id(make_server):
+    lines = _Lines()
+    root = logging.getLogger("acd.agi")
+    root.addHandler(lines)
+    old = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        async def handler(ch):
+            await ch.exec("MusicOnHold", "default", "5")
+
+        server = await make_server(handler)
+        peer = await Peer.connect(server)
+        await peer.command()
+        peer.send(encode_reply(200, -1))
+        peer.send(encode_hangup())
+        assert await peer.closed_by_engine()
+        await asyncio.sleep(0.05)
+    finally:
+        root.removeHandler(lines)
+        root.setLevel(old)
+    session = [line for line in lines.lines if "agi.session." in line or "agi.channel." in line]
+    assert any("agi.session.start" in line for line in session) and any("agi.session.end" in line for line in session)
+    assert all("call_id=1795354017.6" in line for line in session), session
+
+
+async def test_moh_exec_gets_its_own_duration_as_time_limit(make_server):
+    results = []
+
+    async def handler(ch):
+        results.append(await ch.exec("MusicOnHold", "default", "1"))
+
+    server = await make_server(handler, command_timeout=0.3)
+    peer = await Peer.connect(server)
+    assert (await peer.command()).raw == "EXEC MusicOnHold default,1"
+    await asyncio.sleep(0.6)  # longer than command_timeout, shorter than 1 s + margin
+    peer.send(encode_reply(200, 0))
+    assert await peer.closed_by_engine()
+    assert results == [0]
+
+
+async def test_per_call_timeout_override(make_server):
+    raised = []
+
+    async def handler(ch):
+        try:
+            await ch.stream_file("long-announcement", timeout=0.1)
+        except AgiTimeout:
+            raised.append(ch.closed)
+
+    server = await make_server(handler, command_timeout=30)
+    peer = await Peer.connect(server)
+    await peer.command()
+    assert await peer.closed_by_engine()
+    assert raised == [True]
+
+
+async def test_exec_of_unknown_application_is_a_command_error(make_server):
+    raised = []
+
+    async def handler(ch):
+        try:
+            await ch.exec("NoSuchApp", "x")
+        except AgiCommandError as exc:
+            raised.append(exc.reply.result_int)
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    assert (await peer.command()).raw == "EXEC NoSuchApp x"
+    peer.send(encode_reply(200, -2))
+    assert await peer.closed_by_engine()
+    assert raised == [-2]
+
+
+async def test_session_limit_frees_up_and_counters(make_server):
+    release = asyncio.Event()
+
+    async def handler(ch):
+        await ch.noop()
+        await release.wait()
+
+    server = await make_server(handler, max_sessions=1)
+    first = await Peer.connect(server)
+    await first.command()
+    first.send(encode_reply(200, 0))
+    second = await Peer.connect(server)
+    assert await second.closed_by_engine()
+    release.set()
+    assert await first.closed_by_engine()
+    for _ in range(50):
+        if server.active_sessions == 0:
+            break
+        await asyncio.sleep(0.01)
+    third = await Peer.connect(server)
+    assert (await third.command()).name == "NOOP"  # accepted again
+    third.send(encode_reply(200, 0))
+    assert await third.closed_by_engine()
+    assert server.rejected_total == 1 and server.sessions_total == 2
+    assert server.commands_total == 2 and server.command_seconds_sum > 0
+
+
+async def test_stop_closes_active_sessions(make_server):
+    started = asyncio.Event()
+
+    async def handler(ch):
+        started.set()
+        await ch.exec("MusicOnHold", "default", "60")
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    await peer.command()
+    await started.wait()
+    await server.stop()
+    assert await peer.closed_by_engine()
+    assert server.active_sessions == 0
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", server.port)
+
+
+async def test_asterisk_closing_mid_command_is_a_hangup(make_server):
+    raised = []
+
+    async def handler(ch):
+        try:
+            await ch.exec("MusicOnHold", "default", "60")
+        except AgiHangup:
+            raised.append(ch.hung_up)
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    await peer.command()
+    peer.send(encode_reply(200, -1) + encode_hangup() + encode_hangup())  # AGIEXITONHANGUP=yes
+    peer.writer.close()
+    await asyncio.sleep(0.1)
+    assert raised == [True]
