@@ -1,47 +1,96 @@
-"""Sans-I/O AMI codec: bytes in, typed frames out; frames in, bytes out.
+"""Sans-I/O AMI codec: bytes in, typed frames out; frames in, bytes out (h11 style, no sockets).
 
-Asterisk sends a banner line, then frames of ``Key: Value\\r\\n`` lines closed by a blank line.
-The decoder keeps undecoded bytes between feeds, so a UTF-8 character or a frame split across
-TCP reads comes out whole. A malformed frame raises ``AmiProtocolError`` for that frame only:
-the bytes are consumed, and the next ``feed`` (or the rest of this one, via ``pending``) goes on.
+Wire format (Asterisk 22, see ../shared/asterisk/transcripts):
+- the server's first line is the banner ``Asterisk Call Manager/11.0.0\\r\\n``;
+- then frames of ``Key: Value\\r\\n`` lines, each frame closed by a blank line (``\\r\\n\\r\\n``);
+- a frame starting with ``Event:`` is an Event, even when it also carries a ``Response:`` line
+  (``OriginateResponse``); one starting with ``Response:`` is a reply to an action;
+- ``Command`` replies carry the CLI output as repeated ``Output:`` lines (Asterisk >= 14); the
+  legacy ``Response: Follows`` form (raw lines ending in ``--END COMMAND--``) is also understood;
+- a header may have an empty value (``AccountCode: ``), also as the last line of a frame.
+
+The decoder keeps undecoded bytes between feeds and decodes text only once a frame is complete,
+so a UTF-8 character or a frame split across TCP reads comes out whole. A malformed frame raises
+``AmiProtocolError`` for that frame only: its bytes are consumed, the good frames decoded in the
+same ``feed`` are kept for ``take_carried()``, and the next ``feed`` goes on normally.
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from acd.ami.errors import AmiProtocolError
+from acd.ami.errors import AmiEncodeError, AmiProtocolError
 from acd.ami.frames import Action, Banner, Event, Headers, Response
+from acd.secrets import Secret
 
 FRAME_END = b"\r\n\r\n"
 MAX_FRAME = 1 << 20  # a frame larger than 1 MiB is garbage, not AMI
+MAX_BANNER = 1024
+BANNER_PREFIX = "Asterisk Call Manager"
+END_COMMAND = "--END COMMAND--"
+# Headers a legacy ``Response: Follows`` carries before its raw body.
+_FOLLOWS_HEADERS = frozenset({"response", "privilege", "actionid", "message"})
 
 
 def _parse_event_headers(lines: list[str]) -> Headers:
     """The hot path (events are nearly all the traffic): one split per line; anything unusual
-    (a header without ": ", a key with a space) takes the careful path."""
+    (a header without ": ", e.g. ``Key:`` with nothing after it) takes the careful path."""
     pairs = [line.split(": ", 1) for line in lines]
     if min(map(len, pairs)) < 2:
-        return _parse_headers(lines, body_allowed=False)[0]
+        return _parse_headers(lines)
     return Headers._trusted(pairs)  # type: ignore[arg-type]  # 2-item lists unpack like tuples
 
 
-def _parse_headers(lines: list[str], body_allowed: bool) -> tuple[Headers, list[str]]:
+def _split_header(line: str) -> tuple[str, str] | None:
+    key, sep, value = line.partition(": ")
+    if not sep:
+        key, sep, value = line.partition(":")  # "Key:" with an empty value and no space
+    if sep and key and " " not in key:
+        return key, value
+    return None
+
+
+def _parse_headers(lines: list[str]) -> Headers:
+    pairs: list[tuple[str, str]] = []
+    for line in lines:
+        pair = _split_header(line)
+        if pair is None:
+            raise AmiProtocolError(f"not an AMI header line: {line[:80]!r}")
+        pairs.append(pair)
+    return Headers._trusted(pairs)
+
+
+def _parse_response(lines: list[str]) -> Response:
+    """A reply. ``Output:`` lines (Command) are kept as headers and also collected in ``output``;
+    a legacy ``Response: Follows`` has a few headers then raw CLI lines up to ``--END COMMAND--``."""
+    follows = lines[0].partition(":")[2].strip() == "Follows"
     pairs: list[tuple[str, str]] = []
     output: list[str] = []
+    body = False
     for line in lines:
-        key, sep, value = line.partition(": ")
-        if not sep:
-            key, sep, value = line.partition(":")  # "Key:" with an empty value, no space
-        if sep and key and " " not in key:
-            if key == "Output":
-                output.append(value)
-            pairs.append((key, value))
-        elif body_allowed:
-            output.append(line)  # body of "Response: Follows" (Command action)
+        pair = None if body else _split_header(line)
+        if follows and pair is not None and pair[0].lower() not in _FOLLOWS_HEADERS:
+            pair = None  # the body has begun (a CLI line can look like "Key: value")
+        if pair is not None:
+            pairs.append(pair)
+            if pair[0] == "Output":
+                output.append(pair[1])
+        elif follows:
+            body = True
+            output.extend(line.split("\n"))
         else:
             raise AmiProtocolError(f"not an AMI header line: {line[:80]!r}")
-    return Headers._trusted(pairs), output
+    if follows:
+        while output and output[-1] in ("", END_COMMAND):
+            output.pop()
+    return Response(Headers._trusted(pairs), output)
+
+
+def _text(block: bytes) -> str:
+    try:
+        return block.decode("utf-8")
+    except UnicodeDecodeError:  # a non-UTF-8 caller name from a SIP header: keep the frame
+        return block.decode("utf-8", errors="replace")
 
 
 class _Decoder:
@@ -49,32 +98,30 @@ class _Decoder:
         self._buf = b""
 
     def _blocks(self, data: bytes) -> list[bytes]:
-        """Complete frames in the buffer. One split per read, not one copy per frame."""
+        """Complete frames in the buffer (one split per read, not one copy per frame)."""
         buf = self._buf + data if self._buf else data
         if FRAME_END not in buf:
-            if len(buf) > MAX_FRAME:
-                self._buf = b""
-                raise AmiProtocolError("frame larger than 1 MiB without an end")
             self._buf = buf
+            self._check_size()
             return []
         parts = buf.split(FRAME_END)
         self._buf = parts.pop()
+        self._check_size()
         return parts
+
+    def _check_size(self) -> None:
+        if len(self._buf) > MAX_FRAME:
+            self._buf = b""
+            raise AmiProtocolError(f"frame larger than {MAX_FRAME} bytes without an end")
 
     @property
     def buffered(self) -> int:
+        """Bytes held back waiting for the end of a frame."""
         return len(self._buf)
 
 
-def _text(block: bytes) -> str:
-    try:
-        return block.decode("utf-8")
-    except UnicodeDecodeError:
-        return block.decode("utf-8", errors="replace")
-
-
 class AmiClientDecoder(_Decoder):
-    """The engine's side: banner, then Responses and Events."""
+    """The engine's side: the banner, then Responses and Events."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,21 +129,19 @@ class AmiClientDecoder(_Decoder):
         self._carry: list[Banner | Response | Event] = []
 
     def feed(self, data: bytes) -> list[Banner | Response | Event]:
-        """Decode what is complete. On a malformed frame the good frames around it are kept and
-        returned by ``take_carried()``; the error is raised now."""
+        """Decode what is complete. A malformed frame raises ``AmiProtocolError`` after the whole
+        input was consumed; the good frames decoded with it are returned by ``take_carried()``."""
         out: list[Banner | Response | Event] = []
-        if not self._banner_seen:
-            buf = self._buf + data
-            nl = buf.find(b"\r\n")
-            if nl < 0:
-                self._buf = buf
-                return out
-            self._buf = b""
-            data = buf[nl + 2 :]
-            self._banner_seen = True
-            out.append(Banner(buf[:nl].decode("utf-8", errors="replace")))
         error: AmiProtocolError | None = None
+        if not self._banner_seen:
+            data, error = self._banner(data, out)
+            if not self._banner_seen:
+                return out
         for block in self._blocks(data):
+            if not block or block[0] in (10, 13):  # stray blank lines before a frame
+                block = block.lstrip(b"\r\n")
+                if not block:
+                    continue
             try:
                 out.append(self._frame(block))
             except AmiProtocolError as exc:
@@ -107,9 +152,27 @@ class AmiClientDecoder(_Decoder):
         return out
 
     def take_carried(self) -> list[Banner | Response | Event]:
-        """Frames decoded alongside a malformed one (see ``feed``)."""
+        """Frames decoded in the same ``feed`` as a malformed one (see ``feed``)."""
         carried, self._carry = self._carry, []
         return carried
+
+    def _banner(self, data: bytes, out: list[Banner | Response | Event]) -> tuple[bytes, AmiProtocolError | None]:
+        buf = self._buf + data
+        nl = buf.find(b"\r\n")
+        if nl < 0:
+            self._buf = buf
+            if len(buf) > MAX_BANNER:
+                self._buf = b""
+                raise AmiProtocolError(f"no AMI banner in the first {MAX_BANNER} bytes: {buf[:60]!r}")
+            return b"", None
+        self._buf = b""
+        self._banner_seen = True
+        text = _text(buf[:nl])
+        out.append(Banner(text))
+        error = None
+        if not text.startswith(BANNER_PREFIX):
+            error = AmiProtocolError(f"the peer is not an Asterisk Manager: banner {text[:80]!r}")
+        return buf[nl + 2 :], error
 
     @staticmethod
     def _frame(block: bytes) -> Response | Event:
@@ -118,58 +181,97 @@ class AmiClientDecoder(_Decoder):
         if first.startswith("Event: "):
             return Event(_parse_event_headers(lines), first[7:])
         if first.startswith("Response:"):
-            follows = first.strip() == "Response: Follows"
-            headers, output = _parse_headers(lines, body_allowed=follows)
-            if follows and output and output[-1] == "--END COMMAND--":
-                output = output[:-1]
-            return Response(headers, output)
+            return _parse_response(lines)
         if first.startswith("Event:"):
-            headers, _ = _parse_headers(lines, body_allowed=False)
-            return Event(headers)
+            return Event(_parse_headers(lines))
         raise AmiProtocolError(f"frame starts with neither Event nor Response: {first[:80]!r}")
 
 
 class AmiServerDecoder(_Decoder):
-    """The simulator's side: Actions from the client."""
+    """The simulator's side: Actions from the client (no banner in this direction)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._carry: list[Action] = []
 
     def feed(self, data: bytes) -> list[Action]:
+        """Like ``AmiClientDecoder.feed``: a malformed frame raises after the input is consumed,
+        the good actions around it wait in ``take_carried()``."""
         out: list[Action] = []
         error: AmiProtocolError | None = None
         for block in self._blocks(data):
-            lines = _text(block.lstrip(b"\r\n")).split("\r\n")
+            block = block.lstrip(b"\r\n")
+            if not block:
+                continue
             try:
-                headers, _ = _parse_headers(lines, body_allowed=False)
+                headers = _parse_headers(_text(block).split("\r\n"))
                 if "Action" not in headers:
-                    raise AmiProtocolError("frame without an Action header")
+                    raise AmiProtocolError(f"frame without an Action header: {block[:80]!r}")
                 out.append(Action(headers))
             except AmiProtocolError as exc:
                 error = error or exc
         if error is not None:
+            self._carry = out
             raise error
         return out
 
+    def take_carried(self) -> list[Action]:
+        carried, self._carry = self._carry, []
+        return carried
 
-def _encode(first_key: str, first_value: str, headers: Iterable[tuple[str, str]] | Headers) -> bytes:
-    pairs = headers.items() if isinstance(headers, Headers) else list(headers)
+
+# ---------------------------------------------------------------------------------- encoders
+
+
+def _value(value: object) -> str:
+    if isinstance(value, Secret):
+        return value.reveal()  # only the Login action's Secret header: the wire needs the value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _encode(first_key: str, first_value: str, headers: Iterable[tuple[str, object]] | Headers) -> bytes:
+    pairs = headers.items() if isinstance(headers, Headers) else headers
     lines = [f"{first_key}: {first_value}"]
-    for key, value in pairs:
-        if "\r" in key or "\n" in key or "\r" in str(value) or "\n" in str(value):
-            raise ValueError(f"AMI header {key!r} must not contain a line break")
+    for key, raw in pairs:
+        value = _value(raw)
+        if not key or ":" in key or any(c in key for c in " \r\n"):
+            raise AmiEncodeError(f"not a valid AMI header name: {key!r}")
+        if "\r" in value or "\n" in value:
+            raise AmiEncodeError(f"AMI header {key!r} must not contain a line break")
         lines.append(f"{key}: {value}")
+    if "\r" in first_value or "\n" in first_value:
+        raise AmiEncodeError(f"{first_key} {first_value!r} must not contain a line break")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
-def encode_action(name: str, headers: Iterable[tuple[str, str]] | Headers = ()) -> bytes:
+def encode_action(name: str, headers: Iterable[tuple[str, object]] | Headers = ()) -> bytes:
+    """``Action: name`` first, then the headers in the given order (repeat a key to repeat it)."""
     return _encode("Action", name, headers)
 
 
-def encode_event(name: str, headers: Iterable[tuple[str, str]] | Headers = ()) -> bytes:
+def encode_event(name: str, headers: Iterable[tuple[str, object]] | Headers = ()) -> bytes:
+    """``Event: name`` first (an ``OriginateResponse`` puts its ``Response:`` among the headers)."""
     return _encode("Event", name, headers)
 
 
-def encode_response(status: str, headers: Iterable[tuple[str, str]] | Headers = ()) -> bytes:
+def encode_response(status: str, headers: Iterable[tuple[str, object]] | Headers = ()) -> bytes:
+    """``Response: status`` first; for a Command reply pass the CLI lines as ``Output`` headers
+    (or use ``encode_command_output``)."""
     return _encode("Response", status, headers)
 
 
+def encode_command_output(status: str, lines: Iterable[str], action_id: str | None = None, message: str = "Command output follows") -> bytes:
+    """A ``Command`` reply as Asterisk 22 sends it (ami_misc.txt): ``Response: Success|Error``,
+    ``ActionID``, ``Message: Command output follows``, then one ``Output:`` line per CLI line."""
+    headers: list[tuple[str, object]] = []
+    if action_id is not None:
+        headers.append(("ActionID", action_id))
+    headers.append(("Message", message))
+    headers += [("Output", line) for line in lines]
+    return encode_response(status, headers)
+
+
 def encode_banner(version: str = "11.0.0") -> bytes:
-    return f"Asterisk Call Manager/{version}\r\n".encode()
+    return f"{BANNER_PREFIX}/{version}\r\n".encode()
