@@ -1,0 +1,134 @@
+"""The customer store's tables (SQLAlchemy 2 declarative). Schema changes go through Alembic
+(``acd/store/migrations``); ``tests/store/test_migrations.py`` checks that the migrations build
+exactly these tables.
+
+Times are epoch seconds (double precision): the engine's clock speaks epoch seconds, reports
+slice them into intervals, and both SQLite and PostgreSQL store them without time-zone surprises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    account_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    segment: Mapped[str | None] = mapped_column(String(40))
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str | None] = mapped_column(String(16))
+    owner_agent: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    anonymised_at: Mapped[float | None] = mapped_column(Float)
+
+
+class ContactPointRow(Base):
+    """A phone number (E.164) or e-mail address. Several customers may share one number (a family
+    landline): identification then reports several matches."""
+
+    __tablename__ = "contact_points"
+    __table_args__ = (UniqueConstraint("customer_id", "kind", "value"), Index("ix_contact_points_lookup", "kind", "value"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # phone | email
+    value: Mapped[str] = mapped_column(String(254))
+
+
+class SecretRow(Base):
+    """A verification secret, only as a slow salted KDF hash (``acd.secrets.hash_secret``)."""
+
+    __tablename__ = "customer_secrets"
+
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # pin | memorable_date | dob
+    hash: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[float] = mapped_column(Float)
+
+
+class RevisionRow(Base):
+    """The old value of a customer field, who changed it and when."""
+
+    __tablename__ = "customer_revisions"
+    __table_args__ = (Index("ix_customer_revisions_customer", "customer_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(40))
+    old_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[float] = mapped_column(Float)
+
+
+class InteractionRow(Base):
+    """One call: the summary columns reports and searches use, and the whole folded record."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        Index("ix_interactions_started", "started_at"),
+        Index("ix_interactions_customer", "customer_id", "started_at"),
+        Index("ix_interactions_ani", "ani"),
+        Index("ix_interactions_agent", "agent", "started_at"),
+    )
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    uniqueid: Mapped[str | None] = mapped_column(String(64))
+    linkedid: Mapped[str | None] = mapped_column(String(64))
+    ani: Mapped[str | None] = mapped_column(String(40))
+    dnis: Mapped[str | None] = mapped_column(String(40))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.customer_id", ondelete="SET NULL"))
+    started_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(20))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    verification_level: Mapped[str] = mapped_column(String(12), default="none")
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording: Mapped[str | None] = mapped_column(String(255))
+    record: Mapped[dict] = mapped_column(JSON)  # acd.store.records.Interaction.to_dict()
+    anonymised_at: Mapped[float | None] = mapped_column(Float)
+
+
+class EventRow(Base):
+    """The call's timeline, one row per event. ``uid`` makes spool replay idempotent."""
+
+    __tablename__ = "interaction_events"
+    __table_args__ = (Index("ix_interaction_events_call", "call_id", "seq"),)
+
+    uid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)  # order within the writer's spool
+    t: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict] = mapped_column(JSON)
+
+
+class VerificationAttemptRow(Base):
+    """The audit of every verification attempt: time, caller number, method, result. Never digits."""
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (
+        Index("ix_verification_customer", "customer_id", "at"),
+        Index("ix_verification_caller", "caller_number", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float)
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    customer_id: Mapped[str | None] = mapped_column(String(36))
+    caller_number: Mapped[str | None] = mapped_column(String(40))
+    method: Mapped[str] = mapped_column(String(20))
+    result: Mapped[str] = mapped_column(String(12))

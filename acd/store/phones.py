@@ -1,0 +1,35 @@
+"""Phone numbers normalised to E.164, the one form the store keeps and looks up."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+WITHHELD = frozenset({"", "unknown", "anonymous", "restricted", "private", "withheld", "unavailable"})
+
+
+class BadPhoneNumber(ValueError):
+    pass
+
+
+def normalise_phone(raw: str, region: str = "GB") -> str:
+    """``'020 7946 0000'`` -> ``'+442079460000'``; raises ``BadPhoneNumber`` when it is not a
+    possible number (the message names the value, which is a contact point, not a secret)."""
+    text = (raw or "").strip()
+    if text.lower() in WITHHELD:
+        raise BadPhoneNumber("no number (withheld or empty)")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise BadPhoneNumber(f"{raw!r} is not a phone number: {exc}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise BadPhoneNumber(f"{raw!r} is not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def try_normalise(raw: str | None, region: str = "GB") -> str | None:
+    try:
+        return normalise_phone(raw or "", region)
+    except BadPhoneNumber:
+        return None

@@ -1,0 +1,402 @@
+"""The SQL customer store: customers with contact points, hashed secrets and revision history;
+interactions with their timeline; the verification audit. SQLAlchemy 2 async; SQLite by default,
+PostgreSQL in production. Every method is one short transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from acd.clock import Clock, SystemClock
+from acd.logs import get_logger
+from acd.ports import CustomerSummary
+from acd.secrets import Secret, hash_secret
+from acd.store import migrate
+from acd.store.models import (
+    ContactPointRow, CustomerRow, EventRow, InteractionRow, RevisionRow, SecretRow, VerificationAttemptRow,
+)
+from acd.store.phones import normalise_phone
+from acd.store.records import Interaction, fold
+
+log = get_logger(__name__)
+
+CUSTOMER_FIELDS = ("name", "account_number", "segment", "vip", "language", "owner_agent", "notes")
+SECRET_KINDS = ("pin", "memorable_date", "dob")
+
+
+class StoreError(Exception):
+    """A request the store refuses (unknown customer, duplicate account number, bad field)."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class SpooledEvent:
+    """One timeline event as the durable path hands it to the store."""
+
+    uid: str
+    seq: int
+    call_id: str
+    kind: str
+    t: float
+    data: Mapping[str, Any]
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def create_engine(url: str, *, pg_schema: str | None = None) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args: dict[str, Any] = {"timeout": 5, "command_timeout": 15}
+        if pg_schema:  # tests give each case its own schema
+            connect_args["server_settings"] = {"search_path": pg_schema}
+        kwargs.update(pool_pre_ping=True, connect_args=connect_args)
+    elif parsed.get_backend_name() == "sqlite":
+        kwargs.update(connect_args={"timeout": 15})
+    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class SqlStore:
+    def __init__(self, url: str, *, clock: Clock | None = None, region: str = "GB", pg_schema: str | None = None) -> None:
+        self.url = url
+        self.clock = clock or SystemClock()
+        self.region = region
+        self.engine = create_engine(url, pg_schema=pg_schema)
+        self.session = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def open(self, *, migrate_schema: bool = True) -> "SqlStore":
+        if migrate_schema:
+            await asyncio.wait_for(migrate.upgrade(self.engine), 60)
+        return self
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    # ------------------------------------------------------------------ customers
+    async def create_customer(self, *, name: str, phones: Iterable[str] = (), emails: Iterable[str] = (),
+                              by: str = "system", customer_id: str | None = None, **fields: Any) -> str:
+        unknown = set(fields) - set(CUSTOMER_FIELDS)
+        if unknown:
+            raise StoreError(f"unknown customer field(s): {', '.join(sorted(unknown))}")
+        now = self.clock.now()
+        cid = customer_id or str(uuid.uuid4())
+        normalised = [normalise_phone(p, self.region) for p in phones]
+        async with self.session.begin() as s:
+            if fields.get("account_number"):
+                await self._refuse_duplicate_account(s, fields["account_number"], None)
+            s.add(CustomerRow(customer_id=cid, name=name, vip=bool(fields.pop("vip", False)), created_at=now, updated_at=now, **fields))
+            await s.flush()
+            for phone in dict.fromkeys(normalised):
+                s.add(ContactPointRow(customer_id=cid, kind="phone", value=phone))
+            for email in dict.fromkeys(e.strip().lower() for e in emails if e.strip()):
+                s.add(ContactPointRow(customer_id=cid, kind="email", value=email))
+            s.add(RevisionRow(customer_id=cid, field="created", old_value=None, new_value=name, changed_by=by, changed_at=now))
+        return cid
+
+    @staticmethod
+    async def _refuse_duplicate_account(s, account_number: str, customer_id: str | None) -> None:
+        other = await s.scalar(select(CustomerRow.customer_id).where(CustomerRow.account_number == account_number))
+        if other is not None and other != customer_id:
+            raise StoreError(f"account number {account_number} already belongs to another customer")
+
+    async def update_customer(self, customer_id: str, changes: Mapping[str, Any], *, by: str) -> dict[str, Any]:
+        """Apply field changes, keeping each old value with who and when. Returns the customer."""
+        unknown = set(changes) - set(CUSTOMER_FIELDS)
+        if unknown:
+            raise StoreError(f"unknown customer field(s): {', '.join(sorted(unknown))}")
+        now = self.clock.now()
+        async with self.session.begin() as s:
+            row = await s.get(CustomerRow, customer_id)
+            if row is None:
+                raise NotFound(f"no customer {customer_id}")
+            if changes.get("account_number"):
+                await self._refuse_duplicate_account(s, changes["account_number"], customer_id)
+            for name, value in changes.items():
+                old = getattr(row, name)
+                if old == value:
+                    continue
+                s.add(RevisionRow(customer_id=customer_id, field=name, old_value=old, new_value=value, changed_by=by, changed_at=now))
+                setattr(row, name, value)
+            row.updated_at = now
+        return await self.get_customer(customer_id)
+
+    async def add_contact(self, customer_id: str, kind: str, value: str, *, by: str) -> str:
+        if kind not in ("phone", "email"):
+            raise StoreError(f"contact kind must be phone or email, not {kind!r}")
+        value = normalise_phone(value, self.region) if kind == "phone" else value.strip().lower()
+        async with self.session.begin() as s:
+            if await s.get(CustomerRow, customer_id) is None:
+                raise NotFound(f"no customer {customer_id}")
+            exists = await s.scalar(select(ContactPointRow.id).where(
+                ContactPointRow.customer_id == customer_id, ContactPointRow.kind == kind, ContactPointRow.value == value))
+            if exists is None:
+                s.add(ContactPointRow(customer_id=customer_id, kind=kind, value=value))
+                s.add(RevisionRow(customer_id=customer_id, field=kind, old_value=None, new_value=value, changed_by=by, changed_at=self.clock.now()))
+        return value
+
+    async def set_secret(self, customer_id: str, kind: str, secret: Secret, *, by: str) -> None:
+        """Store a PIN or date only as a slow salted hash; the revision notes *that* it changed."""
+        if kind not in SECRET_KINDS:
+            raise StoreError(f"secret kind must be one of {', '.join(SECRET_KINDS)}")
+        digest = await asyncio.to_thread(hash_secret, secret)
+        now = self.clock.now()
+        async with self.session.begin() as s:
+            if await s.get(CustomerRow, customer_id) is None:
+                raise NotFound(f"no customer {customer_id}")
+            row = await s.get(SecretRow, (customer_id, kind))
+            if row is None:
+                s.add(SecretRow(customer_id=customer_id, kind=kind, hash=digest, set_at=now))
+            else:
+                row.hash, row.set_at = digest, now
+            s.add(RevisionRow(customer_id=customer_id, field=f"secret:{kind}", old_value=None, new_value="(changed)", changed_by=by, changed_at=now))
+
+    async def secret_hash(self, customer_id: str, kind: str) -> str | None:
+        async with self.session() as s:
+            return await s.scalar(select(SecretRow.hash).where(SecretRow.customer_id == customer_id, SecretRow.kind == kind))
+
+    async def get_customer(self, customer_id: str) -> dict[str, Any]:
+        async with self.session() as s:
+            row = await s.get(CustomerRow, customer_id)
+            if row is None:
+                raise NotFound(f"no customer {customer_id}")
+            contacts = (await s.execute(select(ContactPointRow.kind, ContactPointRow.value)
+                                        .where(ContactPointRow.customer_id == customer_id).order_by(ContactPointRow.id))).all()
+        return _customer_dict(row, contacts)
+
+    async def revisions(self, customer_id: str) -> list[dict[str, Any]]:
+        async with self.session() as s:
+            rows = (await s.scalars(select(RevisionRow).where(RevisionRow.customer_id == customer_id)
+                                    .order_by(RevisionRow.changed_at, RevisionRow.id))).all()
+        return [{"field": r.field, "old": r.old_value, "new": r.new_value, "by": r.changed_by, "at": r.changed_at} for r in rows]
+
+    async def list_customer_ids(self) -> list[str]:
+        async with self.session() as s:
+            return list((await s.scalars(select(CustomerRow.customer_id).order_by(CustomerRow.created_at))).all())
+
+    async def find_by_phone(self, phone: str) -> list[CustomerSummary]:
+        try:
+            e164 = normalise_phone(phone, self.region)
+        except ValueError:
+            return []
+        async with self.session() as s:
+            rows = (await s.scalars(select(CustomerRow).join(ContactPointRow).where(
+                ContactPointRow.kind == "phone", ContactPointRow.value == e164, CustomerRow.anonymised_at.is_(None),
+            ).order_by(CustomerRow.created_at))).all()
+            return [await self._summary(s, r) for r in rows]
+
+    async def find_by_account(self, account_number: str) -> CustomerSummary | None:
+        async with self.session() as s:
+            row = await s.scalar(select(CustomerRow).where(CustomerRow.account_number == account_number.strip(),
+                                                           CustomerRow.anonymised_at.is_(None)))
+            return None if row is None else await self._summary(s, row)
+
+    async def _summary(self, s, row: CustomerRow) -> CustomerSummary:
+        last_agent = await s.scalar(select(InteractionRow.agent).where(
+            InteractionRow.customer_id == row.customer_id, InteractionRow.agent.is_not(None),
+        ).order_by(InteractionRow.started_at.desc()).limit(1))
+        return CustomerSummary(
+            customer_id=row.customer_id, name=row.name, account_number=row.account_number, segment=row.segment,
+            vip=row.vip, language=row.language, owner_agent=row.owner_agent, last_agent=last_agent,
+        )
+
+    # ------------------------------------------------------------------ interactions
+    async def write_events(self, events: Sequence[SpooledEvent]) -> None:
+        """Insert timeline events (skipping ones already stored: replay is idempotent) and refold the
+        interaction of every call they touch, in one transaction."""
+        if not events:
+            return
+        async with self.session.begin() as s:
+            uids = [e.uid for e in events]
+            seen: set[str] = set()
+            for chunk in _chunks(uids, 500):
+                seen.update((await s.scalars(select(EventRow.uid).where(EventRow.uid.in_(chunk)))).all())
+            for e in events:
+                if e.uid not in seen:
+                    s.add(EventRow(uid=e.uid, call_id=e.call_id, seq=e.seq, t=e.t, kind=e.kind, data=dict(e.data)))
+                    seen.add(e.uid)
+            await s.flush()
+            for call_id in dict.fromkeys(e.call_id for e in events):
+                await self._refold(s, call_id)
+
+    async def _refold(self, s, call_id: str) -> None:
+        rows = (await s.execute(select(EventRow.kind, EventRow.t, EventRow.data).where(EventRow.call_id == call_id)
+                                .order_by(EventRow.t, EventRow.seq))).all()
+        rec = fold(call_id, ({**(data or {}), "kind": kind, "t": t} for kind, t, data in rows))
+        existing = await s.get(InteractionRow, call_id)
+        customer_id = rec.customer_id
+        if customer_id is not None and await s.get(CustomerRow, customer_id) is None:
+            customer_id = None  # a flow's id that is not (or no longer) in the store
+        values = dict(
+            uniqueid=rec.uniqueid, linkedid=rec.linkedid, ani=rec.ani, dnis=rec.dnis, customer_id=customer_id,
+            started_at=rec.started_at, ended_at=rec.ended_at, outcome=rec.outcome.value, queue=rec.queue, agent=rec.agent,
+            verification_level=rec.verification_level, locked=rec.locked, recording=rec.recording, record=rec.to_dict(),
+        )
+        if existing is None:
+            if customer_id is None and rec.ani:
+                values["customer_id"] = await self._single_customer_for(s, rec.ani)
+            s.add(InteractionRow(call_id=call_id, **values))
+        else:
+            if existing.anonymised_at is not None:
+                return
+            if customer_id is None:
+                values["customer_id"] = existing.customer_id  # linked later by hand: keep it
+            for k, v in values.items():
+                setattr(existing, k, v)
+
+    async def _single_customer_for(self, s, ani: str) -> str | None:
+        """An unidentified call from a number that belongs to exactly one customer is filed there."""
+        try:
+            e164 = normalise_phone(ani, self.region)
+        except ValueError:
+            return None
+        ids = (await s.scalars(select(ContactPointRow.customer_id).where(
+            ContactPointRow.kind == "phone", ContactPointRow.value == e164).limit(2))).all()
+        return ids[0] if len(ids) == 1 else None
+
+    async def link_interaction(self, call_id: str, customer_id: str, *, by: str) -> None:
+        """File a call from an unknown number under a customer, later."""
+        async with self.session.begin() as s:
+            row = await s.get(InteractionRow, call_id)
+            if row is None:
+                raise NotFound(f"no interaction {call_id}")
+            if await s.get(CustomerRow, customer_id) is None:
+                raise NotFound(f"no customer {customer_id}")
+            row.customer_id = customer_id
+            record = dict(row.record)
+            record["customer_id"] = customer_id
+            row.record = record
+            s.add(RevisionRow(customer_id=customer_id, field="interaction_linked", old_value=None, new_value=call_id, changed_by=by, changed_at=self.clock.now()))
+
+    async def interaction(self, call_id: str) -> Interaction:
+        async with self.session() as s:
+            row = await s.get(InteractionRow, call_id)
+        if row is None:
+            raise NotFound(f"no interaction {call_id}")
+        return _interaction(row)
+
+    async def timeline(self, call_id: str) -> list[dict[str, Any]]:
+        async with self.session() as s:
+            rows = (await s.execute(select(EventRow.kind, EventRow.t, EventRow.data).where(EventRow.call_id == call_id)
+                                    .order_by(EventRow.t, EventRow.seq))).all()
+        return [{"kind": kind, "t": t, **(data or {})} for kind, t, data in rows]
+
+    async def interactions_between(self, start: float, end: float) -> list[Interaction]:
+        async with self.session() as s:
+            rows = (await s.scalars(select(InteractionRow).where(InteractionRow.started_at >= start, InteractionRow.started_at < end)
+                                    .order_by(InteractionRow.started_at))).all()
+        return [_interaction(r) for r in rows]
+
+    async def search_interactions(self, *, customer_id: str | None = None, ani: str | None = None, agent: str | None = None,
+                                  queue: str | None = None, outcome: str | None = None, start: float | None = None,
+                                  end: float | None = None, limit: int = 100) -> list[Interaction]:
+        conds = []
+        if customer_id:
+            conds.append(InteractionRow.customer_id == customer_id)
+        if ani:
+            conds.append(or_(InteractionRow.ani == ani, InteractionRow.ani == (normalise_phone_or(ani, self.region))))
+        if agent:
+            conds.append(InteractionRow.agent == agent)
+        if queue:
+            conds.append(InteractionRow.queue == queue)
+        if outcome:
+            conds.append(InteractionRow.outcome == outcome)
+        if start is not None:
+            conds.append(InteractionRow.started_at >= start)
+        if end is not None:
+            conds.append(InteractionRow.started_at < end)
+        stmt = select(InteractionRow).where(and_(*conds)) if conds else select(InteractionRow)
+        async with self.session() as s:
+            rows = (await s.scalars(stmt.order_by(InteractionRow.started_at.desc()).limit(max(1, min(limit, 1000))))).all()
+        return [_interaction(r) for r in rows]
+
+    async def customer_timeline(self, customer_id: str) -> dict[str, Any]:
+        """The customer with every interaction, oldest first, each with its timeline."""
+        customer = await self.get_customer(customer_id)
+        async with self.session() as s:
+            rows = (await s.scalars(select(InteractionRow).where(InteractionRow.customer_id == customer_id)
+                                    .order_by(InteractionRow.started_at))).all()
+        interactions = []
+        for row in rows:
+            item = _interaction(row).to_dict()
+            item["timeline"] = await self.timeline(row.call_id)
+            interactions.append(item)
+        return {"customer": customer, "revisions": await self.revisions(customer_id), "interactions": interactions}
+
+    # ------------------------------------------------------------------ verification audit
+    async def record_attempt(self, *, customer_id: str | None, caller_number: str | None, method: str, result: str,
+                             call_id: str | None) -> None:
+        async with self.session.begin() as s:
+            s.add(VerificationAttemptRow(at=self.clock.now(), call_id=call_id, customer_id=customer_id,
+                                         caller_number=caller_number, method=method, result=result))
+
+    async def count_failures(self, since: float, *, customer_id: str | None = None, caller_number: str | None = None) -> int:
+        """Failed attempts since ``since`` against this customer, or from this caller number, counted
+        from the last success (or unlock) of the same customer / number."""
+        who = VerificationAttemptRow.customer_id == customer_id if customer_id else VerificationAttemptRow.caller_number == caller_number
+        async with self.session() as s:
+            reset_id = await s.scalar(select(func.max(VerificationAttemptRow.id)).where(
+                who, VerificationAttemptRow.result.in_(("ok", "unlocked"))))
+            return int(await s.scalar(select(func.count()).select_from(VerificationAttemptRow).where(
+                who, VerificationAttemptRow.at >= since, VerificationAttemptRow.id > (reset_id or 0),
+                VerificationAttemptRow.result == "failed")) or 0)
+
+    async def attempts(self, *, customer_id: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(VerificationAttemptRow).order_by(VerificationAttemptRow.at, VerificationAttemptRow.id)
+        if customer_id:
+            stmt = stmt.where(VerificationAttemptRow.customer_id == customer_id)
+        async with self.session() as s:
+            rows = (await s.scalars(stmt)).all()
+        return [{"at": r.at, "call_id": r.call_id, "customer_id": r.customer_id, "caller_number": r.caller_number,
+                 "method": r.method, "result": r.result} for r in rows]
+
+
+def normalise_phone_or(raw: str, region: str) -> str:
+    try:
+        return normalise_phone(raw, region)
+    except ValueError:
+        return raw
+
+
+def _chunks(items: Sequence[str], size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _customer_dict(row: CustomerRow, contacts) -> dict[str, Any]:
+    return {
+        "customer_id": row.customer_id, "name": row.name, "account_number": row.account_number, "segment": row.segment,
+        "vip": row.vip, "language": row.language, "owner_agent": row.owner_agent, "notes": row.notes,
+        "phones": [v for k, v in contacts if k == "phone"], "emails": [v for k, v in contacts if k == "email"],
+        "created_at": row.created_at, "updated_at": row.updated_at, "anonymised": row.anonymised_at is not None,
+    }
+
+
+def _interaction(row: InteractionRow) -> Interaction:
+    rec = Interaction.from_dict(row.record)
+    rec.customer_id = row.customer_id
+    return rec
