@@ -23,8 +23,15 @@ from acd.logs import get_logger
 from acd.acdcore.config import load_agents, load_queues
 from acd.acdcore.core import AcdCore
 from acd.service.acd import AcdService
+from acd.flows.httpport import AiohttpPort
+from acd.flows.interpreter import FlowInterpreter, FlowPorts
+from acd.flows.registry import FlowRegistry
 from acd.service.calllog import MemoryCallLog
+from acd.service.flowports import AcdQueuePort, CallChannels, RecordedCallbacks, engine_flow_runner
 from acd.service.ivr import IvrEntry
+from acd.store.durable import DurableRecorder
+from acd.store.sql import SqlStore
+from acd.store.verification import LockoutPolicy, SqlVerification
 from acd.telemetry import Telemetry
 from acd.service.web import create_web_app
 from acd.settings import Settings
@@ -47,7 +54,11 @@ class Engine:
     pbx: SimPbx | None = None
     demo: DemoTraffic | None = None
     ivr: IvrEntry | None = None
-    store: object | None = None
+    store: object | None = None  # the live-state store (memory or Redis)
+    customers: SqlStore | None = None  # the customer store (SQL)
+    records: DurableRecorder | None = None
+    flows: FlowRegistry | None = None
+    callbacks: RecordedCallbacks | None = None
     http_port: int | None = None
 
 
@@ -161,6 +172,65 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
         await runner.cleanup()
 
 
+@contextlib.asynccontextmanager
+async def _customer_store(engine: Engine) -> AsyncIterator[SqlStore]:
+    """The SQL store and the durable spool in front of it. A database that is down at start does
+    not stop the engine: calls are spooled and written when it returns."""
+    cfg = engine.settings.database
+    store = SqlStore(cfg.url, clock=engine.clock, region=cfg.phone_region)
+    try:
+        await asyncio.wait_for(store.open(), 30)
+    except Exception as exc:  # noqa: BLE001 - spool until it is back
+        log.error_event("store.unavailable_at_start", error=f"{type(exc).__name__}: {exc}", spool=cfg.spool_dir)
+    records = DurableRecorder(cfg.spool_dir, store, engine.clock)
+    records.start()
+    engine.customers, engine.records = store, records
+    engine.calllog.forward = records
+    try:
+        yield store
+    finally:
+        await records.close()
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _flows(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FlowRegistry | None]:
+    """Flows from ``flows.directory``, reloaded on change; every inbound call runs its flow."""
+    s = engine.settings
+    if not s.flows.directory:  # flows off: every call hears the greeting and waits in the fallback queue
+        yield None
+        return
+    registry = FlowRegistry(s.flows.directory, sound_dirs=s.flows.sound_dirs, default_flow=s.flows.default_flow, clock=engine.clock)
+    await asyncio.to_thread(registry.reload)
+    registry.start_watching()
+    channels = CallChannels()
+    engine.callbacks = RecordedCallbacks(engine.calllog)
+    http = AiohttpPort()
+    ports = FlowPorts(
+        directory=engine.customers, verification=SqlVerification(engine.customers, engine.clock, LockoutPolicy(s.verification.max_failures, s.verification.window_s)),
+        recorder=engine.calllog, queue=AcdQueuePort(engine.acd, channels, engine.clock), http=http, callbacks=engine.callbacks,
+    )
+    interpreter = FlowInterpreter(ports, engine.clock, fallback_queue=s.flows.fallback_queue)
+    ivr.flow_runner = engine_flow_runner(registry, interpreter, channels, engine.ami)
+    engine.flows = registry
+    try:
+        yield registry
+    finally:
+        ivr.flow_runner = None
+        await registry.stop()
+        await http.close()
+
+
+async def _seed_demo(engine: Engine) -> None:
+    from acd.sim.democustomers import DEMO_CUSTOMERS, seed_demo_customers
+
+    try:
+        await asyncio.wait_for(seed_demo_customers(engine.customers), 30)
+        engine.demo.known_customers = list(DEMO_CUSTOMERS)
+    except Exception as exc:  # noqa: BLE001 - the demo runs on without known callers
+        log.warn_event("demo.customers_not_seeded", error=f"{type(exc).__name__}: {exc}")
+
+
 def build_core(engine: Engine) -> None:
     config_dir = Path(engine.settings.config_dir)
     queues = load_queues(config_dir / "queues.yaml")
@@ -186,9 +256,13 @@ async def run_engine(settings: Settings, *, with_demo: bool = False) -> AsyncIte
         await stack.enter_async_context(_sim_pbx(engine, with_demo))
         await stack.enter_async_context(_ami_client(engine))
         await stack.enter_async_context(_live_store(engine))
+        await stack.enter_async_context(_customer_store(engine))
+        if engine.demo is not None:
+            await _seed_demo(engine)
         engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store, node_id=settings.engine.node_id)
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))
+        await stack.enter_async_context(_flows(engine, ivr))
         await stack.enter_async_context(_http(engine))
         log.event("engine.started", node=settings.engine.node_id, mode=settings.pbx.mode, agi_port=engine.agi.port)
         yield engine

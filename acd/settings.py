@@ -69,6 +69,13 @@ class PbxSection:
 class DatabaseSection:
     url: str = "sqlite+aiosqlite:///var/acd.sqlite3"
     spool_dir: str = "var/spool"
+    phone_region: str = "GB"  # how national numbers are read before E.164 normalisation
+
+
+@dataclass(frozen=True)
+class VerificationSection:
+    max_failures: int = 3  # failed attempts (per customer, and per caller number) before the lock
+    window_s: float = 3600.0  # ... counted within this window, across calls
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ class Settings:
     engine: EngineSection = field(default_factory=EngineSection)
     pbx: PbxSection = field(default_factory=PbxSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
+    verification: VerificationSection = field(default_factory=VerificationSection)
     live_state: LiveStateSection = field(default_factory=LiveStateSection)
     http: HttpSection = field(default_factory=HttpSection)
     flows: FlowsSection = field(default_factory=FlowsSection)

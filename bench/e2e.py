@@ -28,7 +28,9 @@ async def measure(calls: int, agents: int) -> list[float]:
             announce_position: false
     """))
     (tmp / "agents.yaml").write_text("agents:\n" + "".join(f"  - {{id: a{i}, name: A{i}, endpoint: PJSIP/a{i}, auto_ready: true}}\n" for i in range(agents)))
-    (tmp / "engine.yaml").write_text("http: {port: 0}\nengine: {log_level: WARNING}\n")
+    (tmp / "engine.yaml").write_text(
+        "http: {port: 0}\nengine: {log_level: WARNING}\nflows: {directory: ''}\n"
+        f"database: {{url: 'sqlite+aiosqlite:///{tmp}/acd.sqlite3', spool_dir: '{tmp}/spool'}}\n")
     settings = load_settings(tmp, environ={})
     latencies: list[float] = []
     async with run_engine(settings) as engine:

@@ -46,7 +46,8 @@ def test_serve_refuses_bad_settings_with_file_line_and_key(tmp_path):
 def test_serve_fails_loudly_when_asterisk_is_unreachable(tmp_path):
     for name in ("queues.yaml", "agents.yaml"):
         (tmp_path / name).write_text(open(os.path.join(os.path.dirname(__file__), "..", "config", name)).read())
-    (tmp_path / "engine.yaml").write_text("pbx:\n  mode: asterisk\n  ami: {host: 127.0.0.1, port: 1}\n  agi: {port: 0}\nhttp: {port: 0}\n")
+    (tmp_path / "engine.yaml").write_text("pbx:\n  mode: asterisk\n  ami: {host: 127.0.0.1, port: 1}\n  agi: {port: 0}\nhttp: {port: 0}\n"
+                                          f"database: {{url: 'sqlite+aiosqlite:///{tmp_path}/db.sqlite3', spool_dir: '{tmp_path}/spool'}}\n")
     out = subprocess.run(ACD + ["serve", "--config", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "cannot reach AMI at 127.0.0.1:1" in out.stderr

@@ -12,7 +12,7 @@ from acd.acdcore.model import AgentConfig, QueueConfig, RelaxStep
 from acd.settings import ConfigError, build_section
 from acd.yamlsrc import YamlError, load_yaml, where
 
-STRATEGIES = ("longest_idle", "most_skilled", "round_robin")
+STRATEGIES = ("longest_idle", "most_skilled", "least_occupied", "round_robin")
 
 
 def _load_list(path: Path, section: str) -> list:

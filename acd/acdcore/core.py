@@ -374,9 +374,18 @@ class AcdCore:
                     break
         return best
 
-    def _choose(self, q: QueueConfig, agents: list[Agent]) -> Agent:
+    def _choose(self, q: QueueConfig, agents: list[Agent], entry: CallEntry | None = None) -> Agent:
+        if entry is not None and entry.preferred_skills:
+            # preferred skills never filter; among the eligible, those who have them come first
+            def preference(a: Agent) -> int:
+                return sum(1 for s, m in entry.preferred_skills.items() if a.config.skills.get(s, 0) >= m)
+
+            top = max(preference(a) for a in agents)
+            agents = [a for a in agents if preference(a) == top]
         if q.strategy == "most_skilled":
             return max(agents, key=lambda a: (sum(a.config.skills.get(s, 0) for s in q.skills), -a.idle_since, a.id))
+        if q.strategy == "least_occupied":
+            return min(agents, key=lambda a: (self.occupancy(a), a.idle_since, a.id))
         if q.strategy == "round_robin":
             ordered = sorted(agents, key=lambda a: a.id)
             i = self._rr.get(q.name, 0) % len(ordered)
@@ -424,7 +433,7 @@ class AcdCore:
             eligible, floor = self._eligible(entry, q, waited)
             if not eligible:
                 continue
-            agent = self._choose(q, eligible)
+            agent = self._choose(q, eligible, entry)
             offer = Offer(self._new_id(), entry.call_id, agent.id, agent.config.endpoint, q.name, q.ring_timeout_s, now)
             self.offers[offer.offer_id] = offer
             entry.offer_id = offer.offer_id
@@ -435,6 +444,14 @@ class AcdCore:
             out.append((offer, decision))
             made += 1
         return made
+
+    def occupancy(self, agent: Agent) -> float:
+        """Share of the agent's logged-in time spent handling calls (ringing, talking, wrap-up)."""
+        spent = dict(agent.time_in_state)
+        spent[agent.state.value] = spent.get(agent.state.value, 0.0) + max(0.0, self.clock.now() - agent.state_since)
+        busy = sum(spent.get(s.value, 0.0) for s in (S.RESERVED, S.RINGING, S.ON_CALL, S.WRAP_UP))
+        logged_in = busy + spent.get(S.READY.value, 0.0) + spent.get(S.NOT_READY.value, 0.0)
+        return busy / logged_in if logged_in > 0 else 0.0
 
     # ------------------------------------------------------------------ views
     def snapshot(self) -> dict:

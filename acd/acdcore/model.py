@@ -47,6 +47,8 @@ class QueueConfig:
     overflow_to: str | None = None  # another queue
     overflow_after_s: float | None = None  # move the call there after this long
     overflow_if_no_agents: bool = False  # ... or at once when no agent who could take it is logged in
+    sticky_s: float = 0.0  # hold a known customer's call for their last agent / account owner this long
+    vip_priority: int = 5  # priority a VIP caller gets at least
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ class CallEntry:
     preferred_agent: str | None = None  # sticky routing: the customer's last agent or owner
     sticky_s: float = 0.0  # ... who alone may take the call for this long, if logged in
     announced_ewt_s: float | None = None
+    preferred_skills: dict[str, int] = field(default_factory=dict)  # score higher, never filter
+    customer_id: str | None = None  # for the screen-pop and the record
+    verification: str = "none"  # none | identified | verified: travels to the agent's screen
+    locked: bool = False  # verification locked in the IVR: the agent must check the caller
+    vip: bool = False
+    attributes: dict[str, object] = field(default_factory=dict)  # from the flow: reason, intent...
 
 
 @dataclass(frozen=True)

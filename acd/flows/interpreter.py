@@ -729,6 +729,8 @@ class FlowInterpreter:
                        language: str | None = None, vip: bool | None = None, attributes: Mapping[str, Any] | None = None) -> QueueRequest:
         c = st.customer
         attrs = {"flow": st.top.name, "flow_version": str(st.top.version)}
+        if c is not None:  # sticky routing: the ACD may hold the call for the customer's own agent
+            attrs.update({k: v for k, v in (("last_agent", c.last_agent), ("owner_agent", c.owner_agent)) if v})
         attrs.update(attributes or {})
         return QueueRequest(
             queue=queue, skills=skills, language=language or st.language,

@@ -212,7 +212,11 @@ class AcdService:
         waiter = _Waiter(entry)
         self._waiters[entry.call_id] = waiter
         self.telemetry.call_offered(entry.queue)
-        self.recorder.event(entry.call_id, "queue_enter", {"queue": entry.queue, "priority": entry.priority})
+        self.recorder.event(entry.call_id, "queue_enter", {
+            "queue": entry.queue, "priority": entry.priority, "customer_id": entry.customer_id,
+            "verification": entry.verification, "locked": entry.locked,
+            "skills": entry.skills, "preferred_skills": entry.preferred_skills, "language": entry.language,
+        })
         self.kick()
         try:
             first = True

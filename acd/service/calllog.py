@@ -1,7 +1,6 @@
-"""The call's journey as a list of timeline events, kept per call and handed to the recorder.
-
-Until the SQL store is wired (issue 4), this keeps recent calls in memory for the wallboard and
-API; the interface is the same one the durable recorder implements (``acd.ports.InteractionRecorder``).
+"""The call's journey as a list of timeline events: recent calls kept in memory for the live
+views, each event logged, and every event forwarded to the durable recorder
+(``acd.store.durable.DurableRecorder``), which spools it and writes it to the customer store.
 """
 
 from __future__ import annotations
@@ -11,17 +10,21 @@ from typing import Any, Mapping
 
 from acd.clock import Clock
 from acd.logs import get_logger
+from acd.ports import InteractionRecorder
 
 log = get_logger(__name__)
 
 
 class MemoryCallLog:
-    def __init__(self, clock: Clock, keep: int = 500) -> None:
+    def __init__(self, clock: Clock, keep: int = 500, forward: InteractionRecorder | None = None) -> None:
         self.clock = clock
         self.keep = keep
+        self.forward = forward
         self.calls: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
     def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
+        if self.forward is not None:
+            self.forward.event(call_id, kind, data)
         timeline = self.calls.setdefault(call_id, [])
         timeline.append({"t": self.clock.now(), "kind": kind, **data})
         self.calls.move_to_end(call_id)

@@ -41,6 +41,7 @@ class DemoTraffic:
         self.dnis = dnis
         self.agent_names = agent_names if agent_names is not None else list(pbx.agents)
         self.placed = 0
+        self.known_customers: list = []  # acd.sim.democustomers.DemoCustomer, once seeded
         self.calls: list[CallHandle] = []
         self._task: asyncio.Task | None = None
 
@@ -54,6 +55,12 @@ class DemoTraffic:
 
     def script(self) -> CallerScript:
         rng = self.rng
+        if self.known_customers and rng.random() < 0.35:  # a customer on file: caller id, then the PIN
+            c = rng.choice(self.known_customers)
+            pin = c.pin if rng.random() < 0.85 else "0000"
+            talk = rng.uniform(10, 40)
+            return CallerScript(caller_id=c.phone, caller_name=c.name, dnis=self.dnis, think_s=rng.uniform(0.3, 1.2),
+                                keys=f"{pin}#,{rng.choice('1123')}", hangup_after_bridge_s=talk, name="customer")
         number = f"+4479{rng.randint(10_000_000, 99_999_999)}"
         name = rng.choice(FIRST_NAMES)
         kind = rng.random()

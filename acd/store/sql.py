@@ -84,11 +84,19 @@ class SqlStore:
         self.region = region
         self.engine = create_engine(url, pg_schema=pg_schema)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._migrated = False
 
     async def open(self, *, migrate_schema: bool = True) -> "SqlStore":
         if migrate_schema:
-            await asyncio.wait_for(migrate.upgrade(self.engine), 60)
+            await self.ensure_schema()
         return self
+
+    async def ensure_schema(self) -> None:
+        """Bring the schema to the latest migration, once. The durable writer calls it before its
+        first write, so an engine started while the database was down catches up when it returns."""
+        if not self._migrated:
+            await asyncio.wait_for(migrate.upgrade(self.engine), 60)
+            self._migrated = True
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -230,6 +238,7 @@ class SqlStore:
         interaction of every call they touch, in one transaction."""
         if not events:
             return
+        await self.ensure_schema()
         async with self.session.begin() as s:
             uids = [e.uid for e in events]
             seen: set[str] = set()

@@ -27,10 +27,14 @@ def agents_yaml(n):
 async def make_engine(tmp_path):
     stacks = []
 
-    async def make(n_agents=2, queues=QUEUES, engine_yaml=""):
+    async def make(n_agents=2, queues=QUEUES, engine_yaml="", agents=None):
         (tmp_path / "queues.yaml").write_text(textwrap.dedent(queues))
-        (tmp_path / "agents.yaml").write_text(agents_yaml(n_agents))
-        (tmp_path / "engine.yaml").write_text("http:\n  port: 0\npbx:\n  mode: sim\n" + textwrap.dedent(engine_yaml))
+        (tmp_path / "agents.yaml").write_text(textwrap.dedent(agents) if agents else agents_yaml(n_agents))
+        (tmp_path / "engine.yaml").write_text(
+            "http:\n  port: 0\npbx:\n  mode: sim\n"
+            f"database:\n  url: sqlite+aiosqlite:///{tmp_path}/acd.sqlite3\n  spool_dir: {tmp_path}/spool\n"
+            + ("" if "flows:" in engine_yaml else "flows:\n  directory: ''\n")
+            + textwrap.dedent(engine_yaml))
         settings = load_settings(tmp_path, environ={})
         cm = run_engine(settings)
         engine = await cm.__aenter__()

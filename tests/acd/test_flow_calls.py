@@ -1,0 +1,120 @@
+"""Inbound calls run their flow in the engine: identified by caller id against the customer
+store, verified by PIN, queued with requirements from the flow, answered by an agent, and the
+whole journey lands on the customer's record. Then every log line, spool line and stored row is
+scanned for the secret digits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+
+from sqlalchemy import text
+
+from acd.secrets import Secret
+from acd.sim import AgentBehaviour, CallerScript
+from acd.store.records import Outcome
+from tests.acd.conftest import wait_until
+
+FLOWS = Path(__file__).resolve().parents[2] / "ivr_flows"
+QUEUES = """
+queues:
+  - {name: general, skills: {general: 1}, ring_timeout_s: 2, wrapup_s: 0.2, moh_slice_s: 2, announce_position: false, announce_ewt: false}
+  - {name: support, skills: {support: 2}, ring_timeout_s: 2, wrapup_s: 0.2, moh_slice_s: 2, announce_position: false, announce_ewt: false}
+  - {name: sales, skills: {sales: 1}, ring_timeout_s: 2, wrapup_s: 0.2, moh_slice_s: 2, announce_position: false, announce_ewt: false}
+  - {name: security, skills: {security: 2}, ring_timeout_s: 2, wrapup_s: 0.2, moh_slice_s: 2, announce_position: false, announce_ewt: false, priority_aging_s: 60}
+"""
+AGENTS = """
+agents:
+  - {id: agent1, name: One, endpoint: PJSIP/agent1, skills: {general: 3, support: 3, security: 3}, auto_ready: true}
+  - {id: agent2, name: Two, endpoint: PJSIP/agent2, skills: {general: 2, sales: 2, security: 2}, auto_ready: true}
+"""
+ENGINE = f"flows:\n  directory: {FLOWS}\n  default_flow: demo_line\n"
+PIN = "918273"
+CALLER = "+447700900123"
+
+
+async def engine_with_customer(make_engine, tmp_path):
+    engine = await make_engine(queues=QUEUES, engine_yaml=ENGINE, agents=AGENTS)
+    for name in ("agent1", "agent2"):
+        engine.pbx.agents[name] = AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
+    cid = await engine.customers.create_customer(name="Ada Lovelace", phones=[CALLER], account_number="12345678", vip=True, by="test")
+    await engine.customers.set_secret(cid, "pin", Secret(PIN), by="test")
+    return engine, cid
+
+
+async def stored_interaction(engine, call_id):
+    async def ready():
+        await engine.records.drain()
+        try:
+            rec = await engine.customers.interaction(call_id)
+        except Exception:
+            return None
+        return rec if rec.outcome is Outcome.ANSWERED and rec.disposition is not None or rec.ended_at else None
+
+    for _ in range(200):
+        rec = await ready()
+        if rec is not None:
+            return rec
+        await asyncio.sleep(0.05)
+    raise AssertionError("the interaction never reached the store")
+
+
+async def test_a_verified_caller_is_routed_with_their_record(make_engine, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    engine, cid = await engine_with_customer(make_engine, tmp_path)
+    call = await engine.pbx.place_call(CallerScript(caller_id=CALLER, dnis="5551234", keys=f"{PIN}#,2", hangup_after_bridge_s=0.5))
+    outcome = await call.finished(30)
+    assert outcome.connected and not outcome.fallback
+    assert PIN in outcome.digits_sent  # the caller really typed it
+
+    rec = await stored_interaction(engine, call.uniqueid)
+    assert rec.customer_id == cid and rec.verification_level == "verified"
+    assert rec.queue == "support" and rec.agent in ("agent1", "agent2")
+    assert [s["step"] for s in rec.ivr_path][:4] == ["welcome", "identify", "verify", "menu"]
+    enter = [e for e in await engine.customers.timeline(call.uniqueid) if e["kind"] == "queue_enter"][0]
+    assert enter["customer_id"] == cid and enter["verification"] == "verified" and enter["priority"] == 5  # VIP on the record
+    # the recording was muted over AMI while the PIN was typed
+    mutes = [a for a in engine.pbx.ami.actions_seen if a.name.lower() == "mixmonitormute"]
+    assert [dict(a.headers).get("State") for a in mutes][:2] == ["1", "0"]
+    # audit: one PIN attempt, ok, without digits
+    [attempt] = await engine.customers.attempts(customer_id=cid)
+    assert (attempt["method"], attempt["result"], attempt["caller_number"]) == ("pin", "ok", CALLER)
+
+    # ---- the secret scan: logs, spool, every stored row
+    standalone = re.compile(rf"(?<!\d){PIN}(?!\d)")
+    leaks = [r.getMessage() for r in caplog.records if standalone.search(r.getMessage() + repr(getattr(r, "__dict__", "")))]
+    assert not leaks, leaks[:3]
+    spool = "".join(p.read_text() for p in Path(engine.settings.database.spool_dir).glob("*.jsonl"))
+    assert spool and not standalone.search(spool)
+    async with engine.customers.engine.connect() as conn:
+        tables = [r[0] for r in await conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))]
+        dump = ""
+        for table in tables:
+            dump += repr((await conn.execute(text(f'SELECT * FROM "{table}"'))).all())
+    assert "Ada Lovelace" in dump and call.uniqueid in dump  # the scan sees real data
+    assert not standalone.search(dump)
+
+
+async def test_wrong_pins_lock_verification_and_route_to_security(make_engine, tmp_path):
+    engine, cid = await engine_with_customer(make_engine, tmp_path)
+    first = await engine.pbx.place_call(CallerScript(caller_id=CALLER, dnis="5551234", keys="1111#,2222#,1", hangup_after_bridge_s=0.3))
+    assert (await first.finished(30)).connected
+    second = await engine.pbx.place_call(CallerScript(caller_id=CALLER, dnis="5551234", keys="3333#", hangup_after_bridge_s=0.3))
+    assert (await second.finished(30)).connected  # the third failure locks; the caller still reaches a person
+    rec = await stored_interaction(engine, second.uniqueid)
+    assert rec.queue == "security" and rec.locked
+    results = [a["result"] for a in await engine.customers.attempts(customer_id=cid)]
+    assert results == ["failed", "failed", "failed"]
+    assert await engine.customers.count_failures(0, customer_id=cid) == 3
+
+
+async def test_an_unknown_caller_is_recorded_without_a_customer(make_engine, tmp_path):
+    engine, _ = await engine_with_customer(make_engine, tmp_path)
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900999", dnis="5551234", keys="3", hangup_after_bridge_s=0.3))
+    outcome = await call.finished(30)
+    assert outcome.connected
+    rec = await stored_interaction(engine, call.uniqueid)
+    assert rec.customer_id is None and rec.queue == "sales" and rec.verification_level == "none"
+    await wait_until(lambda: True)
