@@ -20,7 +20,7 @@ from acd.ami import AmiClient
 from acd.clock import SystemClock
 from acd.livestate import MemoryLiveStore
 from acd.logs import get_logger
-from acd.acdcore.config import load_agents, load_queues
+from acd.acdcore.config import DeskCatalogue, load_agents, load_desk, load_queues
 from acd.acdcore.core import AcdCore
 from acd.service.acd import AcdService
 from acd.flows.httpport import AiohttpPort
@@ -28,6 +28,7 @@ from acd.flows.interpreter import FlowInterpreter, FlowPorts
 from acd.flows.registry import FlowRegistry
 from acd.service.calllog import MemoryCallLog
 from acd.service.flowports import AcdQueuePort, CallChannels, RecordedCallbacks, engine_flow_runner
+from acd.service.desk import AgentDesk
 from acd.service.ivr import IvrEntry
 from acd.store.durable import DurableRecorder
 from acd.store.sql import SqlStore
@@ -59,7 +60,17 @@ class Engine:
     records: DurableRecorder | None = None
     flows: FlowRegistry | None = None
     callbacks: RecordedCallbacks | None = None
+    catalogue: DeskCatalogue = field(default_factory=DeskCatalogue)
+    desk: AgentDesk | None = None
+    listeners: list = field(default_factory=list)  # (kind, data) -> None: the live push stream
     http_port: int | None = None
+
+    def emit(self, kind: str, data: dict) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, data)
+            except Exception as exc:  # noqa: BLE001 - a listener must never break call handling
+                log.error_event("engine.listener_failed", kind=kind, error=f"{type(exc).__name__}: {exc}")
 
 
 @contextlib.asynccontextmanager
@@ -235,10 +246,13 @@ def build_core(engine: Engine) -> None:
     config_dir = Path(engine.settings.config_dir)
     queues = load_queues(config_dir / "queues.yaml")
     agents = load_agents(config_dir / "agents.yaml")
-    engine.core = AcdCore(
-        engine.clock, queues, agents,
-        on_state=lambda agent, old, spent: engine.telemetry.agent_time(old.value, spent),  # occupancy
-    )
+    engine.catalogue = load_desk(config_dir / "desk.yaml")
+
+    def on_state(agent, old, spent) -> None:
+        engine.telemetry.agent_time(old.value, spent)  # occupancy
+        engine.emit("agent_state", {"agent_id": agent.id, "state": agent.state.value, "reason": agent.reason, "since": agent.state_since})
+
+    engine.core = AcdCore(engine.clock, queues, agents, on_state=on_state)
     engine.calllog = MemoryCallLog(engine.clock)
 
 
@@ -259,7 +273,9 @@ async def run_engine(settings: Settings, *, with_demo: bool = False) -> AsyncIte
         await stack.enter_async_context(_customer_store(engine))
         if engine.demo is not None:
             await _seed_demo(engine)
-        engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store, node_id=settings.engine.node_id)
+        engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store,
+                                node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit)
+        engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))
         await stack.enter_async_context(_flows(engine, ivr))

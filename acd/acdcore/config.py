@@ -74,3 +74,54 @@ def load_agents(path: Path) -> list[AgentConfig]:
     if problems:
         raise ConfigError(problems)
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogueEntry:
+    code: str
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DeskCatalogue:
+    """What agents pick from: not-ready reasons and call dispositions (``config/desk.yaml``)."""
+
+    not_ready_reasons: tuple[CatalogueEntry, ...] = ()
+    dispositions: tuple[CatalogueEntry, ...] = ()
+
+    def reason(self, code: str) -> CatalogueEntry | None:
+        return next((r for r in self.not_ready_reasons if r.code == code), None)
+
+    def disposition(self, code: str) -> CatalogueEntry | None:
+        return next((d for d in self.dispositions if d.code == code), None)
+
+
+def load_desk(path: Path) -> DeskCatalogue:
+    """Reasons and dispositions; a missing file gives an empty catalogue (any reason accepted is
+    NOT the fallback: with no catalogue, agents can only go not ready without a reason code)."""
+    if not path.exists():
+        return DeskCatalogue()
+    try:
+        doc = load_yaml(path)
+    except YamlError as exc:
+        raise ConfigError([str(exc)]) from None
+    problems: list[str] = []
+    sections: dict[str, tuple[CatalogueEntry, ...]] = {}
+    for section in ("not_ready_reasons", "dispositions"):
+        items = doc.get(section, []) if isinstance(doc, dict) else None
+        if not isinstance(items, list):
+            problems.append(f"{path}:1:1: {section}: expected a list of {{code, label}}")
+            continue
+        entries = []
+        for i, node in enumerate(items):
+            try:
+                entries.append(build_section(CatalogueEntry, node, f"{section}[{i}]", str(path)))
+            except ConfigError as exc:
+                problems += exc.problems
+        codes = [e.code for e in entries]
+        for code in {c for c in codes if codes.count(c) > 1}:
+            problems.append(f"{path}: {section}: the code {code!r} is used twice")
+        sections[section] = tuple(entries)
+    if problems:
+        raise ConfigError(problems)
+    return DeskCatalogue(**sections)

@@ -393,6 +393,31 @@ class AcdCore:
             return ordered[i]
         return min(agents, key=lambda a: (a.idle_since, a.id))  # longest idle
 
+    @staticmethod
+    def _relax_step(q: QueueConfig, waited: float) -> int | None:
+        step = None
+        for i, relax in enumerate(q.relax):
+            if waited >= relax.after_s:
+                step = i
+        return step
+
+    def _scores(self, q: QueueConfig, agents: list[Agent], chosen: Agent, top: int = 10) -> tuple[tuple[str, float], ...]:
+        """What the strategy compared, for the decision record: the chosen agent first, then up
+        to ``top`` other candidates (a bounded cost, whatever the pool size)."""
+        now = self.clock.now()
+
+        def score(a: Agent) -> float:
+            if q.strategy == "most_skilled":
+                return float(sum(a.config.skills.get(s, 0) for s in q.skills))
+            if q.strategy == "least_occupied":
+                return round(self.occupancy(a), 4)
+            return round(now - a.idle_since, 3)  # longest idle (and round robin: shown as idle time)
+
+        others = [a for a in agents[: top * 4] if a is not chosen]
+        reverse = q.strategy != "least_occupied"
+        others.sort(key=score, reverse=reverse)
+        return tuple((a.id, score(a)) for a in [chosen] + others[: top - 1])
+
     def _candidate_calls(self, now: float) -> list[CallEntry]:
         """Calls worth a routing pass, best first. When ready agents are fewer than waiting calls
         (the busy case), only the best call of each ready agent can be served now: look at those,
@@ -439,7 +464,12 @@ class AcdCore:
             entry.offer_id = offer.offer_id
             agent.offer_id, agent.call_id = offer.offer_id, entry.call_id
             self._set_state(agent, S.RESERVED)
-            decision = Decision(entry.call_id, agent.id, offer.offer_id, q.name, now, waited, len(eligible), floor, q.strategy)
+            decision = Decision(
+                entry.call_id, agent.id, offer.offer_id, q.name, now, waited, len(eligible), floor, q.strategy,
+                required={**q.skills, **entry.skills}, relax_step=self._relax_step(q, waited), language=entry.language,
+                sticky_agent=self._sticky_holder(entry), preferred=dict(entry.preferred_skills),
+                scores=self._scores(q, eligible, agent),
+            )
             log.event("acd.route.decision", call=entry.call_id, agent=agent.id, offer=offer.offer_id, queue=q.name, waited_s=round(waited, 3), candidates=len(eligible))
             out.append((offer, decision))
             made += 1

@@ -126,3 +126,9 @@ class Decision:
     candidates: int
     min_proficiency: int
     strategy: str
+    required: dict[str, int] = field(default_factory=dict)  # skill -> minimum asked (before relaxation)
+    relax_step: int | None = None  # index into the queue's relax steps in force, None = base rule
+    language: str | None = None
+    sticky_agent: str | None = None  # the agent the call was held for, if any
+    preferred: dict[str, int] = field(default_factory=dict)
+    scores: tuple[tuple[str, float], ...] = ()  # (agent, strategy score) of the best candidates, best first

@@ -25,13 +25,48 @@ from acd.clock import Clock
 from acd.livestate import LiveStore, MemoryLiveStore
 from acd.logs import bind_call, get_logger
 from acd.ports import InteractionRecorder
-from acd.acdcore.core import AcdCore, QueueFull
+from acd.acdcore.config import DeskCatalogue
+from acd.acdcore.core import AcdCore, IllegalTransition, QueueFull
 from acd.acdcore.model import AgentState, CallEntry, Offer
 from acd.telemetry import Telemetry
 
 log = get_logger(__name__)
 
 FAILURE_REASONS = {"3": "no answer", "5": "busy", "8": "congestion", "1": "unreachable", "0": "cancelled"}
+
+
+def decision_record(decision) -> dict:
+    """A routing decision as kept on the call's record: candidates, filters, scores, step, choice."""
+    return {
+        "agent": decision.agent_id, "offer": decision.offer_id, "queue": decision.queue,
+        "waited_s": round(decision.waited_s, 3), "candidates": decision.candidates, "strategy": decision.strategy,
+        "filters": {"required": decision.required, "min_proficiency": decision.min_proficiency,
+                    "relax_step": decision.relax_step, "language": decision.language, "sticky_agent": decision.sticky_agent,
+                    "preferred": decision.preferred},
+        "scores": [{"agent": a, "score": sc} for a, sc in decision.scores],
+    }
+
+
+class InvalidChoice(ValueError):
+    """A reason or disposition that is not in the desk catalogue (``config/desk.yaml``)."""
+
+    def __init__(self, field_name: str, value: str) -> None:
+        super().__init__(f"{field_name}: {value!r} is not in the catalogue")
+        self.field = field_name
+        self.value = value
+
+
+class NotInWrapUp(RuntimeError):
+    """Wrap-up can only be finished by an agent in wrap-up."""
+
+
+@dataclass
+class _WrapUp:
+    call_id: str
+    queue: str
+    talk_s: float
+    started: float
+    task: asyncio.Task | None = None
 
 
 @dataclass
@@ -60,6 +95,8 @@ class AcdService:
         moh_margin_s: float = 30.0,
         store: LiveStore | None = None,
         node_id: str = "node-1",
+        catalogue: DeskCatalogue | None = None,
+        emit=None,
     ) -> None:
         self.core = core
         self.ami = ami
@@ -75,6 +112,10 @@ class AcdService:
         self.moh_margin_s = moh_margin_s  # how late a music slice may end before the session is declared broken
         self.store: LiveStore = store or MemoryLiveStore(clock)
         self.node_id = node_id
+        self.catalogue = catalogue or DeskCatalogue()
+        self.emit = emit or (lambda kind, data: None)  # push to the live stream (HTTP API)
+        self.connected_entries: dict[str, CallEntry] = {}  # call id -> entry, while connected (screen-pop)
+        self._wrapups: dict[str, _WrapUp] = {}
         self._waiters: dict[str, _Waiter] = {}
         self._talk_started: dict[str, tuple[float, str]] = {}
         self._kick = asyncio.Event()
@@ -136,11 +177,7 @@ class AcdService:
                 continue
             self.telemetry.routing_decision(time.perf_counter() - started)
             for offer, decision in decisions:
-                self.recorder.event(offer.call_id, "routing_decision", {
-                    "agent": decision.agent_id, "offer": decision.offer_id, "queue": decision.queue,
-                    "waited_s": round(decision.waited_s, 3), "candidates": decision.candidates,
-                    "min_proficiency": decision.min_proficiency, "strategy": decision.strategy,
-                })
+                self.recorder.event(offer.call_id, "routing_decision", decision_record(decision))
                 self._spawn(self._ring(offer), f"acd-offer-{offer.offer_id}")
 
     async def _ring(self, offer: Offer) -> None:
@@ -160,6 +197,8 @@ class AcdService:
             try:
                 await originate(self.ami, req)
                 self.recorder.event(offer.call_id, "offer", {"agent": offer.agent_id, "offer": offer.offer_id, "ring_timeout_s": offer.ring_timeout_s})
+                self.emit("offer", {"agent_id": offer.agent_id, "call_id": offer.call_id, "queue": offer.queue,
+                                    "customer_id": entry.customer_id if entry else None})
                 if offer.offer_id not in self.core.offers and offer.call_id not in self.core.connected:
                     # withdrawn while the Originate was in flight: no phantom ring
                     await self._cancel_leg(offer)
@@ -356,6 +395,8 @@ class AcdService:
             self.telemetry.ewt_error(waited - entry.announced_ewt_s)
         self.telemetry.agent_offer("answered")
         self._talk_started[uid] = (now, entry.queue)
+        self.connected_entries[uid] = entry
+        self.emit("connected", {"agent_id": offer.agent_id, "call_id": uid, "queue": entry.queue})
         self._store_op(self.store.confirm(offer.agent_id, offer.offer_id, uid), "confirm")
         self.recorder.event(uid, "connected", {"agent": offer.agent_id, "queue": entry.queue, "waited_s": round(waited, 3)})
         waiter = self._waiters.get(uid)
@@ -423,21 +464,85 @@ class AcdService:
         agent_id = self.core.call_ended(call_id)
         if agent_id is None:
             return
+        self.connected_entries.pop(call_id, None)
         self._store_op(self.store.release(agent_id, call_id), "release")
         started, queue = self._talk_started.pop(call_id, (self.clock.now(), ""))
         talk = self.clock.now() - started
         self.recorder.event(call_id, "ended", {"agent": agent_id, "talk_s": round(talk, 3)})
+        self.emit("ended", {"agent_id": agent_id, "call_id": call_id})
         q = self.core.queues.get(queue)
-        self._spawn(self._wrapup(agent_id, queue, talk, q.wrapup_s if q else 0.0), f"acd-wrapup-{agent_id}")
+        wrap = _WrapUp(call_id, queue, talk, self.clock.now())
+        self._wrapups[agent_id] = wrap
+        wrap.task = self._spawn(self._wrapup_timer(agent_id, q.wrapup_s if q else 0.0), f"acd-wrapup-{agent_id}")
 
-    async def _wrapup(self, agent_id: str, queue: str, talk_s: float, seconds: float) -> None:
-        """The wrap-up timer; when it ends the agent is ready and the call's handle time is known."""
+    async def _wrapup_timer(self, agent_id: str, seconds: float) -> None:
+        """The wrap-up time allowed; when it runs out without a disposition the agent is made
+        ready anyway (the call is recorded without one)."""
         await asyncio.sleep(seconds)
-        self.core.wrapup_done(agent_id)
-        if queue:
-            self.telemetry.call_completed(queue, talk_s, 0.0, seconds)
-            self.core.record_handle_time(queue, talk_s + seconds)
+        self._complete_wrapup(agent_id, None, None, ready=True)
+
+    def _complete_wrapup(self, agent_id: str, disposition: str | None, notes: str | None, *, ready: bool) -> None:
+        wrap = self._wrapups.pop(agent_id, None)
+        if wrap is None:
+            return
+        if wrap.task is not None and wrap.task is not asyncio.current_task():
+            wrap.task.cancel()
+        spent = self.clock.now() - wrap.started
+        self.recorder.event(wrap.call_id, "wrapup_done", {"agent": agent_id, "disposition": disposition, "notes": notes, "wrapup_s": round(spent, 3)})
+        self.core.wrapup_done(agent_id, ready=ready)
+        if wrap.queue:
+            self.telemetry.call_completed(wrap.queue, wrap.talk_s, 0.0, spent)
+            self.core.record_handle_time(wrap.queue, wrap.talk_s + spent)
+        self.emit("wrapup_done", {"agent_id": agent_id, "call_id": wrap.call_id, "disposition": disposition})
         self.kick()
+
+    # ------------------------------------------------------------------ the agent's desk
+    def login(self, agent_id: str, ready: bool = True) -> None:
+        agent = self.core.agent(agent_id)
+        if agent.state != AgentState.LOGGED_OUT:
+            raise IllegalTransition(agent_id, agent.state, AgentState.READY if ready else AgentState.NOT_READY)
+        self.core.login(agent_id, ready)
+        self.kick()
+
+    def logout(self, agent_id: str) -> None:
+        """Only from ready or not ready: a call in progress (or ringing) finishes first."""
+        self.core.logout(agent_id)
+        self.kick()
+
+    def set_ready(self, agent_id: str) -> None:
+        agent = self.core.agent(agent_id)
+        if agent.state == AgentState.WRAP_UP:
+            raise NotInWrapUp(f"agent {agent_id} is in wrap-up: finish it with a disposition")
+        self.core.set_ready(agent_id)
+        self.kick()
+
+    def set_not_ready(self, agent_id: str, reason: str) -> None:
+        """An agent's own (or a supervisor's forced) pause, with a reason from the catalogue. A
+        ringing offer is withdrawn and its leg cancelled; the call keeps its place."""
+        if self.catalogue.reason(reason) is None:
+            raise InvalidChoice("reason", reason)
+        agent = self.core.agent(agent_id)
+        if agent.state in (AgentState.ON_CALL, AgentState.LOGGED_OUT, AgentState.WRAP_UP):
+            raise IllegalTransition(agent_id, agent.state, AgentState.NOT_READY)
+        withdrawn = self.core.set_not_ready(agent_id, reason)
+        if withdrawn is not None:
+            self._spawn(self._cancel_leg(withdrawn), f"acd-cancel-{withdrawn.offer_id}")
+        self.kick()
+
+    def finish_wrapup(self, agent_id: str, disposition: str, notes: str | None = None, *, ready: bool = True) -> str:
+        """The agent gives the call its disposition (and notes); returns the call id."""
+        if self.catalogue.disposition(disposition) is None:
+            raise InvalidChoice("disposition", disposition)
+        wrap = self._wrapups.get(agent_id)
+        if wrap is None or self.core.agent(agent_id).state != AgentState.WRAP_UP:
+            raise NotInWrapUp(f"agent {agent_id} is not in wrap-up")
+        call_id = wrap.call_id
+        self._complete_wrapup(agent_id, disposition, (notes or "").strip()[:2000] or None, ready=ready)
+        return call_id
+
+    def wrapup_call(self, agent_id: str) -> str | None:
+        wrap = self._wrapups.get(agent_id)
+        return wrap.call_id if wrap else None
 
     def live(self) -> dict:
         """The live state for the wallboard and the API."""

@@ -1,5 +1,6 @@
 import asyncio
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,7 @@ async def make_engine(tmp_path):
 
     async def make(n_agents=2, queues=QUEUES, engine_yaml="", agents=None):
         (tmp_path / "queues.yaml").write_text(textwrap.dedent(queues))
+        (tmp_path / "desk.yaml").write_text((Path(__file__).resolve().parents[2] / "config" / "desk.yaml").read_text())
         (tmp_path / "agents.yaml").write_text(textwrap.dedent(agents) if agents else agents_yaml(n_agents))
         (tmp_path / "engine.yaml").write_text(
             "http:\n  port: 0\npbx:\n  mode: sim\n"

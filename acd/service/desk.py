@@ -1,0 +1,80 @@
+"""The agent's screen-pop: who is calling, how sure we are of it, what they did in the IVR and
+what happened on their last calls, so that no agent has to ask again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acd.acdcore.model import AgentState, CallEntry
+from acd.logs import get_logger
+from acd.service.acd import AcdService
+from acd.service.calllog import MemoryCallLog
+from acd.store.sql import NotFound, SqlStore
+
+log = get_logger(__name__)
+
+
+class AgentDesk:
+    def __init__(self, acd: AcdService, customers: SqlStore | None, calllog: MemoryCallLog) -> None:
+        self.acd = acd
+        self.customers = customers
+        self.calllog = calllog
+
+    async def work(self, agent_id: str) -> dict[str, Any]:
+        """``{"offer": Work | None, "call": Work | None}`` for the agent now."""
+        agent = self.acd.core.agent(agent_id)
+        offer = call = None
+        if agent.state in (AgentState.RESERVED, AgentState.RINGING) and agent.call_id:
+            entry = self.acd.core.calls.get(agent.call_id)
+            if entry is not None:
+                offer = await self._work(entry)
+        elif agent.state == AgentState.ON_CALL and agent.call_id:
+            entry = self.acd.connected_entries.get(agent.call_id)
+            if entry is not None:
+                call = await self._work(entry)
+        elif agent.state == AgentState.WRAP_UP:
+            call_id = self.acd.wrapup_call(agent_id)
+            if call_id is not None:
+                call = {"call_id": call_id, "wrap_up": True}
+        return {"offer": offer, "call": call}
+
+    def customer_of(self, agent_id: str) -> str | None:
+        """The customer whose call this agent is being offered or is talking to, if any."""
+        agent = self.acd.core.agent(agent_id)
+        entry = self.acd.core.calls.get(agent.call_id or "") or self.acd.connected_entries.get(agent.call_id or "")
+        return entry.customer_id if entry else None
+
+    async def _work(self, entry: CallEntry) -> dict[str, Any]:
+        now = self.acd.clock.now()
+        customer = last = None
+        if entry.customer_id and self.customers is not None:
+            try:
+                customer = await self.customers.get_customer(entry.customer_id)
+                last = [i.to_dict() for i in await self.customers.search_interactions(customer_id=entry.customer_id, limit=6)
+                        if i.call_id != entry.call_id][:5]
+            except NotFound:
+                customer = None
+            except Exception as exc:  # noqa: BLE001 - the store is down: the pop still shows the call
+                log.warn_event("desk.customer_unavailable", error=type(exc).__name__)
+        path = [{"step": e.get("step"), "action": e.get("action"), "outcome": e.get("outcome")}
+                for e in self.calllog.timeline(entry.call_id) if e["kind"] == "flow_step"]
+        return {
+            "call_id": entry.call_id, "queue": entry.queue, "ani": entry.caller_number or None,
+            "waited_s": round(now - entry.enqueued_at, 1), "customer": customer,
+            "verification": {"level": entry.verification, "method": _method(path), "locked": entry.locked},
+            "ivr_path": path, "last_interactions": last or [],
+            "notes": [customer["notes"]] if customer and customer.get("notes") else [],
+            "attributes": {k: v for k, v in entry.attributes.items() if isinstance(v, (str, int, float, bool))},
+            "vip": entry.vip,
+        }
+
+
+def _method(path: list[dict[str, Any]]) -> str | None:
+    """How the caller proved who they are, from the IVR path (the last verification step passed)."""
+    method = None
+    for step in path:
+        if step["action"] in ("verify_pin", "verify_date") and step["outcome"] == "ok":
+            method = "pin" if step["action"] == "verify_pin" else "date"
+        elif step["action"] == "lookup_caller" and step["outcome"] == "found" and method is None:
+            method = "caller_id"
+    return method

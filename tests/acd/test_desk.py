@@ -1,0 +1,92 @@
+"""The agent's desk over the running engine: reasons from the catalogue, a forced pause that
+withdraws a ringing offer, wrap-up with a disposition on the record, the screen-pop and the
+routing decision record."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from acd.acdcore.core import IllegalTransition
+from acd.acdcore.model import AgentState
+from acd.service.acd import InvalidChoice, NotInWrapUp
+from acd.sim import AgentBehaviour, CallerScript
+from tests.acd.conftest import wait_until
+from tests.acd.test_flow_calls import CALLER, PIN, engine_with_customer, stored_interaction
+
+SLOW_WRAPUP = """
+queues:
+  - {name: general, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 60, moh_slice_s: 2, announce_position: false, announce_ewt: false}
+"""
+
+
+async def test_not_ready_reasons_come_from_the_catalogue(make_engine):
+    engine = await make_engine(n_agents=1)
+    with pytest.raises(InvalidChoice) as err:
+        engine.acd.set_not_ready("agent1", "nap")
+    assert err.value.field == "reason"
+    engine.acd.set_not_ready("agent1", "lunch")
+    a = engine.core.agents["agent1"]
+    assert (a.state, a.reason) == (AgentState.NOT_READY, "lunch")
+    engine.acd.set_ready("agent1")
+    engine.acd.logout("agent1")
+    assert a.state == AgentState.LOGGED_OUT
+    with pytest.raises(IllegalTransition):
+        engine.acd.logout("agent1")
+    engine.acd.login("agent1")
+    assert a.state == AgentState.READY
+
+
+async def test_a_forced_pause_withdraws_the_ringing_offer(make_engine):
+    engine = await make_engine(n_agents=2, queues=SLOW_WRAPUP)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=None)  # would ring out
+    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.3)
+    engine.acd.set_not_ready("agent2", "break")
+    call = await engine.pbx.place_call(CallerScript())
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.RINGING, 10)
+    engine.acd.set_ready("agent2")
+    engine.acd.set_not_ready("agent1", "technical")  # a supervisor pulls agent1 out
+    outcome = await call.finished(20)
+    assert outcome.agent == "PJSIP/agent2"
+    assert engine.core.agents["agent1"].reason == "technical"
+    hangups = [a for a in engine.pbx.ami.actions_seen if a.name.lower() == "hangup"]
+    assert hangups  # the agent1 leg was cancelled by its ChannelId
+
+
+async def test_wrap_up_with_a_disposition_lands_on_the_record(make_engine):
+    engine = await make_engine(n_agents=1, queues=SLOW_WRAPUP)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.3)
+    with pytest.raises(NotInWrapUp):
+        engine.acd.finish_wrapup("agent1", "resolved")
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900555"))
+    assert (await call.finished(20)).connected
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.WRAP_UP, 10)
+    with pytest.raises(NotInWrapUp):
+        engine.acd.set_ready("agent1")  # wrap-up ends with a disposition, or when its time runs out
+    with pytest.raises(InvalidChoice):
+        engine.acd.finish_wrapup("agent1", "made-up")
+    assert engine.acd.finish_wrapup("agent1", "resolved", "  customer happy  ") == call.uniqueid
+    assert engine.core.agents["agent1"].state == AgentState.READY
+    rec = await stored_interaction(engine, call.uniqueid)
+    assert rec.disposition == "resolved" and rec.notes == "customer happy" and rec.wrapup_s < 30
+
+
+async def test_the_screen_pop_shows_the_customer_and_the_decision_is_explained(make_engine, tmp_path):
+    engine, cid = await engine_with_customer(make_engine, tmp_path)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=5)
+    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.2, talk_s=5)
+    call = await engine.pbx.place_call(CallerScript(caller_id=CALLER, dnis="5551234", keys=f"{PIN}#,1"))
+    await wait_until(lambda: call.uniqueid in engine.acd.connected_entries, 20)
+    agent_id = engine.core.connected[call.uniqueid]
+    work = await engine.desk.work(agent_id)
+    pop = work["call"]
+    assert work["offer"] is None and pop["call_id"] == call.uniqueid
+    assert pop["customer"]["customer_id"] == cid and pop["customer"]["name"] == "Ada Lovelace"
+    assert pop["verification"] == {"level": "verified", "method": "pin", "locked": False}
+    assert [s["step"] for s in pop["ivr_path"]][:3] == ["welcome", "identify", "verify"]
+    assert PIN not in repr(pop)
+    assert engine.desk.customer_of(agent_id) == cid
+    [decision] = [e for e in engine.calllog.timeline(call.uniqueid) if e["kind"] == "routing_decision"]
+    assert decision["agent"] == agent_id and decision["filters"]["required"] == {"general": 1}
+    assert decision["scores"][0]["agent"] == agent_id and decision["candidates"] == len(decision["scores"])
