@@ -257,9 +257,9 @@ def build_core(engine: Engine) -> None:
 
 
 @contextlib.asynccontextmanager
-async def run_engine(settings: Settings, *, with_demo: bool = False) -> AsyncIterator[Engine]:
+async def run_engine(settings: Settings, *, with_demo: bool = False, clock: SystemClock | None = None) -> AsyncIterator[Engine]:
     """Start everything; yield the running engine; stop everything in reverse order."""
-    engine = Engine(settings)
+    engine = Engine(settings, clock=clock or SystemClock())
     build_core(engine)
     if settings.flows.fallback_queue not in engine.core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")

@@ -24,6 +24,17 @@ class SystemClock:
         return time.monotonic()
 
 
+class ShiftedClock(SystemClock):
+    """Real time that started at ``start`` (epoch seconds): ``acd flows run --at`` plays a call at
+    a chosen date and hour while timers still run in real time."""
+
+    def __init__(self, start: float) -> None:
+        self._offset = start - time.time()
+
+    def now(self) -> float:
+        return time.time() + self._offset
+
+
 class FakeClock:
     """A clock that only moves when told to."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import datetime as dt
 import sys
@@ -189,7 +190,28 @@ def _build_ports(fixtures: dict[str, Any], queue_outcomes: Sequence[str] | None,
     return FlowPorts(directory, verification, PrintingRecorder(), queue, http, callbacks), (queue, callbacks)
 
 
+def cmd_run_on_sim(args: argparse.Namespace) -> int:
+    from acd.flows.simrun import run_on_sim
+    from acd.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"acd flows run: {exc}", file=sys.stderr)
+        return 2
+    if args.dir:
+        settings = dataclasses.replace(settings, flows=dataclasses.replace(settings.flows, directory=args.dir))
+    at = None
+    if args.at:
+        when = dt.datetime.fromisoformat(args.at)
+        at = (when if when.tzinfo else when.astimezone()).timestamp()
+    caller = "" if args.caller in ("", "withheld", "anonymous") else args.caller
+    return asyncio.run(run_on_sim(settings, args.flow, caller=caller, keys=args.keys or "", dnis=args.dnis, at=at, out=sys.stdout))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.pbx:
+        return cmd_run_on_sim(args)
     from acd.flows.interpreter import FlowInterpreter
     from acd.flows.memory import ScriptedChannel
     from acd.flows.ports_extra import CallContext
@@ -285,6 +307,9 @@ def register(subparsers) -> None:
     r.add_argument("--fixtures", default=None, help="YAML with customers:, http:, queue: (default <flows dir>/testdata/fixtures.yaml)")
     r.add_argument("--queue-outcome", default=None, help="what queue steps return, comma-separated in turn (default answered)")
     r.add_argument("--max-steps", type=int, default=500)
+    r.add_argument("--pbx", action="store_true",
+                   help="run the call on the engine against the simulated PBX (real FastAGI/AMI) and the configured "
+                        "customer store and queues, instead of in-memory stand-ins")
     r.add_argument("--dir", help="flows directory (default: flows.directory from settings)")
     r.add_argument("--sound-dir", action="append", help=argparse.SUPPRESS)
     r.add_argument("--config", default="config", help="settings directory (default: config)")
