@@ -26,7 +26,7 @@ from acd.service.acd import AcdService
 from acd.flows.httpport import AiohttpPort
 from acd.flows.interpreter import FlowInterpreter, FlowPorts
 from acd.flows.registry import FlowRegistry
-from acd.service.calllog import MemoryCallLog
+from acd.service.calllog import IvrMetrics, MemoryCallLog
 from acd.service.flowports import AcdQueuePort, CallChannels, RecordedCallbacks, engine_flow_runner
 from acd.service.desk import AgentDesk
 from acd.service.ivr import IvrEntry
@@ -196,7 +196,7 @@ async def _customer_store(engine: Engine) -> AsyncIterator[SqlStore]:
     records = DurableRecorder(cfg.spool_dir, store, engine.clock)
     records.start()
     engine.customers, engine.records = store, records
-    engine.calllog.forward = records
+    engine.calllog.observers.append(records)
     try:
         yield store
     finally:
@@ -218,7 +218,8 @@ async def _flows(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FlowRegistry | 
     engine.callbacks = RecordedCallbacks(engine.calllog)
     http = AiohttpPort()
     ports = FlowPorts(
-        directory=engine.customers, verification=SqlVerification(engine.customers, engine.clock, LockoutPolicy(s.verification.max_failures, s.verification.window_s)),
+        directory=engine.customers, verification=SqlVerification(engine.customers, engine.clock, LockoutPolicy(s.verification.max_failures, s.verification.window_s),
+                                     on_attempt=engine.telemetry.verification_attempt),
         recorder=engine.calllog, queue=AcdQueuePort(engine.acd, channels, engine.clock), http=http, callbacks=engine.callbacks,
     )
     interpreter = FlowInterpreter(ports, engine.clock, fallback_queue=s.flows.fallback_queue)
@@ -253,7 +254,7 @@ def build_core(engine: Engine) -> None:
         engine.emit("agent_state", {"agent_id": agent.id, "state": agent.state.value, "reason": agent.reason, "since": agent.state_since})
 
     engine.core = AcdCore(engine.clock, queues, agents, on_state=on_state)
-    engine.calllog = MemoryCallLog(engine.clock)
+    engine.calllog = MemoryCallLog(engine.clock, observers=[IvrMetrics(engine.telemetry)])
 
 
 @contextlib.asynccontextmanager

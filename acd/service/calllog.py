@@ -16,15 +16,15 @@ log = get_logger(__name__)
 
 
 class MemoryCallLog:
-    def __init__(self, clock: Clock, keep: int = 500, forward: InteractionRecorder | None = None) -> None:
+    def __init__(self, clock: Clock, keep: int = 500, observers: list[InteractionRecorder] | None = None) -> None:
         self.clock = clock
         self.keep = keep
-        self.forward = forward
+        self.observers: list[InteractionRecorder] = list(observers or [])  # the durable recorder, IVR metrics
         self.calls: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
     def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
-        if self.forward is not None:
-            self.forward.event(call_id, kind, data)
+        for observer in self.observers:
+            observer.event(call_id, kind, data)
         timeline = self.calls.setdefault(call_id, [])
         timeline.append({"t": self.clock.now(), "kind": kind, **data})
         self.calls.move_to_end(call_id)
@@ -34,3 +34,24 @@ class MemoryCallLog:
 
     def timeline(self, call_id: str) -> list[dict[str, Any]]:
         return list(self.calls.get(call_id, []))
+
+
+class IvrMetrics:
+    """Turns the flow's record events into the IVR metrics: sessions and step visits per flow, and
+    containment (the flow itself ended the call: self-service completed, no agent needed)."""
+
+    CONTAINED = frozenset({"hangup"})
+
+    def __init__(self, telemetry) -> None:
+        self.telemetry = telemetry
+        self._top: dict[str, str] = {}  # call id -> the call's top flow
+
+    def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
+        if kind == "flow_start":
+            self._top[call_id] = str(data.get("flow"))
+            self.telemetry.ivr_session(str(data.get("flow")))
+        elif kind == "flow_step":
+            self.telemetry.ivr_step(str(data.get("flow")), str(data.get("step")))
+        elif kind == "flow_end":
+            flow = self._top.pop(call_id, str(data.get("flow")))
+            self.telemetry.ivr_contained(flow, str(data.get("outcome")) in self.CONTAINED)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Callable
 
 from acd.clock import Clock
 from acd.logs import get_logger
@@ -23,10 +24,12 @@ class LockoutPolicy:
 
 
 class SqlVerification:
-    def __init__(self, store: SqlStore, clock: Clock, policy: LockoutPolicy = LockoutPolicy()) -> None:
+    def __init__(self, store: SqlStore, clock: Clock, policy: LockoutPolicy = LockoutPolicy(), *,
+                 on_attempt: Callable[[str, str], None] | None = None) -> None:
         self.store = store
         self.clock = clock
         self.policy = policy
+        self.on_attempt = on_attempt or (lambda method, result: None)  # metrics: method, result
 
     async def is_locked(self, customer_id: str, caller_number: str | None) -> bool:
         since = self.clock.now() - self.policy.window_s
@@ -64,4 +67,5 @@ class SqlVerification:
             result = VerifyResult.LOCKED  # this failure was the last allowed one
             log.warn_event("verification.locked", customer_id=customer_id, method=method)
         log.event("verification.attempt", customer_id=customer_id, method=method, result=result.value)
+        self.on_attempt(method, result.value)
         return result

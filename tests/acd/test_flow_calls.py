@@ -82,6 +82,12 @@ async def test_a_verified_caller_is_routed_with_their_record(make_engine, tmp_pa
     [attempt] = await engine.customers.attempts(customer_id=cid)
     assert (attempt["method"], attempt["result"], attempt["caller_number"]) == ("pin", "ok", CALLER)
 
+    metrics = engine.telemetry.render().decode()
+    assert 'acd_ivr_sessions_total{flow="demo_line"} 1.0' in metrics
+    assert 'acd_ivr_step_visits_total{flow="demo_line",step="verify"} 1.0' in metrics
+    assert 'acd_ivr_verification_attempts_total{method="pin",result="ok"} 1.0' in metrics
+    assert 'acd_ivr_sessions_ended_total{flow="demo_line",outcome="not_contained"} 1.0' in metrics
+
     # ---- the secret scan: logs, spool, every stored row
     standalone = re.compile(rf"(?<!\d){PIN}(?!\d)")
     leaks = [r.getMessage() for r in caplog.records if standalone.search(r.getMessage() + repr(getattr(r, "__dict__", "")))]
