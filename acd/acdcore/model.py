@@ -49,6 +49,7 @@ class QueueConfig:
     overflow_if_no_agents: bool = False  # ... or at once when no agent who could take it is logged in
     sticky_s: float = 0.0  # hold a known customer's call for their last agent / account owner this long
     vip_priority: int = 5  # priority a VIP caller gets at least
+    disposition_required: bool = False  # wrap-up ends only with a disposition, not when its time runs out
 
 
 @dataclass(frozen=True)

@@ -477,9 +477,28 @@ class AcdService:
 
     async def _wrapup_timer(self, agent_id: str, seconds: float) -> None:
         """The wrap-up time allowed; when it runs out without a disposition the agent is made
-        ready anyway (the call is recorded without one)."""
+        ready anyway (the call is recorded without one), unless the queue requires a
+        disposition: then the wrap-up is only marked overdue."""
         await asyncio.sleep(seconds)
+        wrap = self._wrapups.get(agent_id)
+        q = self.core.queues.get(wrap.queue) if wrap else None
+        if q is not None and q.disposition_required:
+            log.warn_event("acd.wrapup.overdue", agent=agent_id, call_id=wrap.call_id)
+            self.emit("wrapup_overdue", {"agent_id": agent_id, "call_id": wrap.call_id})
+            return
         self._complete_wrapup(agent_id, None, None, ready=True)
+
+    def extend_wrapup(self, agent_id: str, seconds: float) -> None:
+        """More after-call work time: the timer restarts with ``seconds`` left."""
+        wrap = self._wrapups.get(agent_id)
+        if wrap is None:
+            raise NotInWrapUp(f"agent {agent_id} is not in wrap-up")
+        if not 0 < seconds <= 3600:
+            raise InvalidChoice("seconds", str(seconds))
+        if wrap.task is not None:
+            wrap.task.cancel()
+        wrap.task = self._spawn(self._wrapup_timer(agent_id, seconds), f"acd-wrapup-{agent_id}")
+        self.recorder.event(wrap.call_id, "wrapup_extended", {"agent": agent_id, "seconds": seconds})
 
     def _complete_wrapup(self, agent_id: str, disposition: str | None, notes: str | None, *, ready: bool) -> None:
         wrap = self._wrapups.pop(agent_id, None)

@@ -90,3 +90,21 @@ async def test_the_screen_pop_shows_the_customer_and_the_decision_is_explained(m
     [decision] = [e for e in engine.calllog.timeline(call.uniqueid) if e["kind"] == "routing_decision"]
     assert decision["agent"] == agent_id and decision["filters"]["required"] == {"general": 1}
     assert decision["scores"][0]["agent"] == agent_id and decision["candidates"] == len(decision["scores"])
+
+
+async def test_wrap_up_can_be_extended_and_a_required_disposition_holds_the_agent(make_engine):
+    engine = await make_engine(n_agents=1, queues="""
+queues:
+  - {name: general, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 0.5, moh_slice_s: 2, announce_position: false, disposition_required: true}
+""")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.3)
+    call = await engine.pbx.place_call(CallerScript())
+    assert (await call.finished(20)).connected
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.WRAP_UP, 10)
+    engine.acd.extend_wrapup("agent1", 1.0)
+    await asyncio.sleep(1.5)  # past the extended time: still in wrap-up, the queue wants a disposition
+    assert engine.core.agents["agent1"].state == AgentState.WRAP_UP
+    engine.acd.finish_wrapup("agent1", "sale")
+    assert engine.core.agents["agent1"].state == AgentState.READY
+    kinds = [e["kind"] for e in engine.calllog.timeline(call.uniqueid)]
+    assert kinds.count("wrapup_extended") == 1 and kinds[-1] == "wrapup_done"
