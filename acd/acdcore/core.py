@@ -24,12 +24,12 @@ S = AgentState
 # Allowed transitions (h11 style: the table is the specification).
 TRANSITIONS: dict[AgentState, set[AgentState]] = {
     S.LOGGED_OUT: {S.READY, S.NOT_READY},
-    S.READY: {S.RESERVED, S.NOT_READY, S.LOGGED_OUT},
+    S.READY: {S.RESERVED, S.NOT_READY, S.LOGGED_OUT, S.ON_CALL},  # -> ON_CALL: only adopt_connected (repair)
     S.RESERVED: {S.RINGING, S.READY, S.NOT_READY, S.ON_CALL},
     S.RINGING: {S.ON_CALL, S.READY, S.NOT_READY},
     S.ON_CALL: {S.WRAP_UP},
     S.WRAP_UP: {S.READY, S.NOT_READY, S.LOGGED_OUT},
-    S.NOT_READY: {S.READY, S.LOGGED_OUT, S.NOT_READY},
+    S.NOT_READY: {S.READY, S.LOGGED_OUT, S.NOT_READY, S.ON_CALL},  # -> ON_CALL: only adopt_connected
 }
 
 
@@ -213,6 +213,19 @@ class AcdCore:
         agent.call_id, agent.offer_id = offer.call_id, None
         self._set_state(agent, S.ON_CALL)
         return offer
+
+    def adopt_connected(self, agent_id: str, call_id: str) -> bool:
+        """State repair: Asterisk shows this agent bridged on a call the engine does not know (a
+        restart, or a BridgeEnter lost with the AMI link). The agent is marked on that call so
+        it is never offered another one. Returns False when there was nothing to repair."""
+        agent = self.agent(agent_id)
+        if agent.state not in (S.READY, S.NOT_READY) or agent.call_id is not None or call_id in self.connected:
+            return False
+        self._drop_call(call_id)
+        self.connected[call_id] = agent.id
+        agent.call_id = call_id
+        self._set_state(agent, S.ON_CALL)
+        return True
 
     def offer_failed(self, offer_id: str, reason: str, *, agent_at_fault: bool = True) -> Offer | None:
         """No answer (RONA), busy, or unreachable: the agent goes not ready, the call keeps its

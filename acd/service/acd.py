@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from acd.agi.channel import AgiChannel
 from acd.agi.errors import AgiHangup
 from acd.ami import AmiClient, AmiError, AmiLinkLost, Event
-from acd.ami.actions import OriginateRequest, core_show_channels, hangup, mix_monitor, originate
+from acd.ami.actions import (
+    OriginateRequest, bridge_list, core_show_channels, device_state_list, hangup, mix_monitor, originate, status,
+)
 from acd.clock import Clock
 from acd.livestate import LiveStore, MemoryLiveStore
 from acd.logs import bind_call, get_logger
@@ -130,6 +132,7 @@ class AcdService:
             ("OriginateResponse", self._on_originate_response),
             ("Hangup", self._on_hangup),
             ("Newchannel", self._on_newchannel),
+            ("DeviceStateChange", self._on_device_state),
         ):
             self._unsubscribe.append(self.ami.subscribe(name, handler))
         self.ami.on_link(self._on_link)
@@ -380,7 +383,14 @@ class AcdService:
             self.core.offer_ringing(uid)
 
     def _on_bridge_enter(self, event: Event) -> None:
-        uid = event.get("Uniqueid", "")
+        self._connected(event.get("Uniqueid", ""), event.get("Channel", ""))
+
+    @staticmethod
+    def _caller_channel(channels: list[Event], uniqueid: str) -> str:
+        return next((c.get("Channel", "") for c in channels if c.get("Uniqueid") == uniqueid), uniqueid)
+
+    def _connected(self, uid: str, channel: str) -> None:
+        """The caller is in the bridge with the offered agent: talk and recording start."""
         entry = self.core.calls.get(uid)
         if entry is None or entry.offer_id is None:
             return
@@ -404,7 +414,7 @@ class AcdService:
             waiter.answered_at = now
             waiter.connected.set()
         if self.record_calls:
-            self._spawn(self._record(uid, event.get("Channel", uid)), f"acd-record-{uid}")
+            self._spawn(self._record(uid, channel or uid), f"acd-record-{uid}")
         self.kick()
 
     async def _record(self, call_id: str, channel: str) -> None:
@@ -584,6 +594,75 @@ class AcdService:
             telemetry.set_queue_snapshot(name, q["waiting"], q["longest_wait_s"], logged_in, available)
 
     # ------------------------------------------------------------------ re-sync on (re)connect
+    def _agent_of_channel(self, channel: str):
+        for agent in self.core.agents.values():
+            if channel.startswith(agent.config.endpoint + "-"):
+                return agent
+        return None
+
+    async def _repair_bridged_agents(self, channels: list[Event], bridge_ids: set[str]) -> int:
+        """An agent leg in a live bridge whose agent the engine holds free: a connect the engine
+        missed (BridgeEnter lost with the link) or a call from before a restart. The leg's
+        ``ACD_CALLER`` (read with Status) names the caller; the agent is marked on that call."""
+        repairs = 0
+        for ch in channels:
+            bridge = ch.get("BridgeId", "")
+            if not bridge or bridge not in bridge_ids:
+                continue
+            agent = self._agent_of_channel(ch.get("Channel", ""))
+            if agent is None or agent.state not in (AgentState.READY, AgentState.NOT_READY, AgentState.RESERVED, AgentState.RINGING):
+                continue  # on a call or in wrap-up: the engine knows
+            try:
+                detail = await status(self.ami, ch.get("Channel", ""), ["ACD_CALLER"])
+                caller = next((v.split("=", 1)[1] for e in detail.events for v in e.headers.get_all("Variable") if v.startswith("ACD_CALLER=")), "")
+            except AmiError as exc:
+                log.warn_event("acd.resync.status_failed", channel=ch.get("Channel"), error=str(exc))
+                continue
+            if not caller:
+                continue
+            if agent.offer_id is not None:  # it was ringing for this very call: the normal path
+                entry = self.core.calls.get(caller)
+                if entry is not None and entry.offer_id == agent.offer_id:
+                    self._connected(caller, self._caller_channel(channels, caller))
+                    self.telemetry.state_repair("missed_connect")
+                    repairs += 1
+                continue
+            if self.core.adopt_connected(agent.id, caller):
+                self._talk_started[caller] = (self.clock.now(), "")
+                self.recorder.event(caller, "adopted", {"agent": agent.id, "channel": ch.get("Channel")})
+                self.telemetry.state_repair("adopted_call")
+                repairs += 1
+        return repairs
+
+    def _repair_devices(self, states: dict[str, str]) -> int:
+        """A ready agent whose phone is unreachable (or busy with a call of its own) would be rung
+        for nothing: not ready, with the reason, until the phone is back."""
+        repairs = 0
+        for agent in self.core.agents.values():
+            state = states.get(agent.config.endpoint, "")
+            if agent.state != AgentState.READY or not state:
+                continue
+            reason = {"UNAVAILABLE": "unreachable", "INVALID": "unreachable", "INUSE": "busy", "BUSY": "busy"}.get(state)
+            if reason is None:
+                continue
+            self.core.set_not_ready(agent.id, reason)
+            self.telemetry.state_repair("device_" + reason)
+            repairs += 1
+        return repairs
+
+    def _on_device_state(self, event: Event) -> None:
+        """A phone that drops off (unregistered) takes its ready agent out of routing; when it is
+        back (NOT_INUSE), an agent the engine paused for it is ready again."""
+        device, state = event.get("Device", ""), event.get("State", "")
+        agent = next((a for a in self.core.agents.values() if a.config.endpoint == device), None)
+        if agent is None:
+            return
+        if state in ("UNAVAILABLE", "INVALID") and agent.state == AgentState.READY:
+            self.core.set_not_ready(agent.id, "unreachable")
+        elif state == "NOT_INUSE" and agent.state == AgentState.NOT_READY and agent.reason in ("unreachable", "busy"):
+            self.core.set_ready(agent.id)
+            self.kick()
+
     async def _on_link(self, up: bool) -> None:
         self.telemetry.ami_link(up)
         if not up:
@@ -593,14 +672,18 @@ class AcdService:
         await self.resync()
 
     async def resync(self) -> int:
-        """Compare the live state with Asterisk's channels and repair what differs."""
+        """Compare the live state with Asterisk (CoreShowChannels, BridgeList, Status of unknown
+        agent legs, DeviceStateList) and repair what differs; each repair is counted by kind."""
         try:
             listing = await core_show_channels(self.ami)
+            bridges = await bridge_list(self.ami)
+            devices = await device_state_list(self.ami)
         except AmiError as exc:
             log.warn_event("acd.resync.failed", error=str(exc))
             return 0
         present = {e.get("Uniqueid", "") for e in listing.events}
-        repairs = 0
+        repairs = await self._repair_bridged_agents(listing.events, {e.get("BridgeUniqueid", "") for e in bridges.events})
+        repairs += self._repair_devices({e.get("Device", ""): e.get("State", "") for e in devices.events})
         for offer_id, offer in list(self.core.offers.items()):
             if offer_id not in present and self.clock.now() - offer.created_at > 1.0:
                 self.core.offer_failed(offer_id, "lost in reconnect", agent_at_fault=False)
@@ -616,6 +699,6 @@ class AcdService:
                 self._abandon(call_id)
                 self.telemetry.state_repair("waiting_call")
                 repairs += 1
-        log.event("acd.resync.done", channels=len(present), repairs=repairs)
+        log.event("acd.resync.done", channels=len(present), bridges=len(bridges.events), repairs=repairs)
         self.kick()
         return repairs

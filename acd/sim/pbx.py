@@ -266,6 +266,12 @@ class SimPbx:
             self._device_states[endpoint] = new
             self.emit("DeviceStateChange", [("Device", endpoint), ("State", new)])
 
+    def set_device_state(self, endpoint: str, state: str) -> None:
+        """A phone registers or drops off (UNAVAILABLE), as PJSIP reports it."""
+        if self._device_states.get(endpoint) != state:
+            self._device_states[endpoint] = state
+            self.emit("DeviceStateChange", [("Device", endpoint), ("State", state)])
+
     def device_states(self) -> dict[str, str]:
         for name in self.agents:
             self._device_states.setdefault(f"PJSIP/{name}", "NOT_INUSE")

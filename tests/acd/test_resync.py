@@ -1,0 +1,57 @@
+"""State repair on AMI (re)connect: a connect missed while the link was down, a phone that went
+unreachable, and an agent found on a call the engine did not know about."""
+
+from __future__ import annotations
+
+import asyncio
+
+from acd.acdcore.model import AgentState, AgentConfig, QueueConfig
+from acd.acdcore.core import AcdCore
+from acd.clock import FakeClock
+from acd.sim import AgentBehaviour, CallerScript
+from tests.acd.conftest import wait_until
+
+
+async def test_a_connect_missed_during_an_ami_outage_is_repaired(make_engine):
+    engine = await make_engine(n_agents=1)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.6, talk_s=30)
+    call = await engine.pbx.place_call(CallerScript())
+    await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.RESERVED, AgentState.RINGING), 10)
+    engine.ami.reconnect_min = engine.ami.reconnect_max = 1.2
+    engine.pbx.ami.drop_all()  # the agent answers and the bridge forms while the engine is deaf
+    await wait_until(lambda: call.outcome.connected, 10)
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 10)
+    assert call.uniqueid in engine.core.connected
+    metrics = engine.telemetry.render().decode()
+    assert 'acd_state_repairs_total{kind="missed_connect"} 1.0' in metrics
+    call.hangup()
+    await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 10)
+
+
+async def test_an_unreachable_phone_takes_its_agent_out_until_it_is_back(make_engine):
+    engine = await make_engine(n_agents=2)
+    engine.ami.reconnect_min = engine.ami.reconnect_max = 0.3
+    engine.pbx.ami.drop_all()
+    engine.pbx.set_device_state("PJSIP/agent2", "UNAVAILABLE")  # unregistered while the link was down
+    await wait_until(lambda: engine.core.agents["agent2"].state == AgentState.NOT_READY, 10)
+    assert engine.core.agents["agent2"].reason == "unreachable"
+    assert engine.core.agents["agent1"].state == AgentState.READY
+    assert 'acd_state_repairs_total{kind="device_unreachable"} 1.0' in engine.telemetry.render().decode()
+    engine.pbx.set_device_state("PJSIP/agent2", "NOT_INUSE")  # registered again: live event
+    await wait_until(lambda: engine.core.agents["agent2"].state == AgentState.READY, 10)
+    engine.pbx.set_device_state("PJSIP/agent1", "UNAVAILABLE")  # and live, without an outage
+    await wait_until(lambda: engine.core.agents["agent1"].reason == "unreachable", 10)
+
+
+def test_adopting_a_call_found_in_asterisk_keeps_the_agent_from_a_second_offer():
+    clock = FakeClock()
+    core = AcdCore(clock, [QueueConfig("general")], [AgentConfig("a1", "A1", "PJSIP/a1")])
+    core.login("a1")
+    assert core.adopt_connected("a1", "caller-1")
+    assert core.agents["a1"].state == AgentState.ON_CALL and core.connected == {"caller-1": "a1"}
+    assert not core.adopt_connected("a1", "caller-2")  # already on a call: nothing to adopt
+    from acd.acdcore.model import CallEntry
+
+    core.call_arrived(CallEntry("caller-3", "general", "PJSIP/c3", clock.now()))
+    assert core.route() == []  # the adopted agent is busy
+    assert core.call_ended("caller-1") == "a1" and core.agents["a1"].state == AgentState.WRAP_UP
