@@ -89,10 +89,11 @@ async def _agi_server(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FastAgiSer
 
     ivr_session = counted("ivr", ivr)
     claim_session = counted("claim", lambda channel: engine.acd.handle_claim(channel))
+    resume_session = counted("resume", lambda channel: ivr.resume(channel))
 
     port = 0 if engine.settings.pbx.mode == "sim" else cfg.port
     server = FastAgiServer(
-        {"ivr": ivr_session, "claim": claim_session}, cfg.host, port,
+        {"ivr": ivr_session, "claim": claim_session, "resume": resume_session}, cfg.host, port,
         max_sessions=cfg.max_sessions, env_timeout=cfg.env_timeout_s, command_timeout=cfg.command_timeout_s,
         on_command=t.agi_command, on_reject=t.agi_session_rejected,
     )
@@ -196,6 +197,7 @@ async def _customer_store(engine: Engine) -> AsyncIterator[SqlStore]:
     records = DurableRecorder(cfg.spool_dir, store, engine.clock)
     records.start()
     engine.customers, engine.records = store, records
+    engine.ivr.history = store.timeline
     engine.calllog.observers.append(records)
     try:
         yield store

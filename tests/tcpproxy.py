@@ -1,5 +1,6 @@
 """A loopback TCP proxy the tests can cut and restore, to make a real database or Redis outage
-between the engine and the real server (no mock of either)."""
+between the engine and the real server (no mock of either). Given several targets it fails over
+in order, like the load balancer in front of several engine nodes' FastAGI ports."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import contextlib
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
+    def __init__(self, target_host: str, target_port: int, *more: tuple[str, int]) -> None:
+        self.targets = [(target_host, target_port), *more]
         self.port = 0
         self.up = True
         self._server: asyncio.AbstractServer | None = None
@@ -25,9 +26,13 @@ class TcpProxy:
         if not self.up:
             writer.close()
             return
-        try:
-            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*self.target), 5)
-        except OSError:
+        for target in self.targets:
+            try:
+                up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*target), 5)
+                break
+            except (OSError, asyncio.TimeoutError):
+                continue
+        else:
             writer.close()
             return
         self._writers.update((writer, up_writer))

@@ -227,6 +227,7 @@ class AcdService:
             return True
         if not ok:
             log.event("acd.offer.agent_busy_elsewhere", agent=offer.agent_id, offer=offer.offer_id)
+            self.recorder.event(offer.call_id, "offer_failed", {"agent": offer.agent_id, "offer": offer.offer_id, "reason": "busy on another node"})
             self.core.offer_failed(offer.offer_id, "busy on another node")
             self._spawn(self._recover(offer.agent_id, until_free=True), f"acd-recheck-{offer.agent_id}")
             self.kick()

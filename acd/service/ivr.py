@@ -6,6 +6,7 @@ to a safe path on any failure")."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Awaitable, Callable
 
 from acd.agi.channel import AgiChannel
@@ -31,6 +32,7 @@ class IvrEntry:
         fallback_queue: str,
         flow_runner: FlowRunner | None = None,
         greeting: str = "welcome",
+        history: Callable[[str], Awaitable[list[dict]]] | None = None,
     ) -> None:
         self.acd = acd
         self.recorder = recorder
@@ -38,6 +40,7 @@ class IvrEntry:
         self.fallback_queue = fallback_queue
         self.flow_runner = flow_runner
         self.greeting = greeting
+        self.history = history  # the call's stored timeline (acd.store.sql.SqlStore.timeline)
 
     async def __call__(self, channel: AgiChannel) -> None:
         env = channel.env
@@ -68,6 +71,41 @@ class IvrEntry:
             log.warn_event("ivr.agi_error", error=str(exc))
         finally:
             self.recorder.event(call_id, "ivr_end", {"outcome": outcome})  # the session ends; a connected call goes on
+
+    async def resume(self, channel: AgiChannel) -> None:
+        """The ``resume`` script (``[acd-fallback]``): the caller's session with an engine node
+        broke (that node died, or gave up on it) and the dialplan brings the caller back once.
+        The caller goes straight back into the queue it was in, with the requirements it had,
+        as far as the store knows them; else into the fallback queue."""
+        env = channel.env
+        call_id = env.uniqueid
+        self.recorder.event(call_id, "resumed", {"channel": env.channel})
+        previous = await self._last_queue_entry(call_id)
+        outcome = "abandoned_queue"
+        try:
+            queue = previous.get("queue") if previous and previous.get("queue") in self.acd.core.queues else self.fallback_queue
+            outcome = await self.queue(
+                channel, queue, priority=int(previous.get("priority") or 0) if previous else 0,
+                skills=dict(previous.get("skills") or {}) if previous else None,
+                language=previous.get("language") if previous else None,
+            )
+        except AgiHangup:
+            pass
+        except AgiError as exc:
+            log.warn_event("ivr.resume.agi_error", error=str(exc))
+        finally:
+            self.recorder.event(call_id, "ivr_end", {"outcome": outcome, "resumed": True})
+
+    async def _last_queue_entry(self, call_id: str) -> dict | None:
+        if self.history is None:
+            return None
+        try:
+            events = await asyncio.wait_for(self.history(call_id), 2.0)
+        except Exception as exc:  # noqa: BLE001 - the store is slow or down: the fallback queue will do
+            log.warn_event("ivr.resume.history_unavailable", error=type(exc).__name__)
+            return None
+        entries = [e for e in events if e.get("kind") == "queue_enter"]
+        return entries[-1] if entries else None
 
     async def queue(self, channel: AgiChannel, queue: str, *, priority: int = 0, skills: dict[str, int] | None = None, language: str | None = None) -> str:
         env = channel.env

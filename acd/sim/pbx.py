@@ -13,8 +13,9 @@ Dialplan modelled (docker/asterisk/extensions.conf; priorities are part of the c
                      4 Hangup()
                      5(lost) Hangup()
                    h,1 NoOp(...)
-    [acd-fallback] s,1 NoOp  2 Playback(queue-periodic-announce)  3 Queue(acd-fallback,,,,300)
-                     4 Playback(vm-goodbye)  5 Hangup()
+    [acd-fallback] s,1 NoOp  2 GotoIf(resumed?plain)  3 Set(ACD_RESUMED=1)  4 AGI(agi://ENGINE/resume)
+                     5(plain) Playback(queue-periodic-announce)  6 Queue(acd-fallback,,,,300)
+                     7 Playback(vm-goodbye)  8 Hangup()
     [acd-hangup]   s,1 UserEvent(AcdHangup,Uniqueid: ${UNIQUEID},Cause: ${HANGUPCAUSE})  2 Return()
     [acd-transfer] / [acd-voicemail]: reached by ``EXEC Goto`` from the IVR; simulated briefly.
 
@@ -535,9 +536,14 @@ class SimPbx:
                 context, exten, priority = "acd-fallback", "s", 1
                 continue
             if context == "acd-fallback":
-                if await self._fallback(handle) == "redirect":
+                result = await self._fallback(handle)
+                if result == "redirect":
                     context, exten, priority = self._take_goto(ch) or ("acd-fallback", "s", 1)
                     continue
+                if result == "bridged":  # a surviving engine node took the caller back and connected it
+                    if await self._caller_bridged(handle) == "redirect":
+                        context, exten, priority = self._take_goto(ch) or ("acd-fallback", "s", 1)
+                        continue
                 return
             if context in ("acd-transfer", "acd-voicemail"):
                 await self._transfer(handle, context, exten)
@@ -547,7 +553,10 @@ class SimPbx:
             self._finish(ch, h_exten=False)
             return
 
-    def _take_goto(self, ch: SimChannel) -> tuple[str, str, int] | None:
+    def _take_goto(self, ch: SimChannel, peek: bool = False) -> tuple[str, str, int] | None:
+        if peek:
+            target = ch.variables.get("__goto__")
+            return None if target is None else (target.split(",")[0], target.split(",")[1], int(target.split(",")[2]))
         ch.async_goto.clear()
         target = ch.variables.pop("__goto__", None)
         if target is None:
@@ -555,11 +564,11 @@ class SimPbx:
         ctx, ext, prio = target.split(",")
         return ctx, ext, int(prio)
 
-    async def _caller_agi(self, handle: CallHandle) -> str:
-        """AGI(agi://ENGINE/ivr). Returns AGISTATUS, or YANKED when Bridge() took the caller:
-        the session then lives on (the Surrogate's) until the engine closes it."""
+    async def _caller_agi(self, handle: CallHandle, script_name: str = "ivr") -> str:
+        """AGI(agi://ENGINE/ivr) (or /resume). Returns AGISTATUS, or YANKED when Bridge() took the
+        caller: the session then lives on (the Surrogate's) until the engine closes it."""
         ch = handle.channel
-        session = AgiSession(self, ch, "ivr", handle.outcome)
+        session = AgiSession(self, ch, script_name, handle.outcome)
         task = self.spawn(session.run(), f"sim-agi-ivr-{ch.uniqueid}")
         ended = asyncio.Event()
         task.add_done_callback(lambda _t: ended.set())
@@ -602,10 +611,24 @@ class SimPbx:
         ch, script = handle.channel, handle.script
         ctx = "acd-fallback"
         self.step(ch, ctx, "s", 1, "NoOp", f"acd-fallback: {ch.name} uid={ch.uniqueid}")
-        self.step(ch, ctx, "s", 2, "Playback", "queue-periodic-announce")
+        resumed = ch.variables.get("ACD_RESUMED") == "1"
+        self.step(ch, ctx, "s", 2, "GotoIf", f'$["{ch.variables.get("ACD_RESUMED", "")}" = "1"]?plain')
+        if not resumed:
+            self.step(ch, ctx, "s", 3, "Set", "ACD_RESUMED=1")
+            ch.variables["ACD_RESUMED"] = "1"
+            self.step(ch, ctx, "s", 4, "AGI", f"agi://{self.agi_host}:{self.agi_port}/resume")
+            status = await self._caller_agi(handle, script_name="resume")
+            if status == "YANKED":
+                return "bridged"
+            if ch.gone.is_set():
+                self._finish(ch, h_exten=False)
+                return None
+            if self._take_goto(ch, peek=True) is not None:
+                return "redirect"
+        self.step(ch, ctx, "s", 5, "Playback", "queue-periodic-announce")
         if not await self._dialplan_sound(handle, "queue-periodic-announce"):
             return None
-        self.step(ch, ctx, "s", 3, "Queue", f"acd-fallback,,,,{int(FALLBACK_QUEUE_S)}")
+        self.step(ch, ctx, "s", 6, "Queue", f"acd-fallback,,,,{int(FALLBACK_QUEUE_S)}")
         self.start_moh(ch, "default")
         patience = script.fallback_patience_s
         wait = FALLBACK_QUEUE_S if patience is None else min(patience, FALLBACK_QUEUE_S)
@@ -618,10 +641,10 @@ class SimPbx:
         if ch.gone.is_set():
             self._finish(ch, h_exten=False)
             return None
-        self.step(ch, ctx, "s", 4, "Playback", "vm-goodbye")
+        self.step(ch, ctx, "s", 7, "Playback", "vm-goodbye")
         if not await self._dialplan_sound(handle, "vm-goodbye"):
             return None
-        self.step(ch, ctx, "s", 5, "Hangup", "")
+        self.step(ch, ctx, "s", 8, "Hangup", "")
         self.request_hangup(ch, cause=16, by="pbx", soft_cause=16)
         self._finish(ch, h_exten=False)
         return None

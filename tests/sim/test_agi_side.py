@@ -221,6 +221,7 @@ async def test_engine_down_sends_the_caller_to_fallback():
         assert outcome.prompts == ["queue-periodic-announce"] and outcome.hung_up_by == "caller"
         assert outcome.max_silence_s < 0.1  # announcement then queue music: no dead air
         apps = [e.get("Application") for e in pbx.events_named("Newexten") if e.get("Uniqueid") == call.uniqueid]
-        assert apps[:6] == ["Set", "Answer", "AGI", "Goto", "NoOp", "Playback"] and "Queue" in apps
+        # the engine is tried once more through [acd-fallback]'s resume, then the plain queue
+        assert apps[:9] == ["Set", "Answer", "AGI", "Goto", "NoOp", "GotoIf", "Set", "AGI", "Playback"] and "Queue" in apps
     finally:
         await pbx.stop()
