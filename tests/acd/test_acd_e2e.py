@@ -154,8 +154,12 @@ queues:
     engine.pbx.sound_seconds = lambda name: 0.01
     call = await engine.pbx.place_call(CallerScript())
     await wait_until(lambda: call.outcome.fallback, 10)  # the session ended: dialplan went on to acd-fallback
+    # [acd-fallback] resumes the caller once (its session breaks the same way), then the plain queue
+    await wait_until(lambda: "queue-periodic-announce" in call.outcome.prompts, 20)
     assert not engine.core.calls and not engine.core.offers
-    assert "engine_error" in [e.get("reason") for e in engine.calllog.timeline(call.uniqueid)]
+    timeline = engine.calllog.timeline(call.uniqueid)
+    assert [e.get("reason") for e in timeline if e["kind"] == "queue_exit"] == ["engine_error", "engine_error"]
+    assert "resumed" in [e["kind"] for e in timeline]
 
 
 async def test_redis_live_state_keeps_an_agent_held_by_another_node(make_engine):
