@@ -214,6 +214,33 @@ class AcdCore:
         self._set_state(agent, S.ON_CALL)
         return offer
 
+    def to_callback(self, call_id: str, number: str) -> CallEntry | None:
+        """The caller asked to be called back: the entry keeps its place (arrival time, priority)
+        with no caller channel; routing later reserves an agent, then the customer is dialled."""
+        entry = self.calls.get(call_id)
+        if entry is None or entry.offer_id is not None:
+            return None
+        entry.callback_number, entry.caller_channel = number, ""
+        return entry
+
+    def callback_not_answered(self, offer_id: str, retry_after_s: float, max_attempts: int) -> CallEntry | None:
+        """The agent was reserved and the customer did not answer: the agent is free again (not
+        their fault) and the callback waits ``retry_after_s`` for another try, or is given up
+        after ``max_attempts``. Returns the entry if it was given up."""
+        offer = self.offers.get(offer_id)
+        if offer is None:
+            return None
+        entry = self.calls.get(offer.call_id)
+        self.offer_failed(offer_id, "customer did not answer", agent_at_fault=False)
+        if entry is None:
+            return None
+        entry.callback_attempts += 1
+        if entry.callback_attempts >= max_attempts:
+            self._drop_call(entry.call_id)
+            return entry
+        entry.not_before = self.clock.now() + retry_after_s
+        return None
+
     def adopt_connected(self, agent_id: str, call_id: str) -> bool:
         """State repair: Asterisk shows this agent bridged on a call the engine does not know (a
         restart, or a BridgeEnter lost with the AMI link). The agent is marked on that call so
@@ -377,7 +404,7 @@ class AcdCore:
             for i, entry in enumerate(self.waiting[name]):
                 if i >= scan_limit:
                     break
-                if entry.offer_id is not None:
+                if entry.offer_id is not None or entry.not_before > now:
                     continue
                 required = {**q.skills, **entry.skills}
                 if self._agent_fits(agent, entry, required, self._min_proficiency(q, now - entry.enqueued_at)):
@@ -444,7 +471,7 @@ class AcdCore:
                     chosen[entry.call_id] = entry
             entries = list(chosen.values())
         else:
-            entries = [e for name in self.queues for e in self.waiting[name] if e.offer_id is None]
+            entries = [e for name in self.queues for e in self.waiting[name] if e.offer_id is None and e.not_before <= now]
         entries.sort(key=lambda e: (-self._effective_priority(e, now), e.enqueued_at))
         return entries
 
@@ -464,7 +491,7 @@ class AcdCore:
         for entry in self._candidate_calls(now):
             if not self._ready:
                 break
-            if entry.offer_id is not None:
+            if entry.offer_id is not None or entry.not_before > now:
                 continue
             q = self.queues[entry.queue]
             waited = now - entry.enqueued_at

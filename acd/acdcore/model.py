@@ -50,6 +50,10 @@ class QueueConfig:
     sticky_s: float = 0.0  # hold a known customer's call for their last agent / account owner this long
     vip_priority: int = 5  # priority a VIP caller gets at least
     disposition_required: bool = False  # wrap-up ends only with a disposition, not when its time runs out
+    callback_key: str | None = None  # offered between music slices: press it to hang up and be called back
+    callback_after_s: float = 0.0  # ... once the caller has waited this long
+    callback_retry_s: float = 120.0  # a callback the customer did not answer is tried again after this
+    callback_attempts: int = 3  # ... at most this many times
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,9 @@ class CallEntry:
     locked: bool = False  # verification locked in the IVR: the agent must check the caller
     vip: bool = False
     attributes: dict[str, object] = field(default_factory=dict)  # from the flow: reason, intent...
+    callback_number: str | None = None  # the caller hung up for a callback: their place is kept
+    callback_attempts: int = 0
+    not_before: float = 0.0  # a callback the customer did not answer waits until then to be retried
 
 
 @dataclass(frozen=True)

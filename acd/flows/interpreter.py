@@ -865,7 +865,8 @@ class FlowInterpreter:
         return _Return(p.outcome)
 
 
-_END_NAMES = {"left": "voicemail", "hangup": "hangup", "transferred": "transferred", "answered": "answered", "abandoned": "abandoned"}
+_END_NAMES = {"left": "voicemail", "hangup": "hangup", "transferred": "transferred", "answered": "answered", "abandoned": "abandoned",
+              "callback": "callback"}
 
 
 def _describe(exc: BaseException) -> str:

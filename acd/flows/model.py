@@ -48,7 +48,7 @@ ACTIONS = tuple(ACTION_OUTCOMES)
 
 # Outcomes that end the flow (the caller is gone, with an agent, transferred...).
 TERMINAL_OUTCOMES: dict[str, frozenset[str]] = {
-    "queue": frozenset({"answered", "abandoned"}),
+    "queue": frozenset({"answered", "abandoned", "callback"}),  # callback: the caller hung up, the ACD calls back
     "transfer": frozenset({"transferred"}),
     "voicemail": frozenset({"left"}),
     "hangup": frozenset({"hangup"}),

@@ -37,6 +37,12 @@ log = get_logger(__name__)
 FAILURE_REASONS = {"3": "no answer", "5": "busy", "8": "congestion", "1": "unreachable", "0": "cancelled"}
 
 
+def _dialable(number: str) -> str:
+    """The extension for ``[acd-callback]``: digits only (E.164's + dropped), so the dialplan's
+    ``_X.`` pattern matches and the trunk gets a plain number."""
+    return "".join(ch for ch in number if ch.isdigit())
+
+
 def decision_record(decision) -> dict:
     """A routing decision as kept on the call's record: candidates, filters, scores, step, choice."""
     return {
@@ -89,6 +95,7 @@ class AcdService:
         clock: Clock,
         *,
         connect_context: str = "acd-connect",
+        callback_context: str = "acd-callback",
         recordings_dir: str = "/var/spool/asterisk/monitor",
         record_calls: bool = True,
         tick_s: float = 1.0,
@@ -106,6 +113,7 @@ class AcdService:
         self.telemetry = telemetry
         self.clock = clock
         self.connect_context = connect_context
+        self.callback_context = callback_context
         self.recordings_dir = recordings_dir.rstrip("/")
         self.record_calls = record_calls
         self.tick_s = tick_s
@@ -186,10 +194,12 @@ class AcdService:
     async def _ring(self, offer: Offer) -> None:
         entry = self.core.calls.get(offer.call_id)
         caller_number = entry.caller_number if entry else ""
+        callback = entry.callback_number if entry else None
         req = OriginateRequest(
-            channel=offer.endpoint, context=self.connect_context, exten="s", priority=1,
+            channel=offer.endpoint, context=self.callback_context if callback else self.connect_context,
+            exten=_dialable(callback) if callback else "s", priority=1,
             channel_id=offer.offer_id, timeout_ms=int(offer.ring_timeout_s * 1000),
-            caller_id=f'"{offer.queue}" <{caller_number}>',
+            caller_id=f'"{"Callback " if callback else ""}{offer.queue}" <{caller_number}>',
             variables={"ACD_CALLER": offer.call_id, "ACD_OFFER": offer.offer_id, "ACD_QUEUE": offer.queue},
         )
         with bind_call(offer.call_id):
@@ -274,6 +284,8 @@ class AcdService:
                 self._maybe_overflow(entry, q, waited)
                 if not first:
                     await self._announce(channel, entry, q)
+                    if await self._offer_callback(channel, entry, q, waited):
+                        return "callback"
                 first = False
                 await channel.exec("MusicOnHold", q.moh_class, str(int(q.moh_slice_s)), timeout=q.moh_slice_s + self.moh_margin_s)
         except AgiHangup:
@@ -326,6 +338,24 @@ class AcdService:
                 await channel.say_number(minutes)
                 await channel.stream_file("queue-minutes")
 
+    async def _offer_callback(self, channel: AgiChannel, entry: CallEntry, q, waited: float) -> bool:
+        """"Press 1 to be called back": the caller keeps the place, hangs up, and is dialled once
+        an agent is reserved for the call. Only for callers with a number to call."""
+        if not q.callback_key or waited < q.callback_after_s or not entry.caller_number or entry.offer_id is not None:
+            return False
+        result = await channel.stream_file("acd/press-1-for-a-callback", q.callback_key)
+        if result.digit != q.callback_key or entry.offer_id is not None or self.core.to_callback(entry.call_id, entry.caller_number) is None:
+            return False
+        self.recorder.event(entry.call_id, "callback_requested", {"queue": entry.queue, "number": entry.caller_number, "in_queue": True})
+        self.emit("queue", {"queue": entry.queue, "callback": entry.call_id})
+        log.event("acd.callback.booked", call_id=entry.call_id, queue=entry.queue)
+        try:
+            await channel.stream_file("acd/we-will-call-you-back")
+            await channel.hangup()
+        except AgiHangup:
+            pass
+        return True
+
     @staticmethod
     async def _either(waiter: _Waiter) -> None:
         tasks = [asyncio.ensure_future(waiter.connected.wait()), asyncio.ensure_future(waiter.gone.wait())]
@@ -370,8 +400,11 @@ class AcdService:
         won = self.core.claim(offer_id)
         if won:
             offer = self.core.offers[offer_id]
+            entry = self.core.calls.get(offer.call_id)
+            # one leg per caller may reach the bridge; a callback is claimed afresh on each attempt
+            key = f"{offer.call_id}:callback-{entry.callback_attempts}" if entry is not None and entry.callback_number else offer.call_id
             try:
-                won = await self.store.claim(offer.call_id, offer_id, 3600)
+                won = await self.store.claim(key, offer_id, 3600)
             except Exception as exc:
                 log.warn_event("acd.store.unavailable", op="claim", error=repr(exc))
         await channel.set_variable("ACD_CLAIM", "ok" if won else "lost")
@@ -384,7 +417,14 @@ class AcdService:
             self.core.offer_ringing(uid)
 
     def _on_bridge_enter(self, event: Event) -> None:
-        self._connected(event.get("Uniqueid", ""), event.get("Channel", ""))
+        uid = event.get("Uniqueid", "")
+        offer = self.core.offers.get(uid)
+        if offer is not None:  # an agent leg: for a callback, it enters the bridge with the customer
+            entry = self.core.calls.get(offer.call_id)
+            if entry is not None and entry.callback_number:
+                self._connected(offer.call_id, "")
+            return
+        self._connected(uid, event.get("Channel", ""))
 
     @staticmethod
     def _caller_channel(channels: list[Event], uniqueid: str) -> str:
@@ -415,7 +455,9 @@ class AcdService:
             waiter.answered_at = now
             waiter.connected.set()
         if self.record_calls:
-            self._spawn(self._record(uid, channel or uid), f"acd-record-{uid}")
+            # a callback has no caller channel: record on the agent leg, which carries both sides
+            target = channel or (offer.offer_id if entry.callback_number else uid)
+            self._spawn(self._record(uid, target), f"acd-record-{uid}")
         self.kick()
 
     async def _record(self, call_id: str, channel: str) -> None:
@@ -460,8 +502,16 @@ class AcdService:
     def _on_hangup(self, event: Event) -> None:
         uid = event.get("Uniqueid", "")
         if uid in self.core.calls:
+            if self.core.calls[uid].callback_number:
+                return  # the caller hung up for a callback: the place is kept
             self._abandon(uid)
             return
+        offer = self.core.offers.get(uid)
+        if offer is not None:
+            entry = self.core.calls.get(offer.call_id)
+            if entry is not None and entry.callback_number:
+                self._callback_not_answered(offer, entry)
+                return
         if uid in self.core.connected:
             self._end_call(uid)
             return
@@ -470,6 +520,18 @@ class AcdService:
             agent = self.core.agents[agent_id]
             if agent.call_id == call_id and event.get("Channel", "").startswith(agent.config.endpoint + "-"):
                 self._end_call(call_id)
+
+    def _callback_not_answered(self, offer: Offer, entry: CallEntry) -> None:
+        """The agent leg of a callback ended before the customer was in the bridge (no answer,
+        busy, or the agent hung up): try again later, or give up after the queue's attempts."""
+        q = self.core.queues[entry.queue]
+        self._store_op(self.store.release(offer.agent_id, offer.offer_id), "release")
+        self.recorder.event(entry.call_id, "callback_attempt", {"agent": offer.agent_id, "result": "not answered", "attempt": entry.callback_attempts + 1})
+        given_up = self.core.callback_not_answered(offer.offer_id, q.callback_retry_s, q.callback_attempts)
+        if given_up is not None:
+            self.recorder.event(entry.call_id, "queue_exit", {"queue": entry.queue, "reason": "callback_failed"})
+            log.warn_event("acd.callback.given_up", call_id=entry.call_id, attempts=given_up.callback_attempts)
+        self.kick()
 
     def _end_call(self, call_id: str) -> None:
         agent_id = self.core.call_ended(call_id)
@@ -695,8 +757,8 @@ class AcdService:
                 self._end_call(call_id)
                 self.telemetry.state_repair("connected_call")
                 repairs += 1
-        for call_id in list(self.core.calls):
-            if call_id not in present:
+        for call_id, entry in list(self.core.calls.items()):
+            if call_id not in present and not entry.callback_number:
                 self._abandon(call_id)
                 self.telemetry.state_repair("waiting_call")
                 repairs += 1

@@ -114,4 +114,4 @@ class IvrEntry:
             priority=priority, caller_number=env.callerid, skills=dict(skills or {}), language=language,
         )
         result = await self.acd.wait_in_queue(channel, entry)
-        return {"answered": "answered", "abandoned": "abandoned_queue"}.get(result, result)
+        return {"answered": "answered", "abandoned": "abandoned_queue", "callback": "callback"}.get(result, result)

@@ -46,6 +46,8 @@ class DemoTraffic:
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
+        if self.pbx.default_customer is None:  # callers who asked for a callback answer it
+            self.pbx.default_customer = AgentBehaviour(answer_after_s=3.0, talk_s=20.0)
         self._task = asyncio.create_task(self._run(), name="sim-demo-traffic")
 
     async def stop(self) -> None:

@@ -16,6 +16,8 @@ Dialplan modelled (docker/asterisk/extensions.conf; priorities are part of the c
     [acd-fallback] s,1 NoOp  2 GotoIf(resumed?plain)  3 Set(ACD_RESUMED=1)  4 AGI(agi://ENGINE/resume)
                      5(plain) Playback(queue-periodic-announce)  6 Queue(acd-fallback,,,,300)
                      7 Playback(vm-goodbye)  8 Hangup()
+    [acd-callback] _X.,1 AGI(agi://ENGINE/claim)  2 GotoIf(claim lost?lost)  3 Dial(PJSIP/${EXTEN}@trunk,60)
+                     4 Hangup()  5(lost) Hangup()    ; the customer answers as ``pbx.customers[number]``
     [acd-hangup]   s,1 UserEvent(AcdHangup,Uniqueid: ${UNIQUEID},Cause: ${HANGUPCAUSE})  2 Return()
     [acd-transfer] / [acd-voicemail]: reached by ``EXEC Goto`` from the IVR; simulated briefly.
 
@@ -137,6 +139,9 @@ class SimPbx:
         self.recordings: list[Recording] = []
         self.events: collections.deque[SimEvent] = collections.deque(maxlen=event_log_size)
         self.agent_offers: dict[str, int] = {}  # endpoint -> times rung
+        self.customers: dict[str, AgentBehaviour] = {}  # number dialled back (digits) -> how that phone answers
+        self.callbacks_dialled: list[str] = []  # numbers dialled from [acd-callback], in order
+        self.default_customer: AgentBehaviour | None = None  # how other dialled-back numbers answer (None: unreachable)
         self.agi_sessions: set[AgiSession] = set()
         self.astdb: dict[tuple[str, str], str] = {}
         self.global_vars: dict[str, str] = {}
@@ -886,7 +891,9 @@ class SimPbx:
 
     # ------------------------------------------------------------------ agent legs (Originate)
     def behaviour_for(self, resource: str) -> AgentBehaviour | None:
-        b = self.agents.get(resource) or self.agents.get(f"PJSIP/{resource}")
+        b = self.agents.get(resource) or self.agents.get(f"PJSIP/{resource}") or self.customers.get(resource)
+        if b is None and resource.isdigit():
+            b = self.default_customer  # any other number dialled back
         return b.for_next_call() if b is not None else None
 
     async def originate(self, spec: "OriginateSpec", report: Callable[[str, str, int, str], None]) -> None:
@@ -962,9 +969,33 @@ class SimPbx:
         self._update_device(ch.endpoint)  # recorded: INUSE comes after DialEnd and the first Newexten
         return True
 
+    async def _callback_dialplan(self, ch: SimChannel, spec: "OriginateSpec") -> None:
+        """``[acd-callback]``: the claim, then ``Dial(PJSIP/<number>@trunk,60)`` from the agent leg."""
+        ctx, ext = "acd-callback", spec.exten
+        self.step(ch, ctx, ext, 1, "AGI", f"agi://{self.agi_host}:{self.agi_port}/claim")
+        await AgiSession(self, ch, "claim", None).run()
+        if ch.gone.is_set():
+            self._finish(ch, h_exten=True)
+            return
+        claim = ch.variables.get("ACD_CLAIM", "")
+        self.step(ch, ctx, ext, 2, "GotoIf", f"{int(claim != 'ok')}?lost")
+        if claim == "ok":
+            self.step(ch, ctx, ext, 3, "Dial", f"PJSIP/{ext}@trunk,60")
+            self.callbacks_dialled.append(ext)
+            await self.dial(ch, f"PJSIP/{ext}@trunk,60")
+            if ch.gone.is_set():
+                self._finish(ch, h_exten=True)
+                return
+        self.step(ch, ctx, ext, 4 if claim == "ok" else 5, "Hangup", "")
+        self.request_hangup(ch, cause=16, by="pbx", soft_cause=16)
+        self._finish(ch, h_exten=True)
+
     async def _agent_dialplan(self, ch: SimChannel, spec: "OriginateSpec", b: AgentBehaviour) -> None:
         if spec.application:
             await self._agent_application(ch, spec)
+            return
+        if spec.context == "acd-callback":
+            await self._callback_dialplan(ch, spec)
             return
         if spec.context != "acd-connect":
             log.warn_event("sim.originate.unknown_context", context=spec.context)

@@ -71,6 +71,7 @@ class Interaction:
     notes: str | None = None
     recording: str | None = None
     ended_at: float | None = None
+    callback_requested: bool = False
     outcome: Outcome = Outcome.IN_PROGRESS
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,6 +174,8 @@ def _apply(rec: Interaction, kind: str, t: float, ev: Mapping[str, Any]) -> None
     elif kind == "wrapup_done":
         rec.wrapup_s = float(get("wrapup_s") or 0.0)
         rec.disposition, rec.notes = get("disposition"), get("notes")
+    elif kind == "callback_requested":
+        rec.callback_requested = True
     elif kind == "linked":
         rec.customer_id = get("customer_id")
 
@@ -194,6 +197,8 @@ def _open_offer(rec: Interaction, agent: str | None) -> OfferRecord | None:
 def _final_outcome(rec: Interaction, flow_outcome: str | None, ivr_outcome: str | None) -> Outcome:
     if rec.answered_at is not None:
         return Outcome.ANSWERED
+    if rec.callback_requested:
+        return Outcome.CALLBACK
     for visit in reversed(rec.queues):
         if visit.reason == "callback":
             return Outcome.CALLBACK

@@ -1,0 +1,58 @@
+"""Callback in queue: the caller presses the callback key between music slices, hears it is
+booked and hangs up, keeping the place. When the place comes, an agent is reserved and rung
+first; the agent's leg then dials the customer, and the two are connected and recorded."""
+
+from __future__ import annotations
+
+from acd.acdcore.model import AgentState
+from acd.sim import AgentBehaviour, CallerScript
+from acd.store.records import Outcome
+from tests.acd.conftest import wait_until
+from tests.acd.test_flow_calls import stored_interaction
+
+QUEUES = """
+queues:
+  - {name: general, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 0.3, moh_slice_s: 1, announce_position: false,
+     announce_ewt: false, callback_key: "1", callback_retry_s: 0.5, callback_attempts: 2}
+"""
+NUMBER = "+447700900777"
+
+
+async def test_the_caller_keeps_the_place_and_is_called_back(make_engine):
+    engine = await make_engine(n_agents=1, queues=QUEUES)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=1.0)
+    engine.acd.set_not_ready("agent1", "break")  # nobody free: the caller waits, then asks for a callback
+    engine.pbx.customers["447700900777"] = AgentBehaviour(answer_after_s=0.5, talk_s=1.0)
+    call = await engine.pbx.place_call(CallerScript(caller_id=NUMBER, keys="1", think_s=0.05))
+    outcome = await call.finished(20)
+    assert not outcome.connected and outcome.hung_up_by in ("engine", "pbx")  # booked, then hung up by us
+    assert "acd/press-1-for-a-callback" in outcome.prompts and outcome.prompts[-1] == "acd/we-will-call-you-back"
+    entry = engine.core.calls[call.uniqueid]
+    assert entry.callback_number == NUMBER and not outcome.fallback
+
+    engine.acd.set_ready("agent1")  # the place comes: agent first, then the customer
+    await wait_until(lambda: engine.pbx.callbacks_dialled == ["447700900777"], 15)
+    await wait_until(lambda: call.uniqueid in engine.core.connected, 15)
+    assert engine.core.connected[call.uniqueid] == "agent1"
+    await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 15)
+    rec = await stored_interaction(engine, call.uniqueid)
+    assert rec.outcome is Outcome.ANSWERED and rec.callback_requested and rec.agent == "agent1"
+    assert rec.recording and rec.recording.endswith(f"{call.uniqueid}.wav")
+    kinds = [e["kind"] for e in engine.calllog.timeline(call.uniqueid)]
+    assert kinds.index("callback_requested") < kinds.index("offer") < kinds.index("connected")
+
+
+async def test_a_callback_nobody_answers_is_retried_then_given_up(make_engine):
+    engine = await make_engine(n_agents=1, queues=QUEUES)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=1.0)
+    engine.acd.set_not_ready("agent1", "break")
+    engine.pbx.customers["447700900777"] = AgentBehaviour(busy=True)  # the line is busy
+    call = await engine.pbx.place_call(CallerScript(caller_id=NUMBER, keys="1", think_s=0.05))
+    await call.finished(20)
+    engine.acd.set_ready("agent1")
+    await wait_until(lambda: call.uniqueid not in engine.core.calls, 200)
+    assert engine.pbx.callbacks_dialled == ["447700900777", "447700900777"]
+    assert engine.core.agents["agent1"].state == AgentState.READY  # the customer's no-answer is not the agent's
+    timeline = engine.calllog.timeline(call.uniqueid)
+    assert [e["kind"] for e in timeline].count("callback_attempt") == 2
+    assert [e.get("reason") for e in timeline if e["kind"] == "queue_exit"] == ["callback_failed"]
