@@ -20,8 +20,8 @@ from acd.ami import AmiClient
 from acd.clock import SystemClock
 from acd.livestate import MemoryLiveStore
 from acd.logs import get_logger
-from acd.acdcore.config import DeskCatalogue, load_agents, load_desk, load_queues
-from acd.acdcore.core import AcdCore
+from acd.routing.config import DeskCatalogue, load_agents, load_desk, load_queues
+from acd.routing.core import AcdCore
 from acd.service.acd import AcdService
 from acd.flows.httpport import AiohttpPort
 from acd.flows.interpreter import FlowInterpreter, FlowPorts

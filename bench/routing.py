@@ -8,8 +8,8 @@ import random
 import time
 import uuid
 
-from acd.acdcore.core import AcdCore
-from acd.acdcore.model import AgentConfig, AgentState, CallEntry, QueueConfig
+from acd.routing.core import AcdCore
+from acd.routing.model import AgentConfig, AgentState, CallEntry, QueueConfig
 from acd.clock import FakeClock
 from bench.common import Row, percentile
 

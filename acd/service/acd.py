@@ -27,9 +27,9 @@ from acd.clock import Clock
 from acd.livestate import LiveStore, MemoryLiveStore
 from acd.logs import bind_call, get_logger
 from acd.ports import InteractionRecorder
-from acd.acdcore.config import DeskCatalogue
-from acd.acdcore.core import AcdCore, IllegalTransition, QueueFull
-from acd.acdcore.model import AgentState, CallEntry, Offer
+from acd.routing.config import DeskCatalogue
+from acd.routing.core import AcdCore, IllegalTransition, QueueFull
+from acd.routing.model import AgentState, CallEntry, Offer
 from acd.telemetry import Telemetry
 
 log = get_logger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from acd.acdcore.model import AgentState, CallEntry
+from acd.routing.model import AgentState, CallEntry
 from acd.logs import get_logger
 from acd.service.acd import AcdService
 from acd.service.calllog import MemoryCallLog

@@ -8,7 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from acd.acdcore.model import CallEntry
+from acd.routing.model import CallEntry
 from acd.agi.channel import AgiChannel
 from acd.ami import AmiClient, AmiError
 from acd.ami.actions import mix_monitor_mute

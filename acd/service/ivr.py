@@ -14,7 +14,7 @@ from acd.agi.errors import AgiError, AgiHangup
 from acd.clock import Clock
 from acd.logs import get_logger
 from acd.ports import InteractionRecorder
-from acd.acdcore.model import CallEntry
+from acd.routing.model import CallEntry
 from acd.service.acd import AcdService
 
 log = get_logger(__name__)

@@ -64,7 +64,7 @@ ROUTING_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 EWT_ERROR_BUCKETS = (5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 AGI_COMMAND_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
-# Agent states as the routing model names them (acd.acdcore.model.AgentState values).
+# Agent states as the routing model names them (acd.routing.model.AgentState values).
 AGENT_STATES = ("logged_out", "ready", "reserved", "ringing", "on_call", "wrap_up", "not_ready")
 AGENT_BUSY_STATES = frozenset({"on_call", "wrap_up"})
 AGENT_STAFFED_STATES = frozenset({"ready", "reserved", "ringing", "on_call", "wrap_up"})

@@ -3,7 +3,7 @@ abandon while ringing, and the re-sync after an AMI drop."""
 
 import asyncio
 
-from acd.acdcore.model import AgentState
+from acd.routing.model import AgentState
 from acd.sim import AgentBehaviour, CallerScript
 from tests.acd.conftest import wait_until
 
@@ -124,7 +124,7 @@ queues:
 """)
     engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
     # route the next call to the specialists queue, which has nobody logged in
-    from acd.acdcore.model import CallEntry
+    from acd.routing.model import CallEntry
 
     async def via_specialists(channel):
         entry = CallEntry(channel.env.uniqueid, "specialists", channel.env.channel, engine.clock.now(), caller_number=channel.env.callerid)

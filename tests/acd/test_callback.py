@@ -4,7 +4,7 @@ first; the agent's leg then dials the customer, and the two are connected and re
 
 from __future__ import annotations
 
-from acd.acdcore.model import AgentState
+from acd.routing.model import AgentState
 from acd.sim import AgentBehaviour, CallerScript
 from acd.store.records import Outcome
 from tests.acd.conftest import wait_until

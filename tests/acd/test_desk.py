@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from acd.acdcore.core import IllegalTransition
-from acd.acdcore.model import AgentState
+from acd.routing.core import IllegalTransition
+from acd.routing.model import AgentState
 from acd.service.acd import InvalidChoice, NotInWrapUp
 from acd.sim import AgentBehaviour, CallerScript
 from tests.acd.conftest import wait_until

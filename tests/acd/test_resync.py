@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from acd.acdcore.model import AgentState, AgentConfig, QueueConfig
-from acd.acdcore.core import AcdCore
+from acd.routing.model import AgentState, AgentConfig, QueueConfig
+from acd.routing.core import AcdCore
 from acd.clock import FakeClock
 from acd.sim import AgentBehaviour, CallerScript
 from tests.acd.conftest import wait_until
@@ -50,7 +50,7 @@ def test_adopting_a_call_found_in_asterisk_keeps_the_agent_from_a_second_offer()
     assert core.adopt_connected("a1", "caller-1")
     assert core.agents["a1"].state == AgentState.ON_CALL and core.connected == {"caller-1": "a1"}
     assert not core.adopt_connected("a1", "caller-2")  # already on a call: nothing to adopt
-    from acd.acdcore.model import CallEntry
+    from acd.routing.model import CallEntry
 
     core.call_arrived(CallEntry("caller-3", "general", "PJSIP/c3", clock.now()))
     assert core.route() == []  # the adopted agent is busy

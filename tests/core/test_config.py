@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.acdcore.config import load_agents, load_queues
+from acd.routing.config import load_agents, load_queues
 from acd.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -292,7 +292,7 @@ def test_a_label_is_capped_in_distinct_values() -> None:
 
 
 def test_enum_values_are_accepted_by_value() -> None:
-    from acd.acdcore.model import AgentState
+    from acd.routing.model import AgentState
 
     tel = Telemetry(clock=FakeClock(MORNING))
     tel.set_agent_states({AgentState.ON_CALL: 4})  # type: ignore[dict-item]

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from acd.clock import Clock
 from acd.logs import get_logger
-from acd.acdcore.model import Agent, AgentConfig, AgentState, CallEntry, Decision, Offer, QueueConfig
+from acd.routing.model import Agent, AgentConfig, AgentState, CallEntry, Decision, Offer, QueueConfig
 
 log = get_logger(__name__)
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from acd.acdcore.core import AcdCore, IllegalTransition
-from acd.acdcore.model import AgentConfig, AgentState, CallEntry, QueueConfig, RelaxStep
+from acd.routing.core import AcdCore, IllegalTransition
+from acd.routing.model import AgentConfig, AgentState, CallEntry, QueueConfig, RelaxStep
 from acd.clock import FakeClock
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from acd.acdcore.model import AgentConfig, QueueConfig, RelaxStep
+from acd.routing.model import AgentConfig, QueueConfig, RelaxStep
 from acd.settings import ConfigError, build_section
 from acd.yamlsrc import YamlError, load_yaml, where
 
