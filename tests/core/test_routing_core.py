@@ -137,6 +137,29 @@ class AcdMachine(RuleBasedStateMachine):
             self.finished.add(call_id)
             self.core.wrapup_done(agent_id)
 
+    @rule(data=st.data())
+    def caller_asks_for_a_callback(self, data):
+        waiting = [e for v in self.core.waiting.values() for e in v if e.offer_id is None and not e.callback_number]
+        if waiting:
+            entry = data.draw(st.sampled_from(waiting))
+            assert self.core.to_callback(entry.call_id, "+447700900000") is entry
+
+    @rule(data=st.data())
+    def callback_not_answered(self, data):
+        offers = [o for o in self.core.offers.values() if self.core.calls[o.call_id].callback_number]
+        if offers:
+            offer = data.draw(st.sampled_from(offers))
+            if self.core.callback_not_answered(offer.offer_id, 10.0, 2) is not None:
+                self.finished.add(offer.call_id)  # given up after its attempts
+            assert self.core.agents[offer.agent_id].state == AgentState.READY  # not the agent's fault
+
+    @rule(i=st.integers(0, 4))
+    def a_call_is_found_in_asterisk(self, i):
+        """State repair: an agent is found bridged on a call the core did not know."""
+        self.n += 1
+        if self.core.adopt_connected(f"a{i}", f"c{self.n}"):
+            self.arrived.add(f"c{self.n}")
+
     @rule(seconds=st.floats(0, 30))
     def time_passes(self, seconds):
         self.clock.advance(seconds)
@@ -147,6 +170,11 @@ class AcdMachine(RuleBasedStateMachine):
         assert len(holders) == len(set(holders))
         for offer in self.core.offers.values():
             assert self.core.agents[offer.agent_id].state in (AgentState.RESERVED, AgentState.RINGING)
+
+    @invariant()
+    def a_callback_waits_out_its_retry_delay(self):
+        for offer in self.core.offers.values():
+            assert self.core.calls[offer.call_id].not_before <= offer.created_at
 
     @invariant()
     def one_live_offer_per_call(self):
