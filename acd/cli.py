@@ -11,7 +11,8 @@ import sys
 COMMAND_MODULES = [
     "acd.runcli",  # serve, demo
     "acd.flows.cli",  # flows validate|graph|run
-    "acd.store.cli",  # customers import|export, retention run, db upgrade
+    "acd.store.dbcli",  # db upgrade|current
+    "acd.store.cli",  # customers import|export, retention run
     "acd.reports.cli",  # report
 ]
 
