@@ -34,8 +34,11 @@ from acd.store.durable import DurableRecorder
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
 from acd.telemetry import Telemetry
+from acd.http.api import add_api
+from acd.http.events import EventBus
+from acd.http.users import Users, load_users
 from acd.service.web import create_web_app
-from acd.settings import Settings
+from acd.settings import ConfigError, Settings
 from acd.sim import SimPbx
 from acd.sim.demo import DemoTraffic, demo_agents
 
@@ -63,7 +66,54 @@ class Engine:
     catalogue: DeskCatalogue = field(default_factory=DeskCatalogue)
     desk: AgentDesk | None = None
     listeners: list = field(default_factory=list)  # (kind, data) -> None: the live push stream
+    users: Users | None = None
+    bus: EventBus | None = None
     http_port: int | None = None
+
+    def reload_config(self) -> dict:
+        """Re-read ``config/``: everything is validated first (nothing applies if anything is
+        wrong). The desk catalogue, users and the options of existing queues apply at once;
+        new, removed or re-skilled queues and agent changes are listed as needing a restart."""
+        cfg = Path(self.settings.config_dir)
+        problems: list[str] = []
+        loaded: dict = {}
+        for name, loader in (("queues", lambda: load_queues(cfg / "queues.yaml")), ("agents", lambda: load_agents(cfg / "agents.yaml")),
+                             ("desk", lambda: load_desk(cfg / "desk.yaml"))):
+            try:
+                loaded[name] = loader()
+            except ConfigError as exc:
+                problems += exc.problems
+        if "agents" in loaded:
+            try:
+                loaded["users"] = load_users(cfg / "users.yaml", {a.id for a in loaded["agents"]})
+            except ConfigError as exc:
+                problems += exc.problems
+        if problems:
+            log.warn_event("config.reload.refused", problems=len(problems))
+            return {"ok": False, "errors": problems}
+        applied, restart = ["desk", "users"], []
+        self.catalogue = loaded["desk"]
+        self.acd.catalogue = loaded["desk"]
+        if self.users is not None:
+            self.users.entries, self.users._verified = loaded["users"].entries, {}
+        new_queues = {q.name: q for q in loaded["queues"]}
+        for name, q in new_queues.items():
+            old = self.core.queues.get(name)
+            if old is None:
+                restart.append(f"queue {name} is new")
+            elif old.skills != q.skills:
+                restart.append(f"queue {name}: skills changed")
+            elif old != q:
+                self.core.queues[name] = q
+                self.telemetry.set_queue_targets(name, q.service_level_s, q.service_level_goal)
+                applied.append(f"queue {name}")
+        restart += [f"queue {name} was removed" for name in self.core.queues if name not in new_queues]
+        current_agents = {a.id: a.config for a in self.core.agents.values()}
+        for a in loaded["agents"]:
+            if current_agents.get(a.id) != a:
+                restart.append(f"agent {a.id} is new or changed")
+        log.event("config.reloaded", applied=len(applied), needs_restart=len(restart))
+        return {"ok": True, "applied": applied, "needs_restart": restart}
 
     def emit(self, kind: str, data: dict) -> None:
         for listener in list(self.listeners):
@@ -171,7 +221,12 @@ async def _acd_service(engine: Engine) -> AsyncIterator[AcdService]:
 @contextlib.asynccontextmanager
 async def _http(engine: Engine) -> AsyncIterator[int]:
     cfg = engine.settings.http
-    app = create_web_app(engine.acd.live, engine.telemetry.render)
+    app = create_web_app(engine.telemetry.render)
+    engine.users = load_users(Path(engine.settings.config_dir) / "users.yaml", set(engine.core.agents))
+    bus = EventBus()
+    engine.bus = bus
+    engine.listeners.append(lambda kind, data: bus.publish(kind, data))
+    add_api(app, engine, engine.users, bus)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port)

@@ -91,6 +91,7 @@ class FlowRegistry:
         self.directory = Path(directory)
         self.sound_dirs = tuple(sound_dirs)
         self.default_flow = default_flow
+        self.last_report: ReloadReport | None = None
         self.clock = clock or SystemClock()
         self.poll_interval_s = poll_interval_s
         self.schema_path = schema_path
@@ -239,7 +240,19 @@ class FlowRegistry:
             refused=MappingProxyType({k: tuple(v) for k, v in refused.items()}),
         )
         self._log(report)
+        self.last_report = report
         return report
+
+    def validate_text(self, text: str, file: str) -> list[Problem]:
+        """Every problem a flow file's text would have here (same schema, sounds and shared
+        schedules as a reload), without loading it: the admin API's "validate"."""
+        try:
+            compile_flow_text(text, file, sound_dirs=self.sound_dirs, shared_schedules=self._shared,
+                              shared_hash=self._shared_digest,
+                              schema=load_schema(self.schema_path) if self.schema_path else load_schema(self._schema_file()))
+        except FlowCompileError as exc:
+            return list(exc.problems)
+        return []
 
     def _schema_file(self) -> Path:
         local = self.directory / "schema.json"

@@ -44,7 +44,6 @@ refresh();setInterval(refresh,1000);
 </script></body></html>
 """
 
-LIVE = web.AppKey("live", Callable[[], dict])
 METRICS = web.AppKey("metrics", Callable[[], bytes])
 
 
@@ -57,10 +56,6 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
-async def _live(request: web.Request) -> web.Response:
-    return web.json_response(request.app[LIVE](), dumps=lambda o: json.dumps(o, default=str))
-
-
 async def _wallboard(request: web.Request) -> web.Response:
     return web.Response(text=WALLBOARD, content_type="text/html")
 
@@ -69,13 +64,11 @@ async def _root(request: web.Request) -> web.Response:
     raise web.HTTPFound("/wallboard")
 
 
-def create_web_app(live: Callable[[], dict], metrics: Callable[[], bytes]) -> web.Application:
+def create_web_app(metrics: Callable[[], bytes]) -> web.Application:
     app = web.Application()
-    app[LIVE] = live
     app[METRICS] = metrics
     app.router.add_get("/healthz", _health)
     app.router.add_get("/metrics", _metrics)
-    app.router.add_get("/api/v1/live", _live)
     app.router.add_get("/wallboard", _wallboard)
     app.router.add_get("/", _root)
     return app

@@ -1,0 +1,94 @@
+"""Domain errors mapped to HTTP in one place (Wazo agentd style): handlers raise what went wrong
+in the domain's words; the middleware picks the status and the JSON body
+``{"error": code, "detail": text}``."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from acd.logs import get_logger
+from acd.routing.core import IllegalTransition, UnknownAgent
+from acd.service.acd import InvalidChoice, NotInWrapUp
+from acd.store.sql import NotFound as StoreNotFound, StoreError
+
+log = get_logger(__name__)
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class Invalid(ApiError):
+    """A request body or parameter the API refuses; ``field`` names it."""
+
+    status, code = 422, "invalid"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+
+
+class Unavailable(ApiError):
+    status, code = 503, "unavailable"
+
+
+def _body(code: str, detail: str, status: int, **extra) -> web.Response:
+    return web.json_response({"error": code, "detail": detail, **extra}, status=status)
+
+
+def as_response(exc: BaseException) -> web.Response | None:
+    """The HTTP answer for a domain error, or None for anything unexpected."""
+    if isinstance(exc, Invalid):
+        return _body(exc.code, exc.detail, exc.status, field=exc.field)
+    if isinstance(exc, ApiError):
+        return _body(exc.code, exc.detail, exc.status)
+    if isinstance(exc, (UnknownAgent, StoreNotFound)):
+        return _body("not_found", str(exc) if isinstance(exc, StoreNotFound) else f"no agent {exc}", 404)
+    if isinstance(exc, (IllegalTransition, NotInWrapUp)):
+        return _body("conflict", str(exc), 409)
+    if isinstance(exc, InvalidChoice):
+        return _body("invalid", str(exc), 422, field=exc.field)
+    if isinstance(exc, StoreError):
+        return _body("invalid", str(exc), 422)
+    if isinstance(exc, json.JSONDecodeError):
+        return _body("invalid", "the body is not JSON", 422, field="body")
+    return None
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status >= 400 and exc.content_type != "application/json":
+            return _body("not_found" if exc.status == 404 else "http_error", exc.reason or "", exc.status)
+        raise
+    except Exception as exc:  # noqa: BLE001 - mapped here, once, for every route
+        response = as_response(exc)
+        if response is not None:
+            return response
+        log.error_event("http.internal_error", method=request.method, path=request.path, error=type(exc).__name__)
+        return _body("internal", "internal error", 500)

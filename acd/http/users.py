@@ -1,0 +1,128 @@
+"""Users and their API tokens, from ``config/users.yaml``.
+
+Tokens are stored only as slow salted hashes (``acd.secrets.hash_secret``, scrypt). Checking a
+token against every user's hash on every request would cost a KDF per user per request, so a
+successful check is remembered by the SHA-256 of the token (never the token itself) for the life
+of the process."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets as pysecrets
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+import yaml
+
+from acd.secrets import Secret, hash_secret, verify_secret
+from acd.settings import ConfigError, build_section
+from acd.yamlsrc import YamlError, load_yaml, where
+
+
+class Role(IntEnum):
+    AGENT = 1
+    SUPERVISOR = 2
+    ADMIN = 3
+
+
+@dataclass(frozen=True)
+class UserEntry:
+    id: str
+    name: str
+    role: str
+    token_hash: str = ""
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    role: Role
+    agent_id: str | None = None
+
+    def view(self) -> dict:
+        return {"id": self.id, "name": self.name, "role": self.role.name.lower(), "agent_id": self.agent_id}
+
+
+class Users:
+    def __init__(self, entries: list[UserEntry], path: Path | None = None) -> None:
+        self.path = path
+        self.entries = {e.id: e for e in entries}
+        self._verified: dict[str, str] = {}  # sha256(token) -> user id
+
+    def get(self, user_id: str) -> User | None:
+        e = self.entries.get(user_id)
+        return None if e is None else User(e.id, e.name, Role[e.role.upper()], e.agent_id)
+
+    def authenticate(self, token: str) -> User | None:
+        if not token or len(token) > 256:
+            return None
+        key = hashlib.sha256(token.encode()).hexdigest()
+        user_id = self._verified.get(key)
+        if user_id is None:
+            secret = Secret(token)
+            user_id = next((e.id for e in self.entries.values() if e.token_hash and verify_secret(secret, e.token_hash)), None)
+            if user_id is None:
+                return None
+            self._verified[key] = user_id
+        return self.get(user_id)
+
+    def issue_token(self, user_id: str) -> str:
+        """A new random token for the user; its hash replaces the old one in the file. The token
+        is returned once and kept nowhere."""
+        if user_id not in self.entries or self.path is None:
+            raise KeyError(user_id)
+        token = pysecrets.token_urlsafe(32)
+        digest = hash_secret(Secret(token))
+        raw = yaml.safe_load(self.path.read_text()) or {}
+        for item in raw.get("users", []):
+            if item.get("id") == user_id:
+                item["token_hash"] = digest
+        self.path.write_text(_HEADER + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+        old = self.entries[user_id]
+        self.entries[user_id] = UserEntry(old.id, old.name, old.role, digest, old.agent_id)
+        self._verified = {k: v for k, v in self._verified.items() if v != user_id}
+        return token
+
+
+_HEADER = """# API users. role: agent | supervisor | admin; an agent user names its agent_id (config/agents.yaml).
+# token_hash is a scrypt hash: set a user's token with `acd users token ID` (prints it once).
+"""
+
+
+def load_users(path: Path, agent_ids: set[str] | None = None) -> Users:
+    """Users from ``path``; a missing file means no user can log in (the API answers 401)."""
+    if not path.exists():
+        return Users([], path)
+    try:
+        doc = load_yaml(path)
+    except YamlError as exc:
+        raise ConfigError([str(exc)]) from None
+    items = doc.get("users") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise ConfigError([f"{path}:1:1: users: expected a list of users"])
+    problems: list[str] = []
+    entries: list[UserEntry] = []
+    for i, node in enumerate(items):
+        try:
+            entry = build_section(UserEntry, node, f"users[{i}]", str(path))
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        if entry.role.upper() not in Role.__members__:
+            problems.append(f"{where(node, 'role', str(path))}: users[{i}].role: {entry.role!r} is not agent, supervisor or admin")
+        if entry.role == "agent" and not entry.agent_id:
+            problems.append(f"{where(node, default_file=str(path))}: users[{i}].agent_id: an agent user names its agent")
+        if entry.agent_id and agent_ids is not None and entry.agent_id not in agent_ids:
+            problems.append(f"{where(node, 'agent_id', str(path))}: users[{i}].agent_id: {entry.agent_id!r} is not in agents.yaml")
+        if entry.token_hash and not entry.token_hash.startswith("scrypt$"):
+            problems.append(f"{where(node, 'token_hash', str(path))}: users[{i}].token_hash: not a hash from `acd users token` (never put a token here)")
+        entries.append(entry)
+    ids = [e.id for e in entries]
+    for dup in {i for i in ids if ids.count(i) > 1}:
+        problems.append(f"{path}: users: the id {dup!r} is used twice")
+    if problems:
+        raise ConfigError(problems)
+    return Users(entries, path)

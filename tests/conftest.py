@@ -1,0 +1,58 @@
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from acd.app import run_engine
+from acd.settings import load_settings
+
+QUEUES = """
+queues:
+  - name: general
+    skills: {general: 1}
+    ring_timeout_s: 1.0
+    wrapup_s: 0.3
+    moh_slice_s: 2
+    announce_position: false
+    service_level_s: 20
+"""
+
+
+def agents_yaml(n):
+    rows = "\n".join(f"  - {{id: agent{i}, name: Agent {i}, endpoint: PJSIP/agent{i}, skills: {{general: {6 - i if i < 6 else 1}}}, auto_ready: true}}" for i in range(1, n + 1))
+    return "agents:\n" + rows + "\n"
+
+
+@pytest.fixture
+async def make_engine(tmp_path):
+    stacks = []
+
+    async def make(n_agents=2, queues=QUEUES, engine_yaml="", agents=None):
+        (tmp_path / "queues.yaml").write_text(textwrap.dedent(queues))
+        (tmp_path / "desk.yaml").write_text((Path(__file__).resolve().parents[1] / "config" / "desk.yaml").read_text())
+        (tmp_path / "agents.yaml").write_text(textwrap.dedent(agents) if agents else agents_yaml(n_agents))
+        (tmp_path / "engine.yaml").write_text(
+            "http:\n  port: 0\npbx:\n  mode: sim\n"
+            f"database:\n  url: sqlite+aiosqlite:///{tmp_path}/acd.sqlite3\n  spool_dir: {tmp_path}/spool\n"
+            + ("" if "flows:" in engine_yaml else "flows:\n  directory: ''\n")
+            + textwrap.dedent(engine_yaml))
+        settings = load_settings(tmp_path, environ={})
+        cm = run_engine(settings)
+        engine = await cm.__aenter__()
+        stacks.append(cm)
+        engine.pbx.sound_seconds = lambda name: 0.2
+        engine.acd.rona_recover_s = 60
+        return engine
+
+    yield make
+    for cm in reversed(stacks):
+        await cm.__aexit__(None, None, None)
+
+
+async def wait_until(pred, timeout=10.0, step=0.05):
+    for _ in range(int(timeout / step)):
+        if pred():
+            return True
+        await asyncio.sleep(step)
+    raise AssertionError("condition not met in time")

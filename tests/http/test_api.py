@@ -1,0 +1,141 @@
+"""The HTTP API over a running engine: every route's role rule, the error bodies, agents driving
+their own state and wrap-up, supervisors forcing state, admins reloading flows and config."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from acd.http.api import ROUTES
+from acd.routing.model import AgentState
+from acd.sim import AgentBehaviour, CallerScript
+from tests.conftest import wait_until
+
+# route -> the status each caller gets: none (no token), agent1 (about itself where the route
+# names an agent), agent2 (about agent1: someone else), sup, admin
+ROLE_TABLE = [
+    ("GET", "/api/v1/me", {"none": 401, "agent1": 200, "sup": 200, "admin": 200}),
+    ("GET", "/api/v1/reasons", {"none": 401, "agent1": 200, "sup": 200, "admin": 200}),
+    ("GET", "/api/v1/dispositions", {"none": 401, "agent1": 200, "sup": 200, "admin": 200}),
+    ("GET", "/api/v1/agents", {"none": 401, "agent1": 403, "sup": 200, "admin": 200}),
+    ("GET", "/api/v1/agents/agent1", {"none": 401, "agent1": 200, "agent2": 403, "sup": 200, "admin": 200}),
+    ("GET", "/api/v1/agents/agent1/work", {"none": 401, "agent1": 200, "agent2": 403, "sup": 200, "admin": 200}),
+    ("POST", "/api/v1/agents/agent1/wrapup", {"none": 401, "agent2": 403}),
+    ("PUT", "/api/v1/agents/agent1/state", {"none": 401, "agent2": 403}),
+    ("POST", "/api/v1/agents/agent1/login", {"none": 401, "agent2": 403}),
+    ("POST", "/api/v1/agents/agent1/logout", {"none": 401, "agent2": 403}),
+    ("POST", "/api/v1/agents/agent1/wrapup/extend", {"none": 401, "agent2": 403}),
+    ("GET", "/api/v1/queues", {"none": 401, "agent1": 403, "sup": 200, "admin": 200}),
+    ("GET", "/api/v1/live", {"none": 401, "agent1": 403, "sup": 200, "admin": 200}),
+    ("GET", "/api/v1/interactions", {"none": 401, "agent1": 200, "sup": 200, "admin": 200}),
+    ("GET", "/api/v1/interactions/nope", {"none": 401, "agent1": 404, "sup": 404}),
+    ("GET", "/api/v1/interactions/nope/decisions", {"none": 401, "agent1": 403, "sup": 404}),
+    ("GET", "/api/v1/customers/nope", {"none": 401, "agent1": 403, "sup": 404}),
+    ("GET", "/api/v1/customers/nope/timeline", {"none": 401, "agent1": 403, "sup": 404}),
+    ("GET", "/api/v1/flows", {"none": 401, "agent1": 403, "sup": 403, "admin": 409}),  # 409: flows are off in this engine
+    ("POST", "/api/v1/flows/validate", {"none": 401, "agent1": 403, "sup": 403}),
+    ("POST", "/api/v1/flows/reload", {"none": 401, "agent1": 403, "sup": 403, "admin": 409}),
+    ("POST", "/api/v1/config/reload", {"none": 401, "agent1": 403, "sup": 403, "admin": 200}),
+    ("GET", "/openapi.json", {"none": 200}),
+]
+
+
+def test_the_role_table_covers_every_route():
+    covered = {(m, p.replace("agent1", "{agent_id}").replace("nope", "{call_id}")) for m, p, _ in ROLE_TABLE}
+    covered |= {(m, p.replace("nope", "{customer_id}")) for m, p, _ in ROLE_TABLE}
+    missing = [(r.method, r.path) for r in ROUTES if (r.method, r.path) not in covered and r.path != "/api/v1/events"]
+    assert not missing
+
+
+async def test_every_route_enforces_its_role_rule(api):
+    for method, path, expected in ROLE_TABLE:
+        for who, status in expected.items():
+            got, body = await api.call(method, path, None if who == "none" else who, json={} if method in ("POST", "PUT") else None)
+            assert got == status, (method, path, who, got, body)
+            if status >= 400:
+                assert set(body) >= {"error", "detail"}, body
+
+
+async def test_bad_tokens_and_undeclared_methods(api):
+    assert (await api.call("GET", "/api/v1/me", raw_token="not-a-token"))[0] == 401
+    assert (await api.call("GET", "/api/v1/me", raw_token=""))[0] == 401
+    status, body = await api.call("DELETE", "/api/v1/agents/agent1", "admin")
+    assert status == 405
+    status, body = await api.call("GET", "/api/v1/nothing-here", "admin")
+    assert status == 404 and body["error"] == "not_found"
+
+
+async def test_an_agent_sets_its_state_and_a_supervisor_forces_it(api, caplog):
+    caplog.set_level(logging.INFO)
+    status, body = await api.call("PUT", "/api/v1/agents/agent1/state", "agent1", json={"state": "not_ready", "reason": "lunch"})
+    assert status == 200 and (body["state"], body["reason"]) == ("not_ready", "lunch")
+    status, body = await api.call("PUT", "/api/v1/agents/agent1/state", "agent1", json={"state": "not_ready"})
+    assert status == 422 and body["field"] == "reason"
+    status, body = await api.call("PUT", "/api/v1/agents/agent1/state", "agent1", json={"state": "not_ready", "reason": "nap"})
+    assert status == 422 and body["field"] == "reason"
+    status, body = await api.call("PUT", "/api/v1/agents/agent1/state", "agent1", json={"state": "asleep"})
+    assert status == 422 and body["field"] == "state"
+    status, body = await api.call("PUT", "/api/v1/agents/agent1/state", "agent1", json={"state": "ready", "mood": "good"})
+    assert status == 422 and body["field"] == "mood"
+    status, body = await api.call("PUT", "/api/v1/agents/agent1/state", "sup", json={"state": "ready"})
+    assert status == 200 and body["state"] == "ready"
+    assert any("http.agent.state_forced" in r.getMessage() for r in caplog.records)
+    status, body = await api.call("POST", "/api/v1/agents/agent1/login", "agent1")
+    assert status == 409 and body["error"] == "conflict"  # already logged in
+    assert (await api.call("POST", "/api/v1/agents/agent1/logout", "agent1"))[1]["state"] == "logged_out"
+    assert (await api.call("POST", "/api/v1/agents/agent1/login", "agent1"))[1]["state"] == "ready"
+    status, body = await api.call("GET", "/api/v1/agents/nobody", "sup")
+    assert status == 404
+    status, body = await api.call("POST", "/api/v1/agents/agent1/wrapup", "agent1", json={"disposition": "resolved"})
+    assert status == 409  # not in wrap-up
+
+
+async def test_a_call_through_the_api_screen_pop_wrap_up_and_the_record(api):
+    engine = api.engine
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=1.0)
+    engine.core.queues["general"] = __import__("dataclasses").replace(engine.core.queues["general"], wrapup_s=60)
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900400"))
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 15)
+    status, work = await api.call("GET", "/api/v1/agents/agent1/work", "agent1")
+    assert status == 200 and work["call"]["call_id"] == call.uniqueid and work["call"]["ani"] == "+447700900400"
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.WRAP_UP, 15)
+    status, body = await api.call("POST", "/api/v1/agents/agent1/wrapup", "agent1", json={"disposition": "resolved", "notes": "sorted"})
+    assert status == 200 and body["state"] == "ready"
+    await engine.records.drain()
+    status, body = await api.call("GET", f"/api/v1/interactions/{call.uniqueid}", "agent1")
+    assert status == 200 and body["disposition"] == "resolved" and body["notes"] == "sorted"
+    assert [e["kind"] for e in body["timeline"]][0] == "call_start"
+    assert (await api.call("GET", f"/api/v1/interactions/{call.uniqueid}", "agent2"))[0] == 404  # not agent2's call
+    status, body = await api.call("GET", "/api/v1/interactions", "agent2")
+    assert status == 200 and body["interactions"] == []  # an agent sees only its own calls
+    status, body = await api.call("GET", "/api/v1/interactions?agent=agent1", "agent2")
+    assert body["interactions"] == []  # ... even when it asks for someone else's
+    status, body = await api.call("GET", "/api/v1/interactions", "sup")
+    assert [i["call_id"] for i in body["interactions"]] == [call.uniqueid]
+    status, body = await api.call("GET", f"/api/v1/interactions/{call.uniqueid}/decisions", "sup")
+    assert status == 200 and body["decisions"][0]["agent"] == "agent1" and body["decisions"][0]["scores"]
+    status, body = await api.call("GET", "/api/v1/queues", "sup")
+    assert body["queues"]["general"]["answered"] == 1
+
+
+async def test_config_reload_applies_queue_options_and_refuses_bad_files(api, tmp_path):
+    text = (tmp_path / "queues.yaml").read_text()
+    (tmp_path / "queues.yaml").write_text(text.replace("ring_timeout_s: 1.0", "ring_timeout_s: 7"))
+    status, body = await api.call("POST", "/api/v1/config/reload", "admin")
+    assert status == 200 and "queue general" in body["applied"] and body["needs_restart"] == []
+    assert api.engine.core.queues["general"].ring_timeout_s == 7
+    (tmp_path / "queues.yaml").write_text(text.replace("ring_timeout_s: 1.0", "ring_timeout_s: soon"))
+    status, body = await api.call("POST", "/api/v1/config/reload", "admin")
+    assert status == 422 and not body["ok"] and "queues.yaml" in body["errors"][0] and "ring_timeout_s" in body["errors"][0]
+    assert api.engine.core.queues["general"].ring_timeout_s == 7  # the old settings keep serving
+
+
+async def test_openapi_lists_every_route(api):
+    status, spec = await api.call("GET", "/openapi.json")
+    assert status == 200 and spec["openapi"].startswith("3.1")
+    for r in ROUTES:
+        op = spec["paths"][r.path][r.method.lower()]
+        assert op["x-acd-role"] == r.rule and op["summary"]
+        assert ("requestBody" in op) == (r.body is not None)
