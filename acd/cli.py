@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "acd.store.dbcli",  # db upgrade|current
     "acd.store.cli",  # customers import|export, retention run
     "acd.reports.cli",  # report
+    "acd.http.cli",  # users list|token
 ]
 
 

@@ -139,3 +139,59 @@ async def test_openapi_lists_every_route(api):
         op = spec["paths"][r.path][r.method.lower()]
         assert op["x-acd-role"] == r.rule and op["summary"]
         assert ("requestBody" in op) == (r.body is not None)
+
+
+@pytest.fixture
+async def flows_api(make_engine, tmp_path):
+    import shutil
+
+    import aiohttp
+
+    from tests.http.conftest import Api, users_yaml
+
+    flows = tmp_path / "flows"
+    shutil.copytree(__import__("pathlib").Path(__file__).resolve().parents[2] / "ivr_flows", flows, ignore=shutil.ignore_patterns("testdata"))
+    (tmp_path / "users.yaml").write_text(users_yaml())
+    engine = await make_engine(n_agents=2, engine_yaml=f"flows:\n  directory: {flows}\n  default_flow: demo_line\n")
+    async with aiohttp.ClientSession() as session:
+        yield Api(engine, session), flows
+
+
+async def test_admins_validate_and_reload_flows(flows_api):
+    api, flows = flows_api
+    status, body = await api.call("GET", "/api/v1/flows", "admin")
+    assert status == 200 and {"main", "demo_line", "verify_caller"} <= {f["name"] for f in body["flows"]} and body["errors"] == []
+    bad = "flow: broken\nsteps:\n  start:\n    play: {prompt: hello}\n    next: nowhere\n"
+    status, body = await api.call("POST", "/api/v1/flows/validate", "admin", json={"yaml": bad, "file": "broken.yaml"})
+    assert status == 200 and not body["ok"]
+    assert body["errors"][0]["file"] == "broken.yaml" and body["errors"][0]["line"] == 5 and "nowhere" in body["errors"][0]["message"]
+    good = (flows / "demo_line.yaml").read_text()
+    assert (await api.call("POST", "/api/v1/flows/validate", "admin", json={"yaml": good}))[1] == {"ok": True, "errors": []}
+    version = api.engine.flows.current.get("demo_line").version
+    (flows / "demo_line.yaml").write_text(good.replace("next: identify", "next: nowhere"))
+    status, body = await api.call("POST", "/api/v1/flows/reload", "admin")
+    assert status == 200 and body["refused"][0]["file"].endswith("demo_line.yaml")
+    assert api.engine.flows.current.get("demo_line").version == version  # the old version keeps serving
+    (flows / "demo_line.yaml").write_text(good.replace("description: Demo line", "description: Demo line (edited)"))
+    status, body = await api.call("POST", "/api/v1/flows/reload", "admin")
+    assert body["loaded"] == ["demo_line"] and body["refused"] == []
+
+
+async def test_an_agent_sees_the_customer_only_while_on_their_call(flows_api):
+    from acd.secrets import Secret
+
+    api, _ = flows_api
+    engine = api.engine
+    cid = await engine.customers.create_customer(name="Chloé Martin", phones=["+447700900103"], by="test")
+    await engine.customers.set_secret(cid, "pin", Secret("8642"), by="test")
+    assert (await api.call("GET", f"/api/v1/customers/{cid}", "agent1"))[0] == 403
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=30)
+    await engine.pbx.place_call(CallerScript(caller_id="+447700900103", dnis="5551234", keys="8642#,1"))
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 20)
+    status, body = await api.call("GET", f"/api/v1/customers/{cid}", "agent1")
+    assert status == 200 and body["name"] == "Chloé Martin" and body["phones"] == ["+447700900103"]
+    status, work = await api.call("GET", "/api/v1/agents/agent1/work", "agent1")
+    assert work["call"]["customer"]["customer_id"] == cid and work["call"]["verification"]["level"] == "verified"
+    status, body = await api.call("GET", f"/api/v1/customers/{cid}/timeline", "sup")
+    assert status == 200 and body["customer"]["name"] == "Chloé Martin"

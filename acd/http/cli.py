@@ -1,0 +1,55 @@
+"""``acd users list|token``: the API users in ``config/users.yaml``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from acd.settings import ConfigError
+
+
+def _users(args: argparse.Namespace):
+    from acd.http.users import load_users
+
+    try:
+        return load_users(Path(args.config) / "users.yaml")
+    except ConfigError as exc:
+        print(f"acd users: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    users = _users(args)
+    if users is None:
+        return 2
+    for e in users.entries.values():
+        print(f"{e.id:<12} {e.role:<10} {e.agent_id or '-':<10} {'token set' if e.token_hash else 'no token'}  {e.name}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    users = _users(args)
+    if users is None:
+        return 2
+    if args.id not in users.entries:
+        print(f"acd users token: no user {args.id!r} in {users.path}", file=sys.stderr)
+        return 1
+    token = users.issue_token(args.id)
+    print(token)
+    print(f"(shown once; only its hash is kept, in {users.path}; the engine picks it up on POST /api/v1/config/reload or restart)", file=sys.stderr)
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("users", help="API users and their tokens (config/users.yaml)",
+                              description="List API users, or issue a user a new token (printed once, stored hashed).")
+    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+    sub = p.add_subparsers(dest="users_command", metavar="ACTION")
+    ls = sub.add_parser("list", help="users, roles and whether a token is set")
+    ls.add_argument("--config", default="config", help="settings directory (default: config)")
+    ls.set_defaults(handler=cmd_list)
+    tk = sub.add_parser("token", help="issue a new token for a user (replaces the old one)")
+    tk.add_argument("id", help="the user's id")
+    tk.add_argument("--config", default="config", help="settings directory (default: config)")
+    tk.set_defaults(handler=cmd_token)

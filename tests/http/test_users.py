@@ -1,0 +1,48 @@
+"""Users from config/users.yaml: tokens only as hashes, clear errors, ``acd users token``."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from acd.cli import main
+from acd.http.users import Role, load_users
+from acd.settings import ConfigError
+from tests.http.conftest import TOKENS, users_yaml
+
+
+def test_tokens_authenticate_and_are_cached_by_digest_only(tmp_path):
+    (tmp_path / "users.yaml").write_text(users_yaml())
+    users = load_users(tmp_path / "users.yaml", {"agent1", "agent2"})
+    user = users.authenticate(TOKENS["agent1"])
+    assert user.id == "agent1" and user.role is Role.AGENT and user.agent_id == "agent1"
+    assert users.authenticate("t-agent9") is None and users.authenticate("") is None
+    assert TOKENS["agent1"] not in repr(users._verified) and all(len(k) == 64 for k in users._verified)
+
+
+def test_bad_users_file_names_file_line_and_field(tmp_path):
+    (tmp_path / "users.yaml").write_text("users:\n  - {id: a, name: A, role: wizard}\n  - {id: b, name: B, role: agent}\n"
+                                         "  - {id: c, name: C, role: admin, token_hash: hunter2}\n")
+    with pytest.raises(ConfigError) as err:
+        load_users(tmp_path / "users.yaml", set())
+    text = "\n".join(err.value.problems)
+    assert "users.yaml:2:" in text and "role: 'wizard'" in text
+    assert "users[1].agent_id" in text
+    assert "users[2].token_hash: not a hash" in text and "hunter2" not in text.split("token_hash")[0]
+
+
+def test_users_token_command_prints_once_and_stores_a_hash(tmp_path, capsys, caplog):
+    caplog.set_level(logging.DEBUG)
+    (tmp_path / "users.yaml").write_text(users_yaml())
+    assert main(["users", "token", "sup", "--config", str(tmp_path)]) == 0
+    token = capsys.readouterr().out.strip()
+    assert len(token) >= 40
+    stored = (tmp_path / "users.yaml").read_text()
+    assert token not in stored and "scrypt$" in stored
+    users = load_users(tmp_path / "users.yaml")
+    assert users.authenticate(token).id == "sup" and users.authenticate(TOKENS["sup"]) is None
+    assert not [r for r in caplog.records if token in r.getMessage()]
+    assert main(["users", "token", "nobody", "--config", str(tmp_path)]) == 1
+    assert main(["users", "list", "--config", str(tmp_path)]) == 0
+    assert "sup" in capsys.readouterr().out
