@@ -68,6 +68,7 @@ class Engine:
     listeners: list = field(default_factory=list)  # (kind, data) -> None: the live push stream
     users: Users | None = None
     bus: EventBus | None = None
+    http_app: web.Application | None = None
     http_port: int | None = None
 
     def reload_config(self) -> dict:
@@ -227,6 +228,7 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     engine.bus = bus
     engine.listeners.append(lambda kind, data: bus.publish(kind, data))
     add_api(app, engine, engine.users, bus)
+    engine.http_app = app
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port)

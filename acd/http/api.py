@@ -387,9 +387,13 @@ async def _close_streams(app: web.Application) -> None:
 
 async def _stream_events(request: web.Request, bus: EventBus, user: User, after: int | None) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    # From here on, everything after `start` reaches this client: what is published while the
+    # response starts comes from the backlog. The hello's id tells the client where it stands, so
+    # a reconnect resumes from there even if no event has arrived yet.
+    start = after if after is not None else bus.seq
+    stream = bus.subscribe(start).__aiter__()
     await response.prepare(request)
-    await response.write(f"retry: 1000\n: seq {bus.seq}\n\n".encode())
-    stream = bus.subscribe(after).__aiter__()
+    await response.write(f"retry: 1000\nid: {start}\nevent: hello\ndata: {json.dumps({'seq': start})}\n\n".encode())
     try:
         while True:
             try:

@@ -20,7 +20,9 @@ async def read_events(response, count: int, timeout: float = 10.0) -> list[tuple
         async for raw in response.content:
             line = raw.decode().rstrip("\n")
             if not line:
-                if "id" in event:
+                if "id" in event and event.get("event") == "hello":
+                    pass  # where the stream starts: not a state change
+                elif "id" in event:
                     out.append((int(event["id"]), event["event"], json.loads(event["data"])))
                     if len(out) == count:
                         return

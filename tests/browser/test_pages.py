@@ -1,0 +1,107 @@
+"""The agent desktop and the wallboard in headless Chromium: sign in with a token, pause with a
+reason and see it on the wallboard live, an incoming call pops the customer and the verification,
+the wrap-up form closes the call with a disposition, and the stream catches up after a reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from acd.routing.model import AgentState
+from acd.secrets import Secret
+from acd.sim import AgentBehaviour, CallerScript
+from tests.conftest import wait_until
+from tests.http.conftest import TOKENS
+
+
+async def until(fn, timeout=15.0):
+    """Poll the page (Selenium is blocking: run it off the loop so the engine keeps serving)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    last = None
+    while loop.time() < end:
+        try:
+            last = await asyncio.to_thread(fn)
+            if last:
+                return last
+        except Exception as exc:  # noqa: BLE001 - the element is not there yet
+            last = exc
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"page condition not met: {last!r}")
+
+
+def text(browser, css: str) -> str:
+    return browser.find_element(By.CSS_SELECTOR, css).text
+
+
+async def sign_in(browser, base: str, page: str, token: str) -> None:
+    await asyncio.to_thread(browser.get, f"{base}/{page}")
+    await asyncio.to_thread(lambda: browser.find_element(By.ID, "token").send_keys(token))
+    await asyncio.to_thread(lambda: browser.find_element(By.CSS_SELECTOR, "#signin-form button").click())
+
+
+async def test_a_wrong_token_is_refused(browser, web_engine):
+    await sign_in(browser, web_engine.base, "agent", "not-a-token")
+    await until(lambda: "Sign-in failed" in text(browser, "#signin-error"))
+    browser.shot("refused")
+
+
+async def test_pause_on_the_desktop_shows_live_on_the_wallboard(browser, web_engine):
+    base = web_engine.base
+    await sign_in(browser, base, "wallboard", TOKENS["sup"])
+    await until(lambda: "ready" in text(browser, "tr[data-agent=agent1]"))
+    wallboard = browser.current_window_handle
+    await asyncio.to_thread(browser.switch_to.new_window, "tab")
+    await sign_in(browser, base, "agent", TOKENS["agent1"])
+    await until(lambda: text(browser, "#state") == "ready")
+    await asyncio.to_thread(lambda: Select(browser.find_element(By.ID, "reason-pick")).select_by_value("lunch"))
+    await asyncio.to_thread(lambda: browser.find_element(By.ID, "btn-not-ready").click())
+    await until(lambda: text(browser, "#state") == "not ready" and "lunch" in text(browser, "#reason"))
+    browser.shot("agent-on-lunch")
+    assert web_engine.engine.core.agents["agent1"].reason == "lunch"
+    await asyncio.to_thread(browser.switch_to.window, wallboard)
+    await until(lambda: "not ready – lunch" in text(browser, "tr[data-agent=agent1]"))  # live, no reload
+    browser.shot("wallboard-shows-lunch")
+
+
+async def test_a_call_pops_on_the_desktop_and_the_wrap_up_form_closes_it(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    cid = await engine.customers.create_customer(name="Chloé Martin", phones=["+447700900103"], account_number="10000103", vip=True, by="test")
+    await engine.customers.set_secret(cid, "pin", Secret("8642"), by="test")
+    engine.acd.set_not_ready("agent2", "break")
+    engine.core.queues["general"] = __import__("dataclasses").replace(engine.core.queues["general"], wrapup_s=120)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.6, talk_s=2.0)
+    await sign_in(browser, base, "agent", TOKENS["agent1"])
+    await until(lambda: text(browser, "#state") == "ready")
+    await engine.pbx.place_call(CallerScript(caller_id="+447700900103", dnis="5551234", keys="8642#,1"))
+    await until(lambda: "Chloé Martin" in text(browser, "#pop-customer"), 20)
+    browser.shot("screen-pop")  # offered (ringing) or already on the call
+    assert "VIP" in text(browser, "#pop-customer") and "10000103" in text(browser, "#pop-account")
+    assert "verified" in text(browser, "#pop-verification") and "pin" in text(browser, "#pop-verification")
+    assert "verify (verify_pin) → ok" in text(browser, "#pop-path") and "8642" not in browser.page_source
+    await until(lambda: text(browser, "#state") == "wrap up", 20)
+    browser.shot("wrap-up")
+    await asyncio.to_thread(lambda: Select(browser.find_element(By.ID, "disposition")).select_by_value("resolved"))
+    await asyncio.to_thread(lambda: browser.find_element(By.ID, "notes").send_keys("card reissued"))
+    await asyncio.to_thread(lambda: browser.find_element(By.CSS_SELECTOR, "#wrapup-form button").click())
+    await until(lambda: text(browser, "#state") == "ready")
+    await engine.records.drain()
+    [rec] = await engine.customers.search_interactions(customer_id=cid)
+    assert (rec.disposition, rec.notes, rec.agent) == ("resolved", "card reissued", "agent1")
+
+
+async def test_the_wallboard_catches_up_after_the_stream_drops(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    await sign_in(browser, base, "wallboard", TOKENS["sup"])
+    await until(lambda: "ready" in text(browser, "tr[data-agent=agent2]"))
+    await until(lambda: engine.bus.subscribers == 1)
+    from acd.http.api import STREAMS
+
+    for task in list(engine.http_app[STREAMS]):  # the connection drops ...
+        task.cancel()
+    engine.acd.set_not_ready("agent2", "training")  # ... and this is published before the page is back
+    await until(lambda: "training" in text(browser, "tr[data-agent=agent2]"), 20)
+    browser.shot("caught-up")
+    assert engine.core.agents["agent2"].state == AgentState.NOT_READY
