@@ -345,8 +345,19 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Syst
     log.event("engine.stopped", node=settings.engine.node_id)
 
 
+async def reload_on_signal(engine: Engine) -> None:
+    """SIGHUP: reload the flows and ``config/`` (each refuses bad files and keeps what serves)."""
+    log.event("engine.sighup")
+    if engine.flows is not None:
+        await asyncio.to_thread(engine.flows.reload)
+    result = await asyncio.to_thread(engine.reload_config)
+    if not result["ok"]:
+        for problem in result["errors"]:
+            log.error_event("config.reload.problem", problem=problem)
+
+
 async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: float | None = None) -> None:
-    async with run_engine(settings, with_demo=with_demo):
+    async with run_engine(settings, with_demo=with_demo) as engine:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         import signal
@@ -354,6 +365,15 @@ async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: floa
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
+        reloads: set[asyncio.Task] = set()
+
+        def on_sighup() -> None:
+            task = asyncio.create_task(reload_on_signal(engine), name="acd-sighup-reload")
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGHUP, on_sighup)
         try:
             await asyncio.wait_for(stop.wait(), duration_s)
         except asyncio.TimeoutError:

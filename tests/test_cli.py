@@ -51,3 +51,42 @@ def test_serve_fails_loudly_when_asterisk_is_unreachable(tmp_path):
     out = subprocess.run(ACD + ["serve", "--config", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "cannot reach AMI at 127.0.0.1:1" in out.stderr
+
+
+def test_sighup_reloads_flows_and_config(tmp_path):
+    import shutil
+    import signal
+    import time
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for name in ("queues.yaml", "agents.yaml", "desk.yaml"):
+        shutil.copy(os.path.join(root, "config", name), tmp_path / name)
+    flows = tmp_path / "flows"
+    shutil.copytree(os.path.join(root, "ivr_flows"), flows)
+    (tmp_path / "engine.yaml").write_text(
+        f"http: {{port: 0}}\npbx: {{agi: {{port: 0}}}}\nflows: {{directory: '{flows}'}}\n"
+        f"database: {{url: 'sqlite+aiosqlite:///{tmp_path}/db.sqlite3', spool_dir: '{tmp_path}/spool'}}\n")
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen(ACD + ["serve", "--config", str(tmp_path), "--duration", "40"], stderr=log_file, stdout=subprocess.DEVNULL)
+        try:
+            for _ in range(300):
+                if "engine.started" in log_path.read_text():
+                    break
+                time.sleep(0.1)
+            (tmp_path / "desk.yaml").write_text((tmp_path / "desk.yaml").read_text().replace("label: Lunch", "label: Lunch break"))
+            demo = flows / "demo_line.yaml"
+            demo.write_text(demo.read_text().replace("description: Demo line", "description: Demo line (edited)"))
+            proc.send_signal(signal.SIGHUP)
+            for _ in range(100):
+                if "config.reloaded" in log_path.read_text():
+                    break
+                time.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    log = log_path.read_text()
+    after = log.split("engine.sighup", 1)[1]
+    assert "config.reloaded" in after
+    assert "flows.loaded flow=demo_line" in log  # by the SIGHUP (or the file watcher, if it looked first)
+    assert proc.returncode == 0
