@@ -31,6 +31,7 @@ from acd.service.flowports import AcdQueuePort, CallChannels, RecordedCallbacks,
 from acd.service.desk import AgentDesk
 from acd.service.ivr import IvrEntry
 from acd.store.durable import DurableRecorder
+from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
 from acd.telemetry import Telemetry
@@ -253,12 +254,15 @@ async def _customer_store(engine: Engine) -> AsyncIterator[SqlStore]:
         log.error_event("store.unavailable_at_start", error=f"{type(exc).__name__}: {exc}", spool=cfg.spool_dir)
     records = DurableRecorder(cfg.spool_dir, store, engine.clock)
     records.start()
+    retention = RetentionJob(store, engine.settings, engine.clock)
+    retention.start()
     engine.customers, engine.records = store, records
     engine.ivr.history = store.timeline
     engine.calllog.observers.append(records)
     try:
         yield store
     finally:
+        await retention.stop()
         await records.close()
         await store.close()
 

@@ -73,6 +73,14 @@ class DatabaseSection:
 
 
 @dataclass(frozen=True)
+class RetentionSection:
+    interaction_days: int = 730  # interaction details older than this are anonymised or purged
+    recording_days: int = 90  # recording files older than this are deleted
+    mode: Literal["anonymise", "purge"] = "anonymise"
+    run_every_h: float = 24.0  # the engine runs it on this schedule (0: only `acd retention run`)
+
+
+@dataclass(frozen=True)
 class VerificationSection:
     max_failures: int = 3  # failed attempts (per customer, and per caller number) before the lock
     window_s: float = 3600.0  # ... counted within this window, across calls
@@ -112,6 +120,7 @@ class Settings:
     pbx: PbxSection = field(default_factory=PbxSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
     verification: VerificationSection = field(default_factory=VerificationSection)
+    retention: RetentionSection = field(default_factory=RetentionSection)
     live_state: LiveStateSection = field(default_factory=LiveStateSection)
     http: HttpSection = field(default_factory=HttpSection)
     flows: FlowsSection = field(default_factory=FlowsSection)

@@ -1,0 +1,239 @@
+"""Customers in and out: a validated CSV import that drops nothing silently, and the export of
+one customer with their whole history as JSON or XML."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from acd.secrets import Secret
+from acd.store.phones import BadPhoneNumber, normalise_phone
+from acd.store.sql import SqlStore
+
+COLUMNS = ("name", "account_number", "phones", "emails", "segment", "vip", "language", "owner_agent", "notes",
+           "pin", "dob", "memorable_date")
+SECRET_COLUMNS = ("pin", "dob", "memorable_date")
+_TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0", ""}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (unreadable, no header, unknown columns)."""
+
+
+@dataclass
+class Row:
+    number: int  # line in the file (the header is line 1)
+    raw: dict[str, str]
+    fields: dict[str, Any] = field(default_factory=dict)
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    secrets: dict[str, Secret] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    rejected: int = 0
+    rejected_file: Path | None = None
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        verb = "would be" if self.dry_run else "were"
+        text = (f"{self.rows} rows: {self.created} customers {verb} created, {self.updated} {verb} updated, "
+                f"{self.rejected} rejected")
+        if self.rejected_file is not None:
+            text += f" (see {self.rejected_file})"
+        return text
+
+
+def _date_digits(value: str, column: str, row: Row) -> None:
+    try:
+        day = dt.date.fromisoformat(value.strip())
+    except ValueError:
+        row.errors.append(f"{column}: not a date as YYYY-MM-DD")  # never the value: it is a secret
+        return
+    if day > dt.date.today():
+        row.errors.append(f"{column}: in the future")
+        return
+    row.secrets[column] = Secret(day.strftime("%Y%m%d"))
+
+
+def validate_row(number: int, raw: dict[str, str], region: str) -> Row:
+    row = Row(number, raw)
+    get = lambda k: (raw.get(k) or "").strip()  # noqa: E731
+    if not get("name"):
+        row.errors.append("name: required")
+    else:
+        row.fields["name"] = get("name")[:200]
+    if get("account_number"):
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", get("account_number")):
+            row.errors.append(f"account_number: {get('account_number')[:40]!r} is not letters, digits or '-' (at most 64)")
+        else:
+            row.fields["account_number"] = get("account_number")
+    for phone in [p for p in get("phones").split(";") if p.strip()]:
+        try:
+            row.phones.append(normalise_phone(phone, region))
+        except BadPhoneNumber as exc:
+            row.errors.append(f"phones: {exc}")
+    for email in [e.strip() for e in get("emails").split(";") if e.strip()]:
+        if _EMAIL.match(email):
+            row.emails.append(email.lower())
+        else:
+            row.errors.append(f"emails: {email[:60]!r} is not an e-mail address")
+    vip = get("vip").lower()
+    if vip in _TRUE:
+        row.fields["vip"] = True
+    elif vip in _FALSE:
+        row.fields["vip"] = False
+    else:
+        row.errors.append(f"vip: {get('vip')[:20]!r} is not true/false/yes/no/1/0")
+    for name in ("segment", "language", "owner_agent", "notes"):
+        if get(name):
+            row.fields[name] = get(name)[:2000 if name == "notes" else 64]
+    if get("pin"):
+        if re.fullmatch(r"\d{4,8}", get("pin")):
+            row.secrets["pin"] = Secret(get("pin"))
+        else:
+            row.errors.append("pin: 4 to 8 digits")
+    for column in ("dob", "memorable_date"):
+        if get(column):
+            _date_digits(get(column), column, row)
+    return row
+
+
+def _progress(done: int, total: int, out: TextIO) -> None:
+    if out.isatty():
+        width = 30
+        filled = int(width * done / max(total, 1))
+        out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            out.write("\n")
+        out.flush()
+    elif done == total or done % 1000 == 0:
+        out.write(f"imported {done}/{total} rows\n")
+        out.flush()
+
+
+async def import_customers(store: SqlStore, path: Path, *, by: str = "import", dry_run: bool = False,
+                           progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Validate every row; write the good ones (an account number already in the store updates
+    that customer, with revision history); write the rejected ones, secrets blanked, with their
+    reasons, to ``<file>.rejected.csv``."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFileError(f"{path}: cannot read: {exc}") from None
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames:
+        raise ImportFileError(f"{path}:1: no header line")
+    header = [h.strip() for h in reader.fieldnames]
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise ImportFileError(f"{path}:1: unknown column(s) {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}")
+    if "name" not in header:
+        raise ImportFileError(f"{path}:1: the column 'name' is required")
+    rows = [validate_row(i + 2, {k.strip(): v for k, v in raw.items() if k}, store.region) for i, raw in enumerate(reader)]
+    seen_accounts: dict[str, int] = {}
+    for row in rows:
+        account = row.fields.get("account_number")
+        if account and not row.errors:
+            if account in seen_accounts:
+                row.errors.append(f"account_number: {account} is also on line {seen_accounts[account]} of this file")
+            else:
+                seen_accounts[account] = row.number
+    report = ImportReport(rows=len(rows), dry_run=dry_run)
+    for i, row in enumerate(rows, 1):
+        if not row.errors:
+            try:
+                existing = await store.find_by_account(row.fields["account_number"]) if row.fields.get("account_number") else None
+                if dry_run:
+                    pass
+                elif existing is not None:
+                    changes = {k: v for k, v in row.fields.items() if k != "name" or v}
+                    await store.update_customer(existing.customer_id, changes, by=by)
+                    for phone in row.phones:
+                        await store.add_contact(existing.customer_id, "phone", phone, by=by)
+                    for email in row.emails:
+                        await store.add_contact(existing.customer_id, "email", email, by=by)
+                    for kind, secret in row.secrets.items():
+                        await store.set_secret(existing.customer_id, kind, secret, by=by)
+                else:
+                    fields = dict(row.fields)
+                    cid = await store.create_customer(phones=row.phones, emails=row.emails, by=by, **fields)
+                    for kind, secret in row.secrets.items():
+                        await store.set_secret(cid, kind, secret, by=by)
+                if existing is not None:
+                    report.updated += 1
+                else:
+                    report.created += 1
+            except Exception as exc:  # noqa: BLE001 - one bad row is reported, the rest go on
+                row.errors.append(f"store: {type(exc).__name__}: {exc}")
+        if row.errors:
+            report.rejected += 1
+        if progress:
+            progress(i, len(rows))
+    rejected = [r for r in rows if r.errors]
+    if rejected:
+        report.rejected_file = path.with_name(path.name + ".rejected.csv")
+        with open(report.rejected_file, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["line", *header, "error"])
+            writer.writeheader()
+            for r in rejected:
+                clean = {k: ("" if k in SECRET_COLUMNS else v) for k, v in r.raw.items() if k in header}
+                writer.writerow({"line": r.number, **clean, "error": "; ".join(r.errors)})
+    return report
+
+
+async def export_customer(store: SqlStore, customer_id: str, fmt: str) -> str:
+    """The whole customer: fields, contacts, revisions, every interaction with its timeline.
+    Secret hashes are never part of it."""
+    data = await store.customer_timeline(customer_id)
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    if fmt == "xml":
+        return to_xml(data)
+    raise ValueError(f"format must be json or xml, not {fmt!r}")
+
+
+def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
+    """Mappings become elements with children, lists repeat an <item>, scalars become text;
+    names that are not XML names (timeline data keys) go in a name attribute."""
+    safe = tag if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", tag) else "field"
+    node = ET.SubElement(parent, safe)
+    if safe != tag:
+        node.set("name", tag)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _xml_value(node, str(k), v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _xml_value(node, "item", v)
+    elif value is None:
+        node.set("null", "true")
+    else:
+        node.text = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def to_xml(data: dict[str, Any]) -> str:
+    """``<customer-export><customer>...</customer><revisions>...</revisions><interactions><item>
+    ...<timeline><item><kind>...</kind>...</item></timeline></item></interactions></customer-export>``"""
+    root = ET.Element("customer-export", version="1")
+    for key in ("customer", "revisions", "interactions"):
+        _xml_value(root, key, data.get(key))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def progress_printer(out: TextIO = sys.stderr) -> Callable[[int, int], None]:
+    return lambda done, total: _progress(done, total, out)

@@ -1,0 +1,113 @@
+"""CSV import (nothing dropped silently, secrets never in the rejected report) and the export of
+one customer with their history, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from acd.cli import main
+from acd.secrets import Secret, verify_secret
+from acd.store.dataio import ImportFileError, export_customer, import_customers
+from tests.store.test_interactions import answered_call
+
+CSV = """name,account_number,phones,emails,segment,vip,pin,dob
+Ada Lovelace,1001,+44 20 7946 0001;07700 900001,ada@example.org,gold,yes,4321,1815-12-10
+Alan Turing,1002,02079460002,,silver,no,,
+,1003,02079460003,,,no,,
+Grace Hopper,1004,12,,,no,,
+Edsger Dijkstra,1005,02079460005,,,maybe,,
+Barbara Liskov,1006,02079460006,,,no,99,
+Donald Knuth,1007,02079460007,,,no,,1938-13-45
+Ada Again,1001,02079460008,,,no,,
+Frances Allen,1009,02079460009,not-an-email,,no,,
+"""
+
+
+async def test_import_reports_every_rejected_row_without_secrets(store, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(CSV)
+    report = await import_customers(store, path, by="ops")
+    assert (report.rows, report.created, report.updated, report.rejected) == (9, 2, 0, 7)
+    rejected = list(csv.DictReader(report.rejected_file.read_text().splitlines()))
+    errors = {r["line"]: r["error"] for r in rejected}
+    assert errors["4"] == "name: required"
+    assert "phones: '12' is not a possible phone number" in errors["5"]
+    assert "vip: 'maybe'" in errors["6"]
+    assert errors["7"] == "pin: 4 to 8 digits"
+    assert errors["8"] == "dob: not a date as YYYY-MM-DD"
+    assert "account_number: 1001 is also on line 2" in errors["9"]
+    assert "emails: 'not-an-email'" in errors["10"]
+    text = report.rejected_file.read_text()
+    assert "1938-13-45" not in text and ",99," not in text  # secrets blanked in the report
+    ada = await store.find_by_account("1001")
+    assert ada.vip and (await store.get_customer(ada.customer_id))["phones"] == ["+442079460001", "+447700900001"]
+    assert verify_secret(Secret("4321"), await store.secret_hash(ada.customer_id, "pin"))
+    assert verify_secret(Secret("18151210"), await store.secret_hash(ada.customer_id, "dob"))
+    assert [r["by"] for r in await store.revisions(ada.customer_id)][0] == "ops"
+
+
+async def test_import_again_updates_by_account_number_and_dry_run_writes_nothing(store, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("name,account_number,segment\nAda Lovelace,1001,gold\n")
+    await import_customers(store, path)
+    path.write_text("name,account_number,segment\nAda Lovelace,1001,platinum\nNew Person,2000,\n")
+    report = await import_customers(store, path, dry_run=True)
+    assert (report.created, report.updated, report.rejected) == (1, 1, 0)
+    assert await store.find_by_account("2000") is None
+    report = await import_customers(store, path, by="crm-sync")
+    assert (report.created, report.updated) == (1, 1) and report.rejected_file is None
+    ada = await store.find_by_account("1001")
+    assert ada.segment == "platinum"
+    assert [(r["old"], r["new"], r["by"]) for r in await store.revisions(ada.customer_id) if r["field"] == "segment"] == [("gold", "platinum", "crm-sync")]
+
+
+async def test_a_bad_file_is_refused_whole(store, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("name,shoe_size\nAda,9\n")
+    with pytest.raises(ImportFileError, match="unknown column"):
+        await import_customers(store, path)
+
+
+async def test_export_json_and_xml_have_the_whole_history(store):
+    cid = await store.create_customer(name="Ada Lovelace", phones=["+442079460000"], account_number="1001", by="t")
+    await store.set_secret(cid, "pin", Secret("4321"), by="t")
+    await store.write_events(answered_call("c1", customer_id=cid).events)
+    data = json.loads(await export_customer(store, cid, "json"))
+    assert data["customer"]["name"] == "Ada Lovelace" and data["interactions"][0]["call_id"] == "c1"
+    assert data["interactions"][0]["disposition"] == "resolved"
+    assert [e["kind"] for e in data["interactions"][0]["timeline"]][:2] == ["call_start", "flow_start"]
+    xml = await export_customer(store, cid, "xml")
+    root = ET.fromstring(xml)
+    assert root.tag == "customer-export" and root.findtext("customer/name") == "Ada Lovelace"
+    assert root.findtext("interactions/item/call_id") == "c1"
+    assert [k.text for k in root.findall("interactions/item/timeline/item/kind")][:2] == ["call_start", "flow_start"]
+    for text in (xml, json.dumps(data)):
+        assert "scrypt$" not in text and "4321" not in text
+
+
+def test_cli_import_and_export(tmp_path, capsys):
+    db = f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3"
+    path = tmp_path / "c.csv"
+    path.write_text("name,account_number,phones\nAda Lovelace,1001,02079460000\nNobody,,12\n")
+    assert main(["customers", "import", str(path), "--database", db]) == 1  # a row was rejected
+    out = capsys.readouterr()
+    assert "2 rows: 1 customers were created, 0 were updated, 1 rejected" in out.out and "imported 2/2 rows" in out.err
+    assert main(["customers", "export", "nope", "--database", db]) == 1
+    import asyncio
+
+    from acd.store.sql import SqlStore
+
+    async def find():
+        s = await SqlStore(db).open()
+        try:
+            return (await s.find_by_account("1001")).customer_id
+        finally:
+            await s.close()
+
+    cid = asyncio.run(find())
+    assert main(["customers", "export", cid, "--format", "xml", "--database", db, "-o", str(tmp_path / "ada.xml")]) == 0
+    assert ET.parse(tmp_path / "ada.xml").getroot().findtext("customer/account_number") == "1001"
