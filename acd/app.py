@@ -225,6 +225,10 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     cfg = engine.settings.http
     app = create_web_app(engine.telemetry.render)
     engine.users = load_users(Path(engine.settings.config_dir) / "users.yaml", set(engine.core.agents))
+    demo_users = await asyncio.to_thread(engine.users.with_demo_tokens)
+    if demo_users:  # public tokens: fine for the demo, never against a real PBX
+        warn = log.error_event if engine.settings.pbx.mode == "asterisk" else log.warn_event
+        warn("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
     bus = EventBus()
     engine.bus = bus
     engine.listeners.append(lambda kind, data: bus.publish(kind, data))
@@ -235,7 +239,7 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     site = web.TCPSite(runner, cfg.host, cfg.port)
     await site.start()
     engine.http_port = site._server.sockets[0].getsockname()[1]
-    log.event("http.listening", url=f"http://{cfg.host}:{engine.http_port}/wallboard")
+    log.event("http.listening", url=f"http://{cfg.host}:{engine.http_port}/wallboard", agent_desktop=f"http://{cfg.host}:{engine.http_port}/agent")
     try:
         yield engine.http_port
     finally:

@@ -35,7 +35,9 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
         print(f"acd: {exc}", file=sys.stderr)
         return 2
     if demo:
-        print(f"acd demo: simulated Asterisk with demo calls; wallboard on http://{settings.http.host}:{settings.http.port}/wallboard (Ctrl-C stops)", file=sys.stderr)
+        base = f"http://{settings.http.host}:{settings.http.port}"
+        print(f"acd demo: simulated Asterisk with demo calls; wallboard on {base}/wallboard (token demo-supervisor-token), "
+              f"agent desktop on {base}/agent (token demo-agent1-token ... demo-agent6-token). Ctrl-C stops.", file=sys.stderr)
     from acd.ami import AmiError
 
     try:

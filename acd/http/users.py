@@ -69,6 +69,15 @@ class Users:
             self._verified[key] = user_id
         return self.get(user_id)
 
+    def with_demo_tokens(self) -> list[str]:
+        """Users whose token is still the public demo one (``demo-<id>-token``, see config/users.yaml)."""
+        out = []
+        for e in self.entries.values():
+            candidates = (Secret(f"demo-{e.id}-token"), Secret(f"demo-{e.role}-token"))
+            if e.token_hash and any(verify_secret(c, e.token_hash) for c in candidates):
+                out.append(e.id)
+        return out
+
     def issue_token(self, user_id: str) -> str:
         """A new random token for the user; its hash replaces the old one in the file. The token
         is returned once and kept nowhere."""
