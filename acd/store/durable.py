@@ -3,8 +3,8 @@ spool, then a writer task moves it into the SQL store in order.
 
 Why a spool and not a direct insert: a database outage (or a slow one) must never lose a call
 record nor hold up the call. ``event()`` is synchronous and only appends one JSON line to the
-current spool segment (a ``write`` to the OS, which survives the process being killed; an
-``fsync`` when a call ends, which survives a power cut). The writer reads the segments from its
+current spool segment (a ``write`` to the OS, which survives the process being killed; the writer
+task ``fsync``s it, in a thread, soon after a call ends, which survives a power cut). The writer reads the segments from its
 checkpoint, inserts the events (idempotently: each has a ``uid``), and only then moves the
 checkpoint. After a crash, or while the database is down, the spool simply grows; on the next
 start, or when the database is back, it is replayed in order.
@@ -64,6 +64,7 @@ class DurableRecorder:
         self._task: asyncio.Task | None = None
         self._db_up = True
         self._rejected: set[tuple[str, int]] = set()
+        self._sync_due = False
         self.written = 0  # events now in the database, this process
         self._open_segment()
 
@@ -74,10 +75,9 @@ class DurableRecorder:
             "uid": uuid.uuid4().hex, "seq": self._seq, "call_id": call_id, "kind": kind,
             "t": self.clock.now(), "data": dict(data),
         }, default=_json_default, separators=(",", ":"))
-        self._file.write(line.encode() + b"\n")
-        self._file.flush()
+        self._file.write(line.encode() + b"\n")  # unbuffered: in the OS now, safe from a killed process
         if kind in SYNC_KINDS:
-            os.fsync(self._file.fileno())
+            self._sync_due = True  # the writer fsyncs it off the event loop, within moments
         if self._file.tell() >= self.segment_bytes:
             self._open_segment()
         self._wake.set()
@@ -198,9 +198,16 @@ class DurableRecorder:
             if cp.segment is not None and seg.name < cp.segment and str(seg) != str(current):
                 seg.unlink(missing_ok=True)
 
+    async def _sync(self) -> None:
+        """fsync the live segment in a thread (a slow disk must not stall calls)."""
+        if self._sync_due and self._file is not None:
+            self._sync_due = False
+            await asyncio.to_thread(os.fsync, self._file.fileno())
+
     async def _writer(self) -> None:
         delay = 0.2
         while True:
+            await self._sync()
             cp = self._load_checkpoint()
             events, after = self._read_batch(cp)
             if events or after != cp:
