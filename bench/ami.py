@@ -5,14 +5,12 @@ only in the benchmark's own environment (bench/.venv-panoramisk), never in the e
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from acd.ami import AmiClient
 from acd.ami.codec import AmiClientDecoder
 from bench.common import Row
 

@@ -52,16 +52,25 @@ def naive_route(core: AcdCore, agent_id: str) -> str | None:
     return best[1] if best else None
 
 
-def measure(n_agents: int, n_skills: int, n_calls: int, decisions: int, naive_samples: int = 20) -> tuple[list[float], list[float]]:
-    core, clock = build(n_agents, n_skills, n_calls)
+def agents_finishing_calls(core, decisions: int):
+    """One decision each: a random busy agent ends its call (in wrap-up, about to be free), while
+    calls still wait. The same sequence for every measure (a fixed seed)."""
     ids = list(core.agents)
     rng = random.Random(1)
-    fast, naive = [], []
     for _ in range(decisions):
+        if not any(core.waiting.values()):
+            return
         agent = core.agents[rng.choice(ids)]
         if agent.state != AgentState.ON_CALL:
             continue
         agent.state = AgentState.WRAP_UP
+        yield agent
+
+
+def measure(n_agents: int, n_skills: int, n_calls: int, decisions: int, naive_samples: int = 20) -> tuple[list[float], list[float]]:
+    core, clock = build(n_agents, n_skills, n_calls)
+    fast, naive = [], []
+    for agent in agents_finishing_calls(core, decisions):
         t0 = time.perf_counter()
         core.wrapup_done(agent.id)
         t1 = time.perf_counter()
@@ -75,8 +84,6 @@ def measure(n_agents: int, n_skills: int, n_calls: int, decisions: int, naive_sa
             naive.append(t2 - t1)
         for offer, _ in offers:  # answered at once: the agent is busy again
             core.offer_answered(offer.offer_id)
-        if not any(core.waiting.values()):
-            break
     return fast, naive
 
 
@@ -88,15 +95,9 @@ async def measure_with_store(n_agents: int, n_skills: int, n_calls: int, decisio
     core, clock = build(n_agents, n_skills, n_calls)
     prefix = f"acdbench:{uuid.uuid4().hex}"
     store = RedisLiveStore(prefix=prefix)
-    ids = list(core.agents)
-    rng = random.Random(1)
     out = []
     try:
-        for _ in range(decisions):
-            agent = core.agents[rng.choice(ids)]
-            if agent.state != AgentState.ON_CALL:
-                continue
-            agent.state = AgentState.WRAP_UP
+        for agent in agents_finishing_calls(core, decisions):
             t0 = time.perf_counter()
             core.wrapup_done(agent.id)
             offers = core.route()
@@ -106,8 +107,6 @@ async def measure_with_store(n_agents: int, n_skills: int, n_calls: int, decisio
             for offer, _ in offers:
                 core.offer_answered(offer.offer_id)
                 await store.release(offer.agent_id, offer.offer_id)
-            if not any(core.waiting.values()):
-                break
     finally:
         keys = [k async for k in store.redis.scan_iter(f"{prefix}:*")]
         if keys:

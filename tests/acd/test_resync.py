@@ -3,7 +3,6 @@ unreachable, and an agent found on a call the engine did not know about."""
 
 from __future__ import annotations
 
-import asyncio
 
 from acd.routing.model import AgentState, AgentConfig, QueueConfig
 from acd.routing.core import AcdCore

@@ -7,7 +7,6 @@ its late answer is refused by B's claim, so it can never bridge the caller a sec
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import socket

@@ -12,7 +12,6 @@ from selenium.webdriver.support.ui import Select
 from acd.routing.model import AgentState
 from acd.secrets import Secret
 from acd.sim import AgentBehaviour, CallerScript
-from tests.conftest import wait_until
 from tests.http.conftest import TOKENS
 
 
