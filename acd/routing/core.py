@@ -86,7 +86,10 @@ class AcdCore:
         for skill in cfg.skills:
             self._skill_index.setdefault(skill, set()).add(cfg.id)
         # relaxation never goes below proficiency 1, so having the skill at all is the bound
-        self._agent_queues[cfg.id] = tuple(name for name, q in self.queues.items() if all(cfg.skills.get(sk, 0) >= 1 for sk in q.skills))
+        self._agent_queues[cfg.id] = tuple(
+            name for name, q in self.queues.items()
+            if all(cfg.skills.get(sk, 0) >= 1 for sk in q.skills) or any(step.team == cfg.team for step in q.relax if step.team)
+        )
         return agent
 
     def agent(self, agent_id: str) -> Agent:
@@ -348,9 +351,18 @@ class AcdCore:
         """None: the base requirement; otherwise the relaxed minimum now in force."""
         relaxed = None
         for step in q.relax:
-            if waited >= step.after_s:
+            if waited >= step.after_s and step.team is None:
                 relaxed = step.min_proficiency
         return relaxed
+
+    @staticmethod
+    def _team_in_force(q: QueueConfig, waited: float) -> str | None:
+        """The team any of whose agents may take the call now (a ``team`` relax step), if any."""
+        team = None
+        for step in q.relax:
+            if waited >= step.after_s and step.team is not None:
+                team = step.team
+        return team
 
     def _sticky_holder(self, entry: CallEntry) -> str | None:
         """The agent the call is reserved for right now (sticky routing), if any."""
@@ -363,10 +375,12 @@ class AcdCore:
             return None
         return agent.id
 
-    def _agent_fits(self, agent: Agent, entry: CallEntry, required: dict[str, int], relaxed: int | None) -> bool:
+    def _agent_fits(self, agent: Agent, entry: CallEntry, required: dict[str, int], relaxed: int | None, team: str | None = None) -> bool:
         holder = self._sticky_holder(entry)
         if holder is not None and holder != agent.id:
             return False
+        if team is not None and agent.config.team == team:
+            return not entry.language or entry.language in agent.config.languages
         skills = agent.config.skills
         for skill, minimum in required.items():
             need = min(minimum, relaxed) if relaxed is not None else minimum
@@ -379,14 +393,16 @@ class AcdCore:
         rarest required skill's index: never every agent."""
         required = {**q.skills, **entry.skills}
         relaxed = self._min_proficiency(q, waited)
+        team = self._team_in_force(q, waited)
         pool: set[str] = self._ready
-        for skill in required:
-            ids = self._skill_index.get(skill, set())
-            if len(ids) < len(pool):
-                pool = ids
+        if team is None:  # with a team step in force, agents without the skills may fit too
+            for skill in required:
+                ids = self._skill_index.get(skill, set())
+                if len(ids) < len(pool):
+                    pool = ids
         out = [
             self.agents[a] for a in pool
-            if a in self._ready and self._agent_fits(self.agents[a], entry, required, relaxed)
+            if a in self._ready and self._agent_fits(self.agents[a], entry, required, relaxed, team)
         ]
         if len(out) > 1 and entry.refused_by:
             fresh = [a for a in out if a.id not in entry.refused_by]
@@ -407,7 +423,8 @@ class AcdCore:
                 if entry.offer_id is not None or entry.not_before > now:
                     continue
                 required = {**q.skills, **entry.skills}
-                if self._agent_fits(agent, entry, required, self._min_proficiency(q, now - entry.enqueued_at)):
+                waited = now - entry.enqueued_at
+                if self._agent_fits(agent, entry, required, self._min_proficiency(q, waited), self._team_in_force(q, waited)):
                     key = (-self._effective_priority(entry, now), entry.enqueued_at)
                     if best_key is None or key < best_key:
                         best, best_key = entry, key

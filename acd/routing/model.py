@@ -19,10 +19,12 @@ class AgentState(str, Enum):
 @dataclass(frozen=True)
 class RelaxStep:
     """After ``after_s`` seconds of waiting, accept agents with at least ``min_proficiency`` in
-    the required skills (re-evaluated live at every routing pass)."""
+    the required skills, or (``team``) any agent of that team whatever their skills.
+    Re-evaluated live at every routing pass, never frozen when the call joins."""
 
     after_s: float
-    min_proficiency: int
+    min_proficiency: int = 1
+    team: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class QueueConfig:
     overflow_to: str | None = None  # another queue
     overflow_after_s: float | None = None  # move the call there after this long
     overflow_if_no_agents: bool = False  # ... or at once when no agent who could take it is logged in
+    overflow_if_ewt_s: float | None = None  # ... or when the estimated wait passes this
+    join_empty: bool = True  # False: a call does not join while nobody who could take it is logged in
+    leave_when_empty: bool = False  # True: waiting calls leave when the last agent who could take them logs out
     sticky_s: float = 0.0  # hold a known customer's call for their last agent / account owner this long
     vip_priority: int = 5  # priority a VIP caller gets at least
     disposition_required: bool = False  # wrap-up ends only with a disposition, not when its time runs out

@@ -75,6 +75,7 @@ class _WrapUp:
     talk_s: float
     started: float
     task: asyncio.Task | None = None
+    hold_s: float = 0.0
 
 
 @dataclass
@@ -126,6 +127,8 @@ class AcdService:
         self.emit = emit or (lambda kind, data: None)  # push to the live stream (HTTP API)
         self.connected_entries: dict[str, CallEntry] = {}  # call id -> entry, while connected (screen-pop)
         self._wrapups: dict[str, _WrapUp] = {}
+        self._on_hold_since: dict[str, float] = {}  # connected call id -> when its hold began
+        self._held: dict[str, float] = {}  # connected call id -> seconds on hold so far
         self._waiters: dict[str, _Waiter] = {}
         self._talk_started: dict[str, tuple[float, str]] = {}
         self._kick = asyncio.Event()
@@ -141,6 +144,8 @@ class AcdService:
             ("Hangup", self._on_hangup),
             ("Newchannel", self._on_newchannel),
             ("DeviceStateChange", self._on_device_state),
+            ("Hold", self._on_hold),
+            ("Unhold", self._on_unhold),
         ):
             self._unsubscribe.append(self.ami.subscribe(name, handler))
         self.ami.on_link(self._on_link)
@@ -258,6 +263,9 @@ class AcdService:
         Returns ``answered``, ``abandoned``, ``timeout`` (max wait: the flow overflows) or
         ``full`` (the queue is at its maximum length)."""
         q = self.core.queues[entry.queue]
+        if not q.join_empty and self.core.agents_who_could_serve(q.name) == 0:
+            self.recorder.event(entry.call_id, "queue_refused", {"queue": q.name, "reason": "no agents logged in"})
+            return "empty"  # the flow's overflow route takes the caller
         try:
             self.core.call_arrived(entry)
         except QueueFull:
@@ -281,6 +289,9 @@ class AcdService:
                 if waited >= q.max_wait_s:
                     self._leave(entry, "timeout")
                     return "timeout"
+                if q.leave_when_empty and entry.offer_id is None and self.core.agents_who_could_serve(q.name) == 0:
+                    self._leave(entry, "empty")
+                    return "empty"
                 self._maybe_overflow(entry, q, waited)
                 if not first:
                     await self._announce(channel, entry, q)
@@ -311,12 +322,20 @@ class AcdService:
     def _maybe_overflow(self, entry: CallEntry, q, waited: float) -> None:
         if not q.overflow_to or entry.offer_id is not None:
             return
-        no_agents = q.overflow_if_no_agents and self.core.agents_who_could_serve(q.name) == 0
-        if no_agents or (q.overflow_after_s is not None and waited >= q.overflow_after_s):
+        reason = None
+        if q.overflow_if_no_agents and self.core.agents_who_could_serve(q.name) == 0:
+            reason = "no agents"
+        elif q.overflow_after_s is not None and waited >= q.overflow_after_s:
+            reason = "wait"
+        elif q.overflow_if_ewt_s is not None:
+            ewt = self.core.estimated_wait(entry.call_id)
+            if ewt is not None and ewt > q.overflow_if_ewt_s:
+                reason = "estimated wait"
+        if reason is not None:
             withdrawn = self.core.move(entry.call_id, q.overflow_to)
             if withdrawn is not None:
                 self._spawn(self._cancel_leg(withdrawn), f"acd-cancel-{withdrawn.offer_id}")
-            self.recorder.event(entry.call_id, "overflow", {"from": q.name, "to": q.overflow_to, "reason": "no agents" if no_agents else "wait"})
+            self.recorder.event(entry.call_id, "overflow", {"from": q.name, "to": q.overflow_to, "reason": reason})
             self.kick()
 
     async def _announce(self, channel: AgiChannel, entry: CallEntry, q) -> None:
@@ -540,11 +559,16 @@ class AcdService:
         self.connected_entries.pop(call_id, None)
         self._store_op(self.store.release(agent_id, call_id), "release")
         started, queue = self._talk_started.pop(call_id, (self.clock.now(), ""))
-        talk = self.clock.now() - started
-        self.recorder.event(call_id, "ended", {"agent": agent_id, "talk_s": round(talk, 3)})
+        held_since = self._on_hold_since.pop(call_id, None)
+        if held_since is not None:  # the call ended on hold
+            self._held[call_id] = self._held.get(call_id, 0.0) + self.clock.now() - held_since
+            self.recorder.event(call_id, "hold", {"seconds": round(self.clock.now() - held_since, 3)})
+        hold = self._held.pop(call_id, 0.0)
+        talk = max(0.0, self.clock.now() - started - hold)
+        self.recorder.event(call_id, "ended", {"agent": agent_id, "talk_s": round(talk, 3), "hold_s": round(hold, 3)})
         self.emit("ended", {"agent_id": agent_id, "call_id": call_id})
         q = self.core.queues.get(queue)
-        wrap = _WrapUp(call_id, queue, talk, self.clock.now())
+        wrap = _WrapUp(call_id, queue, talk, self.clock.now(), hold_s=hold)
         self._wrapups[agent_id] = wrap
         wrap.task = self._spawn(self._wrapup_timer(agent_id, q.wrapup_s if q else 0.0), f"acd-wrapup-{agent_id}")
 
@@ -583,8 +607,8 @@ class AcdService:
         self.recorder.event(wrap.call_id, "wrapup_done", {"agent": agent_id, "disposition": disposition, "notes": notes, "wrapup_s": round(spent, 3)})
         self.core.wrapup_done(agent_id, ready=ready)
         if wrap.queue:
-            self.telemetry.call_completed(wrap.queue, wrap.talk_s, 0.0, spent)
-            self.core.record_handle_time(wrap.queue, wrap.talk_s + spent)
+            self.telemetry.call_completed(wrap.queue, wrap.talk_s, wrap.hold_s, spent)
+            self.core.record_handle_time(wrap.queue, wrap.talk_s + wrap.hold_s + spent)
         self.emit("wrapup_done", {"agent_id": agent_id, "call_id": wrap.call_id, "disposition": disposition})
         self.kick()
 
@@ -712,6 +736,29 @@ class AcdService:
             self.telemetry.state_repair("device_" + reason)
             repairs += 1
         return repairs
+
+    def _connected_call_of(self, event: Event) -> str | None:
+        """The connected call a channel event is about: the caller's, or its agent's leg."""
+        uid = event.get("Uniqueid", "")
+        if uid in self.core.connected:
+            return uid
+        agent = self._agent_of_channel(event.get("Channel", ""))
+        if agent is not None and agent.call_id in self.core.connected:
+            return agent.call_id
+        return None
+
+    def _on_hold(self, event: Event) -> None:
+        call_id = self._connected_call_of(event)
+        if call_id is not None and call_id not in self._on_hold_since:
+            self._on_hold_since[call_id] = self.clock.now()
+
+    def _on_unhold(self, event: Event) -> None:
+        call_id = self._connected_call_of(event)
+        started = self._on_hold_since.pop(call_id, None) if call_id else None
+        if started is not None:
+            seconds = self.clock.now() - started
+            self._held[call_id] = self._held.get(call_id, 0.0) + seconds
+            self.recorder.event(call_id, "hold", {"seconds": round(seconds, 3)})
 
     def _on_device_state(self, event: Event) -> None:
         """A phone that drops off (unregistered) takes its ready agent out of routing; when it is

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 _RESULTS = {"answered": QueueOutcome.ANSWERED, "abandoned": QueueOutcome.ABANDONED,
-            "timeout": QueueOutcome.TIMEOUT, "full": QueueOutcome.OVERFLOW, "callback": QueueOutcome.CALLBACK}
+            "timeout": QueueOutcome.TIMEOUT, "full": QueueOutcome.OVERFLOW, "empty": QueueOutcome.OVERFLOW,
+            "callback": QueueOutcome.CALLBACK}
 
 
 class CallChannels:

@@ -190,3 +190,51 @@ async def test_redis_live_state_keeps_an_agent_held_by_another_node(make_engine)
         if keys:
             await other_node.redis.delete(*keys)
         await other_node.close()
+
+
+async def test_join_empty_leave_when_empty_and_overflow_on_estimated_wait(make_engine):
+    engine = await make_engine(n_agents=1, queues="""
+queues:
+  - {name: general, moh_slice_s: 1, announce_position: false, announce_ewt: false}
+  - {name: night, skills: {night: 1}, join_empty: false, moh_slice_s: 1, announce_position: false}
+  - {name: day, leave_when_empty: true, moh_slice_s: 1, announce_position: false, announce_ewt: false}
+  - {name: busy, overflow_to: general, overflow_if_ewt_s: 60, default_handle_s: 600, moh_slice_s: 1, announce_position: false, announce_ewt: false}
+""")
+    from acd.routing.model import CallEntry
+
+    results: dict[str, str] = {}
+
+    def via(queue):
+        async def run(channel):
+            entry = CallEntry(channel.env.uniqueid, queue, channel.env.channel, engine.clock.now(), caller_number=channel.env.callerid)
+            results[queue] = await engine.acd.wait_in_queue(channel, entry)
+            return results[queue]
+        return run
+
+    engine.ivr.flow_runner = via("night")  # nobody has the night skill: the call is not queued at all
+    call = await engine.pbx.place_call(CallerScript())
+    await wait_until(lambda: "night" in results, 10)
+    assert results["night"] == "empty" and "queue_refused" in kinds(engine, call.uniqueid)
+    call.hangup()
+
+    engine.acd.set_not_ready("agent1", "break")
+    engine.ivr.flow_runner = via("day")
+    call = await engine.pbx.place_call(CallerScript())
+    await wait_until(lambda: call.uniqueid in engine.core.calls, 10)
+    engine.acd.logout("agent1")  # the last agent who could take it leaves
+    await wait_until(lambda: "day" in results, 10)
+    assert results["day"] == "empty"
+    assert [e.get("reason") for e in engine.calllog.timeline(call.uniqueid) if e["kind"] == "queue_exit"] == ["empty"]
+    call.hangup()
+
+    engine.acd.login("agent1")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.1, talk_s=30)
+    engine.ivr.flow_runner = via("busy")
+    first = await engine.pbx.place_call(CallerScript())  # agent1 takes it: busy for a while
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 10)
+    call = await engine.pbx.place_call(CallerScript())  # next in line, one agent, 600 s handle time
+    await wait_until(lambda: any(e["kind"] == "overflow" for e in engine.calllog.timeline(call.uniqueid)), 10)
+    [overflow] = [e for e in engine.calllog.timeline(call.uniqueid) if e["kind"] == "overflow"]
+    assert (overflow["to"], overflow["reason"]) == ("general", "estimated wait")
+    call.hangup()
+    first.hangup()

@@ -108,3 +108,23 @@ queues:
     assert engine.core.agents["agent1"].state == AgentState.READY
     kinds = [e["kind"] for e in engine.calllog.timeline(call.uniqueid)]
     assert kinds.count("wrapup_extended") == 1 and kinds[-1] == "wrapup_done"
+
+
+async def test_hold_time_is_measured_from_ami_and_kept_apart_from_talk(make_engine):
+    engine = await make_engine(n_agents=1, queues=SLOW_WRAPUP)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=30)
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900556"))
+    await wait_until(lambda: call.uniqueid in engine.core.connected, 15)
+    engine.pbx.emit("Hold", call.channel.headers() + [("MusicClass", "default")])  # the agent puts the caller on hold
+    await asyncio.sleep(1.0)
+    engine.pbx.emit("Unhold", call.channel.headers())
+    await asyncio.sleep(0.3)
+    call.hangup()
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.WRAP_UP, 10)
+    engine.acd.finish_wrapup("agent1", "resolved")
+    rec = await stored_interaction(engine, call.uniqueid)
+    assert 0.9 <= rec.hold_s <= 1.5 and rec.talk_s < 1.0  # talk excludes the hold
+    metrics = engine.telemetry.render().decode()
+    assert 'acd_queue_handle_seconds_total{part="hold",queue="general"}' in metrics
+    hold_line = [l for l in metrics.splitlines() if l.startswith('acd_queue_handle_seconds_total{part="hold"')][0]
+    assert float(hold_line.split()[-1]) >= 0.9

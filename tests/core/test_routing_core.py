@@ -57,6 +57,38 @@ def test_relaxation_is_live_not_frozen():
     assert offer.agent_id == "a1" and decision.min_proficiency == 2
 
 
+def test_after_a_while_any_agent_of_the_team_may_take_the_call():
+    import dataclasses
+
+    q = QueueConfig("mortgages", skills={"mortgages": 3}, relax=(RelaxStep(30, 2), RelaxStep(90, team="lending")))
+    lender = dataclasses.replace(agent(1, loans=4), team="lending")  # no mortgages skill at all
+    outsider = dataclasses.replace(agent(2, general=5), team="retail")
+    core, clock = core_with([q], [lender, outsider])
+    core.login("a1")
+    core.login("a2")
+    core.call_arrived(call(1, clock, queue="mortgages"))
+    clock.advance(60)
+    assert core.route() == []  # proficiency relaxed to 2, still nobody with the skill
+    clock.advance(31)
+    ((offer, decision),) = core.route()
+    assert offer.agent_id == "a1" and decision.relax_step == 1  # the team step, live
+
+
+def test_team_relaxation_works_when_agents_pick_calls_too():
+    """The busy case (fewer ready agents than calls) routes agent-first: a team agent without the
+    queue's skill must still find the call once the team step is in force."""
+    import dataclasses
+
+    q = QueueConfig("mortgages", skills={"mortgages": 3}, relax=(RelaxStep(90, team="lending"),))
+    core, clock = core_with([q], [dataclasses.replace(agent(1, loans=4), team="lending")])
+    core.login("a1")
+    for i in range(3):
+        core.call_arrived(call(i, clock, queue="mortgages"))
+    clock.advance(91)
+    ((offer, _),) = core.route()
+    assert offer.call_id == "c0"
+
+
 def test_rona_keeps_the_call_at_the_head_and_sets_not_ready():
     core, clock = core_with([QueueConfig("general")], [agent(1), agent(2)])
     core.login("a1")
