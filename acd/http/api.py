@@ -319,6 +319,28 @@ async def customer_timeline(request: web.Request) -> web.Response:
     return web.json_response(await _customers(engine).customer_timeline(request.match_info["customer_id"]), dumps=_dumps)
 
 
+LINK_BODY = {"type": "object", "required": ["customer_id"], "properties": {"customer_id": {"type": "string", "maxLength": 64}}}
+
+
+async def interaction_link(request: web.Request) -> web.Response:
+    """File a call from an unknown number under a customer, after the fact."""
+    engine = _engine(request)
+    body = await _json_body(request, LINK_BODY)
+    call_id = request.match_info["call_id"]
+    await _customers(engine).link_interaction(call_id, body["customer_id"], by=_user(request).id)
+    return web.json_response((await engine.customers.interaction(call_id)).to_dict(), dumps=_dumps)
+
+
+async def customer_unlock(request: web.Request) -> web.Response:
+    """Lift a verification lock after checking the caller another way (audited)."""
+    from acd.store.verification import SqlVerification
+
+    engine, customer_id = _engine(request), request.match_info["customer_id"]
+    await _customers(engine).get_customer(customer_id)
+    await SqlVerification(engine.customers, engine.clock).unlock(customer_id, by=_user(request).id)
+    return web.json_response({"customer_id": customer_id, "unlocked": True})
+
+
 # --------------------------------------------------------------------------- handlers: admins
 def _problem(p) -> dict[str, Any]:
     return {"file": p.location.file, "line": p.location.line, "column": p.location.column, "step": p.step, "message": p.message}
@@ -441,6 +463,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/interactions/{call_id}", interaction, AGENT_OWN, "One interaction with its timeline (an agent: its own)", tag="interactions"),
     Route("GET", "/api/v1/interactions/{call_id}/decisions", decisions, SUPERVISOR,
           "The routing decisions of a call: candidates, filters, scores, choice", tag="interactions"),
+    Route("POST", "/api/v1/interactions/{call_id}/link", interaction_link, SUPERVISOR,
+          "File a call from an unknown number under a customer", body=LINK_BODY, tag="interactions"),
+    Route("POST", "/api/v1/customers/{customer_id}/unlock", customer_unlock, SUPERVISOR,
+          "Lift a customer's verification lock (audited)", tag="customers"),
     Route("GET", "/api/v1/customers/{customer_id}", customer, AGENT_OWN,
           "A customer (an agent: only the customer on its current offer or call)", tag="customers"),
     Route("GET", "/api/v1/customers/{customer_id}/timeline", customer_timeline, SUPERVISOR,

@@ -33,6 +33,8 @@ ROLE_TABLE = [
     ("GET", "/api/v1/interactions/nope/decisions", {"none": 401, "agent1": 403, "sup": 404}),
     ("GET", "/api/v1/customers/nope", {"none": 401, "agent1": 403, "sup": 404}),
     ("GET", "/api/v1/customers/nope/timeline", {"none": 401, "agent1": 403, "sup": 404}),
+    ("POST", "/api/v1/interactions/nope/link", {"none": 401, "agent1": 403, "sup": 422}),
+    ("POST", "/api/v1/customers/nope/unlock", {"none": 401, "agent1": 403, "sup": 404}),
     ("GET", "/api/v1/flows", {"none": 401, "agent1": 403, "sup": 403, "admin": 409}),  # 409: flows are off in this engine
     ("POST", "/api/v1/flows/validate", {"none": 401, "agent1": 403, "sup": 403}),
     ("POST", "/api/v1/flows/reload", {"none": 401, "agent1": 403, "sup": 403, "admin": 409}),
@@ -118,6 +120,13 @@ async def test_a_call_through_the_api_screen_pop_wrap_up_and_the_record(api):
     assert status == 200 and body["decisions"][0]["agent"] == "agent1" and body["decisions"][0]["scores"]
     status, body = await api.call("GET", "/api/v1/queues", "sup")
     assert body["queues"]["general"]["answered"] == 1
+    # the caller was unknown: a supervisor files the call under a new customer
+    cid = await engine.customers.create_customer(name="Walk-in Caller", by="test")
+    status, body = await api.call("POST", f"/api/v1/interactions/{call.uniqueid}/link", "sup", json={"customer_id": cid})
+    assert status == 200 and body["customer_id"] == cid
+    status, body = await api.call("GET", f"/api/v1/customers/{cid}/timeline", "sup")
+    assert [i["call_id"] for i in body["interactions"]] == [call.uniqueid]
+    assert body["revisions"][-1]["field"] == "interaction_linked" and body["revisions"][-1]["by"] == "sup"
 
 
 async def test_config_reload_applies_queue_options_and_refuses_bad_files(api, tmp_path):
@@ -195,3 +204,20 @@ async def test_an_agent_sees_the_customer_only_while_on_their_call(flows_api):
     assert work["call"]["customer"]["customer_id"] == cid and work["call"]["verification"]["level"] == "verified"
     status, body = await api.call("GET", f"/api/v1/customers/{cid}/timeline", "sup")
     assert status == 200 and body["customer"]["name"] == "Chloé Martin"
+
+
+async def test_a_supervisor_lifts_a_verification_lock(api):
+    from acd.secrets import Secret
+    from acd.store.verification import SqlVerification
+
+    engine = api.engine
+    cid = await engine.customers.create_customer(name="Locked Out", by="test")
+    await engine.customers.set_secret(cid, "pin", Secret("2468"), by="test")
+    verifier = SqlVerification(engine.customers, engine.clock)
+    for pin in ("1", "2", "3"):
+        await verifier.verify_pin(cid, Secret(pin), "+447700900999", "c")
+    assert await verifier.is_locked(cid, None)
+    status, body = await api.call("POST", f"/api/v1/customers/{cid}/unlock", "sup")
+    assert status == 200 and body["unlocked"]
+    assert not await verifier.is_locked(cid, None)
+    assert (await engine.customers.attempts(customer_id=cid))[-1]["method"] == "unlock:sup"
