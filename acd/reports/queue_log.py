@@ -17,7 +17,8 @@ event              data (app_queue.c format)             from the interaction
 ENTERQUEUE         url|callerid|origposition ("%s|%s|%d")  ``|<ani>|<opos>`` at ``entered_at``
 RINGNOANSWER       ringtime in ms ("%d")                 an offer that ended ``no answer``, ``busy``
                                                          or failed, at ``offered_at + ring_s``
-RINGCANCELED       ringtime in ms ("%d")                 an offer ``cancelled`` (caller hung up)
+RINGCANCELED       ringtime in ms ("%d")                 an offer ``cancelled``, or still ringing
+                                                         when the caller abandoned
 CONNECT            holdtime|bridgedchanneluniqueid|      at ``answered_at``; the agent leg's uniqueid
                    ringtime ("%ld|%s|%ld")               is not in the record: left empty
 COMPLETECALLER     holdtime|calltime|origposition        at ``ended_at`` (else answered + talk + hold);
@@ -106,15 +107,20 @@ def lines(interactions: Sequence[Interaction], start: float | None = None, end: 
         for v in rec.queues:
             opos = 1 + ahead(v.queue, v.entered_at, v.entered_at)
             add(QueueLogLine(v.entered_at, callid, v.queue, "NONE", "ENTERQUEUE", ("", rec.ani or "", str(opos))))
-            left = v.exited_at if v.exited_at is not None else math.inf
-            for offer in rec.offers:
-                if not (v.entered_at <= offer.offered_at <= left) or offer.outcome in ("ringing", "answered"):
-                    continue
-                ring = offer.ring_s or 0.0
-                event = "RINGCANCELED" if offer.outcome == "cancelled" else "RINGNOANSWER"
-                add(QueueLogLine(offer.offered_at + ring, callid, v.queue, offer.agent or "NONE", event, (str(int(round(ring * 1000))),)))
             result, _ = visit_result(rec, v)
             end_t = _visit_end(rec, v)
+            left = end_t if end_t is not None else math.inf
+            for offer in rec.offers:
+                if not (v.entered_at <= offer.offered_at <= left) or offer.outcome == "answered":
+                    continue
+                if offer.outcome == "ringing":  # still ringing when the caller left: cancelled
+                    if result != "abandoned" or end_t is None:
+                        continue
+                    ring, event = max(0.0, end_t - offer.offered_at), "RINGCANCELED"
+                else:
+                    ring = offer.ring_s or 0.0
+                    event = "RINGCANCELED" if offer.outcome == "cancelled" else "RINGNOANSWER"
+                add(QueueLogLine(offer.offered_at + ring, callid, v.queue, offer.agent or "NONE", event, (str(int(round(ring * 1000))),)))
             if result == "answered" and rec.answered_at is not None and rec.queue == v.queue:
                 hold = _dur(v.entered_at, rec.answered_at)
                 offer = next((o for o in reversed(rec.offers) if o.outcome == "answered" and o.agent == rec.agent), None)

@@ -65,3 +65,11 @@ def test_call_still_talking_has_no_complete_line():
                       answered_at=T0 + 3, outcome=Outcome.ANSWERED)
     assert queue_log.render([rec]) == ("1795424400|y|sales|NONE|ENTERQUEUE|||1\n"
                                        "1795424403|y|sales|a1|CONNECT|3||0\n")
+
+
+def test_offer_still_ringing_when_the_caller_abandons_is_ring_canceled():
+    rec = Interaction(call_id="z", started_at=T0, queues=[QueueVisit("sales", T0, T0 + 9.7, "abandoned")],
+                      offers=[OfferRecord("agent4", T0 + 4.2, 15)], ended_at=T0 + 9.7, outcome=Outcome.ABANDONED_QUEUE)
+    assert queue_log.render([rec]) == ("1795424400|z|sales|NONE|ENTERQUEUE|||1\n"
+                                       "1795424409|z|sales|agent4|RINGCANCELED|5500\n"
+                                       "1795424409|z|sales|NONE|ABANDON|1|1|9\n")
