@@ -90,10 +90,12 @@ def render_report(interactions: Sequence[Interaction], args: argparse.Namespace,
                   spans: Sequence[AgentSpan] | None = None, now: float | None = None) -> str:
     """The report text for already loaded interactions. Reads ``args.start``, ``args.end``,
     ``args.tz``, ``args.interval``, ``args.by`` and ``args.format``, and ``args.thresholds`` (queue
-    name -> :class:`QueueThresholds`, the configured queues; optional)."""
+    name -> :class:`QueueThresholds`, the configured queues; optional) and ``args.agents`` (the
+    configured agent ids, listed even without calls; optional)."""
     rng = resolve_range(args, now)
     thresholds = getattr(args, "thresholds", None) or {}
-    rep = compute.compute(interactions, rng.start, rng.end, args.interval, thresholds=thresholds, spans=spans, tz=rng.tz)
+    rep = compute.compute(interactions, rng.start, rng.end, args.interval, thresholds=thresholds, spans=spans, tz=rng.tz,
+                          agents=getattr(args, "agents", None) or ())
     rows = rep.queues if args.by == "queue" else rep.agents
     if args.format == "csv":
         return export.to_csv(rows, args.by, rng.tz)
@@ -133,6 +135,15 @@ def _thresholds(config_dir: str) -> dict[str, QueueThresholds]:
     return {q.name: QueueThresholds(q.service_level_s, q.short_abandon_s) for q in load_queues(path)}
 
 
+def _agents(config_dir: str) -> list[str]:
+    path = Path(config_dir) / "agents.yaml"
+    if not path.is_file():
+        return []
+    from acd.routing.config import load_agents
+
+    return [a.id for a in load_agents(path)]
+
+
 def _emit(text: str, output: str | None, what: str) -> None:
     if output and output != "-":
         Path(output).write_text(text, encoding="utf-8")
@@ -153,6 +164,7 @@ def _prepare(args: argparse.Namespace, name: str):
     try:
         settings = load_settings(args.config)
         args.thresholds = _thresholds(settings.config_dir)
+        args.agents = _agents(settings.config_dir)
     except ConfigError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return None, None, 2

@@ -55,6 +55,7 @@ def _config(tmp_path):
     cfg.mkdir()
     (cfg / "engine.yaml").write_text(f"database:\n  url: {url}\n")
     (cfg / "queues.yaml").write_text(QUEUES)
+    (cfg / "agents.yaml").write_text("agents:\n  - {id: agent1, name: One, endpoint: PJSIP/agent1}\n  - {id: agent2, name: Two, endpoint: PJSIP/agent2}\n")
     _seed(url)
     return cfg
 
@@ -74,6 +75,7 @@ def test_report_and_queue_log_from_the_store(tmp_path, capsys):
     assert main(["report", "--config", str(cfg), "--from", "2026-11-23T09:00", "--to", "2026-11-23T10:00", "--by", "agent"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[3].split() == ["2026-11-23", "09:00", "agent1", "1", "90.0", "15.0", "20.0", "125.0", "-", "-"]
+    assert table[4].split() == ["2026-11-23", "09:00", "agent2", "0", "0.0", "0.0", "0.0", "-", "-", "-"]  # configured, no calls
 
     assert main(["report", "queue-log", "--config", str(cfg), "--from", "2026-11-23T09:00", "--to", "2026-11-23T10:00"]) == 0
     assert capsys.readouterr().out == (
