@@ -41,7 +41,8 @@ overflows from queue A to queue B is offered to both)
 
 Agent rows (a call counts for the agent in the interval it was answered, ``answered_at``)
     - ``answered``: calls connected to the agent in the interval.
-    - ``talk_s``, ``hold_s``, ``wrapup_s``: sums over those calls; ``handle_s`` their total.
+    - ``talk_s``, ``hold_s``, ``wrapup_s``: sums over those calls (what is recorded so far).
+    - ``handle_s``: ``talk_s + hold_s + wrapup_s`` of those calls whose talk has ended.
     - ``aht_s`` = ``handle_s`` / number of those calls whose talk has ended (null when none).
     - ``occupancy`` = handle time inside the interval / logged-in time inside the interval.
       Handle time of a call is the window ``[answered_at, answered_at + talk + hold + wrap-up)``
