@@ -1,0 +1,345 @@
+"""Contact-centre interval reports computed from interaction records. Pure: no I/O, no clock.
+
+Input is a list of :class:`acd.store.records.Interaction` (times are epoch seconds) and,
+optionally, the agents' state intervals as :class:`AgentSpan`. Output is one :class:`QueueRow`
+per (interval start, queue) and one :class:`AgentRow` per (interval start, agent). Every interval
+of the range is present for every queue and agent, with zeros when nothing happened in it (a day
+at 60 minutes is 24 rows per queue).
+
+Intervals
+    ``interval`` is 15, 30 or 60 (minutes) or ``"day"``. Boundaries follow the wall clock of
+    ``tz`` (UTC by default): minute intervals start on the minute grid of the hour (the range start
+    is floored to it) and days at local midnight. An interval is half open: ``[start, end)``.
+
+Queue rows (one *offer* is one queue visit, :class:`acd.store.records.QueueVisit`; a call that
+overflows from queue A to queue B is offered to both)
+    - ``offered``: visits that entered the queue in the interval. A call counts in the interval
+      its queue entry started, also when it is answered or abandoned in a later one.
+    - ``answered``: those offered visits that ended with the call connected to an agent
+      (``reason == "answered"``). ``wait`` of a visit is ``exited_at - entered_at``.
+    - ``abandoned``: those offered visits the caller hung up from (``reason`` ``abandoned``; a
+      call whose last visit was never closed but whose interaction ended as
+      ``abandoned_queue`` counts too, waiting until ``ended_at``).
+    - ``short_abandoned``: abandoned with ``wait < short_abandon_s`` of the queue (quicker than
+      the threshold, as ``config/queues.yaml`` says); they are excluded from the second service
+      level and counted in ``abandoned`` as well.
+    - ``other``: offered visits neither answered nor abandoned (overflowed, timed out, callback
+      booked, still waiting): ``offered = answered + abandoned + other``.
+    - ``answered_in_sl``: answered with ``wait <= service_level_s`` of the queue.
+    - ``service_level`` = ``answered_in_sl / answered`` (null when ``answered == 0``).
+    - ``service_level_abandons`` = ``answered_in_sl / (answered + abandoned - short_abandoned)``
+      (answered within T over answered plus abandoned after the short-abandon threshold; null
+      when the denominator is 0).
+    - ``asa_s`` = sum of waits of answered visits / ``answered`` (null when none).
+    - ``aht_s`` = sum of ``talk_s + hold_s + wrapup_s`` over the answered visits whose talk has
+      ended (``talk_s`` known; wrap-up not yet recorded counts 0) / their number (null when none).
+      Talk and hold are separate parts, as in ``acd.telemetry.metrics``.
+    - ``abandon_rate`` = ``abandoned / offered`` (short abandons included; null when nothing was
+      offered).
+    - ``longest_wait_s``: the longest wait of any offered visit with a known end (answered,
+      abandoned or otherwise exited); 0 when none.
+
+Agent rows (a call counts for the agent in the interval it was answered, ``answered_at``)
+    - ``answered``: calls connected to the agent in the interval.
+    - ``talk_s``, ``hold_s``, ``wrapup_s``: sums over those calls (what is recorded so far).
+    - ``handle_s``: ``talk_s + hold_s + wrapup_s`` of those calls whose talk has ended.
+    - ``aht_s`` = ``handle_s`` / number of those calls whose talk has ended (null when none).
+    - ``occupancy`` = handle time inside the interval / logged-in time inside the interval.
+      Handle time of a call is the window ``[answered_at, answered_at + talk + hold + wrap-up)``
+      clipped to the interval (so a call across a boundary is shared between both); logged-in
+      time is the total of the agent's spans with a state other than ``logged_out`` clipped to
+      the interval. Null when no spans were given at all, or the agent was not logged in
+      during the interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Iterable, Literal, Mapping, Sequence, Union
+from zoneinfo import ZoneInfo
+
+from acd.store.records import Interaction, Outcome, QueueVisit
+
+Interval = Union[int, Literal["day"]]
+INTERVALS: tuple[Interval, ...] = (15, 30, 60, "day")
+DEFAULT_SERVICE_LEVEL_S = 20.0
+DEFAULT_SHORT_ABANDON_S = 5.0
+UTC = dt.timezone.utc
+
+
+@dataclass(frozen=True)
+class AgentSpan:
+    """One stretch of an agent in one state (``acd.routing.model.AgentState`` values:
+    ``ready``, ``on_call``, ``wrap_up``, ``not_ready``, ... ``logged_out``), ``[start, end)``."""
+
+    agent: str
+    state: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class QueueThresholds:
+    service_level_s: float = DEFAULT_SERVICE_LEVEL_S
+    short_abandon_s: float = DEFAULT_SHORT_ABANDON_S
+
+
+@dataclass
+class QueueRow:
+    interval_start: float
+    queue: str
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    other: int = 0
+    answered_in_sl: int = 0
+    service_level: float | None = None
+    service_level_abandons: float | None = None
+    asa_s: float | None = None
+    aht_s: float | None = None
+    abandon_rate: float | None = None
+    longest_wait_s: float = 0.0
+    service_level_s: float = DEFAULT_SERVICE_LEVEL_S
+    short_abandon_s: float = DEFAULT_SHORT_ABANDON_S
+    # accumulators, not reported
+    _wait_sum: float = field(default=0.0, repr=False)
+    _handle_sum: float = field(default=0.0, repr=False)
+    _handled: int = field(default=0, repr=False)
+
+
+@dataclass
+class AgentRow:
+    interval_start: float
+    agent: str
+    answered: int = 0
+    talk_s: float = 0.0
+    hold_s: float = 0.0
+    wrapup_s: float = 0.0
+    handle_s: float = 0.0
+    aht_s: float | None = None
+    logged_in_s: float | None = None
+    occupancy: float | None = None
+    _handled: int = field(default=0, repr=False)
+    _busy_in_interval: float = field(default=0.0, repr=False)
+
+
+QUEUE_COLUMNS = ("interval_start", "queue", "offered", "answered", "abandoned", "short_abandoned", "other",
+                 "answered_in_sl", "service_level", "service_level_abandons", "asa_s", "aht_s", "abandon_rate",
+                 "longest_wait_s", "service_level_s", "short_abandon_s")
+AGENT_COLUMNS = ("interval_start", "agent", "answered", "talk_s", "hold_s", "wrapup_s", "handle_s", "aht_s",
+                 "logged_in_s", "occupancy")
+
+
+@dataclass
+class Report:
+    starts: list[float]
+    end: float
+    queues: list[QueueRow]
+    agents: list[AgentRow]
+
+
+def parse_interval(value: str | int) -> Interval:
+    """``"15"``/``15``, 30, 60 or ``"day"``; anything else is a ValueError."""
+    if isinstance(value, str) and value.strip().lower() == "day":
+        return "day"
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"interval must be one of 15, 30, 60, day (got {value!r})") from None
+    if minutes not in (15, 30, 60):
+        raise ValueError(f"interval must be one of 15, 30, 60, day (got {value!r})")
+    return minutes
+
+
+def interval_starts(start: float, end: float, interval: Interval, tz: dt.tzinfo = UTC) -> list[float]:
+    """The starts of the intervals covering ``[start, end)``, the first floored to the grid."""
+    if end <= start:
+        return []
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of 15, 30, 60, day (got {interval!r})")
+    local = dt.datetime.fromtimestamp(start, tz)
+    out: list[float] = []
+    if interval == "day":
+        day = local.date()
+        while True:
+            t = _local_midnight(day, tz)
+            if t >= end:
+                break
+            out.append(t)
+            day += dt.timedelta(days=1)
+        return out
+    size = int(interval) * 60
+    floored = local.replace(minute=local.minute - local.minute % int(interval), second=0, microsecond=0)
+    t = floored.timestamp()
+    while t < end:
+        out.append(t)
+        t += size
+    return out
+
+
+def _local_midnight(day: dt.date, tz: dt.tzinfo) -> float:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+def compute(interactions: Iterable[Interaction], start: float, end: float, interval: Interval, *,
+            thresholds: Mapping[str, QueueThresholds] | None = None,
+            default_thresholds: QueueThresholds = QueueThresholds(),
+            spans: Sequence[AgentSpan] | None = None, tz: dt.tzinfo = UTC,
+            queues: Iterable[str] = (), agents: Iterable[str] = ()) -> Report:
+    """Queue and agent rows for ``[start, end)``. ``thresholds`` maps queue name to its service
+    level and short-abandon thresholds (others get ``default_thresholds``); ``queues`` and
+    ``agents`` are listed even when they had no calls (the queues in ``thresholds`` always are)."""
+    thresholds = dict(thresholds or {})
+    starts = interval_starts(start, end, interval, tz)
+    bounds = starts + [_next_start(starts[-1], interval, tz)] if starts else []
+    lo, hi = (bounds[0], bounds[-1]) if bounds else (start, start)
+    records = list(interactions)
+
+    queue_names = set(thresholds) | set(queues)
+    agent_names = set(agents)
+    for rec in records:
+        for visit in rec.queues:
+            if lo <= visit.entered_at < hi and visit.queue:
+                queue_names.add(visit.queue)
+        if rec.agent and rec.answered_at is not None and (
+                lo <= rec.answered_at < hi or _overlap(rec.answered_at, rec.answered_at + (_handle(rec) or 0.0), lo, hi) > 0):
+            agent_names.add(rec.agent)
+    for span in spans or ():
+        if span.end > lo and span.start < hi:
+            agent_names.add(span.agent)
+
+    qrows: dict[tuple[int, str], QueueRow] = {}
+    for i, s in enumerate(starts):
+        for q in queue_names:
+            th = thresholds.get(q, default_thresholds)
+            qrows[(i, q)] = QueueRow(s, q, service_level_s=th.service_level_s, short_abandon_s=th.short_abandon_s)
+    arows: dict[tuple[int, str], AgentRow] = {(i, a): AgentRow(s, a) for i, s in enumerate(starts) for a in agent_names}
+
+    for rec in records:
+        for visit in rec.queues:
+            i = _index(bounds, visit.entered_at)
+            if i is not None and visit.queue:
+                _add_visit(qrows[(i, visit.queue)], rec, visit)
+        if rec.agent and rec.answered_at is not None:
+            handle = _handle(rec)
+            i = _index(bounds, rec.answered_at)
+            if i is not None:
+                row = arows[(i, rec.agent)]
+                row.answered += 1
+                row.talk_s += rec.talk_s or 0.0
+                row.hold_s += rec.hold_s or 0.0
+                row.wrapup_s += rec.wrapup_s or 0.0
+                row.handle_s += handle or 0.0
+                row._handled += handle is not None
+            if handle:
+                for j in range(len(starts)):
+                    overlap = _overlap(rec.answered_at, rec.answered_at + handle, bounds[j], bounds[j + 1])
+                    if overlap > 0:
+                        arows[(j, rec.agent)]._busy_in_interval += overlap
+
+    if spans is not None:
+        for span in spans:
+            if span.state == "logged_out":
+                continue
+            for j in range(len(starts)):
+                overlap = _overlap(span.start, span.end, bounds[j], bounds[j + 1])
+                if overlap > 0:
+                    row = arows[(j, span.agent)]
+                    row.logged_in_s = (row.logged_in_s or 0.0) + overlap
+
+    for row in qrows.values():
+        _finish_queue(row)
+    for row in arows.values():
+        row.aht_s = row.handle_s / row._handled if row._handled else None
+        if spans is not None:
+            row.logged_in_s = row.logged_in_s or 0.0
+            row.occupancy = row._busy_in_interval / row.logged_in_s if row.logged_in_s > 0 else None
+    return Report(starts=starts, end=hi,
+                  queues=sorted(qrows.values(), key=lambda r: (r.interval_start, r.queue)),
+                  agents=sorted(arows.values(), key=lambda r: (r.interval_start, r.agent)))
+
+
+def _next_start(last: float, interval: Interval, tz: dt.tzinfo) -> float:
+    if interval == "day":
+        return _local_midnight(dt.datetime.fromtimestamp(last, tz).date() + dt.timedelta(days=1), tz)
+    return last + int(interval) * 60
+
+
+def _index(bounds: list[float], t: float) -> int | None:
+    if not bounds or t < bounds[0] or t >= bounds[-1]:
+        return None
+    lo, hi = 0, len(bounds) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if bounds[mid] <= t:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def _handle(rec: Interaction) -> float | None:
+    """talk + hold + wrap-up of an answered call, None while the talk has not ended."""
+    if rec.talk_s is None:
+        return None
+    return max(0.0, rec.talk_s) + max(0.0, rec.hold_s or 0.0) + max(0.0, rec.wrapup_s or 0.0)
+
+
+def visit_result(rec: Interaction, visit: QueueVisit) -> tuple[str, float | None]:
+    """(``answered`` | ``abandoned`` | ``other``, wait in seconds or None when still open)."""
+    if visit.reason == "answered":
+        return "answered", visit.wait_s
+    if visit.reason in ("abandoned", "abandoned_queue"):
+        return "abandoned", visit.wait_s
+    if (visit.exited_at is None and rec.outcome == Outcome.ABANDONED_QUEUE and rec.queues
+            and rec.queues[-1] is visit and rec.ended_at is not None):
+        return "abandoned", max(0.0, rec.ended_at - visit.entered_at)
+    return "other", visit.wait_s
+
+
+def _add_visit(row: QueueRow, rec: Interaction, visit: QueueVisit) -> None:
+    row.offered += 1
+    result, wait = visit_result(rec, visit)
+    if wait is not None:
+        row.longest_wait_s = max(row.longest_wait_s, wait)
+    if result == "answered":
+        row.answered += 1
+        row._wait_sum += wait or 0.0
+        if wait is not None and wait <= row.service_level_s:
+            row.answered_in_sl += 1
+        if rec.queue == visit.queue:
+            handle = _handle(rec)
+            if handle is not None:
+                row._handle_sum += handle
+                row._handled += 1
+    elif result == "abandoned":
+        row.abandoned += 1
+        if wait is not None and wait < row.short_abandon_s:
+            row.short_abandoned += 1
+    else:
+        row.other += 1
+
+
+def _finish_queue(row: QueueRow) -> None:
+    row.service_level = row.answered_in_sl / row.answered if row.answered else None
+    denom = row.answered + row.abandoned - row.short_abandoned
+    row.service_level_abandons = row.answered_in_sl / denom if denom else None
+    row.asa_s = row._wait_sum / row.answered if row.answered else None
+    row.aht_s = row._handle_sum / row._handled if row._handled else None
+    row.abandon_rate = row.abandoned / row.offered if row.offered else None
+
+
+def zone(name: str | None) -> dt.tzinfo:
+    """``None``/``"UTC"`` -> UTC, else an IANA zone (ValueError if unknown)."""
+    if not name or name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, bad keys
+        raise ValueError(f"unknown time zone {name!r}") from None
