@@ -318,6 +318,8 @@ def build_core(engine: Engine) -> None:
 
     def on_state(agent, old, spent) -> None:
         engine.telemetry.agent_time(old.value, spent)  # occupancy
+        if engine.records is not None:  # the agent's state timeline, for occupancy in reports
+            engine.records.event(f"agent:{agent.id}", "agent_state", {"agent": agent.id, "state": agent.state.value, "reason": agent.reason})
         engine.emit("agent_state", {"agent_id": agent.id, "state": agent.state.value, "reason": agent.reason, "since": agent.state_since})
 
     engine.core = AcdCore(engine.clock, queues, agents, on_state=on_state)

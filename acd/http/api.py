@@ -341,6 +341,45 @@ async def customer_unlock(request: web.Request) -> web.Response:
     return web.json_response({"customer_id": customer_id, "unlocked": True})
 
 
+async def reports(request: web.Request) -> web.Response:
+    """Interval report per queue or per agent, from the interaction records (``acd report``)."""
+    from acd.reports import compute, queue_log
+    from acd.reports.cli import LOOKBACK_S
+    from acd.reports.export import columns
+
+    engine = _engine(request)
+    store = _customers(engine)
+    q = request.query
+    try:
+        interval = compute.parse_interval(q.get("interval", "60"))
+    except ValueError as exc:
+        raise Invalid("interval", str(exc)) from None
+    by = q.get("by", "queue")
+    if by not in ("queue", "agent", "queue_log"):
+        raise Invalid("by", "queue, agent or queue_log")
+    try:
+        tz = compute.zone(q.get("tz") or "UTC")
+    except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
+        raise Invalid("tz", "an IANA time zone such as Europe/London") from None
+    end = _float(request, "to") or engine.clock.now()
+    start = _float(request, "from") or end - 86400
+    if not start < end:
+        raise Invalid("from", "must be before to")
+    if end - start > 93 * 86400:
+        raise Invalid("to", "at most 93 days per request")
+    records = await store.interactions_between(start - LOOKBACK_S, end)
+    if by == "queue_log":
+        return web.Response(text=queue_log.render(records, start, end), content_type="text/plain")
+    spans = await store.agent_spans_between(start, end) if by == "agent" else None
+    thresholds = {name: compute.QueueThresholds(qc.service_level_s, qc.short_abandon_s) for name, qc in engine.core.queues.items()}
+    report = compute.compute(records, start, end, interval, thresholds=thresholds, spans=spans, tz=tz,
+                             agents=list(engine.core.agents) if by == "agent" else ())
+    rows = report.queues if by == "queue" else report.agents
+    cols = columns(by)
+    return web.json_response({"interval": str(interval), "by": by, "from": start, "to": end,
+                              "rows": [{c: getattr(r, c) for c in cols} for r in rows]}, dumps=_dumps)
+
+
 # --------------------------------------------------------------------------- handlers: admins
 def _problem(p) -> dict[str, Any]:
     return {"file": p.location.file, "line": p.location.line, "column": p.location.column, "step": p.step, "message": p.message}
@@ -471,6 +510,9 @@ ROUTES: tuple[Route, ...] = (
           "A customer (an agent: only the customer on its current offer or call)", tag="customers"),
     Route("GET", "/api/v1/customers/{customer_id}/timeline", customer_timeline, SUPERVISOR,
           "A customer's full history: every interaction with its timeline, and field revisions", tag="customers"),
+    Route("GET", "/api/v1/reports", reports, SUPERVISOR,
+          "Interval report per queue or agent (offered, answered, abandoned, service level both ways, ASA, AHT, occupancy); "
+          "by=queue_log gives an Asterisk queue_log", query=("interval", "by", "from", "to", "tz"), tag="reports"),
     Route("GET", "/api/v1/flows", flows_list, ADMIN, "Flows serving now, and files refused at the last reload", tag="admin"),
     Route("POST", "/api/v1/flows/validate", flows_validate, ADMIN, "Check a flow file's text without loading it", body=VALIDATE_BODY, tag="admin"),
     Route("POST", "/api/v1/flows/reload", flows_reload, ADMIN, "Reload flows from their directory", tag="admin"),

@@ -27,6 +27,7 @@ from acd.store.records import Interaction, fold
 
 log = get_logger(__name__)
 
+AGENT_TIMELINE = "agent:"  # timeline ids of agents' state changes (kept beside the calls' timelines)
 CUSTOMER_FIELDS = ("name", "account_number", "segment", "vip", "language", "owner_agent", "notes")
 SECRET_KINDS = ("pin", "memorable_date", "dob")
 
@@ -250,7 +251,8 @@ class SqlStore:
                     seen.add(e.uid)
             await s.flush()
             for call_id in dict.fromkeys(e.call_id for e in events):
-                await self._refold(s, call_id)
+                if not call_id.startswith(AGENT_TIMELINE):  # an agent's state timeline has no interaction
+                    await self._refold(s, call_id)
 
     async def _refold(self, s, call_id: str) -> None:
         rows = (await s.execute(select(EventRow.kind, EventRow.t, EventRow.data).where(EventRow.call_id == call_id)
@@ -355,6 +357,32 @@ class SqlStore:
             item["timeline"] = await self.timeline(row.call_id)
             interactions.append(item)
         return {"customer": customer, "revisions": await self.revisions(customer_id), "interactions": interactions}
+
+    async def agent_spans_between(self, start: float, end: float, lookback_s: float = 7 * 86400):
+        """The agents' state stretches overlapping ``[start, end)`` (for occupancy), from the
+        ``agent_state`` events the engine records; the state an agent was in at ``start`` comes
+        from its last change before it (up to ``lookback_s`` back). The last stretch of each agent
+        runs to ``end`` (or now, if earlier). None when nothing was recorded then."""
+        from acd.reports.compute import AgentSpan
+
+        async with self.session() as s:
+            rows = (await s.execute(select(EventRow.call_id, EventRow.t, EventRow.data).where(
+                EventRow.call_id.like(AGENT_TIMELINE + "%"), EventRow.kind == "agent_state",
+                EventRow.t >= start - lookback_s, EventRow.t < end,
+            ).order_by(EventRow.call_id, EventRow.t, EventRow.seq))).all()
+        if not rows:
+            return None  # no agent states recorded for that time: occupancy is unknown, not zero
+        stop = min(end, self.clock.now())
+        spans: list = []
+        by_agent: dict[str, list[tuple[float, str]]] = {}
+        for call_id, t, data in rows:
+            by_agent.setdefault(call_id[len(AGENT_TIMELINE):], []).append((t, str((data or {}).get("state"))))
+        for agent, changes in by_agent.items():
+            for (t0, state), nxt in zip(changes, changes[1:] + [(stop, "")]):
+                t1 = nxt[0]
+                if t1 > start and t0 < end and t1 > t0:
+                    spans.append(AgentSpan(agent, state, max(t0, start), min(t1, end)))
+        return spans
 
     # ------------------------------------------------------------------ verification audit
     async def record_attempt(self, *, customer_id: str | None, caller_number: str | None, method: str, result: str,

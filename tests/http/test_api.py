@@ -35,6 +35,7 @@ ROLE_TABLE = [
     ("GET", "/api/v1/customers/nope/timeline", {"none": 401, "agent1": 403, "sup": 404}),
     ("POST", "/api/v1/interactions/nope/link", {"none": 401, "agent1": 403, "sup": 422}),
     ("POST", "/api/v1/customers/nope/unlock", {"none": 401, "agent1": 403, "sup": 404}),
+    ("GET", "/api/v1/reports", {"none": 401, "agent1": 403, "sup": 200, "admin": 200}),
     ("GET", "/api/v1/flows", {"none": 401, "agent1": 403, "sup": 403, "admin": 409}),  # 409: flows are off in this engine
     ("POST", "/api/v1/flows/validate", {"none": 401, "agent1": 403, "sup": 403}),
     ("POST", "/api/v1/flows/reload", {"none": 401, "agent1": 403, "sup": 403, "admin": 409}),
@@ -221,3 +222,26 @@ async def test_a_supervisor_lifts_a_verification_lock(api):
     assert status == 200 and body["unlocked"]
     assert not await verifier.is_locked(cid, None)
     assert (await engine.customers.attempts(customer_id=cid))[-1]["method"] == "unlock:sup"
+
+
+async def test_reports_from_the_records_with_occupancy_from_agent_states(api):
+    engine = api.engine
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=1.0)
+    start = engine.clock.now() - 60
+    calls = [await engine.pbx.place_call(CallerScript(caller_id=f"+44770090050{i}")) for i in range(2)]
+    for c in calls:
+        await c.finished(20)
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.READY and not engine.core.calls, 15)
+    await engine.records.drain()
+    end = engine.clock.now() + 1
+    status, body = await api.call("GET", f"/api/v1/reports?interval=day&by=queue&from={start}&to={end}", "sup")
+    assert status == 200
+    general = [r for r in body["rows"] if r["queue"] == "general"]
+    assert sum(r["offered"] for r in general) == 2 and sum(r["answered"] for r in general) == 2
+    status, body = await api.call("GET", f"/api/v1/reports?interval=day&by=agent&from={start}&to={end}", "sup")
+    [a1] = [r for r in body["rows"] if r["agent"] == "agent1"]
+    assert a1["answered"] == 2 and a1["logged_in_s"] > 0 and 0 < a1["occupancy"] <= 1
+    status, text = await api.call("GET", f"/api/v1/reports?by=queue_log&from={start}&to={end}", "sup")
+    assert status == 200 and text.count("|ENTERQUEUE|") == 2 and text.count("|CONNECT|") == 2
+    assert (await api.call("GET", "/api/v1/reports?interval=7", "sup"))[1]["field"] == "interval"
