@@ -28,6 +28,7 @@ from acd.flows.interpreter import FlowInterpreter, FlowPorts
 from acd.flows.registry import FlowRegistry
 from acd.service.calllog import IvrMetrics, MemoryCallLog
 from acd.service.flowports import AcdQueuePort, CallChannels, RecordedCallbacks, engine_flow_runner
+from acd.service.configreload import reload_config
 from acd.service.desk import AgentDesk
 from acd.service.ivr import IvrEntry
 from acd.store.durable import DurableRecorder
@@ -39,7 +40,7 @@ from acd.http.api import add_api
 from acd.http.events import EventBus
 from acd.http.users import Users, load_users
 from acd.service.web import create_web_app
-from acd.settings import ConfigError, Settings
+from acd.settings import Settings
 from acd.sim import SimPbx
 from acd.sim.demo import DemoTraffic, demo_agents
 
@@ -73,49 +74,7 @@ class Engine:
     http_port: int | None = None
 
     def reload_config(self) -> dict:
-        """Re-read ``config/``: everything is validated first (nothing applies if anything is
-        wrong). The desk catalogue, users and the options of existing queues apply at once;
-        new, removed or re-skilled queues and agent changes are listed as needing a restart."""
-        cfg = Path(self.settings.config_dir)
-        problems: list[str] = []
-        loaded: dict = {}
-        for name, loader in (("queues", lambda: load_queues(cfg / "queues.yaml")), ("agents", lambda: load_agents(cfg / "agents.yaml")),
-                             ("desk", lambda: load_desk(cfg / "desk.yaml"))):
-            try:
-                loaded[name] = loader()
-            except ConfigError as exc:
-                problems += exc.problems
-        if "agents" in loaded:
-            try:
-                loaded["users"] = load_users(cfg / "users.yaml", {a.id for a in loaded["agents"]})
-            except ConfigError as exc:
-                problems += exc.problems
-        if problems:
-            log.warn_event("config.reload.refused", problems=len(problems))
-            return {"ok": False, "errors": problems}
-        applied, restart = ["desk", "users"], []
-        self.catalogue = loaded["desk"]
-        self.acd.catalogue = loaded["desk"]
-        if self.users is not None:
-            self.users.entries, self.users._verified = loaded["users"].entries, {}
-        new_queues = {q.name: q for q in loaded["queues"]}
-        for name, q in new_queues.items():
-            old = self.core.queues.get(name)
-            if old is None:
-                restart.append(f"queue {name} is new")
-            elif old.skills != q.skills:
-                restart.append(f"queue {name}: skills changed")
-            elif old != q:
-                self.core.queues[name] = q
-                self.telemetry.set_queue_targets(name, q.service_level_s, q.service_level_goal)
-                applied.append(f"queue {name}")
-        restart += [f"queue {name} was removed" for name in self.core.queues if name not in new_queues]
-        current_agents = {a.id: a.config for a in self.core.agents.values()}
-        for a in loaded["agents"]:
-            if current_agents.get(a.id) != a:
-                restart.append(f"agent {a.id} is new or changed")
-        log.event("config.reloaded", applied=len(applied), needs_restart=len(restart))
-        return {"ok": True, "applied": applied, "needs_restart": restart}
+        return reload_config(self)
 
     def emit(self, kind: str, data: dict) -> None:
         for listener in list(self.listeners):
