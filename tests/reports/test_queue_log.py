@@ -73,3 +73,10 @@ def test_offer_still_ringing_when_the_caller_abandons_is_ring_canceled():
     assert queue_log.render([rec]) == ("1795424400|z|sales|NONE|ENTERQUEUE|||1\n"
                                        "1795424409|z|sales|agent4|RINGCANCELED|5500\n"
                                        "1795424409|z|sales|NONE|ABANDON|1|1|9\n")
+
+
+def test_leaving_an_empty_queue_is_exitempty():
+    rec = Interaction(call_id="e", started_at=T0, queues=[QueueVisit("sales", T0 + 2, T0 + 33.9, "empty")], ended_at=T0 + 40,
+                      outcome=Outcome.ABANDONED_QUEUE)
+    assert queue_log.render([rec]) == ("1795424402|e|sales|NONE|ENTERQUEUE|||1\n"
+                                       "1795424433|e|sales|NONE|EXITEMPTY|1|1|31\n")
