@@ -135,7 +135,8 @@ def lines(interactions: Sequence[Interaction], start: float | None = None, end: 
                 add(QueueLogLine(rec.answered_at, callid, v.queue, agent, "CONNECT", (str(hold), "", str(ring))))
                 if rec.talk_s is not None:
                     done = rec.ended_at if rec.ended_at is not None else rec.answered_at + rec.talk_s + (rec.hold_s or 0.0)
-                    add(QueueLogLine(done, callid, v.queue, agent, "COMPLETECALLER", (str(hold), str(_dur(rec.answered_at, done)), str(opos))))
+                    event = "COMPLETEAGENT" if rec.ended_by == "agent" else "COMPLETECALLER"  # who hung up, when recorded
+                    add(QueueLogLine(done, callid, v.queue, agent, event, (str(hold), str(_dur(rec.answered_at, done)), str(opos))))
             elif result == "abandoned" and end_t is not None:
                 pos = 1 + ahead(v.queue, v.entered_at, end_t)
                 add(QueueLogLine(end_t, callid, v.queue, "NONE", "ABANDON", (str(pos), str(opos), str(_dur(v.entered_at, end_t)))))
