@@ -9,6 +9,8 @@ from pathlib import Path
 
 from acd.settings import ConfigError, load_settings
 
+MAX_SHOWN = 20  # rejected rows' reasons printed; all of them are in FILE.rejected.csv
+
 
 def _settings(args: argparse.Namespace):
     try:
@@ -47,6 +49,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ImportFileError as exc:
         print(f"acd customers import: {exc}", file=sys.stderr)
         return 2
+    shown = report.messages[:MAX_SHOWN]
+    for line in shown:
+        print(line, file=sys.stderr)
+    if len(report.messages) > len(shown):
+        print(f"... {len(report.messages) - len(shown)} more in {report.rejected_file}", file=sys.stderr)
     print(report.summary())
     return 0 if report.rejected == 0 else 1
 

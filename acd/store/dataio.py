@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import re
 import sys
@@ -15,12 +16,13 @@ from typing import Any, Callable, TextIO
 
 from acd.secrets import Secret
 from acd.store.phones import BadPhoneNumber, normalise_phone
-from acd.store.sql import SqlStore
+from acd.store.sql import SqlStore, StoreError
 
 COLUMNS = ("name", "account_number", "phones", "emails", "segment", "vip", "language", "owner_agent", "notes",
            "pin", "dob", "memorable_date")
 SECRET_COLUMNS = ("pin", "dob", "memorable_date")
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0", ""}
+_EXTRA = "\x00extra"  # DictReader key for cells beyond the header
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -37,6 +39,12 @@ class Row:
     emails: list[str] = field(default_factory=list)
     secrets: dict[str, Secret] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    misaligned: bool = False  # more cells than the header
+
+    def messages(self) -> list[str]:
+        """``row 14: phones: '12' is not a possible phone number``: the row as a spreadsheet
+        numbers it (the header is row 1), the field, the reason; never a secret's value."""
+        return [f"row {self.number}: {e}" for e in self.errors]
 
 
 @dataclass
@@ -47,13 +55,19 @@ class ImportReport:
     rejected: int = 0
     rejected_file: Path | None = None
     dry_run: bool = False
+    messages: list[str] = field(default_factory=list)  # "row N: field: reason", one per problem
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated
 
     def summary(self) -> str:
-        verb = "would be" if self.dry_run else "were"
-        text = (f"{self.rows} rows: {self.created} customers {verb} created, {self.updated} {verb} updated, "
-                f"{self.rejected} rejected")
+        """``8 imported (5 created, 3 updated), 2 rejected, of 10 rows; rejected rows in FILE``."""
+        would = "would be " if self.dry_run else ""
+        text = (f"{self.imported} {would}imported ({self.created} created, {self.updated} updated), "
+                f"{self.rejected} rejected, of {self.rows} rows")
         if self.rejected_file is not None:
-            text += f" (see {self.rejected_file})"
+            text += f"; rejected rows in {self.rejected_file}"
         return text
 
 
@@ -95,7 +109,8 @@ def validate_row(number: int, raw: dict[str, str], region: str) -> Row:
     if vip in _TRUE:
         row.fields["vip"] = True
     elif vip in _FALSE:
-        row.fields["vip"] = False
+        if vip:  # a blank cell leaves an existing customer's flag as it is (new customers: not VIP)
+            row.fields["vip"] = False
     else:
         row.errors.append(f"vip: {get('vip')[:20]!r} is not true/false/yes/no/1/0")
     for name in ("segment", "language", "owner_agent", "notes"):
@@ -134,7 +149,8 @@ async def import_customers(store: SqlStore, path: Path, *, by: str = "import", d
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFileError(f"{path}: cannot read: {exc}") from None
-    reader = csv.DictReader(text.splitlines())
+    # newline="": quoted cells may hold line breaks (notes), and only \r / \n end a record
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey=_EXTRA)
     if not reader.fieldnames:
         raise ImportFileError(f"{path}:1: no header line")
     header = [h.strip() for h in reader.fieldnames]
@@ -143,13 +159,27 @@ async def import_customers(store: SqlStore, path: Path, *, by: str = "import", d
         raise ImportFileError(f"{path}:1: unknown column(s) {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}")
     if "name" not in header:
         raise ImportFileError(f"{path}:1: the column 'name' is required")
-    rows = [validate_row(i + 2, {k.strip(): v for k, v in raw.items() if k}, store.region) for i, raw in enumerate(reader)]
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise ImportFileError(f"{path}:1: column(s) {', '.join(duplicated)} given twice")
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise ImportFileError(f"{path}:{reader.line_num}: not CSV: {exc}") from None
+    rows = []
+    for i, raw in enumerate(records):
+        row = validate_row(i + 2, {k.strip(): v for k, v in raw.items() if k and k != _EXTRA}, store.region)
+        extra = raw.get(_EXTRA)
+        if extra:  # never dropped silently: a shifted row would put values under the wrong columns
+            row.misaligned = True
+            row.errors.insert(0, f"{len(header) + len(extra)} cells, the header has {len(header)} (cells blanked here)")
+        rows.append(row)
     seen_accounts: dict[str, int] = {}
     for row in rows:
         account = row.fields.get("account_number")
         if account and not row.errors:
             if account in seen_accounts:
-                row.errors.append(f"account_number: {account} is also on line {seen_accounts[account]} of this file")
+                row.errors.append(f"account_number: {account} is also on row {seen_accounts[account]} of this file")
             else:
                 seen_accounts[account] = row.number
     report = ImportReport(rows=len(rows), dry_run=dry_run)
@@ -177,22 +207,33 @@ async def import_customers(store: SqlStore, path: Path, *, by: str = "import", d
                     report.updated += 1
                 else:
                     report.created += 1
+            except StoreError as exc:  # the store's own refusals name no secret
+                row.errors.append(f"store: {exc}")
             except Exception as exc:  # noqa: BLE001 - one bad row is reported, the rest go on
-                row.errors.append(f"store: {type(exc).__name__}: {exc}")
+                # only the type: a driver's message may quote the statement's parameters (hashes, notes)
+                row.errors.append(f"store: {type(exc).__name__} (the row was not written, or only in part)")
         if row.errors:
             report.rejected += 1
+            report.messages.extend(row.messages())
         if progress:
             progress(i, len(rows))
     rejected = [r for r in rows if r.errors]
     if rejected:
         report.rejected_file = path.with_name(path.name + ".rejected.csv")
         with open(report.rejected_file, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["line", *header, "error"])
+            writer = csv.DictWriter(fh, fieldnames=["row", *header, "error"])
             writer.writeheader()
             for r in rejected:
-                clean = {k: ("" if k in SECRET_COLUMNS else v) for k, v in r.raw.items() if k in header}
-                writer.writerow({"line": r.number, **clean, "error": "; ".join(r.errors)})
+                writer.writerow({"row": r.number, **_cleared(r, header), "error": "; ".join(r.errors)})
     return report
+
+
+def _cleared(row: Row, header: list[str]) -> dict[str, str]:
+    """The row's cells for the rejected report: secret columns blanked; every cell blanked when
+    the row has more cells than the header (its values may have shifted, a PIN into ``notes``)."""
+    if row.misaligned:
+        return {k: "" for k in header}
+    return {k: ("" if k in SECRET_COLUMNS else (v or "")) for k, v in row.raw.items() if k in header}
 
 
 async def export_customer(store: SqlStore, customer_id: str, fmt: str) -> str:

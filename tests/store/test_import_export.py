@@ -33,13 +33,13 @@ async def test_import_reports_every_rejected_row_without_secrets(store, tmp_path
     report = await import_customers(store, path, by="ops")
     assert (report.rows, report.created, report.updated, report.rejected) == (9, 2, 0, 7)
     rejected = list(csv.DictReader(report.rejected_file.read_text().splitlines()))
-    errors = {r["line"]: r["error"] for r in rejected}
+    errors = {r["row"]: r["error"] for r in rejected}
     assert errors["4"] == "name: required"
     assert "phones: '12' is not a possible phone number" in errors["5"]
     assert "vip: 'maybe'" in errors["6"]
     assert errors["7"] == "pin: 4 to 8 digits"
     assert errors["8"] == "dob: not a date as YYYY-MM-DD"
-    assert "account_number: 1001 is also on line 2" in errors["9"]
+    assert "account_number: 1001 is also on row 2" in errors["9"]
     assert "emails: 'not-an-email'" in errors["10"]
     text = report.rejected_file.read_text()
     assert "1938-13-45" not in text and ",99," not in text  # secrets blanked in the report
@@ -95,7 +95,8 @@ def test_cli_import_and_export(tmp_path, capsys):
     path.write_text("name,account_number,phones\nAda Lovelace,1001,02079460000\nNobody,,12\n")
     assert main(["customers", "import", str(path), "--database", db]) == 1  # a row was rejected
     out = capsys.readouterr()
-    assert "2 rows: 1 customers were created, 0 were updated, 1 rejected" in out.out and "imported 2/2 rows" in out.err
+    assert out.out.startswith("1 imported (1 created, 0 updated), 1 rejected, of 2 rows; rejected rows in ")
+    assert "imported 2/2 rows" in out.err and "row 3: phones: '12' is not a possible phone number" in out.err
     assert main(["customers", "export", "nope", "--database", db]) == 1
     import asyncio
 
@@ -111,3 +112,35 @@ def test_cli_import_and_export(tmp_path, capsys):
     cid = asyncio.run(find())
     assert main(["customers", "export", cid, "--format", "xml", "--database", db, "-o", str(tmp_path / "ada.xml")]) == 0
     assert ET.parse(tmp_path / "ada.xml").getroot().findtext("customer/account_number") == "1001"
+
+
+async def test_quoted_line_breaks_extra_cells_and_blank_vip(store, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(
+        'name,account_number,vip,notes,pin,memorable_date\n'
+        'Ada Lovelace,1001,yes,"first line\nsecond line \u2028 same cell",1234,1999-01-31\n'
+        'Shifted Row,1002,no,a note,,,5678\n'
+        'Alan Turing,1003,no,,,2999-01-01\n', newline="")
+    report = await import_customers(store, path, by="ops")
+    assert (report.rows, report.created, report.rejected) == (3, 1, 2)
+    assert report.messages == ["row 3: 7 cells, the header has 6 (cells blanked here)",
+                               "row 4: memorable_date: in the future"]
+    ada = await store.get_customer((await store.find_by_account("1001")).customer_id)
+    assert ada["notes"] == "first line\nsecond line \u2028 same cell" and ada["vip"] is True
+    assert verify_secret(Secret("19990131"), await store.secret_hash(ada["customer_id"], "memorable_date"))
+    text = report.rejected_file.read_text()
+    assert "5678" not in text and "2999" not in text and "a note" not in text  # a shifted row is blanked whole
+    # a blank vip cell on a later import leaves the flag alone; "no" clears it
+    path.write_text("name,account_number,vip\nAda Lovelace,1001,\n")
+    await import_customers(store, path)
+    assert (await store.find_by_account("1001")).vip is True
+    path.write_text("name,account_number,vip\nAda Lovelace,1001,no\n")
+    await import_customers(store, path)
+    assert (await store.find_by_account("1001")).vip is False
+
+
+async def test_a_duplicated_column_is_refused(store, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("name,pin,pin\nAda,1234,5678\n")
+    with pytest.raises(ImportFileError, match="pin given twice"):
+        await import_customers(store, path)
