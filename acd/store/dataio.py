@@ -247,33 +247,86 @@ async def export_customer(store: SqlStore, customer_id: str, fmt: str) -> str:
     raise ValueError(f"format must be json or xml, not {fmt!r}")
 
 
+XML_VERSION = "2"
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+# characters XML 1.0 cannot carry, even escaped: such a string is written as a JSON string literal
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
 def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
-    """Mappings become elements with children, lists repeat an <item>, scalars become text;
-    names that are not XML names (timeline data keys) go in a name attribute."""
-    safe = tag if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", tag) else "field"
+    """One value as one element; see ``to_xml`` for the rules."""
+    safe = tag if _XML_NAME.fullmatch(tag) and not tag.lower().startswith("xml") else "field"
     node = ET.SubElement(parent, safe)
     if safe != tag:
         node.set("name", tag)
     if isinstance(value, dict):
+        node.set("type", "map")
         for k, v in value.items():
             _xml_value(node, str(k), v)
     elif isinstance(value, (list, tuple)):
+        node.set("type", "list")
         for v in value:
             _xml_value(node, "item", v)
     elif value is None:
         node.set("null", "true")
+    elif isinstance(value, bool):
+        node.set("type", "bool")
+        node.text = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        node.set("type", "int" if isinstance(value, int) else "float")
+        node.text = repr(value)
     else:
-        node.text = str(value).lower() if isinstance(value, bool) else str(value)
+        text = str(value)
+        if _NOT_XML.search(text):
+            node.set("encoding", "json")
+            text = json.dumps(text)
+        node.text = text
 
 
 def to_xml(data: dict[str, Any]) -> str:
-    """``<customer-export><customer>...</customer><revisions>...</revisions><interactions><item>
-    ...<timeline><item><kind>...</kind>...</item></timeline></item></interactions></customer-export>``"""
-    root = ET.Element("customer-export", version="1")
+    """The export as XML (stdlib ``xml.etree``), read back exactly by ``from_xml``.
+
+    Element names: the root ``<customer-export version="2">`` holds ``<customer>`` (the fields,
+    ``<phones>``/``<emails>`` lists), ``<revisions>`` and ``<interactions>``; each interaction has the
+    record's fields and ``<timeline>``, whose entries have ``<kind>``, ``<t>`` and the event's data.
+    A field is an element named after its key; a key that is not an XML name is
+    ``<field name="the key">``. A list is ``type="list"`` with one ``<item>`` per entry, a mapping
+    ``type="map"``; numbers and booleans carry ``type="int"``, ``"float"`` or ``"bool"``, null is
+    ``null="true"``, a string holding characters XML cannot carry is ``encoding="json"`` (its JSON
+    literal). Everything else is text."""
+    root = ET.Element("customer-export", version=XML_VERSION)
     for key in ("customer", "revisions", "interactions"):
         _xml_value(root, key, data.get(key))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _xml_read(node: ET.Element) -> Any:
+    kind = node.get("type")
+    if node.get("null") == "true":
+        return None
+    if kind == "map":
+        return {child.get("name", child.tag): _xml_read(child) for child in node}
+    if kind == "list":
+        return [_xml_read(child) for child in node]
+    text = node.text or ""
+    if kind == "bool":
+        return text == "true"
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    if node.get("encoding") == "json":
+        return json.loads(text)
+    return text
+
+
+def from_xml(text: str) -> dict[str, Any]:
+    """An export read back: the same structure ``export_customer(..., "json")`` gives."""
+    root = ET.fromstring(text)
+    if root.tag != "customer-export":
+        raise ValueError(f"not a customer export: <{root.tag}>")
+    return {child.tag: _xml_read(child) for child in root}
 
 
 def progress_printer(out: TextIO = sys.stderr) -> Callable[[int, int], None]:

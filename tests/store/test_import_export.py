@@ -11,7 +11,7 @@ import pytest
 
 from acd.cli import main
 from acd.secrets import Secret, verify_secret
-from acd.store.dataio import ImportFileError, export_customer, import_customers
+from acd.store.dataio import ImportFileError, export_customer, from_xml, import_customers, to_xml
 from tests.store.test_interactions import answered_call
 
 CSV = """name,account_number,phones,emails,segment,vip,pin,dob
@@ -144,3 +144,21 @@ async def test_a_duplicated_column_is_refused(store, tmp_path):
     path.write_text("name,pin,pin\nAda,1234,5678\n")
     with pytest.raises(ImportFileError, match="pin given twice"):
         await import_customers(store, path)
+
+
+async def test_xml_reads_back_exactly_as_the_json(store):
+    cid = await store.create_customer(name="Ada <&> Lovelace", phones=["+442079460000"], account_number="1001",
+                                      vip=True, notes="bell \x07 and tab\t, line\nbreak", by="t")
+    await store.update_customer(cid, {"segment": "gold"}, by="ops")
+    tl = answered_call("c1", customer_id=cid)
+    tl.add("callback_requested", 1, **{"2nd key": [], "xmlish": {}, "empty": "", "n": 3, "ratio": 0.1, "yes": False})
+    await store.write_events(tl.events)
+    as_json = json.loads(await export_customer(store, cid, "json"))
+    xml = await export_customer(store, cid, "xml")
+    assert from_xml(xml) == as_json
+    assert as_json["customer"]["notes"] == "bell \x07 and tab\t, line\nbreak"
+    assert as_json["interactions"][0]["timeline"][-1]["2nd key"] == []
+    root = ET.fromstring(xml)
+    assert root.find("customer/vip").get("type") == "bool" and root.find("customer/notes").get("encoding") == "json"
+    assert [r.findtext("field") for r in root.findall("revisions/item")] == ["created", "segment"]
+    assert to_xml(from_xml(xml)) == xml
