@@ -86,9 +86,13 @@ def cmd_retention(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     cfg = settings.retention
-    report = asyncio.run(_with_store(settings, lambda store: run_retention(
-        store, interaction_days=cfg.interaction_days, recording_days=cfg.recording_days, mode=cfg.mode,
-        clock=SystemClock(), dry_run=args.dry_run)))
+    try:
+        report = asyncio.run(_with_store(settings, lambda store: run_retention(
+            store, interaction_days=cfg.interaction_days, recording_days=cfg.recording_days, mode=cfg.mode,
+            clock=SystemClock(), dry_run=args.dry_run)))
+    except ValueError as exc:
+        print(f"acd retention run: {exc}", file=sys.stderr)
+        return 2
     print(("dry run: " if args.dry_run else "") + report.summary())
     return 0 if not report.errors else 1
 
