@@ -162,3 +162,37 @@ async def test_xml_reads_back_exactly_as_the_json(store):
     assert root.find("customer/vip").get("type") == "bool" and root.find("customer/notes").get("encoding") == "json"
     assert [r.findtext("field") for r in root.findall("revisions/item")] == ["created", "segment"]
     assert to_xml(from_xml(xml)) == xml
+
+
+async def test_many_rows_written_a_few_at_a_time_with_progress(store, tmp_path):
+    lines = ["name,account_number,phones,pin"]
+    for i in range(40):
+        lines.append(f"Customer {i},A{i:03},0207946{i:04},{1000 + i}" if i % 10 else f"Customer {i},A{i:03},12,{1000 + i}")
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join(lines) + "\n")
+    seen = []
+    report = await import_customers(store, path, progress=lambda done, total: seen.append((done, total)), concurrency=4)
+    assert (report.created, report.rejected) == (36, 4)
+    assert report.messages == [f"row {i + 2}: phones: '12' is not a possible phone number" for i in (0, 10, 20, 30)]
+    assert seen == [(n, 40) for n in range(1, 41)]
+    c = await store.find_by_account("A017")
+    assert verify_secret(Secret("1017"), await store.secret_hash(c.customer_id, "pin"))
+    assert "1010" not in report.rejected_file.read_text()
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise():
+    import io
+
+    from acd.store.dataio import progress_printer
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for done in range(1, 2501):
+        progress_printer(tty)(done, 2500)
+        progress_printer(pipe)(done, 2500)
+    assert pipe.getvalue() == "imported 1000/2500 rows\nimported 2000/2500 rows\nimported 2500/2500 rows\n"
+    frames = tty.getvalue().split("\r")[1:]
+    assert 200 <= len(frames) <= 210 and frames[-1] == "[" + "#" * 30 + "] 2500/2500\n"
