@@ -196,3 +196,52 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise():
     assert pipe.getvalue() == "imported 1000/2500 rows\nimported 2000/2500 rows\nimported 2500/2500 rows\n"
     frames = tty.getvalue().split("\r")[1:]
     assert 200 <= len(frames) <= 210 and frames[-1] == "[" + "#" * 30 + "] 2500/2500\n"
+
+
+async def test_imported_secrets_are_nowhere_in_clear(store, tmp_path, capsys):
+    from sqlalchemy import text
+
+    from acd.store.models import Base
+
+    path = tmp_path / "c.csv"
+    path.write_text("name,account_number,phones,pin,dob,memorable_date\n"
+                    "Ada Lovelace,1001,02079460000,735194,1961-07-23,1984-02-29\n"
+                    "Bad Phone,1002,12,735194,1961-07-23,1984-02-29\n")
+    report = await import_customers(store, path)
+    assert (report.created, report.rejected) == (1, 1)
+    dumped = []
+    async with store.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            dumped += [repr(tuple(r)) for r in (await conn.execute(text(f"SELECT * FROM {table.name}"))).all()]
+    everything = "\n".join(dumped) + report.rejected_file.read_text() + "\n".join(report.messages) + report.summary()
+    everything += repr(await store.customer_timeline((await store.find_by_account("1001")).customer_id))
+    for secret in ("735194", "1961-07-23", "19610723", "1984-02-29", "19840229"):
+        assert secret not in everything
+    assert "Ada Lovelace" in everything  # the scan did see the data
+
+
+def test_cli_dry_run_import_and_json_export_to_stdout(tmp_path, capsys):
+    db = f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3"
+    path = tmp_path / "c.csv"
+    path.write_text("name,account_number\nAda Lovelace,1001\n")
+    assert main(["customers", "import", str(path), "--dry-run", "--database", db]) == 0
+    assert capsys.readouterr().out == "1 would be imported (1 created, 0 updated), 0 rejected, of 1 rows\n"
+    assert main(["customers", "import", str(path), "--by", "crm", "--database", db]) == 0
+    capsys.readouterr()
+    import asyncio
+
+    from acd.store.sql import SqlStore
+
+    async def find():
+        s = await SqlStore(db).open()
+        try:
+            return (await s.find_by_account("1001")).customer_id
+        finally:
+            await s.close()
+
+    cid = asyncio.run(find())
+    assert main(["customers", "export", cid, "--database", db]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["customer"]["account_number"] == "1001" and data["revisions"][0]["by"] == "crm"
+    assert main(["customers", "import", str(tmp_path / "missing.csv"), "--database", db]) == 2
+    assert "cannot read" in capsys.readouterr().err
