@@ -9,6 +9,8 @@ from pathlib import Path
 
 from acd.settings import ConfigError, load_settings
 
+MAX_SHOWN = 20  # rejected rows' reasons printed; all of them are in FILE.rejected.csv
+
 
 def _settings(args: argparse.Namespace):
     try:
@@ -47,6 +49,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ImportFileError as exc:
         print(f"acd customers import: {exc}", file=sys.stderr)
         return 2
+    shown = report.messages[:MAX_SHOWN]
+    for line in shown:
+        print(line, file=sys.stderr)
+    if len(report.messages) > len(shown):
+        print(f"... {len(report.messages) - len(shown)} more in {report.rejected_file}", file=sys.stderr)
     print(report.summary())
     return 0 if report.rejected == 0 else 1
 
@@ -79,9 +86,13 @@ def cmd_retention(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     cfg = settings.retention
-    report = asyncio.run(_with_store(settings, lambda store: run_retention(
-        store, interaction_days=cfg.interaction_days, recording_days=cfg.recording_days, mode=cfg.mode,
-        clock=SystemClock(), dry_run=args.dry_run)))
+    try:
+        report = asyncio.run(_with_store(settings, lambda store: run_retention(
+            store, interaction_days=cfg.interaction_days, recording_days=cfg.recording_days, mode=cfg.mode,
+            clock=SystemClock(), dry_run=args.dry_run)))
+    except ValueError as exc:
+        print(f"acd retention run: {exc}", file=sys.stderr)
+        return 2
     print(("dry run: " if args.dry_run else "") + report.summary())
     return 0 if not report.errors else 1
 

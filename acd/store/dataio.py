@@ -3,8 +3,10 @@ one customer with their whole history as JSON or XML."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
+import io
 import json
 import re
 import sys
@@ -15,12 +17,13 @@ from typing import Any, Callable, TextIO
 
 from acd.secrets import Secret
 from acd.store.phones import BadPhoneNumber, normalise_phone
-from acd.store.sql import SqlStore
+from acd.store.sql import SqlStore, StoreError
 
 COLUMNS = ("name", "account_number", "phones", "emails", "segment", "vip", "language", "owner_agent", "notes",
            "pin", "dob", "memorable_date")
 SECRET_COLUMNS = ("pin", "dob", "memorable_date")
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0", ""}
+_EXTRA = "\x00extra"  # DictReader key for cells beyond the header
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -37,6 +40,12 @@ class Row:
     emails: list[str] = field(default_factory=list)
     secrets: dict[str, Secret] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    misaligned: bool = False  # more cells than the header
+
+    def messages(self) -> list[str]:
+        """``row 14: phones: '12' is not a possible phone number``: the row as a spreadsheet
+        numbers it (the header is row 1), the field, the reason; never a secret's value."""
+        return [f"row {self.number}: {e}" for e in self.errors]
 
 
 @dataclass
@@ -47,13 +56,19 @@ class ImportReport:
     rejected: int = 0
     rejected_file: Path | None = None
     dry_run: bool = False
+    messages: list[str] = field(default_factory=list)  # "row N: field: reason", one per problem
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated
 
     def summary(self) -> str:
-        verb = "would be" if self.dry_run else "were"
-        text = (f"{self.rows} rows: {self.created} customers {verb} created, {self.updated} {verb} updated, "
-                f"{self.rejected} rejected")
+        """``8 imported (5 created, 3 updated), 2 rejected, of 10 rows; rejected rows in FILE``."""
+        would = "would be " if self.dry_run else ""
+        text = (f"{self.imported} {would}imported ({self.created} created, {self.updated} updated), "
+                f"{self.rejected} rejected, of {self.rows} rows")
         if self.rejected_file is not None:
-            text += f" (see {self.rejected_file})"
+            text += f"; rejected rows in {self.rejected_file}"
         return text
 
 
@@ -95,7 +110,8 @@ def validate_row(number: int, raw: dict[str, str], region: str) -> Row:
     if vip in _TRUE:
         row.fields["vip"] = True
     elif vip in _FALSE:
-        row.fields["vip"] = False
+        if vip:  # a blank cell leaves an existing customer's flag as it is (new customers: not VIP)
+            row.fields["vip"] = False
     else:
         row.errors.append(f"vip: {get('vip')[:20]!r} is not true/false/yes/no/1/0")
     for name in ("segment", "language", "owner_agent", "notes"):
@@ -113,7 +129,11 @@ def validate_row(number: int, raw: dict[str, str], region: str) -> Row:
 
 
 def _progress(done: int, total: int, out: TextIO) -> None:
+    """A bar redrawn in place on a terminal (at most ~200 times); a plain line every 1000 rows
+    (and at the end) when stderr is a file or a pipe, so logs stay readable."""
     if out.isatty():
+        if done != total and done % max(1, total // 200):
+            return
         width = 30
         filled = int(width * done / max(total, 1))
         out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
@@ -125,16 +145,50 @@ def _progress(done: int, total: int, out: TextIO) -> None:
         out.flush()
 
 
+async def _write_row(store: SqlStore, row: Row, by: str, dry_run: bool, report: ImportReport) -> None:
+    """Create the customer, or update the one with the row's account number (revision history by
+    ``by``); secrets through ``set_secret`` (hashed). A store error rejects the row."""
+    try:
+        existing = await store.find_by_account(row.fields["account_number"]) if row.fields.get("account_number") else None
+        if dry_run:
+            pass
+        elif existing is not None:
+            changes = {k: v for k, v in row.fields.items() if k != "name" or v}
+            await store.update_customer(existing.customer_id, changes, by=by)
+            for phone in row.phones:
+                await store.add_contact(existing.customer_id, "phone", phone, by=by)
+            for email in row.emails:
+                await store.add_contact(existing.customer_id, "email", email, by=by)
+            for kind, secret in row.secrets.items():
+                await store.set_secret(existing.customer_id, kind, secret, by=by)
+        else:
+            cid = await store.create_customer(phones=row.phones, emails=row.emails, by=by, **row.fields)
+            for kind, secret in row.secrets.items():
+                await store.set_secret(cid, kind, secret, by=by)
+    except StoreError as exc:  # the store's own refusals name no secret
+        row.errors.append(f"store: {exc}")
+        return
+    except Exception as exc:  # noqa: BLE001 - one bad row is reported, the rest go on
+        # only the type: a driver's message may quote the statement's parameters (hashes, notes)
+        row.errors.append(f"store: {type(exc).__name__} (the row was not written, or only in part)")
+        return
+    if existing is not None:
+        report.updated += 1
+    else:
+        report.created += 1
+
+
 async def import_customers(store: SqlStore, path: Path, *, by: str = "import", dry_run: bool = False,
-                           progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                           progress: Callable[[int, int], None] | None = None, concurrency: int = 4) -> ImportReport:
     """Validate every row; write the good ones (an account number already in the store updates
     that customer, with revision history); write the rejected ones, secrets blanked, with their
-    reasons, to ``<file>.rejected.csv``."""
+    reasons, to ``<file>.rejected.csv``. ``concurrency`` rows are written at a time."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFileError(f"{path}: cannot read: {exc}") from None
-    reader = csv.DictReader(text.splitlines())
+    # newline="": quoted cells may hold line breaks (notes), and only \r / \n end a record
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey=_EXTRA)
     if not reader.fieldnames:
         raise ImportFileError(f"{path}:1: no header line")
     header = [h.strip() for h in reader.fieldnames]
@@ -143,56 +197,72 @@ async def import_customers(store: SqlStore, path: Path, *, by: str = "import", d
         raise ImportFileError(f"{path}:1: unknown column(s) {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}")
     if "name" not in header:
         raise ImportFileError(f"{path}:1: the column 'name' is required")
-    rows = [validate_row(i + 2, {k.strip(): v for k, v in raw.items() if k}, store.region) for i, raw in enumerate(reader)]
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise ImportFileError(f"{path}:1: column(s) {', '.join(duplicated)} given twice")
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise ImportFileError(f"{path}:{reader.line_num}: not CSV: {exc}") from None
+    rows = []
+    for i, raw in enumerate(records):
+        row = validate_row(i + 2, {k.strip(): v for k, v in raw.items() if k and k != _EXTRA}, store.region)
+        extra = raw.get(_EXTRA)
+        if extra:  # never dropped silently: a shifted row would put values under the wrong columns
+            row.misaligned = True
+            row.errors.insert(0, f"{len(header) + len(extra)} cells, the header has {len(header)} (cells blanked here)")
+        rows.append(row)
     seen_accounts: dict[str, int] = {}
     for row in rows:
         account = row.fields.get("account_number")
         if account and not row.errors:
             if account in seen_accounts:
-                row.errors.append(f"account_number: {account} is also on line {seen_accounts[account]} of this file")
+                row.errors.append(f"account_number: {account} is also on row {seen_accounts[account]} of this file")
             else:
                 seen_accounts[account] = row.number
     report = ImportReport(rows=len(rows), dry_run=dry_run)
-    for i, row in enumerate(rows, 1):
-        if not row.errors:
+    pending: asyncio.Queue[Row] = asyncio.Queue()
+    for row in rows:
+        pending.put_nowait(row)
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        while True:
             try:
-                existing = await store.find_by_account(row.fields["account_number"]) if row.fields.get("account_number") else None
-                if dry_run:
-                    pass
-                elif existing is not None:
-                    changes = {k: v for k, v in row.fields.items() if k != "name" or v}
-                    await store.update_customer(existing.customer_id, changes, by=by)
-                    for phone in row.phones:
-                        await store.add_contact(existing.customer_id, "phone", phone, by=by)
-                    for email in row.emails:
-                        await store.add_contact(existing.customer_id, "email", email, by=by)
-                    for kind, secret in row.secrets.items():
-                        await store.set_secret(existing.customer_id, kind, secret, by=by)
-                else:
-                    fields = dict(row.fields)
-                    cid = await store.create_customer(phones=row.phones, emails=row.emails, by=by, **fields)
-                    for kind, secret in row.secrets.items():
-                        await store.set_secret(cid, kind, secret, by=by)
-                if existing is not None:
-                    report.updated += 1
-                else:
-                    report.created += 1
-            except Exception as exc:  # noqa: BLE001 - one bad row is reported, the rest go on
-                row.errors.append(f"store: {type(exc).__name__}: {exc}")
-        if row.errors:
-            report.rejected += 1
-        if progress:
-            progress(i, len(rows))
+                row = pending.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            if not row.errors:
+                await _write_row(store, row, by, dry_run, report)
+            done += 1
+            if progress:
+                progress(done, len(rows))
+
+    # Rows are independent (an account number appears once in a file), and most of a row's time
+    # is the secrets' slow hashes in worker threads: a few rows at a time keep the CPUs busy.
+    async with asyncio.TaskGroup() as tg:
+        for n in range(max(1, min(concurrency, len(rows)))):
+            tg.create_task(worker(), name=f"acd-import-{n}")
+    report.rejected = sum(1 for r in rows if r.errors)
+    report.messages = [m for r in rows for m in r.messages()]
     rejected = [r for r in rows if r.errors]
     if rejected:
         report.rejected_file = path.with_name(path.name + ".rejected.csv")
         with open(report.rejected_file, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["line", *header, "error"])
+            writer = csv.DictWriter(fh, fieldnames=["row", *header, "error"])
             writer.writeheader()
             for r in rejected:
-                clean = {k: ("" if k in SECRET_COLUMNS else v) for k, v in r.raw.items() if k in header}
-                writer.writerow({"line": r.number, **clean, "error": "; ".join(r.errors)})
+                writer.writerow({"row": r.number, **_cleared(r, header), "error": "; ".join(r.errors)})
     return report
+
+
+def _cleared(row: Row, header: list[str]) -> dict[str, str]:
+    """The row's cells for the rejected report: secret columns blanked; every cell blanked when
+    the row has more cells than the header (its values may have shifted, a PIN into ``notes``)."""
+    if row.misaligned:
+        return {k: "" for k in header}
+    return {k: ("" if k in SECRET_COLUMNS else (v or "")) for k, v in row.raw.items() if k in header}
 
 
 async def export_customer(store: SqlStore, customer_id: str, fmt: str) -> str:
@@ -206,33 +276,86 @@ async def export_customer(store: SqlStore, customer_id: str, fmt: str) -> str:
     raise ValueError(f"format must be json or xml, not {fmt!r}")
 
 
+XML_VERSION = "2"
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+# characters XML 1.0 cannot carry, even escaped: such a string is written as a JSON string literal
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
 def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
-    """Mappings become elements with children, lists repeat an <item>, scalars become text;
-    names that are not XML names (timeline data keys) go in a name attribute."""
-    safe = tag if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", tag) else "field"
+    """One value as one element; see ``to_xml`` for the rules."""
+    safe = tag if _XML_NAME.fullmatch(tag) and not tag.lower().startswith("xml") else "field"
     node = ET.SubElement(parent, safe)
     if safe != tag:
         node.set("name", tag)
     if isinstance(value, dict):
+        node.set("type", "map")
         for k, v in value.items():
             _xml_value(node, str(k), v)
     elif isinstance(value, (list, tuple)):
+        node.set("type", "list")
         for v in value:
             _xml_value(node, "item", v)
     elif value is None:
         node.set("null", "true")
+    elif isinstance(value, bool):
+        node.set("type", "bool")
+        node.text = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        node.set("type", "int" if isinstance(value, int) else "float")
+        node.text = repr(value)
     else:
-        node.text = str(value).lower() if isinstance(value, bool) else str(value)
+        text = str(value)
+        if _NOT_XML.search(text):
+            node.set("encoding", "json")
+            text = json.dumps(text)
+        node.text = text
 
 
 def to_xml(data: dict[str, Any]) -> str:
-    """``<customer-export><customer>...</customer><revisions>...</revisions><interactions><item>
-    ...<timeline><item><kind>...</kind>...</item></timeline></item></interactions></customer-export>``"""
-    root = ET.Element("customer-export", version="1")
+    """The export as XML (stdlib ``xml.etree``), read back exactly by ``from_xml``.
+
+    Element names: the root ``<customer-export version="2">`` holds ``<customer>`` (the fields,
+    ``<phones>``/``<emails>`` lists), ``<revisions>`` and ``<interactions>``; each interaction has the
+    record's fields and ``<timeline>``, whose entries have ``<kind>``, ``<t>`` and the event's data.
+    A field is an element named after its key; a key that is not an XML name is
+    ``<field name="the key">``. A list is ``type="list"`` with one ``<item>`` per entry, a mapping
+    ``type="map"``; numbers and booleans carry ``type="int"``, ``"float"`` or ``"bool"``, null is
+    ``null="true"``, a string holding characters XML cannot carry is ``encoding="json"`` (its JSON
+    literal). Everything else is text."""
+    root = ET.Element("customer-export", version=XML_VERSION)
     for key in ("customer", "revisions", "interactions"):
         _xml_value(root, key, data.get(key))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _xml_read(node: ET.Element) -> Any:
+    kind = node.get("type")
+    if node.get("null") == "true":
+        return None
+    if kind == "map":
+        return {child.get("name", child.tag): _xml_read(child) for child in node}
+    if kind == "list":
+        return [_xml_read(child) for child in node]
+    text = node.text or ""
+    if kind == "bool":
+        return text == "true"
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    if node.get("encoding") == "json":
+        return json.loads(text)
+    return text
+
+
+def from_xml(text: str) -> dict[str, Any]:
+    """An export read back: the same structure ``export_customer(..., "json")`` gives."""
+    root = ET.fromstring(text)
+    if root.tag != "customer-export":
+        raise ValueError(f"not a customer export: <{root.tag}>")
+    return {child.tag: _xml_read(child) for child in root}
 
 
 def progress_printer(out: TextIO = sys.stderr) -> Callable[[int, int], None]:

@@ -1,5 +1,18 @@
 """Data protection: interaction details and recordings older than the configured ages are
-anonymised or purged, on a schedule and by ``acd retention run`` (with a dry run)."""
+anonymised or purged, on a schedule and by ``acd retention run`` (with a dry run).
+
+- Recordings: a file older than ``recording_days`` is deleted and the ``recording`` field (and
+  the path in the call's ``recording`` events, so a refold cannot bring it back) cleared. A call
+  being anonymised or purged loses its recording too, whatever ``recording_days`` says: a
+  recording is the most personal part of a call.
+- ``anonymise``: caller numbers, channel names, IVR inputs, notes and callback numbers are blanked
+  in the record and in every timeline event; the figures reports need (times, queue, agent, offers,
+  outcome, disposition) stay. The verification audit of that age loses its caller numbers.
+- ``purge``: the interactions and their events are deleted, with the agents' state events and the
+  verification audit rows of that age.
+
+Work goes in batches of ``BATCH`` calls, one short transaction each, so a first run over years of
+data neither holds one huge transaction nor blocks the engine's writers for long."""
 
 from __future__ import annotations
 
@@ -9,18 +22,21 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 
 from acd.clock import Clock
 from acd.logs import get_logger
-from acd.store.models import EventRow, InteractionRow
-from acd.store.sql import SqlStore
+from acd.store.models import EventRow, InteractionRow, VerificationAttemptRow
+from acd.store.sql import AGENT_TIMELINE, SqlStore
 
 log = get_logger(__name__)
 
 DAY = 86400.0
+BATCH = 500
+MODES = ("anonymise", "purge")
 # what identifies a person in an interaction's record and timeline
-PERSONAL = frozenset({"ani", "dnis", "caller", "number", "inputs", "notes", "caller_number", "channel", "customer_name"})
+PERSONAL = frozenset({"ani", "dnis", "caller", "number", "inputs", "notes", "note", "caller_number", "channel",
+                      "customer_name", "callerid", "calleridname"})
 
 
 @dataclass
@@ -28,10 +44,19 @@ class RetentionReport:
     dry_run: bool
     mode: str
     interactions: int = 0  # anonymised or purged
-    events: int = 0
+    events: int = 0  # their timeline events
     recordings: int = 0  # files deleted (or that would be)
-    missing_recordings: int = 0  # already gone from disk
+    missing_recordings: int = 0  # already gone from disk (the field is cleared all the same)
+    customers: int = 0  # distinct customers whose calls (or recordings) were touched
+    agent_events: int = 0  # agents' state events purged
+    attempts: int = 0  # verification audit rows anonymised or purged
     errors: list[str] = field(default_factory=list)
+    _customer_ids: set[str] = field(default_factory=set, repr=False)
+
+    def touch(self, customer_id: str | None) -> None:
+        if customer_id:
+            self._customer_ids.add(customer_id)
+            self.customers = len(self._customer_ids)
 
     def summary(self) -> str:
         verb = "would be" if self.dry_run else "were"
@@ -40,6 +65,9 @@ class RetentionReport:
                 f"{self.recordings} recording files {verb} deleted")
         if self.missing_recordings:
             text += f" ({self.missing_recordings} were already missing)"
+        text += f"; {self.customers} customers affected; {self.attempts} verification audit rows {verb} {what}"
+        if self.agent_events:
+            text += f"; {self.agent_events} agent state events {verb} purged"
         if self.errors:
             text += f"; {len(self.errors)} errors: " + "; ".join(self.errors[:5])
         return text
@@ -53,75 +81,161 @@ def _scrub(data: Any) -> Any:
     return data
 
 
+def anonymised_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The interaction record without what identifies the caller; IVR steps lose their inputs."""
+    out = _scrub(dict(record))
+    out["ivr_path"] = [{k: v for k, v in step.items() if k != "inputs"} for step in out.get("ivr_path") or []]
+    return out
+
+
 async def run_retention(store: SqlStore, *, interaction_days: int, recording_days: int, mode: str,
                         clock: Clock, dry_run: bool = False) -> RetentionReport:
+    """Apply the retention rules as of ``clock.now()``. A dry run reads only and reports what a
+    real run would change."""
+    if mode not in MODES:
+        raise ValueError(f"retention mode must be anonymise or purge, not {mode!r}")
+    if interaction_days < 1 or recording_days < 1:
+        raise ValueError("retention days must be at least 1")
     report = RetentionReport(dry_run=dry_run, mode=mode)
     now = clock.now()
-    await _recordings(store, now - recording_days * DAY, report, dry_run)
-    await _interactions(store, now - interaction_days * DAY, mode, report, dry_run)
-    log.event("retention.run", dry_run=dry_run, mode=mode, interactions=report.interactions, recordings=report.recordings)
+    before_interactions = now - interaction_days * DAY
+    # a call anonymised or purged loses its recording too
+    before_recordings = max(now - recording_days * DAY, before_interactions)
+    await _recordings(store, before_recordings, report, dry_run)
+    await _interactions(store, before_interactions, mode, report, dry_run, now)
+    await _attempts(store, before_interactions, mode, report, dry_run)
+    if mode == "purge":
+        await _agent_events(store, before_interactions, report, dry_run)
+    log.event("retention.run", dry_run=dry_run, mode=mode, interactions=report.interactions, recordings=report.recordings,
+              customers=report.customers, errors=len(report.errors))
     return report
 
 
+def _remove(paths: list[str]) -> list[tuple[str, str | None]]:
+    """Delete files (in a worker thread): ``(path, None)`` deleted, ``"missing"``, or the error."""
+    out: list[tuple[str, str | None]] = []
+    for path in paths:
+        try:
+            os.remove(path)
+            out.append((path, None))
+        except FileNotFoundError:
+            out.append((path, "missing"))
+        except OSError as exc:
+            out.append((path, exc.strerror or type(exc).__name__))
+    return out
+
+
 async def _recordings(store: SqlStore, before: float, report: RetentionReport, dry_run: bool) -> None:
-    async with store.session.begin() as s:
-        rows = (await s.scalars(select(InteractionRow).where(InteractionRow.started_at < before, InteractionRow.recording.is_not(None)))).all()
-        for row in rows:
-            path = row.recording
-            if not os.path.exists(path):
-                report.missing_recordings += 1
-            else:
-                report.recordings += 1
-                if not dry_run:
-                    try:
-                        os.remove(path)
-                    except OSError as exc:
-                        report.errors.append(f"{path}: {exc.strerror}")
-                        continue
-            if not dry_run:
+    last = ""
+    while True:
+        async with store.session.begin() as s:
+            rows = (await s.scalars(select(InteractionRow).where(
+                InteractionRow.started_at < before, InteractionRow.recording.is_not(None), InteractionRow.call_id > last,
+            ).order_by(InteractionRow.call_id).limit(BATCH))).all()
+            if not rows:
+                return
+            last = rows[-1].call_id
+            if dry_run:
+                for row in rows:
+                    exists = await asyncio.to_thread(os.path.exists, row.recording)
+                    report.recordings += exists
+                    report.missing_recordings += not exists
+                    report.touch(row.customer_id)
+                continue
+            results = dict(await asyncio.to_thread(_remove, [r.recording for r in rows]))
+            cleared = []
+            for row in rows:
+                outcome = results.get(row.recording)
+                if outcome not in (None, "missing"):
+                    report.errors.append(f"recording of {row.call_id}: {outcome}")  # kept, tried again next run
+                    continue
+                report.recordings += outcome is None
+                report.missing_recordings += outcome == "missing"
+                report.touch(row.customer_id)
                 record = dict(row.record)
                 record["recording"] = None
                 row.record, row.recording = record, None
-        if dry_run:
-            await s.rollback()
+                cleared.append(row.call_id)
+            for e in (await s.scalars(select(EventRow).where(EventRow.call_id.in_(cleared), EventRow.kind == "recording"))).all():
+                e.data = {**(e.data or {}), "file": None, "deleted": True}
 
 
-async def _interactions(store: SqlStore, before: float, mode: str, report: RetentionReport, dry_run: bool) -> None:
-    async with store.session.begin() as s:
-        rows = (await s.scalars(select(InteractionRow).where(InteractionRow.started_at < before, InteractionRow.anonymised_at.is_(None)))).all()
-        ids = [r.call_id for r in rows]
-        report.interactions = len(ids)
-        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-            events = (await s.scalars(select(EventRow).where(EventRow.call_id.in_(chunk)))).all()
-            report.events += len(events)
+async def _interactions(store: SqlStore, before: float, mode: str, report: RetentionReport, dry_run: bool, now: float) -> None:
+    last = ""
+    while True:
+        async with store.session.begin() as s:
+            rows = (await s.scalars(select(InteractionRow).where(
+                InteractionRow.started_at < before, InteractionRow.anonymised_at.is_(None), InteractionRow.call_id > last,
+            ).order_by(InteractionRow.call_id).limit(BATCH))).all()
+            if not rows:
+                return
+            last = rows[-1].call_id
+            if mode == "purge" and not dry_run:
+                # a recording that could not be deleted keeps its call, so the next run finds the file again
+                rows = [r for r in rows if r.recording is None]
+            ids = [r.call_id for r in rows]
+            report.interactions += len(ids)
+            for row in rows:
+                report.touch(row.customer_id)
+            if not ids:
+                continue
             if dry_run:
+                report.events += int(await s.scalar(select(func.count()).select_from(EventRow).where(EventRow.call_id.in_(ids))) or 0)
                 continue
             if mode == "purge":
-                await s.execute(delete(EventRow).where(EventRow.call_id.in_(chunk)))
-                await s.execute(delete(InteractionRow).where(InteractionRow.call_id.in_(chunk)))
+                report.events += (await s.execute(delete(EventRow).where(EventRow.call_id.in_(ids)))).rowcount or 0
+                await s.execute(delete(InteractionRow).where(InteractionRow.call_id.in_(ids)))
                 continue
+            events = (await s.scalars(select(EventRow).where(EventRow.call_id.in_(ids)))).all()
+            report.events += len(events)
             for e in events:
-                e.data = _scrub(e.data)
-        if not dry_run and mode == "anonymise":
-            now = store.clock.now()
+                e.data = _scrub(e.data or {})
             for row in rows:
-                record = _scrub(dict(row.record))
-                record["ivr_path"] = [{k: v for k, v in step.items() if k != "inputs"} for step in row.record.get("ivr_path", [])]
+                record = anonymised_record(row.record)
+                record["recording"] = row.recording  # None unless its file could not be deleted (tried again next run)
                 row.record, row.ani, row.dnis, row.anonymised_at = record, None, None, now
+
+
+async def _attempts(store: SqlStore, before: float, mode: str, report: RetentionReport, dry_run: bool) -> None:
+    """The verification audit: old rows lose the caller number (anonymise) or go (purge).
+    Lockout only counts recent rows, so neither changes a lock in force."""
+    old = VerificationAttemptRow.at < before
+    async with store.session.begin() as s:
+        if mode == "anonymise":
+            old = old & VerificationAttemptRow.caller_number.is_not(None)
         if dry_run:
-            await s.rollback()
+            report.attempts = int(await s.scalar(select(func.count()).select_from(VerificationAttemptRow).where(old)) or 0)
+        elif mode == "purge":
+            report.attempts = (await s.execute(delete(VerificationAttemptRow).where(old))).rowcount or 0
+        else:
+            report.attempts = (await s.execute(update(VerificationAttemptRow).where(old).values(caller_number=None))).rowcount or 0
+
+
+async def _agent_events(store: SqlStore, before: float, report: RetentionReport, dry_run: bool) -> None:
+    """Purge: the agents' state events of that age go too (occupancy for those days with them)."""
+    old = EventRow.call_id.like(AGENT_TIMELINE + "%") & (EventRow.t < before)
+    async with store.session.begin() as s:
+        if dry_run:
+            report.agent_events = int(await s.scalar(select(func.count()).select_from(EventRow).where(old)) or 0)
+        else:
+            report.agent_events = (await s.execute(delete(EventRow).where(old))).rowcount or 0
 
 
 class RetentionJob:
-    """The engine's schedule: one run every ``run_every_h`` hours (none when 0)."""
+    """The engine's schedule: ``start()`` runs ``run_forever`` every ``retention.run_every_h`` hours
+    (not at all when 0) as a named task; ``stop()`` cancels it. A failed run is logged and tried
+    again at the next one."""
+
+    RUN_TIMEOUT_S = 3600.0
 
     def __init__(self, store: SqlStore, settings, clock: Clock) -> None:
         self.store, self.cfg, self.clock = store, settings.retention, clock
         self._task: asyncio.Task | None = None
+        self.last_report: RetentionReport | None = None
 
     def start(self) -> None:
         if self.cfg.run_every_h > 0 and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="acd-retention")
+            self._task = asyncio.create_task(self.run_forever(self.cfg.run_every_h * 3600), name="acd-retention")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -130,14 +244,21 @@ class RetentionJob:
                 await self._task
             self._task = None
 
-    async def _loop(self) -> None:
+    async def run_once(self, *, dry_run: bool = False) -> RetentionReport:
+        report = await asyncio.wait_for(run_retention(
+            self.store, interaction_days=self.cfg.interaction_days, recording_days=self.cfg.recording_days,
+            mode=self.cfg.mode, clock=self.clock, dry_run=dry_run), self.RUN_TIMEOUT_S)
+        self.last_report = report
+        return report
+
+    async def run_forever(self, interval_s: float = 86400.0) -> None:
+        """Wait ``interval_s``, run, and again, until cancelled (the engine starts with its own
+        work; the first run comes one interval after start)."""
         while True:
-            await asyncio.sleep(self.cfg.run_every_h * 3600)
+            await asyncio.sleep(interval_s)
             try:
-                await asyncio.wait_for(run_retention(self.store, interaction_days=self.cfg.interaction_days,
-                                                     recording_days=self.cfg.recording_days, mode=self.cfg.mode,
-                                                     clock=self.clock), 3600)
+                await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - tried again at the next run
-                log.error_event("retention.failed", error=f"{type(exc).__name__}: {exc}")
+                log.error_event("retention.failed", error=type(exc).__name__)
