@@ -55,6 +55,7 @@ class IvrEntry:
             if self.flow_runner is not None:
                 try:
                     outcome = await self.flow_runner(channel)
+                    await self._handled(channel)
                     return
                 except AgiHangup:
                     raise
@@ -65,12 +66,23 @@ class IvrEntry:
             else:
                 await channel.stream_file(self.greeting)
             outcome = await self.queue(channel, self.fallback_queue)
+            await self._handled(channel)
         except AgiHangup:
             pass
         except AgiError as exc:
             log.warn_event("ivr.agi_error", error=str(exc))
         finally:
             self.recorder.event(call_id, "ivr_end", {"outcome": outcome})  # the session ends; a connected call goes on
+
+    @staticmethod
+    async def _handled(channel: AgiChannel) -> None:
+        """The engine dealt with the call and lets the dialplan go on (overflow, timeout, no
+        agents): ``[acd-fallback]`` must not resume it into a queue again. A session that broke
+        never gets here, so a caller whose node died is still resumed."""
+        try:
+            await channel.set_variable("ACD_RESUMED", "1")
+        except AgiError:
+            pass  # bridged away or hung up: nothing follows in the dialplan anyway
 
     async def resume(self, channel: AgiChannel) -> None:
         """The ``resume`` script (``[acd-fallback]``): the caller's session with an engine node

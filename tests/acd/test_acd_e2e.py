@@ -224,7 +224,10 @@ queues:
     engine.acd.logout("agent1")  # the last agent who could take it leaves
     await wait_until(lambda: "day" in results, 10)
     assert results["day"] == "empty"
+    # the engine handled it (the flow's overflow route would take it): the dialplan does not resume it
+    await wait_until(lambda: "queue-periodic-announce" in call.outcome.prompts, 10)
     assert [e.get("reason") for e in engine.calllog.timeline(call.uniqueid) if e["kind"] == "queue_exit"] == ["empty"]
+    assert "resumed" not in kinds(engine, call.uniqueid)
     call.hangup()
 
     engine.acd.login("agent1")
