@@ -70,6 +70,8 @@ class DurableRecorder:
 
     # ------------------------------------------------------------------ the recorder port
     def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
+        if self._file is None:  # after close(): calls still ending during shutdown are spooled too
+            self._open_segment()
         self._seq += 1
         line = json.dumps({
             "uid": uuid.uuid4().hex, "seq": self._seq, "call_id": call_id, "kind": kind,

@@ -155,3 +155,19 @@ async def test_a_secret_in_event_data_is_spooled_masked(tmp_path, clock):
     await rec.close()
     text = "".join(p.read_text() for p in (tmp_path / "spool").glob("*.jsonl"))
     assert "4321" not in text and "***" in text
+
+
+async def test_events_after_close_are_spooled_for_the_next_start(store, tmp_path, clock):
+    """Calls still ending while the engine shuts down: their events land in the spool, not in an
+    exception, and the next start writes them."""
+    spool = tmp_path / "spool"
+    first = DurableRecorder(spool, None, clock)
+    await first.close()
+    record_answered_call(first, "late")
+    rec = DurableRecorder(spool, store, clock)
+    rec.start()
+    try:
+        await asyncio.wait_for(rec.drain(), 10)
+        assert (await store.interaction("late")).outcome is Outcome.ANSWERED
+    finally:
+        await rec.close()
