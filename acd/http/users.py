@@ -51,6 +51,11 @@ class Users:
         self.path = path
         self.entries = {e.id: e for e in entries}
         self._verified: dict[str, str] = {}  # sha256(token) -> user id
+        self._refused: set[str] = set()  # sha256 of tokens already refused (bounded)
+
+    def replace_entries(self, other: "Users") -> None:
+        """Take another load's users (config reload); remembered verifications are dropped."""
+        self.entries, self._verified, self._refused = dict(other.entries), {}, set()
 
     def get(self, user_id: str) -> User | None:
         e = self.entries.get(user_id)
@@ -62,9 +67,18 @@ class Users:
         key = hashlib.sha256(token.encode()).hexdigest()
         user_id = self._verified.get(key)
         if user_id is None:
+            if key in self._refused:
+                return None
             secret = Secret(token)
-            user_id = next((e.id for e in self.entries.values() if e.token_hash and verify_secret(secret, e.token_hash)), None)
+            # Issued tokens are "<user id>.<random>": one KDF per request, not one per user, so a
+            # flood of bad tokens cannot cost more than one hash each.
+            owner, dot, _ = token.partition(".")
+            candidates = [self.entries[owner]] if dot and owner in self.entries else list(self.entries.values())
+            user_id = next((e.id for e in candidates if e.token_hash and verify_secret(secret, e.token_hash)), None)
             if user_id is None:
+                if len(self._refused) >= 4096:
+                    self._refused.clear()
+                self._refused.add(key)
                 return None
             self._verified[key] = user_id
         return self.get(user_id)
@@ -83,7 +97,7 @@ class Users:
         is returned once and kept nowhere."""
         if user_id not in self.entries or self.path is None:
             raise KeyError(user_id)
-        token = pysecrets.token_urlsafe(32)
+        token = f"{user_id}.{pysecrets.token_urlsafe(32)}"
         digest = hash_secret(Secret(token))
         raw = yaml.safe_load(self.path.read_text()) or {}
         for item in raw.get("users", []):
@@ -93,6 +107,7 @@ class Users:
         old = self.entries[user_id]
         self.entries[user_id] = UserEntry(old.id, old.name, old.role, digest, old.agent_id)
         self._verified = {k: v for k, v in self._verified.items() if v != user_id}
+        self._refused.clear()
         return token
 
 

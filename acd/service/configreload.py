@@ -37,7 +37,7 @@ def reload_config(engine) -> dict:
     engine.catalogue = loaded["desk"]
     engine.acd.catalogue = loaded["desk"]
     if engine.users is not None:
-        engine.users.entries, engine.users._verified = loaded["users"].entries, {}
+        engine.users.replace_entries(loaded["users"])
     new_queues = {q.name: q for q in loaded["queues"]}
     for name, q in new_queues.items():
         old = engine.core.queues.get(name)

@@ -37,7 +37,7 @@ def test_users_token_command_prints_once_and_stores_a_hash(tmp_path, capsys, cap
     (tmp_path / "users.yaml").write_text(users_yaml())
     assert main(["users", "token", "sup", "--config", str(tmp_path)]) == 0
     token = capsys.readouterr().out.strip()
-    assert len(token) >= 40
+    assert token.startswith("sup.") and len(token) >= 40  # "<user>.<random>": one hash check per request
     stored = (tmp_path / "users.yaml").read_text()
     assert token not in stored and "scrypt$" in stored
     users = load_users(tmp_path / "users.yaml")
@@ -46,3 +46,18 @@ def test_users_token_command_prints_once_and_stores_a_hash(tmp_path, capsys, cap
     assert main(["users", "token", "nobody", "--config", str(tmp_path)]) == 1
     assert main(["users", "list", "--config", str(tmp_path)]) == 0
     assert "sup" in capsys.readouterr().out
+
+
+def test_a_refused_token_is_not_hashed_again(tmp_path, monkeypatch):
+    import acd.http.users as users_mod
+
+    (tmp_path / "users.yaml").write_text(users_yaml())
+    users = load_users(tmp_path / "users.yaml")
+    calls = []
+    real = users_mod.verify_secret
+    monkeypatch.setattr(users_mod, "verify_secret", lambda s, h: calls.append(1) or real(s, h))
+    assert users.authenticate("nope") is None
+    first = len(calls)
+    assert first == len(users.entries)  # an unprefixed token is tried against every user, once
+    assert users.authenticate("nope") is None and len(calls) == first
+    assert users.authenticate("agent1.bad") is None and len(calls) == first + 1  # prefixed: its owner only
