@@ -1,0 +1,101 @@
+"""Contract details of the API not covered elsewhere: ``queue`` events on the push stream with the
+figures the wallboard shows, the 500 body for an unexpected error (request bodies never logged),
+and tokens and their hashes never in the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import aiohttp
+from aiohttp import web
+
+from acd.http.errors import error_middleware
+from acd.sim import CallerScript
+from tests.conftest import wait_until
+from tests.http.conftest import TOKENS
+
+
+def logged(caplog) -> list[str]:
+    """Each captured log line as its event name and its fields (before any masking)."""
+    return [f"{r.getMessage()} {getattr(r, 'acd_fields', {})!r} {r.args!r}" for r in caplog.records]
+
+
+async def events_until(response, want, timeout: float = 15.0) -> list[tuple[int, str, dict]]:
+    """Read the stream until ``want(kind, data)``; every event read so far, in order."""
+    out, event = [], {}
+
+    async def run():
+        async for raw in response.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith(":"):
+                continue
+            if line:
+                key, _, value = line.partition(": ")
+                event[key] = value
+                continue
+            if "data" in event and event.get("event") != "hello":
+                out.append((int(event.get("id", -1)), event["event"], json.loads(event["data"])))
+                if want(out[-1][1], out[-1][2]):
+                    return
+            event.clear()
+
+    await asyncio.wait_for(run(), timeout)
+    return out
+
+
+async def test_supervisors_get_queue_events_with_waiting_and_longest_wait(api):
+    engine = api.engine
+    for agent_id in ("agent1", "agent2"):
+        engine.acd.set_not_ready(agent_id, "break")  # nobody to take the call: it waits
+    url = f"{api.base}/api/v1/events?access_token={TOKENS['sup']}"
+    async with api.session.get(url) as sup, api.session.get(f"{api.base}/api/v1/events?access_token={TOKENS['agent1']}") as agent:
+        await wait_until(lambda: engine.bus.subscribers == 2, 5)
+        call = await engine.pbx.place_call(CallerScript(caller_id="+447700900777"))
+        got = await events_until(sup, lambda kind, data: kind == "queue" and data["waiting"] == 1)
+        assert set(got[-1][2]) >= {"queue", "waiting", "longest_wait_s"} and got[-1][2]["queue"] == "general"
+        call.hangup()
+        got = await events_until(sup, lambda kind, data: kind == "queue" and data["waiting"] == 0)
+        assert got[-1][2] == {"queue": "general", "waiting": 0, "longest_wait_s": 0.0}
+        engine.acd.set_ready("agent1")  # the agent's own event: what the agent's stream shows next
+        seen = await events_until(agent, lambda kind, data: kind == "agent_state" and data["state"] == "ready")
+        assert all(kind != "queue" for _, kind, _ in seen)  # queue figures are for supervisors
+
+
+async def test_an_unexpected_error_is_a_500_without_the_request_body_in_the_log(caplog):
+    caplog.set_level(logging.DEBUG)
+
+    async def broken(request: web.Request) -> web.Response:
+        body = await request.json()
+        raise RuntimeError(f"cannot handle {body['card']}")
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_post("/broken", broken)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{port}/broken", json={"card": "4111111111111111"},
+                                    timeout=aiohttp.ClientTimeout(total=10)) as r:
+                assert r.status == 500 and await r.json() == {"error": "internal", "detail": "internal error"}
+    finally:
+        await runner.cleanup()
+    messages = logged(caplog)
+    assert any("http.internal_error" in m and "RuntimeError" in m for m in messages)
+    assert not [m for m in messages if "4111111111111111" in m]
+
+
+async def test_tokens_and_their_hashes_never_reach_the_log(api, caplog):
+    caplog.set_level(logging.DEBUG)
+    hashes = [e.token_hash for e in api.engine.users.entries.values()]
+    for who, path in (("agent1", "/api/v1/me"), ("agent1", "/api/v1/agents"), ("sup", "/api/v1/agents")):
+        assert (await api.call("GET", path, who))[0] in (200, 403)
+    status, body = await api.call("GET", "/api/v1/me", raw_token="t-guessed-wrong")
+    assert status == 401 and "t-guessed-wrong" not in json.dumps(body)
+    messages = "\n".join(logged(caplog))
+    for secret in [*TOKENS.values(), "t-guessed-wrong", *hashes, *(h.split("$")[-1] for h in hashes)]:
+        assert secret not in messages
