@@ -99,3 +99,43 @@ async def test_tokens_and_their_hashes_never_reach_the_log(api, caplog):
     messages = "\n".join(logged(caplog))
     for secret in [*TOKENS.values(), "t-guessed-wrong", *hashes, *(h.split("$")[-1] for h in hashes)]:
         assert secret not in messages
+
+
+async def test_a_quiet_stream_stays_open_through_keepalives(api, monkeypatch):
+    import acd.http.api as api_module
+
+    monkeypatch.setattr(api_module, "KEEPALIVE_S", 0.05)
+    engine = api.engine
+    async with api.session.get(f"{api.base}/api/v1/events?access_token={TOKENS['sup']}") as r:
+        keepalives = 0
+        while keepalives < 3:  # several quiet spells on the same connection
+            line = await asyncio.wait_for(r.content.readline(), 10)
+            assert line, "the stream ended on a quiet spell"
+            keepalives += line.startswith(b": keepalive")
+        assert engine.bus.subscribers == 1
+        engine.acd.set_not_ready("agent1", "lunch")
+        [(_, kind, data)] = await events_until(r, lambda kind, data: kind == "agent_state")
+    assert (kind, data["agent_id"]) == ("agent_state", "agent1")
+
+
+async def test_a_revoked_token_ends_its_open_stream_at_the_next_users_reload(api, tmp_path):
+    from acd.secrets import Secret, hash_secret
+
+    engine = api.engine
+    async with api.session.get(f"{api.base}/api/v1/events?access_token={TOKENS['agent1']}") as agent, \
+            api.session.get(f"{api.base}/api/v1/events?access_token={TOKENS['sup']}") as sup:
+        await wait_until(lambda: engine.bus.subscribers == 2, 5)
+        text = (tmp_path / "users.yaml").read_text()
+        line = next(l for l in text.splitlines() if "id: agent1" in l)
+        new_hash = hash_secret(Secret("t-agent1-new"), n=2**10)
+        (tmp_path / "users.yaml").write_text(text.replace(line, line.split("token_hash: '")[0] + f"token_hash: '{new_hash}', agent_id: agent1}}"))
+        status, body = await api.call("POST", "/api/v1/config/reload", "admin")
+        assert status == 200, body
+        engine.acd.set_not_ready("agent1", "lunch")
+        rest = await asyncio.wait_for(agent.content.read(), 10)  # the stream ends: nothing more for the old token
+        assert b"event: agent_state" not in rest
+        [(_, kind, _)] = await events_until(sup, lambda kind, data: kind == "agent_state")  # the supervisor's goes on
+    async with api.session.get(f"{api.base}/api/v1/events?access_token={TOKENS['agent1']}") as again:
+        assert again.status == 401
+    async with api.session.get(f"{api.base}/api/v1/events?access_token=t-agent1-new") as fresh:
+        assert fresh.status == 200
