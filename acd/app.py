@@ -280,10 +280,7 @@ def build_core(engine: Engine) -> None:
             engine.records.event(f"agent:{agent.id}", "agent_state", {"agent": agent.id, "state": agent.state.value, "reason": agent.reason})
         engine.emit("agent_state", {"agent_id": agent.id, "state": agent.state.value, "reason": agent.reason, "since": agent.state_since})
 
-    def on_queue(name: str) -> None:  # a caller joined or left a queue: {queue, waiting, longest_wait_s}
-        engine.emit("queue", engine.core.queue_view(name))
-
-    engine.core = AcdCore(engine.clock, queues, agents, on_state=on_state, on_queue=on_queue)
+    engine.core = AcdCore(engine.clock, queues, agents, on_state=on_state)
     engine.calllog = MemoryCallLog(engine.clock, observers=[IvrMetrics(engine.telemetry)])
 
 

@@ -60,7 +60,6 @@ class AcdCore:
         *,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         on_state: Callable[[Agent, AgentState, float], None] | None = None,
-        on_queue: Callable[[str], None] | None = None,
     ) -> None:
         self.clock = clock
         self.queues: dict[str, QueueConfig] = {q.name: q for q in queues}
@@ -74,7 +73,6 @@ class AcdCore:
         self._ready: set[str] = set()
         self._new_id = new_id
         self._on_state = on_state
-        self._on_queue = on_queue  # a queue's waiting list changed (the live push stream)
         self._rr: dict[str, int] = {}
         self._handle: dict[str, float] = {}
         for cfg in agents:
@@ -167,7 +165,6 @@ class AcdCore:
         self.calls[entry.call_id] = entry
         bisect.insort(self.waiting[entry.queue], entry, key=self._order_key)
         log.event("acd.call.queued", call=entry.call_id, queue=entry.queue, position=len(self.waiting[entry.queue]))
-        self._queue_changed(entry.queue)
 
     def position(self, call_id: str) -> int | None:
         entry = self.calls.get(call_id)
@@ -180,12 +177,7 @@ class AcdCore:
         entry = self.calls.pop(call_id, None)
         if entry is not None and entry in self.waiting.get(entry.queue, []):
             self.waiting[entry.queue].remove(entry)
-            self._queue_changed(entry.queue)
         return entry
-
-    def _queue_changed(self, name: str) -> None:
-        if self._on_queue is not None:
-            self._on_queue(name)
 
     def call_abandoned(self, call_id: str) -> Offer | None:
         """The caller hung up while waiting. Returns the offer to cancel, if one was ringing."""
@@ -325,11 +317,9 @@ class AcdCore:
                 self._set_state(agent, S.READY)
             entry.offer_id = None
         self.waiting[entry.queue].remove(entry)
-        old, entry.queue = entry.queue, queue
+        entry.queue = queue
         bisect.insort(self.waiting[queue], entry, key=self._order_key)
         log.event("acd.call.overflow", call=call_id, queue=queue)
-        self._queue_changed(old)
-        self._queue_changed(queue)
         return withdrawn
 
     def call_ended(self, call_id: str) -> str | None:
@@ -551,18 +541,16 @@ class AcdCore:
         return busy / logged_in if logged_in > 0 else 0.0
 
     # ------------------------------------------------------------------ views
-    def queue_view(self, name: str) -> dict:
-        """A queue now: ``{"queue", "waiting", "longest_wait_s"}`` (the push stream's ``queue`` event)."""
-        waiting = self.waiting.get(name, [])
-        now = self.clock.now()
-        return {"queue": name, "waiting": len(waiting), "longest_wait_s": round(max((now - e.enqueued_at for e in waiting), default=0.0), 1)}
-
     def snapshot(self) -> dict:
         now = self.clock.now()
         queues = {}
         for name, q in self.queues.items():
-            view = self.queue_view(name)
-            queues[name] = {"waiting": view["waiting"], "longest_wait_s": view["longest_wait_s"], "service_level_s": q.service_level_s}
+            waiting = self.waiting[name]
+            queues[name] = {
+                "waiting": len(waiting),
+                "longest_wait_s": round(max((now - e.enqueued_at for e in waiting), default=0.0), 1),
+                "service_level_s": q.service_level_s,
+            }
         agents = {
             a.id: {"name": a.config.name, "state": a.state.value, "reason": a.reason, "in_state_s": round(now - a.state_since, 1), "calls": a.calls_handled, "call": a.call_id}
             for a in self.agents.values()

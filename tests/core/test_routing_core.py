@@ -277,23 +277,3 @@ def test_overflow_move_keeps_the_arrival_time():
     core.move("c1", "b")
     assert [e.call_id for e in core.waiting["b"]] == ["c1", "c2"]
     assert core.waiting["a"] == []
-
-
-def test_queue_changes_are_reported_with_waiting_and_longest_wait():
-    clock = FakeClock()
-    changed: list[dict] = []
-    core = AcdCore(clock, [QueueConfig("general"), QueueConfig("spill")], [agent(1)], new_id=lambda: "o1",
-                   on_queue=lambda name: changed.append(core.queue_view(name)))
-    core.call_arrived(call(1, clock))
-    clock.advance(4)
-    core.call_arrived(call(2, clock))
-    assert changed == [{"queue": "general", "waiting": 1, "longest_wait_s": 0.0}, {"queue": "general", "waiting": 2, "longest_wait_s": 4.0}]
-    changed.clear()
-    core.move("c2", "spill")
-    assert changed == [{"queue": "general", "waiting": 1, "longest_wait_s": 4.0}, {"queue": "spill", "waiting": 1, "longest_wait_s": 0.0}]
-    changed.clear()
-    core.call_abandoned("c2")
-    core.login("a1")
-    ((offer, _),) = core.route()
-    core.offer_answered(offer.offer_id)  # connected: out of its queue
-    assert changed == [{"queue": "spill", "waiting": 0, "longest_wait_s": 0.0}, {"queue": "general", "waiting": 0, "longest_wait_s": 0.0}]

@@ -1,6 +1,6 @@
-"""Contract details of the API not covered elsewhere: ``queue`` events on the push stream with the
-figures the wallboard shows, the 500 body for an unexpected error (request bodies never logged),
-and tokens and their hashes never in the logs."""
+"""Contract details of the API not covered elsewhere: the 500 body for an unexpected error
+(request bodies never logged), tokens and their hashes never in the logs, keepalives on a quiet
+stream, and open streams of a revoked token."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import aiohttp
 from aiohttp import web
 
 from acd.http.errors import error_middleware
-from acd.sim import CallerScript
 from tests.conftest import wait_until
 from tests.http.conftest import TOKENS
 
@@ -43,24 +42,6 @@ async def events_until(response, want, timeout: float = 15.0) -> list[tuple[int,
 
     await asyncio.wait_for(run(), timeout)
     return out
-
-
-async def test_supervisors_get_queue_events_with_waiting_and_longest_wait(api):
-    engine = api.engine
-    for agent_id in ("agent1", "agent2"):
-        engine.acd.set_not_ready(agent_id, "break")  # nobody to take the call: it waits
-    url = f"{api.base}/api/v1/events?access_token={TOKENS['sup']}"
-    async with api.session.get(url) as sup, api.session.get(f"{api.base}/api/v1/events?access_token={TOKENS['agent1']}") as agent:
-        await wait_until(lambda: engine.bus.subscribers == 2, 5)
-        call = await engine.pbx.place_call(CallerScript(caller_id="+447700900777"))
-        got = await events_until(sup, lambda kind, data: kind == "queue" and data["waiting"] == 1)
-        assert set(got[-1][2]) >= {"queue", "waiting", "longest_wait_s"} and got[-1][2]["queue"] == "general"
-        call.hangup()
-        got = await events_until(sup, lambda kind, data: kind == "queue" and data["waiting"] == 0)
-        assert got[-1][2] == {"queue": "general", "waiting": 0, "longest_wait_s": 0.0}
-        engine.acd.set_ready("agent1")  # the agent's own event: what the agent's stream shows next
-        seen = await events_until(agent, lambda kind, data: kind == "agent_state" and data["state"] == "ready")
-        assert all(kind != "queue" for _, kind, _ in seen)  # queue figures are for supervisors
 
 
 async def test_an_unexpected_error_is_a_500_without_the_request_body_in_the_log(caplog):
