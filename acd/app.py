@@ -128,9 +128,8 @@ async def _sim_pbx(engine: Engine, with_demo: bool) -> AsyncIterator[SimPbx | No
     await pbx.start()
     engine.pbx = pbx
     demo = None
-    if with_demo:
+    if with_demo:  # started by run_engine once the whole engine is up (no caller before the ACD)
         demo = DemoTraffic(pbx, s.demo.calls_per_minute, rng)
-        demo.start()
         engine.demo = demo
     try:
         yield pbx
@@ -309,6 +308,8 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Syst
         await stack.enter_async_context(_acd_service(engine))
         await stack.enter_async_context(_flows(engine, ivr))
         await stack.enter_async_context(_http(engine))
+        if engine.demo is not None:
+            engine.demo.start()
         log.event("engine.started", node=settings.engine.node_id, mode=settings.pbx.mode, agi_port=engine.agi.port)
         yield engine
     log.event("engine.stopped", node=settings.engine.node_id)

@@ -74,6 +74,18 @@ def _token(request: web.Request, allow_query: bool) -> str | None:
     return None
 
 
+async def _authenticate(app: web.Application, token: str) -> User | None:
+    """A known token answers at once; an unknown one costs a KDF per user in a thread, and only
+    ``KDF_CONCURRENCY`` of those run at a time, so a flood of bad tokens cannot take every worker
+    thread (reloads, validation) or hold up requests with good tokens."""
+    users = app[USERS]
+    user = users.cached(token)
+    if user is not None or users.refused_before(token):
+        return user
+    async with app[KDF_SLOTS]:
+        return await asyncio.to_thread(users.authenticate, token)
+
+
 def _auth_middleware(routes: dict[tuple[str, str], Route]):
     @web.middleware
     async def middleware(request: web.Request, handler: Handler):
@@ -89,7 +101,7 @@ def _auth_middleware(routes: dict[tuple[str, str], Route]):
         if route.rule == PUBLIC:
             return await handler(request)
         token = _token(request, allow_query=route.stream)
-        user = await asyncio.to_thread(request.app[USERS].authenticate, token) if token else None
+        user = await _authenticate(request.app, token) if token else None
         if user is None:
             raise Unauthorized("a valid token is required (Authorization: Bearer <token>)")
         if not _allowed(route.rule, user, request):
@@ -435,7 +447,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     task = asyncio.current_task()
     streams.add(task)
     try:
-        return await _stream_events(request, bus, user, after)
+        return await _stream_events(request, bus, user, after, _token(request, allow_query=True) or "")
     finally:
         streams.discard(task)
 
@@ -446,7 +458,16 @@ async def _close_streams(app: web.Application) -> None:
         task.cancel()
 
 
-async def _stream_events(request: web.Request, bus: EventBus, user: User, after: int | None) -> web.StreamResponse:
+KEEPALIVE_S = 15.0  # a comment line on a quiet stream, so proxies and browsers keep it open
+
+
+async def _still_allowed(app: web.Application, user: User, token: str) -> bool:
+    """After a users reload: the stream's token still names the same user with the same role and
+    agent (a revoked token or a changed role ends the stream; the reconnect then gets 401)."""
+    return await _authenticate(app, token) == user
+
+
+async def _stream_events(request: web.Request, bus: EventBus, user: User, after: int | None, token: str) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     # From here on, everything after `start` reaches this client: what is published while the
     # response starts comes from the backlog. The hello's id tells the client where it stands, so
@@ -455,24 +476,43 @@ async def _stream_events(request: web.Request, bus: EventBus, user: User, after:
     stream = bus.subscribe(start).__aiter__()
     await response.prepare(request)
     await response.write(f"retry: 1000\nid: {start}\nevent: hello\ndata: {json.dumps({'seq': start})}\n\n".encode())
+    users = request.app[USERS]
+    entries = users.entries  # replaced (a new dict) when config/users.yaml is reloaded
+    # One pending read at a time, never cancelled on a quiet spell: cancelling an async
+    # generator's __anext__ closes the generator (the stream would end at every keepalive).
+    pending: asyncio.Future | None = None
     try:
         while True:
-            try:
-                event = await asyncio.wait_for(stream.__anext__(), 15)
-            except asyncio.TimeoutError:
+            if pending is None:
+                pending = asyncio.ensure_future(stream.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_S)
+            event = None
+            if done:
+                read, pending = pending, None
+                try:
+                    event = read.result()
+                except StopAsyncIteration:
+                    break  # too slow: the client reconnects with Last-Event-ID and catches up
+                except Reset as exc:
+                    await response.write(f"event: reset\ndata: {json.dumps({'detail': str(exc), 'seq': bus.seq})}\n\n".encode())
+                    break
+            if users.entries is not entries:
+                entries = users.entries
+                if not await _still_allowed(request.app, user, token):
+                    log.event("http.events.closed_after_users_reload", user=user.id)
+                    break
+            if event is None:
                 await response.write(b": keepalive\n\n")
                 continue
-            except StopAsyncIteration:
-                break  # too slow: the client reconnects with Last-Event-ID and catches up
-            except Reset as exc:
-                await response.write(f"event: reset\ndata: {json.dumps({'detail': str(exc), 'seq': bus.seq})}\n\n".encode())
-                break
             if user.role < Role.SUPERVISOR and event.agent_id != user.agent_id:
                 continue
             await response.write(f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(event.data, default=str)}\n\n".encode())
     except ConnectionResetError:
         pass  # the client went away; it reconnects with Last-Event-ID
     finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.wait({pending}, timeout=1)
         with contextlib.suppress(Exception):
             await stream.aclose()
     return response
@@ -564,12 +604,15 @@ async def _openapi(request: web.Request) -> web.Response:
 
 OPENAPI = web.AppKey("openapi", dict)
 STREAMS = web.AppKey("streams", set)
+KDF_SLOTS = web.AppKey("kdf_slots", asyncio.Semaphore)
+KDF_CONCURRENCY = 2
 
 
 def add_api(app: web.Application, engine, users: Users, bus: EventBus, *, public: tuple[Route, ...] = ()) -> None:
     """Mount the API routes, the auth middleware and the error mapping on ``app``."""
     app[ENGINE], app[USERS], app[BUS] = engine, users, bus
     app[STREAMS] = set()
+    app[KDF_SLOTS] = asyncio.Semaphore(KDF_CONCURRENCY)
     app.on_shutdown.append(_close_streams)
     table = {(r.method, r.path): r for r in ROUTES + public}
     app[OPENAPI] = openapi(ROUTES, public + (Route("GET", "/openapi.json", _openapi, PUBLIC, "This specification", tag="session"),))

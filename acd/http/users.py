@@ -7,6 +7,7 @@ of the process."""
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import secrets as pysecrets
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ import yaml
 from acd.secrets import Secret, hash_secret, verify_secret
 from acd.settings import ConfigError, build_section
 from acd.yamlsrc import YamlError, load_yaml, where
+
+
+REFUSED_CACHE = 1024  # digests of refused tokens kept (oldest forgotten first)
 
 
 class Role(IntEnum):
@@ -51,22 +55,42 @@ class Users:
         self.path = path
         self.entries = {e.id: e for e in entries}
         self._verified: dict[str, str] = {}  # sha256(token) -> user id
-        self._refused: set[str] = set()  # sha256 of tokens already refused (bounded)
+        # sha256 of tokens that matched nobody, for these entries only (a reload may make one
+        # valid): a client retrying a stale token costs a dict lookup, not a KDF per user
+        self._refused: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._refused_for: object = self.entries
 
     def replace_entries(self, other: "Users") -> None:
-        """Take another load's users (config reload); remembered verifications are dropped."""
-        self.entries, self._verified, self._refused = dict(other.entries), {}, set()
+        """Take another load's users (config reload): a new entries dict, so the remembered
+        refusals no longer apply and open streams re-check their user; verifications dropped."""
+        self.entries, self._verified = dict(other.entries), {}
 
     def get(self, user_id: str) -> User | None:
         e = self.entries.get(user_id)
         return None if e is None else User(e.id, e.name, Role[e.role.upper()], e.agent_id)
 
+    @staticmethod
+    def _key(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def cached(self, token: str) -> User | None:
+        """The user of a token verified before: no KDF, safe to call on the event loop."""
+        user_id = self._verified.get(self._key(token)) if token and len(token) <= 256 else None
+        return None if user_id is None else self.get(user_id)
+
+    def refused_before(self, token: str) -> bool:
+        """True when this token matched nobody in the current entries (no KDF)."""
+        return self._refused_for is self.entries and self._key(token) in self._refused
+
     def authenticate(self, token: str) -> User | None:
+        """The token's user, or None. Slow (a scrypt per user) unless seen before: run it in a thread."""
         if not token or len(token) > 256:
             return None
-        key = hashlib.sha256(token.encode()).hexdigest()
+        key = self._key(token)
         user_id = self._verified.get(key)
         if user_id is None:
+            if self._refused_for is not self.entries:  # reloaded: what was refused may be valid now
+                self._refused, self._refused_for = collections.OrderedDict(), self.entries
             if key in self._refused:
                 return None
             secret = Secret(token)
@@ -76,9 +100,9 @@ class Users:
             candidates = [self.entries[owner]] if dot and owner in self.entries else list(self.entries.values())
             user_id = next((e.id for e in candidates if e.token_hash and verify_secret(secret, e.token_hash)), None)
             if user_id is None:
-                if len(self._refused) >= 4096:
-                    self._refused.clear()
-                self._refused.add(key)
+                self._refused[key] = None
+                while len(self._refused) > REFUSED_CACHE:
+                    self._refused.popitem(last=False)
                 return None
             self._verified[key] = user_id
         return self.get(user_id)

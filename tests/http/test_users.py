@@ -61,3 +61,23 @@ def test_a_refused_token_is_not_hashed_again(tmp_path, monkeypatch):
     assert first == len(users.entries)  # an unprefixed token is tried against every user, once
     assert users.authenticate("nope") is None and len(calls) == first
     assert users.authenticate("agent1.bad") is None and len(calls) == first + 1  # prefixed: its owner only
+
+
+def test_a_refused_token_costs_one_kdf_until_the_users_are_reloaded(tmp_path, monkeypatch):
+    import acd.http.users as users_module
+
+    (tmp_path / "users.yaml").write_text(users_yaml())
+    users = load_users(tmp_path / "users.yaml", {"agent1", "agent2"})
+    checks = []
+    real = users_module.verify_secret
+    monkeypatch.setattr(users_module, "verify_secret", lambda secret, stored: checks.append(1) or real(secret, stored))
+    assert users.authenticate("t-stale") is None and len(checks) == len(users.entries)  # one KDF per user
+    assert users.refused_before("t-stale") and users.cached("t-stale") is None
+    assert users.authenticate("t-stale") is None and len(checks) == len(users.entries)  # remembered: no KDF
+    assert "t-stale" not in repr(users._refused)  # only its digest is kept
+    users.authenticate(TOKENS["sup"])
+    checks.clear()
+    assert users.cached(TOKENS["sup"]).id == "sup" and users.authenticate(TOKENS["sup"]).id == "sup" and not checks
+    users.entries = load_users(tmp_path / "users.yaml", {"agent1", "agent2"}).entries  # what a config reload does
+    assert not users.refused_before("t-stale")
+    assert users.authenticate("t-stale") is None and checks  # checked again against the new entries
