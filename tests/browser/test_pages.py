@@ -12,33 +12,8 @@ from selenium.webdriver.support.ui import Select
 from acd.routing.model import AgentState
 from acd.secrets import Secret
 from acd.sim import AgentBehaviour, CallerScript
+from tests.browser.helpers import sign_in, text, until
 from tests.http.conftest import TOKENS
-
-
-async def until(fn, timeout=15.0):
-    """Poll the page (Selenium is blocking: run it off the loop so the engine keeps serving)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    last = None
-    while loop.time() < end:
-        try:
-            last = await asyncio.to_thread(fn)
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - the element is not there yet
-            last = exc
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"page condition not met: {last!r}")
-
-
-def text(browser, css: str) -> str:
-    return browser.find_element(By.CSS_SELECTOR, css).text
-
-
-async def sign_in(browser, base: str, page: str, token: str) -> None:
-    await asyncio.to_thread(browser.get, f"{base}/{page}")
-    await asyncio.to_thread(lambda: browser.find_element(By.ID, "token").send_keys(token))
-    await asyncio.to_thread(lambda: browser.find_element(By.CSS_SELECTOR, "#signin-form button").click())
 
 
 async def test_a_wrong_token_is_refused(browser, web_engine):
