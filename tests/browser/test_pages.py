@@ -1,6 +1,7 @@
 """The agent desktop and the wallboard in headless Chromium: sign in with a token, pause with a
 reason and see it on the wallboard live, an incoming call pops the customer and the verification,
-the wrap-up form closes the call with a disposition, and the stream catches up after a reconnect."""
+the wrap-up form closes the call with a disposition, the stream catches up after a reconnect, and
+a caller waiting then answered shows on the wallboard as it happens."""
 
 from __future__ import annotations
 
@@ -79,3 +80,28 @@ async def test_the_wallboard_catches_up_after_the_stream_drops(browser, web_engi
     await until(lambda: "training" in text(browser, "tr[data-agent=agent2]"), 20)
     browser.shot("caught-up")
     assert engine.core.agents["agent2"].state == AgentState.NOT_READY
+
+
+async def test_the_wallboard_shows_a_caller_waiting_and_answered_live(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent1", "break")
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.3, talk_s=None)
+    await sign_in(browser, base, "wallboard", TOKENS["sup"])
+    await until(lambda: text(browser, "tr[data-queue=general] .waiting") == "0")
+    assert "not ready: 2" in text(browser, "#state-counts")
+    await engine.pbx.place_call(CallerScript(caller_id="+447700900777", dnis="5551234", keys="1"))
+    await until(lambda: text(browser, "tr[data-queue=general] .waiting") == "1", 20)  # live, no reload
+    longest = "tr[data-queue=general] .longest"
+    first = int(browser.find_element(By.CSS_SELECTOR, longest).get_attribute("data-s"))
+    await until(lambda: int(browser.find_element(By.CSS_SELECTOR, longest).get_attribute("data-s")) >= first + 2, 10)
+    browser.shot("caller-waiting")
+    engine.acd.set_ready("agent2")
+    await until(lambda: text(browser, "tr[data-queue=general] .waiting") == "0"
+                and text(browser, "tr[data-queue=general] .answered") == "1"
+                and "on call" in text(browser, "tr[data-agent=agent2]"), 20)
+    assert "on call: 1" in text(browser, "#state-counts")
+    # agents by state: the agent on the call comes before the one on a break, whatever the names
+    rows = browser.find_elements(By.CSS_SELECTOR, "#agents tbody tr")
+    assert [r.get_attribute("data-agent") for r in rows] == ["agent2", "agent1"]
+    browser.shot("caller-answered")
