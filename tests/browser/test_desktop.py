@@ -141,3 +141,42 @@ async def test_a_ringing_offer_pops_at_once_with_a_locked_verification_flagged(b
     assert "Incoming call: Omar Haddad" in announced.get_attribute("textContent")
     assert "verification locked" in announced.get_attribute("textContent")
     assert browser.find_element(By.ID, "pop").get_attribute("aria-live") == "polite"
+
+
+async def test_wrap_up_takes_focus_asks_for_a_disposition_and_can_be_extended(browser, web_engine):
+    import dataclasses
+
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent2", "break")
+    engine.core.queues["general"] = dataclasses.replace(engine.core.queues["general"], wrapup_s=120)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=1.0)
+    await sign_in(browser, base, "agent", TOKENS["agent1"])
+    await until(lambda: text(browser, "#state") == "ready")
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900888", dnis="5551234", keys="1"))
+    await until(lambda: text(browser, "#state") == "wrap up", 20)
+    await until(lambda: active_id(browser) == "disposition")  # the one thing left to do has the focus
+    assert "unknown caller" in text(browser, "#pop-customer")  # the last call stays in view
+    await run(lambda: browser.find_element(By.ID, "btn-extend").click())
+    await until(lambda: any(e["kind"] == "wrapup_extended" and e["seconds"] == 60 for e in engine.calllog.timeline(call.uniqueid)))
+    await run(lambda: browser.find_element(By.CSS_SELECTOR, "#wrapup-form button[type=submit]").click())
+    invalid = await run(browser.execute_script, "return document.getElementById('disposition').validity.valueMissing")
+    assert invalid and engine.core.agents["agent1"].state.value == "wrap_up"  # no disposition: not sent
+    browser.shot("disposition-required")
+    await run(lambda: Select(browser.find_element(By.ID, "disposition")).select_by_value("follow_up"))
+    await run(lambda: browser.find_element(By.CSS_SELECTOR, "#wrapup-form button[type=submit]").click())
+    await until(lambda: text(browser, "#state") == "ready" and not browser.find_element(By.ID, "pop").is_displayed())
+    assert active_id(browser) == "desk-title"
+
+
+async def test_log_out_and_back_in_from_the_desktop(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    await sign_in(browser, base, "agent", TOKENS["agent1"])
+    await until(lambda: text(browser, "#state") == "ready")
+    await run(lambda: browser.find_element(By.ID, "btn-logout").click())
+    await until(lambda: text(browser, "#state") == "logged out")
+    assert engine.core.agents["agent1"].state.value == "logged_out"
+    assert not browser.find_element(By.ID, "btn-logout").is_enabled() and not browser.find_element(By.ID, "btn-not-ready").is_enabled()
+    browser.shot("logged-out")
+    await run(lambda: browser.find_element(By.ID, "btn-ready").click())  # Ready logs back in
+    await until(lambda: text(browser, "#state") == "ready")
+    assert engine.core.agents["agent1"].state.value == "ready"
