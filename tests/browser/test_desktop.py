@@ -14,7 +14,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from acd.sim import AgentBehaviour, CallerScript
-from tests.browser.helpers import run, sign_in, text, until
+from tests.browser.helpers import drop_streams, run, sign_in, text, until
 from tests.conftest import QUEUES
 from tests.http.conftest import TOKENS, Api, users_yaml
 
@@ -69,8 +69,6 @@ async def test_a_token_that_stops_working_signs_the_page_out(browser, web_engine
     (tmp_path / "users.yaml").write_text("\n".join(l for l in users_yaml().splitlines() if "id: agent1," not in l) + "\n")
     status, body = await web_engine.call("POST", "/api/v1/config/reload", "admin")
     assert status == 200, body
-    from tests.browser.helpers import drop_streams
-
     await drop_streams(engine)
     await until(lambda: "session ended" in text(browser, "#signin-error"), 20)
     browser.shot("session-ended")

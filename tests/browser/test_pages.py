@@ -13,7 +13,7 @@ from selenium.webdriver.support.ui import Select
 from acd.routing.model import AgentState
 from acd.secrets import Secret
 from acd.sim import AgentBehaviour, CallerScript
-from tests.browser.helpers import sign_in, text, until
+from tests.browser.helpers import drop_streams, sign_in, text, until
 from tests.http.conftest import TOKENS
 
 
@@ -72,10 +72,7 @@ async def test_the_wallboard_catches_up_after_the_stream_drops(browser, web_engi
     await sign_in(browser, base, "wallboard", TOKENS["sup"])
     await until(lambda: "ready" in text(browser, "tr[data-agent=agent2]"))
     await until(lambda: engine.bus.subscribers == 1)
-    from acd.http.api import STREAMS
-
-    for task in list(engine.http_app[STREAMS]):  # the connection drops ...
-        task.cancel()
+    await drop_streams(engine)  # the connection drops ...
     engine.acd.set_not_ready("agent2", "training")  # ... and this is published before the page is back
     await until(lambda: "training" in text(browser, "tr[data-agent=agent2]"), 20)
     browser.shot("caught-up")
