@@ -17,6 +17,8 @@ same ``feed`` are kept for ``take_carried()``, and the next ``feed`` goes on nor
 
 from __future__ import annotations
 
+import re
+
 from typing import Iterable
 
 from acd.ami.errors import AmiEncodeError, AmiProtocolError
@@ -32,13 +34,56 @@ END_COMMAND = "--END COMMAND--"
 _FOLLOWS_HEADERS = frozenset({"response", "privilege", "actionid", "message"})
 
 
-def _parse_event_headers(lines: list[str]) -> Headers:
-    """The hot path (events are nearly all the traffic): one split per line; anything unusual
-    (a header without ": ", e.g. ``Key:`` with nothing after it) takes the careful path."""
-    pairs = [line.split(": ", 1) for line in lines]
-    if min(map(len, pairs)) < 2:
-        return _parse_headers(lines)
-    return Headers._trusted(pairs)  # type: ignore[arg-type]  # 2-item lists unpack like tuples
+# One "Key: value" line; the key has no colon, space or line break, so a value may itself hold
+# ": " (AppData, Message) and a line matches in exactly one way.
+_HEADER_LINE = r"[^:\r\n ]+: [^\r\n]*"
+_WELL_FORMED = re.compile(rf"(?:{_HEADER_LINE}\r\n)*{_HEADER_LINE}")
+_PAIR = re.compile(r"([^:\r\n ]+): ([^\r\n]*)")
+
+
+class EventHeaders(Headers):
+    """An event's headers, parsed when first needed. Most AMI traffic (Newexten, VarSet, ...) is
+    events nobody subscribed to, and a subscriber reads two or three headers: ``get`` finds one
+    key in the frame's text without splitting it; anything else parses the whole frame once.
+    The frame was checked well-formed when it was decoded, so a bad frame still fails there."""
+
+    __slots__ = ("_text",)
+
+    @classmethod
+    def _from_text(cls, text: str) -> "EventHeaders":
+        h = cls.__new__(cls)
+        h._text = text
+        h._index = None
+        return h
+
+    def __getattr__(self, name: str):
+        if name == "_pairs":  # the slot is empty until the first use that needs every header
+            pairs = _PAIR.findall(self._text)
+            self._pairs = pairs
+            return pairs
+        raise AttributeError(name)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        if self._index is None:
+            text = self._text
+            if text.startswith(key + ": "):
+                start = len(key) + 2
+            else:
+                at = text.find("\r\n" + key + ": ")
+                start = at + len(key) + 4 if at >= 0 else -1
+            if start >= 0:
+                end = text.find("\r\n", start)
+                return text[start:] if end < 0 else text[start:end]
+        return super().get(key, default)  # another spelling of the key, or absent: the full parse
+
+
+def _parse_event_headers(text: str) -> Headers:
+    """The hot path (events are nearly all the traffic): one regex check of the whole frame in C,
+    headers parsed later when read (``EventHeaders``). Anything unusual (a header without ": ",
+    e.g. ``Key:`` with nothing after it) takes the careful path now, line by line."""
+    if _WELL_FORMED.fullmatch(text) is None:
+        return _parse_headers(text.split("\r\n"))
+    return EventHeaders._from_text(text)
 
 
 def _split_header(line: str) -> tuple[str, str] | None:
@@ -176,10 +221,12 @@ class AmiClientDecoder(_Decoder):
 
     @staticmethod
     def _frame(block: bytes) -> Response | Event:
-        lines = _text(block).split("\r\n")
+        text = _text(block)
+        if text.startswith("Event: "):
+            end = text.find("\r\n")
+            return Event(_parse_event_headers(text), text[7:] if end < 0 else text[7:end])
+        lines = text.split("\r\n")
         first = lines[0]
-        if first.startswith("Event: "):
-            return Event(_parse_event_headers(lines), first[7:])
         if first.startswith("Response:"):
             return _parse_response(lines)
         if first.startswith("Event:"):

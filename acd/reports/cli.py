@@ -115,7 +115,7 @@ async def load_interactions(settings, start: float, end: float) -> tuple[list[In
     before), and the agents' state spans when the store keeps them (``agent_spans_between``)."""
     from acd.store import open_store
 
-    store = await asyncio.wait_for(open_store(settings), OPEN_TIMEOUT_S)
+    store = await asyncio.wait_for(open_store(settings, migrate=False), OPEN_TIMEOUT_S)
     try:
         records = await asyncio.wait_for(store.interactions_between(start - LOOKBACK_S, end), QUERY_TIMEOUT_S)
         spans = None

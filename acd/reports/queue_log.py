@@ -28,6 +28,8 @@ ABANDON            position|origposition|waittime        a visit left with ``aba
                    ("%d|%d|%ld")
 EXITWITHTIMEOUT    position|origposition|waittime        a visit left with ``timeout`` or
                    ("%d|%d|%ld")                         ``overflow`` (the queue's time limit)
+EXITEMPTY          position|origposition|waittime        a visit left with ``empty`` (the queue's
+                   ("%d|%d|%ld")                         ``leave_when_empty``)
 =================  ====================================  =========================================
 
 Durations are differences of whole seconds, as Asterisk computes them (``time(NULL) -
@@ -47,6 +49,10 @@ from typing import Iterable, Sequence
 from acd.reports.compute import visit_result
 from acd.store.records import Interaction, QueueVisit
 
+
+
+# queue_exit reasons (acd.service.acd) -> the app_queue event for a caller leaving without an agent
+_EXIT_EVENTS = {"timeout": "EXITWITHTIMEOUT", "overflow": "EXITWITHTIMEOUT", "empty": "EXITEMPTY"}
 
 
 @dataclass(frozen=True)
@@ -129,13 +135,14 @@ def lines(interactions: Sequence[Interaction], start: float | None = None, end: 
                 add(QueueLogLine(rec.answered_at, callid, v.queue, agent, "CONNECT", (str(hold), "", str(ring))))
                 if rec.talk_s is not None:
                     done = rec.ended_at if rec.ended_at is not None else rec.answered_at + rec.talk_s + (rec.hold_s or 0.0)
-                    add(QueueLogLine(done, callid, v.queue, agent, "COMPLETECALLER", (str(hold), str(_dur(rec.answered_at, done)), str(opos))))
+                    event = "COMPLETEAGENT" if rec.ended_by == "agent" else "COMPLETECALLER"  # who hung up, when recorded
+                    add(QueueLogLine(done, callid, v.queue, agent, event, (str(hold), str(_dur(rec.answered_at, done)), str(opos))))
             elif result == "abandoned" and end_t is not None:
                 pos = 1 + ahead(v.queue, v.entered_at, end_t)
                 add(QueueLogLine(end_t, callid, v.queue, "NONE", "ABANDON", (str(pos), str(opos), str(_dur(v.entered_at, end_t)))))
-            elif v.reason in ("timeout", "overflow") and end_t is not None:
+            elif v.reason in _EXIT_EVENTS and end_t is not None:
                 pos = 1 + ahead(v.queue, v.entered_at, end_t)
-                add(QueueLogLine(end_t, callid, v.queue, "NONE", "EXITWITHTIMEOUT", (str(pos), str(opos), str(_dur(v.entered_at, end_t)))))
+                add(QueueLogLine(end_t, callid, v.queue, "NONE", _EXIT_EVENTS[v.reason], (str(pos), str(opos), str(_dur(v.entered_at, end_t)))))
     out.sort(key=lambda item: item[:3])
     return [line for t, _, _, line in out if (start is None or t >= start) and (end is None or t < end)]
 

@@ -532,13 +532,13 @@ class AcdService:
                 self._callback_not_answered(offer, entry)
                 return
         if uid in self.core.connected:
-            self._end_call(uid)
+            self._end_call(uid, by="caller")
             return
         # the agent leg of a connected call hung up: end that call too
         for call_id, agent_id in list(self.core.connected.items()):
             agent = self.core.agents[agent_id]
             if agent.call_id == call_id and event.get("Channel", "").startswith(agent.config.endpoint + "-"):
-                self._end_call(call_id)
+                self._end_call(call_id, by="agent")
 
     def _callback_not_answered(self, offer: Offer, entry: CallEntry) -> None:
         """The agent leg of a callback ended before the customer was in the bridge (no answer,
@@ -552,7 +552,8 @@ class AcdService:
             log.warn_event("acd.callback.given_up", call_id=entry.call_id, attempts=given_up.callback_attempts)
         self.kick()
 
-    def _end_call(self, call_id: str) -> None:
+    def _end_call(self, call_id: str, by: str | None = None) -> None:
+        """The connected call ended (``by``: who hung up first, caller or agent, when known)."""
         agent_id = self.core.call_ended(call_id)
         if agent_id is None:
             return
@@ -565,7 +566,7 @@ class AcdService:
             self.recorder.event(call_id, "hold", {"seconds": round(self.clock.now() - held_since, 3)})
         hold = self._held.pop(call_id, 0.0)
         talk = max(0.0, self.clock.now() - started - hold)
-        self.recorder.event(call_id, "ended", {"agent": agent_id, "talk_s": round(talk, 3), "hold_s": round(hold, 3)})
+        self.recorder.event(call_id, "ended", {"agent": agent_id, "talk_s": round(talk, 3), "hold_s": round(hold, 3), "by": by})
         self.emit("ended", {"agent_id": agent_id, "call_id": call_id})
         q = self.core.queues.get(queue)
         wrap = _WrapUp(call_id, queue, talk, self.clock.now(), hold_s=hold)

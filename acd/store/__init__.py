@@ -10,9 +10,10 @@ from acd.store.records import Interaction, Outcome, fold
 from acd.store.sql import NotFound, SpooledEvent, SqlStore, StoreError
 
 
-async def open_store(settings) -> SqlStore:
-    """The store for ``settings.database.url``, migrated to head."""
-    return await SqlStore(settings.database.url).open()
+async def open_store(settings, *, migrate: bool = True) -> SqlStore:
+    """The store for ``settings.database.url``, migrated to head (``migrate=False``: as it is,
+    for readers such as reports, which must not create or change a database)."""
+    return await SqlStore(settings.database.url, region=settings.database.phone_region).open(migrate_schema=migrate)
 
 
 __all__ = ["Interaction", "NotFound", "Outcome", "SpooledEvent", "SqlStore", "StoreError", "fold", "open_store"]

@@ -71,6 +71,7 @@ class Interaction:
     notes: str | None = None
     recording: str | None = None
     ended_at: float | None = None
+    ended_by: str | None = None  # who hung up first on a connected call: caller | agent
     callback_requested: bool = False
     outcome: Outcome = Outcome.IN_PROGRESS
 
@@ -169,6 +170,7 @@ def _apply(rec: Interaction, kind: str, t: float, ev: Mapping[str, Any]) -> None
         rec.hold_s += float(get("seconds") or 0.0)
     elif kind == "ended":
         rec.ended_at = t
+        rec.ended_by = get("by") or rec.ended_by
         if get("talk_s") is not None:
             rec.talk_s = float(get("talk_s"))
     elif kind == "wrapup_done":

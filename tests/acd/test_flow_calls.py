@@ -72,6 +72,7 @@ async def test_a_verified_caller_is_routed_with_their_record(make_engine, tmp_pa
     rec = await stored_interaction(engine, call.uniqueid)
     assert rec.customer_id == cid and rec.verification_level == "verified"
     assert rec.queue == "support" and rec.agent in ("agent1", "agent2")
+    assert rec.ended_by == "caller"  # the caller hung up first (hangup_after_bridge_s)
     assert [s["step"] for s in rec.ivr_path][:4] == ["welcome", "identify", "verify", "menu"]
     enter = [e for e in await engine.customers.timeline(call.uniqueid) if e["kind"] == "queue_enter"][0]
     assert enter["customer_id"] == cid and enter["verification"] == "verified" and enter["priority"] == 5  # VIP on the record

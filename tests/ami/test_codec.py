@@ -322,3 +322,26 @@ def test_round_trip_any_frames_any_split(frames, cuts):
     for frame, (kind, name, items) in zip(got[1:], expected):
         assert type(frame).__name__ == kind
         assert frame.headers.items() == items
+
+
+def test_event_headers_are_read_lazily_and_still_exactly():
+    """Events keep their text and parse on first use; every way of reading gives what an eager
+    parse gives, and a malformed frame still fails when it is decoded, not when it is read."""
+    from acd.ami.codec import AmiClientDecoder, EventHeaders
+
+    dec = AmiClientDecoder()
+    dec.feed(b"Asterisk Call Manager/11.0.0\r\n")
+    [event] = dec.feed(b"Event: VarSet\r\nChannel: PJSIP/a-1\r\nVariable: X\r\nValue: a: b\r\nVariable: Y\r\nUniqueid: 17.1\r\n\r\n")
+    assert isinstance(event.headers, EventHeaders)
+    assert event.get("Uniqueid") == "17.1" and event.get("Value") == "a: b" and event.get("Event") == "VarSet"
+    assert event.get("uniqueid") == "17.1"  # another spelling: the full, case-insensitive lookup
+    assert event.get("Missing") is None and event.get("Missing", "d") == "d"
+    assert event.headers.get_all("Variable") == ["X", "Y"] and event["Channel"] == "PJSIP/a-1"
+    assert event.headers.items()[0] == ("Event", "VarSet") and len(event.headers) == 6
+    again = AmiClientDecoder._frame(b"Event: VarSet\r\nChannel: PJSIP/a-1\r\nVariable: X\r\nValue: a: b\r\nVariable: Y\r\nUniqueid: 17.1")
+    assert again.headers == event.headers  # compared header by header
+    # "Key:" with nothing after it takes the careful path at once
+    [empty] = dec.feed(b"Event: Newexten\r\nAppData:\r\nUniqueid: 1\r\n\r\n")
+    assert not isinstance(empty.headers, EventHeaders) and empty.get("AppData") == "" and empty.get("Uniqueid") == "1"
+    with pytest.raises(AmiProtocolError):
+        dec.feed(b"Event: Broken\r\nthis is not a header\r\n\r\n")

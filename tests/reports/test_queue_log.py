@@ -73,3 +73,27 @@ def test_offer_still_ringing_when_the_caller_abandons_is_ring_canceled():
     assert queue_log.render([rec]) == ("1795424400|z|sales|NONE|ENTERQUEUE|||1\n"
                                        "1795424409|z|sales|agent4|RINGCANCELED|5500\n"
                                        "1795424409|z|sales|NONE|ABANDON|1|1|9\n")
+
+
+def test_leaving_an_empty_queue_is_exitempty():
+    rec = Interaction(call_id="e", started_at=T0, queues=[QueueVisit("sales", T0 + 2, T0 + 33.9, "empty")], ended_at=T0 + 40,
+                      outcome=Outcome.ABANDONED_QUEUE)
+    assert queue_log.render([rec]) == ("1795424402|e|sales|NONE|ENTERQUEUE|||1\n"
+                                       "1795424433|e|sales|NONE|EXITEMPTY|1|1|31\n")
+
+
+def test_an_agent_hanging_up_first_is_completeagent():
+    from acd.reports.queue_log import render
+    from acd.store.records import fold
+
+    events = [
+        {"kind": "call_start", "t": 100.0, "uniqueid": "u1"},
+        {"kind": "queue_enter", "t": 101.0, "queue": "sales"},
+        {"kind": "offer", "t": 102.0, "agent": "agent1", "ring_timeout_s": 15},
+        {"kind": "connected", "t": 105.0, "agent": "agent1", "queue": "sales", "waited_s": 4.0},
+        {"kind": "ended", "t": 165.0, "agent": "agent1", "talk_s": 60.0, "by": "agent"},
+    ]
+    text = render([fold("u1", events)])
+    assert "|agent1|COMPLETEAGENT|4|60|1\n" in text and "COMPLETECALLER" not in text
+    events[-1] = {**events[-1], "by": "caller"}
+    assert "|agent1|COMPLETECALLER|4|60|1\n" in render([fold("u1", events)])

@@ -212,7 +212,9 @@ async def test_agiexitonhangup_sends_two_hangups_then_closes(raw_world):
 
 
 async def test_engine_down_sends_the_caller_to_fallback():
-    pbx = SimPbx(agi_port=1, time_scale=0.02)
+    # time_scale 0.2: 0.1 s of simulated dead air is 20 ms of wall time, more than two refused
+    # loopback connects (the ivr AGI, then [acd-fallback]'s resume) take even on a busy machine
+    pbx = SimPbx(agi_port=1, time_scale=0.2)
     await pbx.start()
     try:
         call = await pbx.place_call(CallerScript(fallback_patience_s=5))
