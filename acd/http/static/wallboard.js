@@ -44,7 +44,7 @@ function onEvent(kind, data) {
   if (kind === "agent_state" && state.agents[data.agent_id]) {
     Object.assign(state.agents[data.agent_id], { state: data.state, reason: data.reason, since: Date.now() });
     renderAgents();
-  } else if (kind === "queue" && state.queues[data.queue]) {
+  } else if (kind === "queue" && state.queues[data.queue] && "waiting" in data) {  // (a callback booking has no counts)
     Object.assign(state.queues[data.queue], { waiting: data.waiting, longest_wait_s: data.longest_wait_s, at: Date.now() });
     renderQueues();
   }
