@@ -38,6 +38,7 @@ from acd.store.verification import LockoutPolicy, SqlVerification
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
 from acd.http.events import EventBus
+from acd.http.queuefeed import QueueFeed
 from acd.http.users import Users, load_users
 from acd.service.web import create_web_app
 from acd.settings import Settings
@@ -190,6 +191,7 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     bus = EventBus()
     engine.bus = bus
     engine.listeners.append(lambda kind, data: bus.publish(kind, data))
+    engine.calllog.observers.append(QueueFeed(engine))  # queue events: callers joining and leaving
     add_api(app, engine, engine.users, bus)
     engine.http_app = app
     runner = web.AppRunner(app, access_log=None)

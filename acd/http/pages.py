@@ -1,37 +1,64 @@
 """The pages the engine serves, with no front-end build step: the agent desktop (``/agent``) and
-the supervisor wallboard (``/wallboard``), plain HTML, CSS and ES modules from the package."""
+the supervisor wallboard (``/wallboard``), plain HTML, CSS and ES modules from the package.
+
+Caching: every response carries ``Cache-Control: no-cache`` and a strong ``ETag`` (a hash of the
+bytes), so a browser revalidates each time and gets ``304 Not Modified`` while the file is the
+same: an upgraded engine never runs a stale script, and an unchanged one costs no body. Only
+flat names with a known extension are served: no directory walking."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from importlib import resources
 
 from aiohttp import web
 
 _STATIC = resources.files("acd.http") / "static"
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+_CACHE = "no-cache"
 
 
-def _file(name: str) -> tuple[bytes, str] | None:
-    if "/" in name or name.startswith(".") or not any(name.endswith(ext) for ext in _TYPES):
+@dataclass(frozen=True)
+class StaticFile:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+def static_file(name: str) -> StaticFile | None:
+    """The packaged file ``name`` (``agent.js``), or None if there is no such servable file."""
+    ext = name[name.rfind("."):] if "." in name else ""
+    if "/" in name or "\\" in name or name.startswith(".") or ext not in _TYPES:
         return None
     path = _STATIC / name
     if not path.is_file():
         return None
-    return path.read_bytes(), _TYPES[name[name.rindex("."):]]
+    body = path.read_bytes()
+    return StaticFile(body, _TYPES[ext], '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+def _respond(request: web.Request, found: StaticFile) -> web.Response:
+    headers = {"Cache-Control": _CACHE, "ETag": found.etag, "X-Content-Type-Options": "nosniff"}
+    tags = {t.strip() for t in request.headers.get("If-None-Match", "").split(",")}
+    if found.etag in tags or "*" in tags:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=found.body, content_type=found.content_type, charset="utf-8", headers=headers)
 
 
 async def _static(request: web.Request) -> web.Response:
-    found = _file(request.match_info["name"])
+    found = static_file(request.match_info["name"])
     if found is None:
         raise web.HTTPNotFound()
-    body, content_type = found
-    return web.Response(body=body, content_type=content_type, headers={"Cache-Control": "no-cache"})
+    return _respond(request, found)
 
 
 def _page(name: str):
     async def handler(request: web.Request) -> web.Response:
-        body, content_type = _file(name)
-        return web.Response(body=body, content_type=content_type, headers={"Cache-Control": "no-cache"})
+        found = static_file(name)
+        if found is None:  # a broken install: say so rather than serve an empty page
+            raise web.HTTPInternalServerError(text=f"page {name} is missing from the package")
+        return _respond(request, found)
     return handler
 
 
@@ -40,6 +67,7 @@ async def _root(request: web.Request) -> web.Response:
 
 
 def add_pages(app: web.Application) -> None:
+    """Mount ``/agent``, ``/wallboard``, ``/static/{name}`` and ``/`` (to the wallboard)."""
     app.router.add_get("/agent", _page("agent.html"))
     app.router.add_get("/wallboard", _page("wallboard.html"))
     app.router.add_get("/static/{name}", _static)

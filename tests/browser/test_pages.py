@@ -1,6 +1,7 @@
 """The agent desktop and the wallboard in headless Chromium: sign in with a token, pause with a
 reason and see it on the wallboard live, an incoming call pops the customer and the verification,
-the wrap-up form closes the call with a disposition, and the stream catches up after a reconnect."""
+the wrap-up form closes the call with a disposition, the stream catches up after a reconnect, and
+a caller waiting then answered shows on the wallboard as it happens."""
 
 from __future__ import annotations
 
@@ -12,33 +13,8 @@ from selenium.webdriver.support.ui import Select
 from acd.routing.model import AgentState
 from acd.secrets import Secret
 from acd.sim import AgentBehaviour, CallerScript
+from tests.browser.helpers import drop_streams, sign_in, text, until
 from tests.http.conftest import TOKENS
-
-
-async def until(fn, timeout=15.0):
-    """Poll the page (Selenium is blocking: run it off the loop so the engine keeps serving)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    last = None
-    while loop.time() < end:
-        try:
-            last = await asyncio.to_thread(fn)
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - the element is not there yet
-            last = exc
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"page condition not met: {last!r}")
-
-
-def text(browser, css: str) -> str:
-    return browser.find_element(By.CSS_SELECTOR, css).text
-
-
-async def sign_in(browser, base: str, page: str, token: str) -> None:
-    await asyncio.to_thread(browser.get, f"{base}/{page}")
-    await asyncio.to_thread(lambda: browser.find_element(By.ID, "token").send_keys(token))
-    await asyncio.to_thread(lambda: browser.find_element(By.CSS_SELECTOR, "#signin-form button").click())
 
 
 async def test_a_wrong_token_is_refused(browser, web_engine):
@@ -96,11 +72,33 @@ async def test_the_wallboard_catches_up_after_the_stream_drops(browser, web_engi
     await sign_in(browser, base, "wallboard", TOKENS["sup"])
     await until(lambda: "ready" in text(browser, "tr[data-agent=agent2]"))
     await until(lambda: engine.bus.subscribers == 1)
-    from acd.http.api import STREAMS
-
-    for task in list(engine.http_app[STREAMS]):  # the connection drops ...
-        task.cancel()
+    await drop_streams(engine)  # the connection drops ...
     engine.acd.set_not_ready("agent2", "training")  # ... and this is published before the page is back
     await until(lambda: "training" in text(browser, "tr[data-agent=agent2]"), 20)
     browser.shot("caught-up")
     assert engine.core.agents["agent2"].state == AgentState.NOT_READY
+
+
+async def test_the_wallboard_shows_a_caller_waiting_and_answered_live(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent1", "break")
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.3, talk_s=None)
+    await sign_in(browser, base, "wallboard", TOKENS["sup"])
+    await until(lambda: text(browser, "tr[data-queue=general] .waiting") == "0")
+    assert "not ready: 2" in text(browser, "#state-counts")
+    await engine.pbx.place_call(CallerScript(caller_id="+447700900777", dnis="5551234", keys="1"))
+    await until(lambda: text(browser, "tr[data-queue=general] .waiting") == "1", 20)  # live, no reload
+    longest = "tr[data-queue=general] .longest"
+    first = int(browser.find_element(By.CSS_SELECTOR, longest).get_attribute("data-s"))
+    await until(lambda: int(browser.find_element(By.CSS_SELECTOR, longest).get_attribute("data-s")) >= first + 2, 10)
+    browser.shot("caller-waiting")
+    engine.acd.set_ready("agent2")
+    await until(lambda: text(browser, "tr[data-queue=general] .waiting") == "0"
+                and text(browser, "tr[data-queue=general] .answered") == "1"
+                and "on call" in text(browser, "tr[data-agent=agent2]"), 20)
+    assert "on call: 1" in text(browser, "#state-counts")
+    # agents by state: the agent on the call comes before the one on a break, whatever the names
+    rows = browser.find_elements(By.CSS_SELECTOR, "#agents tbody tr")
+    assert [r.get_attribute("data-agent") for r in rows] == ["agent2", "agent1"]
+    browser.shot("caller-answered")

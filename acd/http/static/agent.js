@@ -1,88 +1,141 @@
-import { api, clearToken, el, follow, pretty, setToken, token } from "/static/common.js";
+import { api, clearToken, el, follow, pretty, seconds, setToken, token } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
-let me = null, agent = null, source = null, sinceBase = 0, sinceAt = 0;
+let me = null, agent = null, stream = null, since = 0, lastPop = null, refreshing = null, again = false;
 
 async function signIn(t) {
   setToken(t);
+  $("signin-error").textContent = "";
   try {
     me = await api("GET", "/api/v1/me");
     if (!me.agent_id) throw new Error("this token is not an agent's");
+    const [{ reasons }, { dispositions }] = await Promise.all([api("GET", "/api/v1/reasons"), api("GET", "/api/v1/dispositions")]);
+    $("reason-pick").replaceChildren(...reasons.map((r) => el("option", { value: r.code }, r.label)));
+    $("disposition").replaceChildren(el("option", { value: "" }, "— choose —"), ...dispositions.map((d) => el("option", { value: d.code }, d.label)));
+    await refresh();
   } catch (e) {
-    clearToken(); $("signin-error").textContent = "Sign-in failed: " + e.message; return;
+    clearToken(); me = null;
+    $("signin-error").textContent = "Sign-in failed: " + e.message;
+    return;
   }
-  $("signin").classList.add("hidden"); $("desk").classList.remove("hidden");
+  $("signin").classList.add("hidden");
+  for (const id of ["desk", "signout"]) $(id).classList.remove("hidden");
   $("who").textContent = "— " + me.name;
-  const [{ reasons }, { dispositions }] = await Promise.all([api("GET", "/api/v1/reasons"), api("GET", "/api/v1/dispositions")]);
-  $("reason-pick").replaceChildren(...reasons.map((r) => el("option", { value: r.code }, r.label)));
-  $("disposition").replaceChildren(el("option", { value: "" }, "— choose —"), ...dispositions.map((d) => el("option", { value: d.code }, d.label)));
-  await refresh();
-  source = follow(onEvent, refresh, (s) => ($("status").textContent = s));
+  $("desk-title").focus();
+  stream = follow({
+    onEvent, onReset: () => refresh().catch(showError),
+    onStatus: (s) => ($("status").textContent = s),
+    onUnauthorized: () => signOut("Your session ended: sign in again."),
+  });
 }
 
+function signOut(message = "") {
+  if (stream) stream.close();
+  stream = null; me = null; agent = null; lastPop = null; clearToken();
+  for (const id of ["desk", "pop", "wrapup", "signout"]) $(id).classList.add("hidden");
+  $("signin").classList.remove("hidden");
+  $("who").textContent = "";
+  $("signin-error").textContent = message;
+  $("token").value = ""; $("token").focus();
+}
+
+// One refresh at a time; events arriving meanwhile ask for one more, so a burst costs two.
 async function refresh() {
-  agent = await api("GET", `/api/v1/agents/${me.agent_id}`);
-  sinceBase = agent.in_state_s; sinceAt = Date.now();
-  renderState();
-  renderWork(await api("GET", `/api/v1/agents/${me.agent_id}/work`));
+  if (refreshing) { again = true; return refreshing; }
+  refreshing = (async () => {
+    do {
+      again = false;
+      const [a, work] = await Promise.all([api("GET", `/api/v1/agents/${me.agent_id}`), api("GET", `/api/v1/agents/${me.agent_id}/work`)]);
+      agent = a; since = Date.now() - a.in_state_s * 1000;
+      renderState(); renderWork(work);
+    } while (again && me);
+  })();
+  try { await refreshing; } finally { refreshing = null; }
 }
 
 function onEvent(kind, data) {
   if (data.agent_id && data.agent_id !== me.agent_id) return;
-  refresh().catch((e) => ($("desk-error").textContent = e.message));
+  refresh().catch(showError);
 }
+
+function showError(e) { $("desk-error").textContent = e.message; }
 
 function renderState() {
   const s = $("state");
   s.textContent = pretty(agent.state); s.className = agent.state;
   $("reason").textContent = agent.reason ? `(${agent.reason})` : "";
-  $("btn-ready").disabled = !["not_ready"].includes(agent.state);
+  tick();
+  $("btn-ready").disabled = !["not_ready", "logged_out"].includes(agent.state);
   $("btn-not-ready").disabled = !["ready", "reserved", "ringing"].includes(agent.state);
-  $("btn-login").disabled = agent.state !== "logged_out";
   $("btn-logout").disabled = !["ready", "not_ready"].includes(agent.state);
-  $("wrapup").classList.toggle("hidden", agent.state !== "wrap_up");
+  const wrap = $("wrapup"), wasHidden = wrap.classList.contains("hidden");
+  wrap.classList.toggle("hidden", agent.state !== "wrap_up");
+  if (agent.state === "wrap_up" && wasHidden) $("disposition").focus();  // the one thing left to do
 }
 
 function renderWork(work) {
   const w = work.call && !work.call.wrap_up ? work.call : work.offer;
   const pop = $("pop");
-  if (!w) { if (agent.state !== "wrap_up") pop.classList.add("hidden"); return; }
+  if (!w) {
+    if (agent.state !== "wrap_up") { pop.classList.add("hidden"); lastPop = null; }
+    else $("pop-title").textContent = "Last call (wrap-up)";
+    return;
+  }
   pop.classList.remove("hidden");
-  $("pop-title").textContent = work.offer ? "Incoming call" : "On call";
+  pop.dataset.callId = w.call_id;
+  const kind = work.offer ? "Incoming call" : "On call";
+  $("pop-title").textContent = kind;
   $("pop-ani").textContent = w.ani || "withheld";
-  const c = w.customer;
-  $("pop-customer").replaceChildren(c ? c.name : "unknown caller", ...(w.vip || (c && c.vip) ? [" ", el("span", { class: "badge vip" }, "VIP")] : []));
+  const c = w.customer, vip = w.vip || (c && c.vip);
+  $("pop-customer").replaceChildren(c ? c.name : "unknown caller", ...(vip ? [" ", el("span", { class: "badge vip" }, "VIP")] : []));
   $("pop-account").textContent = c && c.account_number ? c.account_number : "–";
-  const v = w.verification;
+  const v = w.verification || {};
   $("pop-verification").replaceChildren(
-    el("span", { class: "badge" + (v.level === "verified" ? " verified" : "") }, v.level),
+    el("span", { class: "badge" + (v.level === "verified" ? " verified" : "") }, v.level || "none"),
     v.method ? ` by ${v.method}` : "",
     ...(v.locked ? [" ", el("span", { class: "badge locked" }, "verification locked: check the caller")] : []),
   );
   $("pop-queue").textContent = w.queue;
-  $("pop-waited").textContent = `${Math.round(w.waited_s)} s`;
+  $("pop-waited").textContent = seconds(w.waited_s);
   $("pop-notes").textContent = (w.notes || []).join(" · ") || "–";
   $("pop-path").replaceChildren(...(w.ivr_path || []).map((s) => el("li", {}, `${s.step} (${s.action}) → ${s.outcome}`)));
-  $("pop-history").replaceChildren(...(w.last_interactions || []).map((i) => el("tr", {},
-    el("td", {}, new Date(i.started_at * 1000).toLocaleString()), el("td", {}, i.outcome), el("td", {}, i.agent || "–"), el("td", {}, i.disposition || "–"))));
+  if (!(w.ivr_path || []).length) $("pop-path").append(el("li", {}, "no IVR steps"));
+  const history = w.last_interactions || [];
+  $("pop-history").replaceChildren(...history.map((i) => el("tr", {},
+    el("td", {}, new Date(i.started_at * 1000).toLocaleString()), el("td", {}, i.outcome || "–"),
+    el("td", {}, i.agent || "–"), el("td", {}, i.disposition || "–"))));
+  if (!history.length) $("pop-history").append(el("tr", {}, el("td", { colSpan: 4 }, "no earlier calls")));
+  // A short sentence for screen readers, once per offer and once per connect (not per refresh).
+  const key = `${kind}:${w.call_id}`;
+  if (key !== lastPop) {
+    lastPop = key;
+    $("announce").textContent = `${kind}: ${c ? c.name : "unknown caller"}${vip ? ", VIP" : ""}, ${v.level || "not verified"}${v.locked ? ", verification locked" : ""}, queue ${w.queue}.`;
+  }
 }
 
 async function act(fn) {
   $("desk-error").textContent = "";
-  try { await fn(); await refresh(); } catch (e) { $("desk-error").textContent = e.message; }
+  try { await fn(); await refresh(); } catch (e) { showError(e); }
 }
 
+function tick() { if (agent) $("in-state").textContent = `for ${seconds((Date.now() - since) / 1000)}`; }
+
+const agentPath = (tail) => `/api/v1/agents/${me.agent_id}/${tail}`;
 $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
-$("btn-ready").addEventListener("click", () => act(() => api("PUT", `/api/v1/agents/${me.agent_id}/state`, { state: "ready" })));
-$("btn-not-ready").addEventListener("click", () => act(() => api("PUT", `/api/v1/agents/${me.agent_id}/state`, { state: "not_ready", reason: $("reason-pick").value })));
-$("btn-login").addEventListener("click", () => act(() => api("POST", `/api/v1/agents/${me.agent_id}/login`)));
-$("btn-logout").addEventListener("click", () => act(() => api("POST", `/api/v1/agents/${me.agent_id}/logout`)));
+$("signout").addEventListener("click", () => signOut());
+$("btn-ready").addEventListener("click", () => act(() => agent.state === "logged_out"
+  ? api("POST", agentPath("login")) : api("PUT", agentPath("state"), { state: "ready" })));
+$("btn-not-ready").addEventListener("click", () => act(() => api("PUT", agentPath("state"), { state: "not_ready", reason: $("reason-pick").value })));
+$("btn-logout").addEventListener("click", () => act(() => api("POST", agentPath("logout"))));
+$("btn-extend").addEventListener("click", () => act(() => api("POST", agentPath("wrapup/extend"), { seconds: 60 })));
 $("wrapup-form").addEventListener("submit", (e) => {
   e.preventDefault();
   act(async () => {
-    await api("POST", `/api/v1/agents/${me.agent_id}/wrapup`, { disposition: $("disposition").value, notes: $("notes").value });
-    $("notes").value = ""; $("pop").classList.add("hidden");
+    await api("POST", agentPath("wrapup"), { disposition: $("disposition").value, notes: $("notes").value });
+    $("notes").value = ""; $("disposition").value = "";
+    $("pop").classList.add("hidden"); lastPop = null;
+    $("desk-title").focus();
   });
 });
-setInterval(() => { if (agent) $("in-state").textContent = `for ${Math.round(sinceBase + (Date.now() - sinceAt) / 1000)} s`; }, 1000);
+setInterval(tick, 1000);
 if (token()) signIn(token());

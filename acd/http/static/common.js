@@ -14,36 +14,68 @@ export async function api(method, path, body) {
   return data;
 }
 
-// Follows /api/v1/events. EventSource reconnects by itself after a network error and sends
-// Last-Event-ID, so nothing is missed. When the browser gives up on the connection instead
-// (readyState CLOSED, e.g. a stream cut mid-chunk), a new one is opened with ?after=<last id>.
-// On "reset" (too far behind) the page re-fetches everything.
-export function follow(onEvent, onReset, onStatus) {
-  const kinds = ["agent_state", "offer", "connected", "ended", "wrapup_done", "wrapup_overdue", "queue"];
-  let lastId = null, source = null;
+export const KINDS = ["agent_state", "offer", "connected", "ended", "wrapup_done", "wrapup_overdue", "queue"];
+
+// Follows /api/v1/events.
+// - EventSource reconnects by itself after a network error and sends Last-Event-ID, so nothing
+//   is missed. When the browser gives up instead (readyState CLOSED: a stream cut mid-chunk, or
+//   an HTTP error), a new one is opened with ?after=<last id>, unless the token no longer works
+//   (then `unauthorized` is called and nothing reopens).
+// - "reset" means the server no longer has what we missed: the page re-fetches its state, and
+//   the stream restarts from the sequence number the reset names. The reset carries no id, so
+//   letting the browser reconnect by itself would resend the old Last-Event-ID and be reset again.
+// window.acdStream shows where the stream stands (for people debugging the page, and the tests).
+export function follow({ onEvent, onReset, onStatus, onUnauthorized }) {
+  const info = (window.acdStream = { lastId: null, opens: 0, resets: 0, status: "connecting" });
+  let source = null, timer = null, closed = false;
+  const status = (s) => { info.status = s; onStatus(s); };
   const open = () => {
-    const after = lastId === null ? "" : "&after=" + lastId;
+    if (closed) return;
+    const after = info.lastId === null ? "" : "&after=" + info.lastId;
     source = new EventSource("/api/v1/events?access_token=" + encodeURIComponent(token()) + after);
-    for (const kind of kinds) source.addEventListener(kind, (e) => { lastId = Number(e.lastEventId); onEvent(kind, JSON.parse(e.data), lastId); });
-    source.addEventListener("hello", (e) => { lastId = Number(e.lastEventId); });
-    source.addEventListener("reset", () => { lastId = null; onReset(); });
-    source.onopen = () => onStatus("live");
+    info.opens += 1;
+    for (const kind of KINDS) {
+      source.addEventListener(kind, (e) => { info.lastId = Number(e.lastEventId); onEvent(kind, JSON.parse(e.data), info.lastId); });
+    }
+    source.addEventListener("hello", (e) => { info.lastId = Number(e.lastEventId); });
+    source.addEventListener("reset", (e) => {
+      const seq = Number(JSON.parse(e.data).seq);
+      info.resets += 1;
+      source.close();
+      info.lastId = Number.isFinite(seq) ? seq : null;
+      open();
+      onReset();
+    });
+    source.onopen = () => status("live");
     source.onerror = () => {
-      onStatus("reconnecting…");
-      if (source.readyState === EventSource.CLOSED) setTimeout(open, 1000);
+      status("reconnecting…");
+      if (source.readyState === EventSource.CLOSED) { clearTimeout(timer); timer = setTimeout(reopen, 1000); }
     };
   };
+  const reopen = async () => {
+    try { await api("GET", "/api/v1/me"); } catch (e) {
+      if (e.status === 401) { status("signed out"); closed = true; onUnauthorized(); return; }
+    }
+    open();
+  };
   open();
-  return { close: () => source.close() };
+  return { close: () => { closed = true; clearTimeout(timer); if (source) source.close(); status("signed out"); } };
 }
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v; else if (k.startsWith("data-")) node.setAttribute(k, v); else node[k] = v;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("data-") || k.startsWith("aria-") || k === "role") node.setAttribute(k, v);
+    else node[k] = v;
   }
   for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
   return node;
 }
 
-export function pretty(state) { return (state || "").replace("_", " "); }
+export function pretty(state) { return (state || "").replaceAll("_", " "); }
+
+export function seconds(s) {
+  s = Math.max(0, Math.round(s));
+  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
