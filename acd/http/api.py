@@ -494,7 +494,8 @@ async def _stream_events(request: web.Request, bus: EventBus, user: User, after:
                 except StopAsyncIteration:
                     break  # too slow: the client reconnects with Last-Event-ID and catches up
                 except Reset as exc:
-                    await response.write(f"event: reset\ndata: {json.dumps({'detail': str(exc), 'seq': bus.seq})}\n\n".encode())
+                    # with an id, a plain EventSource reconnects from here (not from the stale id)
+                    await response.write(f"id: {bus.seq}\nevent: reset\ndata: {json.dumps({'detail': str(exc), 'seq': bus.seq})}\n\n".encode())
                     break
             if users.entries is not entries:
                 entries = users.entries
