@@ -366,7 +366,6 @@ class AcdService:
         if result.digit != q.callback_key or entry.offer_id is not None or self.core.to_callback(entry.call_id, entry.caller_number) is None:
             return False
         self.recorder.event(entry.call_id, "callback_requested", {"queue": entry.queue, "number": entry.caller_number, "in_queue": True})
-        self.emit("queue", {"queue": entry.queue, "callback": entry.call_id})
         log.event("acd.callback.booked", call_id=entry.call_id, queue=entry.queue)
         try:
             await channel.stream_file("acd/we-will-call-you-back")
