@@ -76,6 +76,7 @@ class _WrapUp:
     started: float
     task: asyncio.Task | None = None
     hold_s: float = 0.0
+    entry: CallEntry | None = None  # the call's entry, for the screen-pop during wrap-up
 
 
 @dataclass
@@ -556,7 +557,7 @@ class AcdService:
         agent_id = self.core.call_ended(call_id)
         if agent_id is None:
             return
-        self.connected_entries.pop(call_id, None)
+        ended_entry = self.connected_entries.pop(call_id, None)
         self._store_op(self.store.release(agent_id, call_id), "release")
         started, queue = self._talk_started.pop(call_id, (self.clock.now(), ""))
         held_since = self._on_hold_since.pop(call_id, None)
@@ -568,7 +569,7 @@ class AcdService:
         self.recorder.event(call_id, "ended", {"agent": agent_id, "talk_s": round(talk, 3), "hold_s": round(hold, 3), "by": by})
         self.emit("ended", {"agent_id": agent_id, "call_id": call_id})
         q = self.core.queues.get(queue)
-        wrap = _WrapUp(call_id, queue, talk, self.clock.now(), hold_s=hold)
+        wrap = _WrapUp(call_id, queue, talk, self.clock.now(), hold_s=hold, entry=ended_entry)
         self._wrapups[agent_id] = wrap
         wrap.task = self._spawn(self._wrapup_timer(agent_id, q.wrapup_s if q else 0.0), f"acd-wrapup-{agent_id}")
 
@@ -659,6 +660,10 @@ class AcdService:
     def wrapup_call(self, agent_id: str) -> str | None:
         wrap = self._wrapups.get(agent_id)
         return wrap.call_id if wrap else None
+
+    def wrapup_entry(self, agent_id: str) -> CallEntry | None:
+        wrap = self._wrapups.get(agent_id)
+        return wrap.entry if wrap else None
 
     def live(self) -> dict:
         """The live state for the wallboard and the API."""

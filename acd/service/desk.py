@@ -33,8 +33,10 @@ class AgentDesk:
             if entry is not None:
                 call = await self._work(entry)
         elif agent.state == AgentState.WRAP_UP:
-            call_id = self.acd.wrapup_call(agent_id)
-            if call_id is not None:
+            entry = self.acd.wrapup_entry(agent_id)
+            if entry is not None:  # the same screen-pop, so a reloaded desktop still shows the call
+                call = {**await self._work(entry), "wrap_up": True}
+            elif (call_id := self.acd.wrapup_call(agent_id)) is not None:
                 call = {"call_id": call_id, "wrap_up": True}
         return {"offer": offer, "call": call}
 

@@ -58,6 +58,10 @@ async def test_a_call_pops_on_the_desktop_and_the_wrap_up_form_closes_it(browser
     assert "verify (verify_pin) → ok" in text(browser, "#pop-path") and "8642" not in browser.page_source
     await until(lambda: text(browser, "#state") == "wrap up", 20)
     browser.shot("wrap-up")
+    await asyncio.to_thread(browser.refresh)  # a reloaded desktop still shows the call being wrapped up
+    await until(lambda: text(browser, "#state") == "wrap up" and "Chloé Martin" in text(browser, "#pop-customer"), 20)
+    assert text(browser, "#pop-title") == "Last call (wrap-up)"
+    browser.shot("wrap-up-after-reload")
     await asyncio.to_thread(lambda: Select(browser.find_element(By.ID, "disposition")).select_by_value("resolved"))
     await asyncio.to_thread(lambda: browser.find_element(By.ID, "notes").send_keys("card reissued"))
     await asyncio.to_thread(lambda: browser.find_element(By.CSS_SELECTOR, "#wrapup-form button").click())

@@ -74,7 +74,9 @@ function renderState() {
 }
 
 function renderWork(work) {
-  const w = work.call && !work.call.wrap_up ? work.call : work.offer;
+  const wrapping = Boolean(work.call && work.call.wrap_up);
+  // in wrap-up the engine sends the call's screen-pop again (a reloaded desktop still shows it)
+  const w = work.call && (!wrapping || work.call.queue) ? work.call : work.offer;
   const pop = $("pop");
   if (!w) {
     if (agent.state !== "wrap_up") { pop.classList.add("hidden"); lastPop = null; }
@@ -83,7 +85,7 @@ function renderWork(work) {
   }
   pop.classList.remove("hidden");
   pop.dataset.callId = w.call_id;
-  const kind = work.offer ? "Incoming call" : "On call";
+  const kind = work.offer ? "Incoming call" : wrapping ? "Last call (wrap-up)" : "On call";
   $("pop-title").textContent = kind;
   $("pop-ani").textContent = w.ani || "withheld";
   const c = w.customer, vip = w.vip || (c && c.vip);
@@ -107,7 +109,7 @@ function renderWork(work) {
   if (!history.length) $("pop-history").append(el("tr", {}, el("td", { colSpan: 4 }, "no earlier calls")));
   // A short sentence for screen readers, once per offer and once per connect (not per refresh).
   const key = `${kind}:${w.call_id}`;
-  if (key !== lastPop) {
+  if (key !== lastPop && !wrapping) {
     lastPop = key;
     $("announce").textContent = `${kind}: ${c ? c.name : "unknown caller"}${vip ? ", VIP" : ""}, ${v.level || "not verified"}${v.locked ? ", verification locked" : ""}, queue ${w.queue}.`;
   }
