@@ -14,6 +14,10 @@ from typing import Any, Mapping, Protocol, Sequence
 from acd.secrets import Secret
 
 
+# Caller ids Asterisk reports for a withheld or missing number (compared lower-cased).
+WITHHELD_IDS = frozenset({"", "unknown", "anonymous", "restricted", "private", "withheld", "unavailable"})
+
+
 # --------------------------------------------------------------------------- caller's channel
 @dataclass(frozen=True)
 class StreamResult:

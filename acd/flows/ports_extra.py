@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping, Protocol
 
-from acd.ports import QueueRequest
-
-WITHHELD_IDS = frozenset({"", "unknown", "anonymous", "restricted", "private", "withheld", "unavailable"})
+from acd.ports import WITHHELD_IDS, QueueRequest
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,9 @@ from acd.telemetry import Telemetry
 
 log = get_logger(__name__)
 
+# A ready agent's phone in these device states is not rung: not ready with this reason until the
+# phone is NOT_INUSE again. Live, only unreachable pauses (INUSE follows every call for a moment).
+DEVICE_PAUSES = {"UNAVAILABLE": "unreachable", "INVALID": "unreachable", "INUSE": "busy", "BUSY": "busy"}
 FAILURE_REASONS = {"3": "no answer", "5": "busy", "8": "congestion", "1": "unreachable", "0": "cancelled"}
 
 
@@ -734,7 +737,7 @@ class AcdService:
             state = states.get(agent.config.endpoint, "")
             if agent.state != AgentState.READY or not state:
                 continue
-            reason = {"UNAVAILABLE": "unreachable", "INVALID": "unreachable", "INUSE": "busy", "BUSY": "busy"}.get(state)
+            reason = DEVICE_PAUSES.get(state)
             if reason is None:
                 continue
             self.core.set_not_ready(agent.id, reason)
@@ -772,9 +775,9 @@ class AcdService:
         agent = next((a for a in self.core.agents.values() if a.config.endpoint == device), None)
         if agent is None:
             return
-        if state in ("UNAVAILABLE", "INVALID") and agent.state == AgentState.READY:
+        if DEVICE_PAUSES.get(state) == "unreachable" and agent.state == AgentState.READY:
             self.core.set_not_ready(agent.id, "unreachable")
-        elif state == "NOT_INUSE" and agent.state == AgentState.NOT_READY and agent.reason in ("unreachable", "busy"):
+        elif state == "NOT_INUSE" and agent.state == AgentState.NOT_READY and agent.reason in DEVICE_PAUSES.values():
             self.core.set_ready(agent.id)
             self.kick()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 
-WITHHELD = frozenset({"", "unknown", "anonymous", "restricted", "private", "withheld", "unavailable"})
+from acd.ports import WITHHELD_IDS
 
 
 class BadPhoneNumber(ValueError):
@@ -15,7 +15,7 @@ def normalise_phone(raw: str, region: str = "GB") -> str:
     """``'020 7946 0000'`` -> ``'+442079460000'``; raises ``BadPhoneNumber`` when it is not a
     possible number (the message names the value, which is a contact point, not a secret)."""
     text = (raw or "").strip()
-    if text.lower() in WITHHELD:
+    if text.lower() in WITHHELD_IDS:
         raise BadPhoneNumber("no number (withheld or empty)")
     if text.startswith("00"):
         text = "+" + text[2:]
@@ -28,8 +28,9 @@ def normalise_phone(raw: str, region: str = "GB") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def try_normalise(raw: str | None, region: str = "GB") -> str | None:
+def normalised_or_as_is(raw: str, region: str = "GB") -> str:
+    """E.164 when the text is a phone number, else the text unchanged (for searching)."""
     try:
-        return normalise_phone(raw or "", region)
+        return normalise_phone(raw, region)
     except BadPhoneNumber:
-        return None
+        return raw

@@ -22,7 +22,7 @@ from acd.store import migrate
 from acd.store.models import (
     ContactPointRow, CustomerRow, EventRow, InteractionRow, RevisionRow, SecretRow, VerificationAttemptRow,
 )
-from acd.store.phones import normalise_phone
+from acd.store.phones import normalise_phone, normalised_or_as_is
 from acd.store.records import Interaction, fold
 
 log = get_logger(__name__)
@@ -329,7 +329,7 @@ class SqlStore:
         if customer_id:
             conds.append(InteractionRow.customer_id == customer_id)
         if ani:
-            conds.append(or_(InteractionRow.ani == ani, InteractionRow.ani == (normalise_phone_or(ani, self.region))))
+            conds.append(or_(InteractionRow.ani == ani, InteractionRow.ani == normalised_or_as_is(ani, self.region)))
         if agent:
             conds.append(InteractionRow.agent == agent)
         if queue:
@@ -410,13 +410,6 @@ class SqlStore:
             rows = (await s.scalars(stmt)).all()
         return [{"at": r.at, "call_id": r.call_id, "customer_id": r.customer_id, "caller_number": r.caller_number,
                  "method": r.method, "result": r.result} for r in rows]
-
-
-def normalise_phone_or(raw: str, region: str) -> str:
-    try:
-        return normalise_phone(raw, region)
-    except ValueError:
-        return raw
 
 
 def _chunks(items: Sequence[str], size: int):
