@@ -208,9 +208,10 @@ class DurableRecorder:
 
     async def _writer(self) -> None:
         delay = 0.2
+        cp = self._load_checkpoint()  # read once; from here on this task is its only writer
         while True:
             await self._sync()
-            cp = self._load_checkpoint()
+            self._wake.clear()  # before reading: an event() from now on wakes the next round
             events, after = self._read_batch(cp)
             if events or after != cp:
                 try:
@@ -231,7 +232,7 @@ class DurableRecorder:
                 self.written += len(events)
                 self._save_checkpoint(after)
                 self._drop_finished_segments(after)
+                cp = after
                 continue
-            self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 1.0)
