@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator
@@ -276,13 +277,7 @@ def build_core(engine: Engine) -> None:
     agents = load_agents(config_dir / "agents.yaml")
     engine.catalogue = load_desk(config_dir / "desk.yaml")
 
-    def on_state(agent, old, spent) -> None:
-        engine.telemetry.agent_time(old.value, spent)  # occupancy
-        if engine.records is not None:  # the agent's state timeline, for occupancy in reports
-            engine.records.event(f"agent:{agent.id}", "agent_state", {"agent": agent.id, "state": agent.state.value, "reason": agent.reason})
-        engine.emit("agent_state", {"agent_id": agent.id, "state": agent.state.value, "reason": agent.reason, "since": agent.state_since})
-
-    engine.core = AcdCore(engine.clock, queues, agents, on_state=on_state)
+    engine.core = AcdCore(queues, agents, id_prefix=f"{engine.settings.engine.node_id}-{uuid.uuid4().hex[:8]}", now=engine.clock.now())
     engine.calllog = MemoryCallLog(engine.clock, observers=[IvrMetrics(engine.telemetry)])
 
 

@@ -6,6 +6,18 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
+class CallState(str, Enum):
+    """A call's life in the ACD, from joining a queue to the end of its wrap-up."""
+
+    QUEUED = "queued"
+    OFFERED = "offered"  # an agent is reserved / ringing for it
+    CALLBACK = "callback"  # the caller hung up to be called back; the place is kept
+    CALLBACK_OFFERED = "callback_offered"
+    CONNECTED = "connected"
+    WRAP_UP = "wrap_up"
+    ENDED = "ended"
+
+
 class AgentState(str, Enum):
     LOGGED_OUT = "logged_out"
     READY = "ready"
@@ -59,6 +71,7 @@ class QueueConfig:
     callback_after_s: float = 0.0  # ... once the caller has waited this long
     callback_retry_s: float = 120.0  # a callback the customer did not answer is tried again after this
     callback_attempts: int = 3  # ... at most this many times
+    record: bool = True  # record connected calls (MixMonitor from the bridge on)
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,25 @@ class CallEntry:
     callback_number: str | None = None  # the caller hung up for a callback: their place is kept
     callback_attempts: int = 0
     not_before: float = 0.0  # a callback the customer did not answer waits until then to be retried
+    node: str = ""  # the engine node holding the caller's FastAGI session
+    state: CallState = CallState.QUEUED
+    resumed: bool = False  # back from [acd-fallback] with its original arrival time
+
+
+@dataclass
+class LiveCall:
+    """A connected call, from the bridge to the end of its wrap-up (the screen-pop's data)."""
+
+    entry: CallEntry
+    agent_id: str
+    offer_id: str
+    answered_at: float
+    channel: str = ""
+    hold_since: float | None = None
+    held_s: float = 0.0
+    ended_at: float | None = None
+    talk_s: float = 0.0
+    wrapup_timer: str | None = None
 
 
 @dataclass(frozen=True)

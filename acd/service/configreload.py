@@ -14,8 +14,8 @@ log = get_logger(__name__)
 
 def reload_config(engine) -> dict:
     """Re-read ``config/``: everything is validated first (nothing applies if anything is
-    wrong). The desk catalogue, users and the options of existing queues apply at once;
-    new, removed or re-skilled queues and agent changes are listed as needing a restart."""
+    wrong). The desk catalogue, users, new and changed queues and agents apply at once
+    (queue and agent changes go through the ACD's event log); removals need a restart."""
     cfg = Path(engine.settings.config_dir)
     problems: list[str] = []
     loaded: dict = {}
@@ -39,20 +39,15 @@ def reload_config(engine) -> dict:
     if engine.users is not None:
         engine.users.replace_entries(loaded["users"])
     new_queues = {q.name: q for q in loaded["queues"]}
-    for name, q in new_queues.items():
-        old = engine.core.queues.get(name)
-        if old is None:
-            restart.append(f"queue {name} is new")
-        elif old.skills != q.skills:
-            restart.append(f"queue {name}: skills changed")
-        elif old != q:
-            engine.core.queues[name] = q
-            engine.telemetry.set_queue_targets(name, q.service_level_s, q.service_level_goal)
-            applied.append(f"queue {name}")
-    restart += [f"queue {name} was removed" for name in engine.core.queues if name not in new_queues]
+    changed_queues = tuple(q for name, q in new_queues.items() if engine.core.queues.get(name) != q)
     current_agents = {a.id: a.config for a in engine.core.agents.values()}
-    for a in loaded["agents"]:
-        if current_agents.get(a.id) != a:
-            restart.append(f"agent {a.id} is new or changed")
+    changed_agents = tuple(a for a in loaded["agents"] if current_agents.get(a.id) != a)
+    if changed_queues or changed_agents:
+        # an event like any other: applied live, in order, and replayed from the log; calls in
+        # flight keep their place
+        engine.acd.apply_config(changed_queues, changed_agents)
+    applied += [f"queue {q.name}" for q in changed_queues] + [f"agent {a.id}" for a in changed_agents]
+    restart += [f"queue {name} was removed" for name in engine.core.queues if name not in new_queues]
+    restart += [f"agent {a} was removed" for a in current_agents if a not in {x.id for x in loaded["agents"]}]
     log.event("config.reloaded", applied=len(applied), needs_restart=len(restart))
     return {"ok": True, "applied": applied, "needs_restart": restart}

@@ -100,6 +100,7 @@ class IvrEntry:
                 channel, queue, priority=int(previous.get("priority") or 0) if previous else 0,
                 skills=dict(previous.get("skills") or {}) if previous else None,
                 language=previous.get("language") if previous else None,
+                enqueued_at=float(previous["enqueued_at"]) if previous and previous.get("enqueued_at") else None,
             )
         except AgiHangup:
             pass
@@ -119,11 +120,16 @@ class IvrEntry:
         entries = [e for e in events if e.get("kind") == "queue_enter"]
         return entries[-1] if entries else None
 
-    async def queue(self, channel: AgiChannel, queue: str, *, priority: int = 0, skills: dict[str, int] | None = None, language: str | None = None) -> str:
+    async def queue(self, channel: AgiChannel, queue: str, *, priority: int = 0, skills: dict[str, int] | None = None,
+                    language: str | None = None, enqueued_at: float | None = None) -> str:
+        """Queue the caller. A resumed caller passes its original ``enqueued_at``: it keeps the
+        place it had earned before its session broke."""
         env = channel.env
         entry = CallEntry(
-            call_id=env.uniqueid, queue=queue, caller_channel=env.channel, enqueued_at=self.clock.now(),
+            call_id=env.uniqueid, queue=queue, caller_channel=env.channel,
+            enqueued_at=enqueued_at if enqueued_at is not None else self.clock.now(),
             priority=priority, caller_number=env.callerid, skills=dict(skills or {}), language=language,
+            resumed=enqueued_at is not None,
         )
         result = await self.acd.wait_in_queue(channel, entry)
         return {"answered": "answered", "abandoned": "abandoned_queue", "callback": "callback"}.get(result, result)

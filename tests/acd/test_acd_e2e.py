@@ -2,10 +2,20 @@
 abandon while ringing, and the re-sync after an AMI drop."""
 
 import asyncio
+import dataclasses
 
 from acd.routing.model import AgentState
 from acd.sim import AgentBehaviour, CallerScript
 from tests.acd.conftest import wait_until
+
+
+async def make_longest_idle(engine, first: str, then: str) -> None:
+    """``first`` has been idle longer than ``then``: ``then`` pauses and comes back, through
+    the API, a moment later (no poking at the core's fields)."""
+    engine.acd.set_not_ready(then, "break")
+    await asyncio.sleep(0.01)
+    engine.acd.set_ready(then)
+    assert engine.core.agents[first].idle_since < engine.core.agents[then].idle_since
 
 
 def kinds(engine, call_id):
@@ -37,7 +47,7 @@ async def test_rona_sends_the_call_to_the_next_agent(make_engine):
     engine = await make_engine(n_agents=2)
     engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=None)  # rings out
     engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
-    engine.core.agents["agent2"].idle_since += 100  # agent1 is longest idle: offered first
+    await make_longest_idle(engine, "agent1", "agent2")  # agent1 is longest idle: offered first
     call = await engine.pbx.place_call(CallerScript())
     outcome = await call.finished(20)
     assert outcome.agent == "PJSIP/agent2"
@@ -74,7 +84,7 @@ async def test_never_two_offers_to_one_agent(make_engine):
     engine = await make_engine(n_agents=2)
     for name in ("agent1", "agent2"):
         engine.pbx.agents[name] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
-    engine.core.queues["general"] = engine.core.queues["general"].__class__(**{**engine.core.queues["general"].__dict__, "wrapup_s": 0.05})
+    engine.acd.apply_config((dataclasses.replace(engine.core.queues["general"], wrapup_s=0.05),), ())
     busy = {}
     peak = {"max": 0}
 
@@ -148,7 +158,7 @@ queues:
     moh_slice_s: 1
     announce_position: false
 """)
-    engine.core.set_not_ready("agent1", "break")  # nobody to take it while we break the session
+    engine.acd.set_not_ready("agent1", "break")  # nobody to take it while we break the session
     engine.acd.moh_margin_s = 0.5
     engine.pbx.time_scale = 5.0  # a 1 s music slice now takes 5 s: past the engine's 1.5 s limit
     engine.pbx.sound_seconds = lambda name: 0.01
@@ -175,7 +185,7 @@ async def test_redis_live_state_keeps_an_agent_held_by_another_node(make_engine)
         assert await other_node.reserve("agent1", "offer-from-node-b", "node-b", 60)
         engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
         engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
-        engine.core.agents["agent2"].idle_since += 100  # agent1 would be chosen first
+        await make_longest_idle(engine, "agent1", "agent2")  # agent1 would be chosen first
         call = await engine.pbx.place_call(CallerScript())
         outcome = await call.finished(15)
         assert outcome.agent == "PJSIP/agent2"

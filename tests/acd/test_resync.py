@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from acd.routing.model import AgentState, AgentConfig, QueueConfig
 from acd.routing.core import AcdCore
-from acd.clock import FakeClock
 from acd.sim import AgentBehaviour, CallerScript
 from tests.acd.conftest import wait_until
 
@@ -43,14 +42,16 @@ async def test_an_unreachable_phone_takes_its_agent_out_until_it_is_back(make_en
 
 
 def test_adopting_a_call_found_in_asterisk_keeps_the_agent_from_a_second_offer():
-    clock = FakeClock()
-    core = AcdCore(clock, [QueueConfig("general")], [AgentConfig("a1", "A1", "PJSIP/a1")])
-    core.login("a1")
-    assert core.adopt_connected("a1", "caller-1")
-    assert core.agents["a1"].state == AgentState.ON_CALL and core.connected == {"caller-1": "a1"}
-    assert not core.adopt_connected("a1", "caller-2")  # already on a call: nothing to adopt
-    from acd.routing.model import CallEntry
+    from acd.routing import inputs as ev
+    from acd.routing.commands import Ring
 
-    core.call_arrived(CallEntry("caller-3", "general", "PJSIP/c3", clock.now()))
-    assert core.route() == []  # the adopted agent is busy
-    assert core.call_ended("caller-1") == "a1" and core.agents["a1"].state == AgentState.WRAP_UP
+    core = AcdCore([QueueConfig("general")], [AgentConfig("a1", "A1", "PJSIP/a1")], now=100.0)
+    core.handle(ev.AgentLogin(100.0, "a1"))
+    core.handle(ev.AgentBridged(101.0, "a1", "caller-1", "PJSIP/c1"))
+    assert core.agents["a1"].state == AgentState.ON_CALL and core.connected == {"caller-1": "a1"}
+    core.handle(ev.AgentBridged(102.0, "a1", "caller-2", "PJSIP/c2"))  # already on a call: nothing to adopt
+    assert core.connected == {"caller-1": "a1"}
+    out = core.handle(ev.CallQueued(103.0, "caller-3", "general", "PJSIP/c3", 103.0))
+    assert not [c for c in out if isinstance(c, Ring)]  # the adopted agent is busy
+    core.handle(ev.CallHungUp(104.0, "caller-1"))
+    assert core.agents["a1"].state == AgentState.WRAP_UP

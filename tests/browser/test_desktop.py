@@ -146,7 +146,7 @@ async def test_wrap_up_takes_focus_asks_for_a_disposition_and_can_be_extended(br
 
     engine, base = web_engine.engine, web_engine.base
     engine.acd.set_not_ready("agent2", "break")
-    engine.core.queues["general"] = dataclasses.replace(engine.core.queues["general"], wrapup_s=120)
+    engine.acd.apply_config((dataclasses.replace(engine.core.queues["general"], wrapup_s=120),), ())
     engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=1.0)
     await sign_in(browser, base, "agent", TOKENS["agent1"])
     await until(lambda: text(browser, "#state") == "ready")

@@ -46,7 +46,7 @@ async def test_a_call_pops_on_the_desktop_and_the_wrap_up_form_closes_it(browser
     cid = await engine.customers.create_customer(name="Chloé Martin", phones=["+447700900103"], account_number="10000103", vip=True, by="test")
     await engine.customers.set_secret(cid, "pin", Secret("8642"), by="test")
     engine.acd.set_not_ready("agent2", "break")
-    engine.core.queues["general"] = __import__("dataclasses").replace(engine.core.queues["general"], wrapup_s=120)
+    engine.acd.apply_config((__import__("dataclasses").replace(engine.core.queues["general"], wrapup_s=120),), ())
     engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.6, talk_s=2.0)
     await sign_in(browser, base, "agent", TOKENS["agent1"])
     await until(lambda: text(browser, "#state") == "ready")

@@ -98,7 +98,7 @@ async def test_a_call_through_the_api_screen_pop_wrap_up_and_the_record(api):
     engine = api.engine
     engine.acd.set_not_ready("agent2", "break")
     engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=1.0)
-    engine.core.queues["general"] = __import__("dataclasses").replace(engine.core.queues["general"], wrapup_s=60)
+    engine.acd.apply_config((__import__("dataclasses").replace(engine.core.queues["general"], wrapup_s=60),), ())
     call = await engine.pbx.place_call(CallerScript(caller_id="+447700900400"))
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 15)
     status, work = await api.call("GET", "/api/v1/agents/agent1/work", "agent1")

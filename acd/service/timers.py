@@ -1,0 +1,47 @@
+"""The core's timers on the engine's clock: ``StartTimer(id, at)`` becomes a loop callback that
+submits ``TimerFired(id)`` when the clock reaches ``at``; ``CancelTimer`` drops it.
+
+The clock decides what "reaching" means: on the system clock it is real time, on a virtual
+clock (tests, ``acd.clock.VirtualClock``) it is the moment the test advances time past ``at``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from acd.clock import Clock
+
+
+class TimerWheel:
+    def __init__(self, clock: Clock, fire: Callable[[str], None]) -> None:
+        self.clock = clock
+        self._fire = fire
+        self._handles: dict[str, asyncio.TimerHandle | asyncio.Handle] = {}
+
+    def start(self, timer_id: str, at: float) -> None:
+        self.cancel(timer_id)
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, at - self.clock.now())
+        call_later = getattr(self.clock, "call_later", None)
+        if call_later is not None:  # a virtual clock schedules on its own time
+            self._handles[timer_id] = call_later(delay, self._fired, timer_id)
+        else:
+            self._handles[timer_id] = loop.call_later(delay, self._fired, timer_id)
+
+    def cancel(self, timer_id: str) -> None:
+        handle = self._handles.pop(timer_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def cancel_all(self) -> None:
+        for handle in self._handles.values():
+            handle.cancel()
+        self._handles.clear()
+
+    def _fired(self, timer_id: str) -> None:
+        if self._handles.pop(timer_id, None) is not None:
+            self._fire(timer_id)
+
+    def __len__(self) -> int:
+        return len(self._handles)
