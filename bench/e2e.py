@@ -39,19 +39,13 @@ async def measure(calls: int, agents: int) -> list[float]:
             engine.pbx.agents[f"a{i}"] = AgentBehaviour(answer_after_s=0.05, talk_s=0.2)
         ready_at: dict[str, float] = {}
         enqueued: dict[str, float] = {}
-        prev_on_state = engine.core._on_state
-
-        def on_state(agent, old, spent):
-            if agent.state.value == "ready":
-                ready_at[agent.id] = time.perf_counter()
-            prev_on_state(agent, old, spent)
-
-        engine.core._on_state = on_state
         original_event = engine.calllog.event
 
         def event(call_id, kind, data):
             now = time.perf_counter()
-            if kind == "queue_enter":
+            if kind == "agent_state" and data.get("state") == "ready":
+                ready_at[data["agent"]] = now
+            elif kind == "queue_enter":
                 enqueued[call_id] = now
             elif kind == "routing_decision":
                 trigger = max(enqueued.get(call_id, now), ready_at.get(data["agent"], 0.0))

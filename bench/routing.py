@@ -8,10 +8,22 @@ import random
 import time
 import uuid
 
+from acd.routing import inputs as ev
+from acd.routing.commands import Ring
 from acd.routing.core import AcdCore
-from acd.routing.model import AgentConfig, AgentState, CallEntry, QueueConfig
+from acd.routing.model import AgentConfig, AgentState, QueueConfig
 from acd.clock import FakeClock
 from bench.common import Row, percentile
+
+
+def _decide(core: AcdCore, clock: FakeClock, agent_id: str) -> list:
+    """The freed agent becomes ready: one event through ``handle``, routing included."""
+    out = core.handle(ev.AgentReady(clock.now(), agent_id))
+    return [(c.offer, None) for c in out if isinstance(c, Ring)]
+
+
+def _answer(core: AcdCore, clock: FakeClock, offer) -> None:
+    core.handle(ev.CallerBridged(clock.now(), offer.call_id, "PJSIP/c"))
 
 
 def build(n_agents: int, n_skills: int, n_calls: int, seed: int = 7) -> tuple[AcdCore, FakeClock]:
@@ -23,11 +35,11 @@ def build(n_agents: int, n_skills: int, n_calls: int, seed: int = 7) -> tuple[Ac
         AgentConfig(id=f"a{i}", name=f"a{i}", endpoint=f"PJSIP/a{i}", skills={s: rng.randint(1, 5) for s in rng.sample(skills, 3)})
         for i in range(n_agents)
     ]
-    core = AcdCore(clock, queues, agents, new_id=iter(range(10**9)).__next__)
+    core = AcdCore(queues, agents, now=clock.now())
     for i in range(n_calls):
         q = queues[rng.randrange(n_skills)]
-        core.call_arrived(CallEntry(f"c{i}", q.name, f"PJSIP/c-{i}", clock.now() - rng.uniform(0, 120), priority=rng.randint(0, 2)))
-    for a in core.agents.values():  # every agent busy: each decision starts from one freed agent
+        core.handle(ev.CallQueued(clock.now(), f"c{i}", q.name, f"PJSIP/c-{i}", clock.now() - rng.uniform(0, 120), priority=rng.randint(0, 2)))
+    for a in core.agents.values():  # every agent busy (set up directly): each decision starts from one freed agent
         a.state = AgentState.ON_CALL
     return core, clock
 
@@ -35,7 +47,7 @@ def build(n_agents: int, n_skills: int, n_calls: int, seed: int = 7) -> tuple[Ac
 def naive_route(core: AcdCore, agent_id: str) -> str | None:
     """The baseline: for the freed agent, scan every waiting call, and for each call every agent
     (no index), to find the best pair."""
-    now = core.clock.now()
+    now = core.now
     best = None
     for entries in core.waiting.values():
         for entry in entries:
@@ -63,7 +75,7 @@ def agents_finishing_calls(core, decisions: int):
         agent = core.agents[rng.choice(ids)]
         if agent.state != AgentState.ON_CALL:
             continue
-        agent.state = AgentState.WRAP_UP
+        agent.state = AgentState.NOT_READY  # its call and wrap-up are over: the next event makes it ready
         yield agent
 
 
@@ -71,19 +83,17 @@ def measure(n_agents: int, n_skills: int, n_calls: int, decisions: int, naive_sa
     core, clock = build(n_agents, n_skills, n_calls)
     fast, naive = [], []
     for agent in agents_finishing_calls(core, decisions):
-        t0 = time.perf_counter()
-        core.wrapup_done(agent.id)
-        t1 = time.perf_counter()
         if len(naive) < naive_samples:  # the baseline is slow: a few samples give its mean
+            agent.state = AgentState.READY
+            t1 = time.perf_counter()
             naive_route(core, agent.id)
-        t2 = time.perf_counter()
-        offers = core.route()
-        t3 = time.perf_counter()
-        fast.append((t1 - t0) + (t3 - t2))
-        if len(naive) < naive_samples:
-            naive.append(t2 - t1)
+            naive.append(time.perf_counter() - t1)
+            agent.state = AgentState.NOT_READY
+        t0 = time.perf_counter()
+        offers = _decide(core, clock, agent.id)
+        fast.append(time.perf_counter() - t0)
         for offer, _ in offers:  # answered at once: the agent is busy again
-            core.offer_answered(offer.offer_id)
+            _answer(core, clock, offer)
     return fast, naive
 
 
@@ -99,13 +109,12 @@ async def measure_with_store(n_agents: int, n_skills: int, n_calls: int, decisio
     try:
         for agent in agents_finishing_calls(core, decisions):
             t0 = time.perf_counter()
-            core.wrapup_done(agent.id)
-            offers = core.route()
+            offers = _decide(core, clock, agent.id)
             for offer, _ in offers:
                 await store.reserve(offer.agent_id, offer.offer_id, "bench", 30)
             out.append(time.perf_counter() - t0)
             for offer, _ in offers:
-                core.offer_answered(offer.offer_id)
+                _answer(core, clock, offer)
                 await store.release(offer.agent_id, offer.offer_id)
     finally:
         keys = [k async for k in store.redis.scan_iter(f"{prefix}:*")]
