@@ -13,7 +13,7 @@ from redis import exceptions as rexc
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from acd.eventlog.errors import LogUnavailable
+from acd.eventlog.errors import LogUnavailable, Unavailable
 from acd.eventlog.outage import OutageMonitor
 
 T = TypeVar("T")
@@ -68,15 +68,15 @@ def connect(url: str = "redis://127.0.0.1:6379/0", timeout_s: float = 2.0) -> ai
     )
 
 
-async def guarded(call: Awaitable[T], op: str, timeout_s: float, monitor: OutageMonitor | None) -> T:
-    """Await one Redis call with a timeout; an unreachable or demoted server is ``LogUnavailable``.
+async def guarded(call: Awaitable[T], op: str, timeout_s: float, monitor: OutageMonitor | None, error: type[Unavailable] = LogUnavailable) -> T:
+    """Await one Redis call with a timeout; an unreachable or demoted server is ``error``.
     Anything else (a script error, a wrong type) is a programming error and propagates."""
     try:
         result = await asyncio.wait_for(call, timeout_s)
     except UNAVAILABLE_ERRORS as exc:
         if monitor is not None:
             monitor.failed(op, exc)
-        raise LogUnavailable(op, exc) from exc
+        raise error(op, exc) from exc
     if monitor is not None:
         monitor.succeeded()
     return result
