@@ -113,7 +113,8 @@ class Follower:
 
         async with self._progress:
             try:
-                await asyncio.wait_for(self._progress.wait_for(reached), timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    await self._progress.wait_for(reached)
             except TimeoutError:
                 return False
         return True

@@ -69,7 +69,8 @@ class Heartbeat:
                 return
             sent_at = self.clock.monotonic()
             try:
-                renewed = await asyncio.wait_for(self.lease.renew(self.token, self.ttl_s), self.interval_s)
+                async with asyncio.timeout(self.interval_s):
+                    renewed = await self.lease.renew(self.token, self.ttl_s)
             except (Unavailable, TimeoutError) as exc:
                 self._lose(f"redis unavailable ({type(exc).__name__})")
                 return
@@ -90,6 +91,7 @@ class Heartbeat:
         self._lose("stopped")
         if release and was_ours:
             try:
-                await asyncio.wait_for(self.lease.release(self.token), self.interval_s)
+                async with asyncio.timeout(self.interval_s):
+                    await self.lease.release(self.token)
             except (Unavailable, TimeoutError):
                 log.warning("eventlog.lease.release_failed node=%s epoch=%d", self.token.node_id, self.token.value)

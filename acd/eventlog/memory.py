@@ -116,7 +116,8 @@ class MemoryEventLog:
             return entries
         grown = self._grown
         try:
-            await asyncio.wait_for(grown.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await grown.wait()
         except TimeoutError:
             return []
         return await self.read(after, limit)

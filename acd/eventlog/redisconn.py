@@ -72,7 +72,8 @@ async def guarded(call: Awaitable[T], op: str, timeout_s: float, monitor: Outage
     """Await one Redis call with a timeout; an unreachable or demoted server is ``error``.
     Anything else (a script error, a wrong type) is a programming error and propagates."""
     try:
-        result = await asyncio.wait_for(call, timeout_s)
+        async with asyncio.timeout(timeout_s):  # (wait_for in 3.11 can swallow a cancellation)
+            result = await call
     except UNAVAILABLE_ERRORS as exc:
         if monitor is not None:
             monitor.failed(op, exc)
