@@ -12,7 +12,7 @@ from acd.clock import Clock, SystemClock
 from acd.eventlog.base import EventLog, LeaderLease
 from acd.eventlog.errors import LogGap, Unavailable
 from acd.eventlog.heartbeat import Heartbeat
-from acd.eventlog.timing import Backoff, RealSleeper, Sleeper
+from acd.eventlog.timing import Backoff, RealSleeper, Sleeper, raise_if_cancelled
 from acd.eventlog.types import Entry, FencingToken, LogPosition, follows
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,10 @@ class Follower:
             try:
                 entries = await self.log.tail(self.position, self.tail_timeout_s)
             except Unavailable:
+                raise_if_cancelled()
                 await self.sleeper.sleep(self.backoff.next_delay())
                 continue
+            raise_if_cancelled()
             for entry in entries:
                 if not follows(self.position, entry.position):
                     self._gap(LogGap(self.position, entry.position))
@@ -156,8 +158,10 @@ class Follower:
             try:
                 won = await self.campaign()
             except Unavailable:
+                raise_if_cancelled()
                 await self.sleeper.sleep(self.backoff.next_delay())
                 continue
+            raise_if_cancelled()
             self.backoff.reset()
             if won is None:
                 await self.sleeper.sleep(self.campaign_every_s)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from acd.clock import Clock, SystemClock
 from acd.eventlog.base import LeaderLease
 from acd.eventlog.errors import Unavailable
-from acd.eventlog.timing import RealSleeper, Sleeper
+from acd.eventlog.timing import RealSleeper, Sleeper, raise_if_cancelled
 from acd.eventlog.types import FencingToken
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,10 @@ class Heartbeat:
                 async with asyncio.timeout(self.interval_s):
                     renewed = await self.lease.renew(self.token, self.ttl_s)
             except (Unavailable, TimeoutError) as exc:
+                raise_if_cancelled()
                 self._lose(f"redis unavailable ({type(exc).__name__})")
                 return
+            raise_if_cancelled()
             if not renewed:
                 self._lose("taken by another node")
                 return

@@ -11,6 +11,15 @@ from typing import Protocol
 from acd.clock import FakeClock
 
 
+def raise_if_cancelled() -> None:
+    """Re-raise a cancellation that a library swallowed. redis-py (8.1, Python 3.11) turns a
+    cancel that lands during a blocking read into an empty reply; the task's ``cancelling()``
+    count still says it was asked to stop. Loops call this after each such await."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
+
+
 class Sleeper(Protocol):
     async def sleep(self, seconds: float) -> None: ...
 
