@@ -3,7 +3,6 @@ leader dies. Bounds are generous (the machine is shared); the assertions are abo
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -12,17 +11,9 @@ from acd.eventlog import Follower, StaleLeader
 from acd.eventlog.redis_lease import RedisLeaderLease
 from acd.eventlog.redis_log import RedisEventLog
 from acd.eventlog.redisconn import connect
+from tests.eventlog.helpers import until
 
 TTL = 1.0
-
-
-async def until(condition, bound_s: float = 15.0, step_s: float = 0.02) -> None:
-    """Wait for a condition, failing after a generous bound (never a fixed sleep)."""
-    deadline = time.monotonic() + bound_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(step_s)
 
 
 class Node:
