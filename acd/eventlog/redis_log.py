@@ -86,11 +86,10 @@ class RedisEventLog:
         return _entries(rows or [])
 
     async def tail(self, after: LogPosition | None, timeout_s: float, limit: int = 1000) -> list[Entry]:
-        """XREAD BLOCK, in slices shorter than the socket timeout so a long wait is not mistaken
-        for a dead server."""
-        entries = await self.read(after, limit)
-        if entries or timeout_s <= 0:
-            return entries
+        """XREAD BLOCK (it answers at once when entries wait: one round trip), in slices shorter
+        than the socket timeout so a long wait is not mistaken for a dead server."""
+        if timeout_s <= 0:
+            return await self.read(after, limit)
         block_ms = max(1, int(min(timeout_s, self.timeout_s / 2) * 1000))
         remaining_ms = max(1, int(timeout_s * 1000))
         since = "0-0" if after is None else str(after)
