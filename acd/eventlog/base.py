@@ -17,6 +17,12 @@ class EventLog(Protocol):
         """Append only if ``token`` is the lease's current token and no newer epoch is in the log,
         checked and written in one atomic step; else raise ``StaleLeader``."""
 
+    async def append_many(self, records: list[Record]) -> list[LogPosition]:
+        """Several records in one atomic write (one round trip), in order."""
+
+    async def fenced_append_many(self, token: FencingToken, records: list[Record]) -> list[LogPosition]:
+        """Several records under one fencing check: all are written, or (stale) none."""
+
     async def read(self, after: LogPosition | None = None, limit: int = 1000) -> list[Entry]:
         """Entries strictly after ``after`` (from the start when None), oldest first."""
 

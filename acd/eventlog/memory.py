@@ -83,27 +83,41 @@ class MemoryEventLog:
         self._last: LogPosition | None = None
         self._grown = asyncio.Event()
 
-    def _write(self, epoch: int, record: Record) -> LogPosition:
-        encoded = encode_record(record)
+    def _write(self, epoch: int, records: list[Record]) -> list[LogPosition]:
+        encoded = [encode_record(record) for record in records]  # a bad record: nothing written
         last = self._last
-        seq = last.seq + 1 if last is not None and last.epoch == epoch else 1
-        pos = LogPosition(epoch, seq)
-        self._positions.append(pos)
-        self._payloads.append(encoded)
-        self._last = pos
+        seq = last.seq if last is not None and last.epoch == epoch else 0
+        positions = [LogPosition(epoch, seq + i) for i in range(1, len(encoded) + 1)]
+        if not positions:
+            return []
+        self._positions.extend(positions)
+        self._payloads.extend(encoded)
+        self._last = positions[-1]
         self.lease.log_epoch = max(self.lease.log_epoch, epoch)
         self._grown.set()
         self._grown = asyncio.Event()
-        return pos
+        return positions
 
-    async def append(self, record: Record) -> LogPosition:
-        return self._write(self._last.epoch if self._last else 0, record)
-
-    async def fenced_append(self, token: FencingToken, record: Record) -> LogPosition:
+    def _fence(self, token: FencingToken) -> None:
         self.lease.check_now(token, "fenced_append")
         if self._last is not None and self._last.epoch > token.value:
             raise StaleLeader("fenced_append", token.value, f"epoch {self._last.epoch} in the log")
-        return self._write(token.value, record)
+
+    async def append(self, record: Record) -> LogPosition:
+        (pos,) = self._write(self._last.epoch if self._last else 0, [record])
+        return pos
+
+    async def fenced_append(self, token: FencingToken, record: Record) -> LogPosition:
+        self._fence(token)
+        (pos,) = self._write(token.value, [record])
+        return pos
+
+    async def append_many(self, records: list[Record]) -> list[LogPosition]:
+        return self._write(self._last.epoch if self._last else 0, records)
+
+    async def fenced_append_many(self, token: FencingToken, records: list[Record]) -> list[LogPosition]:
+        self._fence(token)
+        return self._write(token.value, records)
 
     async def read(self, after: LogPosition | None = None, limit: int = 1000) -> list[Entry]:
         start = 0 if after is None else bisect.bisect_right(self._positions, after)

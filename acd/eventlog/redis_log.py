@@ -14,21 +14,25 @@ from acd.eventlog.outage import OutageMonitor
 from acd.eventlog.redisconn import LogKeys, connect, guarded
 from acd.eventlog.types import Entry, FencingToken, LogPosition, Record, decode_record, encode_record
 
-# KEYS: stream, meta, lease. ARGV: kind, payload, fenced ('1'/'0'), token (encoded), token value.
-# Returns {1, epoch, seq} or, refused, {0, current lease value or '', last epoch}.
+# KEYS: stream, meta, lease. ARGV: fenced ('1'/'0'), token (encoded), token value, then one
+# (kind, payload) pair per record. All records or none: returns {1, epoch, first seq, last seq}
+# or, refused, {0, current lease value or '', last epoch}.
 _APPEND = """
 local epoch = tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0')
 local seq = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
-if ARGV[3] == '1' then
+if ARGV[1] == '1' then
   local current = redis.call('GET', KEYS[3])
-  local value = tonumber(ARGV[5])
-  if current ~= ARGV[4] or value < epoch then return {0, current or '', epoch} end
+  local value = tonumber(ARGV[3])
+  if current ~= ARGV[2] or value < epoch then return {0, current or '', epoch} end
   if value > epoch then epoch = value; seq = 0 end
 end
-seq = seq + 1
-redis.call('HSET', KEYS[2], 'epoch', epoch, 'seq', seq)
-redis.call('XADD', KEYS[1], epoch .. '-' .. seq, ARGV[1], ARGV[2])
-return {1, epoch, seq}
+local first = seq + 1
+for i = 4, #ARGV, 2 do
+  seq = seq + 1
+  redis.call('XADD', KEYS[1], string.format('%d-%d', epoch, seq), ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[2], 'epoch', string.format('%d', epoch), 'seq', string.format('%d', seq))
+return {1, epoch, first, seq}
 """
 
 # KEYS: snapshot hash. ARGV: position text, epoch, seq, state JSON. Keeps only a newer snapshot.
@@ -63,22 +67,33 @@ class RedisEventLog:
         self.monitor = monitor
         self._append = self.redis.register_script(_APPEND)
 
-    async def _write(self, record: Record, token: FencingToken | None, op: str) -> LogPosition:
-        kind, payload = encode_record(record)
-        fenced = token is not None
-        args = [kind, payload, "1" if fenced else "0", token.encode() if token else "", token.value if token else 0]
+    async def _write(self, records: list[Record], token: FencingToken | None, op: str) -> list[LogPosition]:
+        if not records:
+            return []
+        args: list[bytes | str | int] = ["1" if token else "0", token.encode() if token else "", token.value if token else 0]
+        for record in records:
+            args.extend(encode_record(record))
         reply = await guarded(self._append(keys=[self.keys.stream, self.keys.meta, self.keys.lease], args=args), op, self.timeout_s, self.monitor)
         if int(reply[0]) == 1:
-            return LogPosition(int(reply[1]), int(reply[2]))
+            epoch, first, last = int(reply[1]), int(reply[2]), int(reply[3])
+            return [LogPosition(epoch, seq) for seq in range(first, last + 1)]
         assert token is not None  # only a fenced append is ever refused
         current = reply[1].decode() if reply[1] else None
         raise StaleLeader(op, token.value, current or f"epoch {int(reply[2])} in the log")
 
     async def append(self, record: Record) -> LogPosition:
-        return await self._write(record, None, "append")
+        (pos,) = await self._write([record], None, "append")
+        return pos
 
     async def fenced_append(self, token: FencingToken, record: Record) -> LogPosition:
-        return await self._write(record, token, "fenced_append")
+        (pos,) = await self._write([record], token, "fenced_append")
+        return pos
+
+    async def append_many(self, records: list[Record]) -> list[LogPosition]:
+        return await self._write(records, None, "append")
+
+    async def fenced_append_many(self, token: FencingToken, records: list[Record]) -> list[LogPosition]:
+        return await self._write(records, token, "fenced_append")
 
     async def read(self, after: LogPosition | None = None, limit: int = 1000) -> list[Entry]:
         low = "-" if after is None else f"({after}"

@@ -131,3 +131,23 @@ async def test_the_redis_log_is_one_log_for_every_node(redis_prefix):
     finally:
         await a.close()
         await b.close()
+
+
+async def test_append_many_is_one_ordered_write(backend):
+    log, lease = backend.log, backend.lease
+    assert await log.append_many([]) == []
+    first = await log.append_many([{"n": 0}, b"one", {"n": 2}])
+    assert first == [LogPosition(0, 1), LogPosition(0, 2), LogPosition(0, 3)]
+    token = await lease.acquire("node-a")
+    batch = await log.fenced_append_many(token, [{"n": i} for i in range(3, 103)])
+    assert batch[0] == LogPosition(token.value, 1) and batch[-1] == LogPosition(token.value, 100)
+    assert [e.record for e in await log.read(limit=10_000)] == [{"n": 0}, b"one", {"n": 2}] + [{"n": i} for i in range(3, 103)]
+
+
+async def test_a_stale_batch_writes_none_of_its_records(backend):
+    log, lease = backend.log, backend.lease
+    old = await lease.acquire("node-a")
+    await lease.acquire("node-a")  # re-acquired: ``old`` is stale
+    with pytest.raises(StaleLeader):
+        await log.fenced_append_many(old, [{"n": i} for i in range(10)])
+    assert await log.read() == [] and await log.last_position() is None
