@@ -34,7 +34,7 @@ class Follower:
         self.position = after
         self.highest_epoch = after.epoch if after else 0
         self.ttl_s = lease.ttl_s if ttl_s is None else ttl_s
-        self.campaign_every_s = self.ttl_s / 4 if campaign_every_s is None else campaign_every_s
+        self.campaign_every_s = self.ttl_s / 8 if campaign_every_s is None else campaign_every_s
         self.campaigns = campaign
         self.sleeper = sleeper or RealSleeper()
         self.clock = clock or SystemClock()
@@ -90,6 +90,8 @@ class Follower:
                 await self.sleeper.sleep(self.backoff.next_delay())
                 continue
             raise_if_cancelled()
+            if not entries and await self._log_lost_what_we_applied():
+                break
             for entry in entries:
                 if not follows(self.position, entry.position):
                     self._gap(LogGap(self.position, entry.position))
@@ -101,6 +103,22 @@ class Follower:
             if entries:
                 async with self._progress:
                     self._progress.notify_all()
+
+    async def _log_lost_what_we_applied(self) -> bool:
+        """A quiet log whose last position is behind ours: the server lost entries this node had
+        applied (an async replica promoted after a failover). The hot copy is then ahead of the
+        truth and must be rebuilt, so it is reported as a gap."""
+        if self.position is None:
+            return False
+        try:
+            last = await self.log.last_position()
+        except Unavailable:
+            raise_if_cancelled()
+            return False
+        if last is None or last < self.position:
+            self._gap(LogGap(self.position, f"the log's end {last} (entries this node applied were lost)"))
+            return True
+        return False
 
     def _gap(self, gap: LogGap) -> None:
         self.gap = gap

@@ -85,3 +85,26 @@ async def test_the_leader_dies_and_a_caught_up_follower_takes_over(nodes):
     assert pos.epoch == new.value and pos.seq == 1
     assert takeover_s < 15  # generous; the benchmark measures it
     assert sum(n.follower.is_leader for n in others) == 1
+
+
+async def test_a_follower_ahead_of_the_log_reports_a_gap(redis_prefix):
+    """A failover to an async replica that lacked the last writes: the log's end is now behind
+    what a follower applied. The follower says so (its hot copy must be rebuilt)."""
+    from acd.eventlog.redisconn import LogKeys
+
+    node = Node("node-0", redis_prefix)
+    gaps = []
+    node.follower.on_gap = gaps.append
+    node.follower.campaigns = False
+    try:
+        for i in range(5):
+            await node.log.append({"n": i})
+        node.follower.start()
+        await until(lambda: len(node.applied) == 5)
+        keys = LogKeys(redis_prefix)
+        await node.client.delete(keys.stream)  # what the promoted replica never got ...
+        await node.client.hset(keys.meta, mapping={"epoch": 0, "seq": 3})  # ... it had 3 entries
+        await until(lambda: bool(gaps))
+        assert "lost" in str(gaps[0]) and node.follower.gap is gaps[0]
+    finally:
+        await node.close()
