@@ -115,7 +115,7 @@ async def measure_takeover(ttl_s: float) -> tuple[float, float]:
         assert old.heartbeat is not None
         killed = time.monotonic()
         await old.stop(release=False)
-        lapsed = old.heartbeat._valid_until  # when the dead node's lease ran out, on this clock
+        lapsed = old.heartbeat.valid_until  # when the dead node's lease ran out, on this clock
         await asyncio.wait_for(nodes[1].leader.wait(), 30)
         elected = time.monotonic()
         return elected - killed, elected - lapsed

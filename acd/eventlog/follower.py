@@ -14,6 +14,7 @@ from acd.eventlog.errors import LogGap, Unavailable
 from acd.eventlog.heartbeat import Heartbeat
 from acd.eventlog.timing import Backoff, RealSleeper, Sleeper, raise_if_cancelled
 from acd.eventlog.types import Entry, FencingToken, LogPosition, follows
+from acd.eventlog.logfields import log_event
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class Follower:
 
     def _gap(self, gap: LogGap) -> None:
         self.gap = gap
-        log.error("eventlog.follower.gap node=%s after=%s got=%s", self.node_id, gap.after, gap.got)
+        log_event(log, logging.ERROR, "eventlog.follower.gap", node=self.node_id, after=str(gap.after), got=str(gap.got))
         if self.on_gap is not None:
             self.on_gap(gap)
 
@@ -151,13 +152,13 @@ class Follower:
         self.heartbeat = heartbeat
         last = await self.log.last_position()
         if last is not None and not await self.wait_applied(last, self.catch_up_timeout_s):
-            log.warning("eventlog.follower.catch_up_slow node=%s at=%s last=%s", self.node_id, self.position, last)
+            log_event(log, logging.WARNING, "eventlog.follower.catch_up_slow", node=self.node_id, at=str(self.position), last=str(last))
             await heartbeat.stop(release=True)
             return None
         if heartbeat.lost.is_set():
             return None
         self.leader.set()
-        log.warning("eventlog.follower.leader node=%s epoch=%d", self.node_id, token.value)
+        log_event(log, logging.WARNING, "eventlog.follower.leader", node=self.node_id, epoch=token.value)
         if self.on_leader is not None:
             self.on_leader(token)
         return token

@@ -14,6 +14,7 @@ from acd.eventlog.base import LeaderLease
 from acd.eventlog.errors import Unavailable
 from acd.eventlog.timing import RealSleeper, Sleeper, raise_if_cancelled
 from acd.eventlog.types import FencingToken
+from acd.eventlog.logfields import log_event
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,11 @@ class Heartbeat:
         self._task = asyncio.create_task(self._run(), name=f"lease-heartbeat-{self.token.node_id}-{self.token.value}")
         return self._task
 
+    @property
+    def valid_until(self) -> float:
+        """The monotonic time (on ``clock``) until which the lease is ours at the least."""
+        return self._valid_until
+
     def holds_lease(self) -> bool:
         """A local, Redis-free answer for the hot path: False once lost or once the TTL passed
         since the last successful renewal began (a paused process wakes up not leader)."""
@@ -54,7 +60,7 @@ class Heartbeat:
             return
         self.reason = reason
         self.lost.set()
-        log.warning("eventlog.lease.lost node=%s epoch=%d reason=%s", self.token.node_id, self.token.value, reason)
+        log_event(log, logging.WARNING, "eventlog.lease.lost", node=self.token.node_id, epoch=self.token.value, reason=reason)
         if self.on_lost is not None:
             self.on_lost(self.token, reason)
 
@@ -96,4 +102,4 @@ class Heartbeat:
                 async with asyncio.timeout(self.interval_s):
                     await self.lease.release(self.token)
             except (Unavailable, TimeoutError):
-                log.warning("eventlog.lease.release_failed node=%s epoch=%d", self.token.node_id, self.token.value)
+                log_event(log, logging.WARNING, "eventlog.lease.release_failed", node=self.token.node_id, epoch=self.token.value)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from acd.clock import Clock, SystemClock
+from acd.eventlog.logfields import log_event
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class OutageMonitor:
             return
         self._down_since = self.clock.monotonic()
         self.outages += 1
-        log.warning("eventlog.redis.down op=%s error=%s", op, type(exc).__name__)
+        log_event(log, logging.WARNING, "eventlog.redis.down", op=op, error=type(exc).__name__, outages=self.outages)
         if self.on_down is not None:
             self.on_down(op, exc)
 
@@ -45,6 +46,6 @@ class OutageMonitor:
             return
         lasted = self.clock.monotonic() - self._down_since
         self._down_since = None
-        log.warning("eventlog.redis.up after_s=%.3f", lasted)
+        log_event(log, logging.WARNING, "eventlog.redis.up", after_s=round(lasted, 3), failed_calls=self.failures)
         if self.on_up is not None:
             self.on_up(lasted)
