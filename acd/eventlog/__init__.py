@@ -9,6 +9,7 @@ from acd.eventlog.base import EventLog, LeaderLease, SnapshotStore
 from acd.eventlog.errors import EventLogError, LogGap, LogUnavailable, StaleLeader, Unavailable
 from acd.eventlog.follower import Follower
 from acd.eventlog.heartbeat import Heartbeat
+from acd.eventlog.iterate import follow
 from acd.eventlog.memory import MemoryEventLog, MemoryLeaderLease, MemorySnapshotStore
 from acd.eventlog.outage import OutageMonitor
 from acd.eventlog.rebuild import Rebuilt, rebuild
@@ -18,5 +19,5 @@ from acd.eventlog.types import Entry, FencingToken, LogPosition, Record
 __all__ = [
     "Backoff", "Entry", "EventLog", "EventLogError", "FencingToken", "Follower", "Heartbeat", "LeaderLease", "LogGap",
     "LogPosition", "LogUnavailable", "MemoryEventLog", "MemoryLeaderLease", "MemorySnapshotStore", "OutageMonitor",
-    "Rebuilt", "Record", "RealSleeper", "Sleeper", "SnapshotStore", "StaleLeader", "Unavailable", "VirtualSleeper", "rebuild",
+    "Rebuilt", "Record", "RealSleeper", "Sleeper", "SnapshotStore", "StaleLeader", "Unavailable", "VirtualSleeper", "follow", "rebuild",
 ]

@@ -151,3 +151,23 @@ async def test_a_stale_batch_writes_none_of_its_records(backend):
     with pytest.raises(StaleLeader):
         await log.fenced_append_many(old, [{"n": i} for i in range(10)])
     assert await log.read() == [] and await log.last_position() is None
+
+
+async def test_follow_yields_every_entry_in_order_as_it_arrives(backend):
+    from acd.eventlog import follow
+
+    other_log, _ = backend.another_node()
+    await backend.log.append({"n": 0})
+    seen = []
+
+    async def consume():
+        async for entry in follow(backend.log, poll_timeout_s=0.2):
+            seen.append(entry.record["n"])
+            if len(seen) == 5:
+                return
+
+    task = asyncio.create_task(consume(), name="test-follow")
+    for i in range(1, 5):
+        await other_log.append({"n": i})
+    await asyncio.wait_for(task, 10)
+    assert seen == [0, 1, 2, 3, 4]
