@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from acd.clock import Clock, SystemClock
+from acd.eventlog.memory import MemoryLeaderLease
+from acd.eventlog.types import FencingToken
 
 
 class MemoryLiveStore:
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, lease: MemoryLeaderLease | None = None) -> None:
         self.clock = clock or SystemClock()
+        self.lease = lease  # checked when an operation carries a fencing token
         self._agents: dict[str, tuple[str, float | None]] = {}  # agent -> (holder, expires_at)
         self._claims: dict[str, tuple[str, float]] = {}
+
+    def _fence(self, token: FencingToken | None, op: str) -> None:
+        if token is None:
+            return
+        if self.lease is None:
+            raise ValueError(f"{op}: a fencing token was given but this store has no lease to check it against")
+        self.lease.check_now(token, op)
 
     def _holder(self, agent_id: str) -> str | None:
         held = self._agents.get(agent_id)
@@ -21,19 +31,22 @@ class MemoryLiveStore:
             return None
         return holder
 
-    async def reserve(self, agent_id: str, offer_id: str, node_id: str, ttl_s: float) -> bool:
+    async def reserve(self, agent_id: str, offer_id: str, node_id: str, ttl_s: float, *, token: FencingToken | None = None) -> bool:
+        self._fence(token, "reserve")
         if self._holder(agent_id) is not None:
             return False
         self._agents[agent_id] = (offer_id, self.clock.monotonic() + ttl_s)
         return True
 
-    async def confirm(self, agent_id: str, offer_id: str, call_id: str) -> bool:
+    async def confirm(self, agent_id: str, offer_id: str, call_id: str, *, token: FencingToken | None = None) -> bool:
+        self._fence(token, "confirm")
         if self._holder(agent_id) != offer_id:
             return False
         self._agents[agent_id] = (call_id, None)
         return True
 
-    async def release(self, agent_id: str, holder_id: str) -> bool:
+    async def release(self, agent_id: str, holder_id: str, *, token: FencingToken | None = None) -> bool:
+        self._fence(token, "release")
         if self._holder(agent_id) != holder_id:
             return False
         del self._agents[agent_id]
@@ -42,7 +55,8 @@ class MemoryLiveStore:
     async def holder(self, agent_id: str) -> str | None:
         return self._holder(agent_id)
 
-    async def claim(self, call_id: str, offer_id: str, ttl_s: float) -> bool:
+    async def claim(self, call_id: str, offer_id: str, ttl_s: float, *, token: FencingToken | None = None) -> bool:
+        self._fence(token, "claim")
         now = self.clock.monotonic()
         current = self._claims.get(call_id)
         if current is not None and current[1] > now:

@@ -4,7 +4,6 @@ import asyncio
 import uuid
 
 import pytest
-import redis.asyncio as aioredis
 
 from acd.clock import FakeClock
 from acd.livestate.memory import MemoryLiveStore
