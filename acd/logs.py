@@ -21,7 +21,8 @@ import logging
 import re
 import sys
 import time
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from acd.secrets import MASK, Secret
 

@@ -64,7 +64,7 @@ class Users:
         self._refused: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._refused_for: object = self.entries
 
-    def replace_entries(self, other: "Users") -> None:
+    def replace_entries(self, other: Users) -> None:
         """Take another load's users (config reload): a new entries dict, so the remembered
         refusals no longer apply and open streams re-check their user; verifications dropped."""
         self.entries, self._verified = dict(other.entries), {}
