@@ -15,6 +15,7 @@ from aiohttp import web
 
 from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable, error_middleware
 from acd.http.events import EventBus, Reset
+from acd.http.jsonbody import parse_json
 from acd.http.signin import SignInGuard, TooManySignIns
 from acd.http.users import Role, User, Users
 from acd.logs import get_logger
@@ -130,10 +131,7 @@ def _user(request: web.Request) -> User:
 
 
 async def _json_body(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Invalid("body", "not a JSON object") from None
+    body = parse_json(await request.read())
     if not isinstance(body, dict):
         raise Invalid("body", "not a JSON object")
     props = schema.get("properties", {})
