@@ -11,7 +11,8 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from acd.flows.expr import Expr

@@ -23,7 +23,7 @@ async def test_pins_typed_ahead_into_the_welcome_by_many_callers_stay_secret(mak
     scripts = [CallerScript(caller_id=CALLER, dnis="5551234", keys=f"{PIN}#,2", hangup_after_s=4.0) for _ in range(CALLERS)]
     calls = await asyncio.gather(*(engine.pbx.place_call(s) for s in scripts))
     outcomes = await asyncio.gather(*(c.finished(30) for c in calls))
-    for call, outcome in zip(calls, outcomes):
+    for call, outcome in zip(calls, outcomes, strict=True):
         assert outcome.keys and outcome.keys[0].digit == PIN[0] and outcome.keys[0].heard  # it cut the welcome short
         in_recording = [k.digit for k in outcome.keys[:len(PIN) + 1] if any(r.caller_audible_at(k.t) for r in outcome.recordings)]
         assert not in_recording, in_recording
