@@ -21,7 +21,8 @@ import logging
 import re
 import sys
 import time
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from acd.secrets import MASK, Secret
 
@@ -75,10 +76,31 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: mask_field(k, v) for k, v in fields.items()}
 
 
+# What must never reach a log raw: C0 controls (CR, LF, ESC...), DEL, C1 controls (a lone 0x9b is
+# a terminal's CSI) and the Unicode line and paragraph separators. A caller id is caller-chosen.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    c = m.group()
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as a visible escape (``\\r``, ``\\x1b``)."""
+    return _CONTROL.sub(_escape_char, text)
+
+
+def _json_safe(text: str) -> str:
+    """JSON text as ``json.dumps`` gives it, with DEL, C1 and U+2028/9 escaped too (json escapes C0 only)."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _plain(value: Any) -> str:
     text = str(value)
-    if text == "" or any(c in text for c in ' ="\n'):
-        return json.dumps(text, ensure_ascii=False)
+    if text == "" or any(c in text for c in ' ="\\') or _CONTROL.search(text):
+        return _json_safe(json.dumps(text, ensure_ascii=False))
     return text
 
 
@@ -88,7 +110,7 @@ class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         ms = int(record.msecs)
-        parts = [f"{ts}.{ms:03d}Z", record.levelname, record.name, record.getMessage()]
+        parts = [f"{ts}.{ms:03d}Z", record.levelname, escape_controls(record.name), escape_controls(record.getMessage())]
         parts += [f"{k}={_plain(v)}" for k, v in _fields(record).items()]
         line = " ".join(parts)
         if record.exc_info:
@@ -110,7 +132,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             exc = record.exc_info[1]
             doc["exc"] = f"{type(exc).__name__}: {exc}"
-        return json.dumps(doc, ensure_ascii=False)
+        return _json_safe(json.dumps(doc, ensure_ascii=False))
 
 
 def configure(level: str = "INFO", fmt: str = "text", stream=None) -> None:

@@ -54,6 +54,39 @@ def test_json_log_format():
     assert doc["event"] == "x.y" and doc["n"] == 3 and doc["level"] == "INFO"
 
 
+HOSTILE = "+447911111111\r\nINFO fake.line\x1b[2J\x9b\x7f\u2028end"
+RAW = ("\r", "\n", "\x1b", "\x9b", "\x7f", "\u2028")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_control_characters_in_a_caller_id_are_escaped_in_both_formats(fmt):
+    """Issue #13 item 8: a CR/LF/ESC caller id must not forge a line or drive the terminal."""
+    stream = _capture(fmt)
+    log = logs.get_logger("acd.test")
+    log.event("agi.session.start", caller=HOSTILE)
+    log.event("odd\revent\x1b", n=1)
+    try:
+        raise ValueError("bad\rvalue\x1b")
+    except ValueError:
+        log.logger.exception("boom")
+    out = stream.getvalue()
+    assert out.count("\n") == 3  # exactly one line per event
+    body = out.replace("\n", "")
+    assert not [c for c in RAW if c in body]
+    first = out.splitlines()[0]
+    if fmt == "json":
+        assert json.loads(first)["caller"] == HOSTILE  # escaped, not lost: it parses back exactly
+    else:
+        assert 'caller="+447911111111\\r\\nINFO fake.line\\u001b[2J\\u009b\\u007f\\u2028end"' in first
+        assert json.loads(first.split("caller=", 1)[1]) == HOSTILE
+
+
+def test_a_backslash_value_is_quoted_so_escapes_stay_unambiguous():
+    stream = _capture("text")
+    logs.get_logger("acd.test").event("x", caller="a\\rb")
+    assert 'caller="a\\\\rb"' in stream.getvalue()
+
+
 def teardown_module():
     logs.configure("WARNING")
     logging.getLogger().handlers[:] = []

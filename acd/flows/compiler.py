@@ -30,6 +30,7 @@ import yaml
 
 from acd.flows.expr import ExprError, FUNCTIONS, Expr, literal_expr, parse_expr
 from acd.flows.model import (
+    secret_input_ahead,
     ACTIONS,
     INPUT_ACTIONS,
     OUTCOME_DEFAULTS,
@@ -1027,6 +1028,7 @@ def compile_flow_text(
             frozenset({currency.major, currency.minor, currency.conjunction} | ({currency.minus} if _says_currency(steps.values(), ctx) else set()))
             if _says_currency(steps.values(), ctx) else frozenset()),
         loc=where(doc, default_file=file),
+        secret_ahead=secret_input_ahead(steps),
     )
     _check_routes(flow, ctx, set(steps_node))
     if complete:  # these need the whole graph

@@ -279,18 +279,20 @@ class FlowInterpreter:
                 outcome, error = "error", _describe(exc)
             except Exception as exc:  # noqa: BLE001 - a port raising anything is a step error
                 outcome, error = "error", _describe(exc)
-            finally:
-                await self._unmute(st)
             if isinstance(outcome, (_End, _Return)):
+                await self._unmute(st)
                 self._record(st, flow, step, outcome.outcome, inputs, started, t0, None)
                 return outcome
             self._record(st, flow, step, outcome, inputs, started, t0, error)
             if step.is_terminal(outcome) and outcome not in step.routes:
+                await self._unmute(st)
                 return _Return(outcome) if step.action == "return" else _End(_END_NAMES.get(outcome, outcome))
             if step.action == "branch" and outcome.startswith("case"):
                 target = step.params.cases[int(outcome[4:]) - 1].target
             else:
                 target = step.target(outcome)
+            if target not in flow.secret_ahead:  # muted only on the way into secret input
+                await self._unmute(st)
             if target is None:
                 raise FlowAborted(error or f"outcome {outcome!r} of step {name!r} has nowhere to go", name)
             name = target
@@ -424,16 +426,22 @@ class FlowInterpreter:
                 timeout = spec.first_digit_timeout_s if first else spec.inter_digit_timeout_s
                 d = await channel.wait_for_digit(int(timeout * 1000))
             if d is None:
-                st.typeahead = "".join(pending)
+                self._keep_typeahead(st, spec, pending)
                 return ("no_input" if first else "timeout"), buf
             first = False
             if spec.terminator and d == spec.terminator:
-                st.typeahead = "".join(pending)
+                self._keep_typeahead(st, spec, pending)
                 return ("terminator" if buf else "no_input"), buf
             buf += d
             if len(buf) >= spec.max_digits:
-                st.typeahead = "".join(pending)
+                self._keep_typeahead(st, spec, pending)
                 return "max", buf
+
+    @staticmethod
+    def _keep_typeahead(st: _CallState, spec: DigitSpec, pending: list[str]) -> None:
+        """Keys typed beyond an entry go to the next step, unless the entry was secret: those may
+        be more of the secret, and the next step would record them."""
+        st.typeahead = "" if spec.secret else "".join(pending)
 
     def _valid(self, spec: DigitSpec, digits: str) -> str | None:
         if not digits.isdigit():
@@ -461,6 +469,7 @@ class FlowInterpreter:
         entries: list[Any] = []
         inputs["entries"] = entries
         fail = "timeout"
+        muted_here = spec.secret and not st.muted  # a prompt leading here may have muted already
         if spec.secret:
             await self._mute(st)
         try:
@@ -483,7 +492,7 @@ class FlowInterpreter:
                             st.typeahead += d
             return fail, ""
         finally:
-            if spec.secret:
+            if muted_here:
                 await self._unmute(st)
 
     # ------------------------------------------------------------------ actions
@@ -493,10 +502,13 @@ class FlowInterpreter:
         return await handler(step, step.params, st, flow, frame, channel, inputs)
 
     async def _do_play(self, step, p, st, flow, frame, channel, inputs) -> str:
+        secret_next = step.target("done") in flow.secret_ahead
+        if secret_next:  # a key typed into this prompt is the first of a secret: mute before it plays
+            await self._mute(st)
         d = await self._play(p.prompts, st, flow, frame, channel, ALL_KEYS if p.interruptible else "")
         if d:
             st.typeahead += d
-            inputs["key"] = d
+            inputs["key"] = Secret(d) if secret_next else d
         return "done"
 
     async def _do_menu(self, step, p, st, flow, frame, channel, inputs) -> str:
@@ -617,6 +629,11 @@ class FlowInterpreter:
             return "locked"
         tries: list[str] = []
         inputs["attempts"] = tries
+        await self._mute(st)  # over every attempt and the prompts between them (unmuted after the step)
+        return await self._verify_attempts(kind, p, st, flow, frame, channel, cid, tries)
+
+    async def _verify_attempts(self, kind: str, p, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                               channel: CallChannel, cid: str, tries: list[str]) -> str:
         answered = False
         for attempt in range(p.attempts):
             outcome, digits = await self._collect(p.digits, st, flow, frame, channel, {})

@@ -11,7 +11,8 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from acd.flows.expr import Expr
@@ -400,6 +401,8 @@ class CompiledFlow:
     subflows: frozenset[str] = frozenset()
     sounds: frozenset[str] = frozenset()  # every sound file the flow can play (for the recording list)
     loc: Location = Location("<unknown>", 1, 1)
+    # steps from which the caller's next keys are a secret (see ``secret_input_ahead``)
+    secret_ahead: frozenset[str] = frozenset()
 
     def outcomes_of(self, step: Step) -> tuple[str, ...]:
         return step_outcomes(step)
@@ -414,6 +417,34 @@ def step_outcomes(step: Step, subflow_returns: frozenset[str] | None = None) -> 
     if step.action == "subflow":
         return tuple(sorted(subflow_returns)) if subflow_returns is not None else tuple(step.routes)
     return ACTION_OUTCOMES[step.action]
+
+
+# Steps that read secret digits, and steps that play nothing and read nothing (the keys a caller
+# types ahead pass through them to whatever reads next).
+_READS_SECRET = ("verify_pin", "verify_date")
+_SILENT = ("set", "branch", "schedule", "lookup_caller", "identify", "language")
+
+
+def reads_secret(step: Step) -> bool:
+    if step.action in _READS_SECRET:
+        return True
+    return step.action == "collect" and bool(step.params.digits.secret)
+
+
+def secret_input_ahead(steps: Mapping[str, Step]) -> frozenset[str]:
+    """Names of the steps from which the next keys the caller types may be a secret: the steps
+    that read secret digits, and the silent steps with an edge to one of those. A prompt whose
+    next step is in this set precedes secret input: the keys typed into it (type-ahead) are
+    secret from the first, and the recording is muted before it plays."""
+    ahead = {name for name, step in steps.items() if reads_secret(step)}
+    changed = True
+    while changed:
+        changed = False
+        for name, step in steps.items():
+            if name not in ahead and step.action in _SILENT and any(t in ahead for _, t in step_edges(step)):
+                ahead.add(name)
+                changed = True
+    return frozenset(ahead)
 
 
 def step_edges(step: Step, subflow_returns: frozenset[str] | None = None) -> list[tuple[str, str]]:

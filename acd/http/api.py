@@ -8,12 +8,15 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable, error_middleware
 from acd.http.events import EventBus, Reset
+from acd.http.jsonbody import parse_json
+from acd.http.signin import SignInGuard, TooManySignIns
 from acd.http.users import Role, User, Users
 from acd.logs import get_logger
 
@@ -74,16 +77,22 @@ def _token(request: web.Request, allow_query: bool) -> str | None:
     return None
 
 
-async def _authenticate(app: web.Application, token: str) -> User | None:
-    """A known token answers at once; an unknown one costs a KDF per user in a thread, and only
-    ``KDF_CONCURRENCY`` of those run at a time, so a flood of bad tokens cannot take every worker
-    thread (reloads, validation) or hold up requests with good tokens."""
-    users = app[USERS]
+async def _authenticate(request: web.Request, token: str) -> User | None:
+    """A token verified before answers at once. Any other costs at most one KDF (the user its id
+    part names), run in a thread within the sign-in guard's bounds: a few at a time, one per
+    client address, and none for an address that failed too often lately (429, Retry-After)."""
+    app = request.app
+    users, guard = app[USERS], app[SIGNIN]
+    address = request.remote or "?"
     user = users.cached(token)
-    if user is not None or users.refused_before(token):
+    if user is not None:
         return user
-    async with app[KDF_SLOTS]:
-        return await asyncio.to_thread(users.authenticate, token)
+    guard.refuse_if_limited(address)
+    if not users.refused_before(token):
+        user = await guard.run_kdf(address, lambda: users.authenticate(token))
+    if user is None:
+        guard.failed(address)
+    return user
 
 
 def _auth_middleware(routes: dict[tuple[str, str], Route]):
@@ -101,7 +110,7 @@ def _auth_middleware(routes: dict[tuple[str, str], Route]):
         if route.rule == PUBLIC:
             return await handler(request)
         token = _token(request, allow_query=route.stream)
-        user = await _authenticate(request.app, token) if token else None
+        user = await _authenticate(request, token) if token else None
         if user is None:
             raise Unauthorized("a valid token is required (Authorization: Bearer <token>)")
         if not _allowed(route.rule, user, request):
@@ -122,10 +131,7 @@ def _user(request: web.Request) -> User:
 
 
 async def _json_body(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Invalid("body", "not a JSON object") from None
+    body = parse_json(await request.read())
     if not isinstance(body, dict):
         raise Invalid("body", "not a JSON object")
     props = schema.get("properties", {})
@@ -461,10 +467,13 @@ async def _close_streams(app: web.Application) -> None:
 KEEPALIVE_S = 15.0  # a comment line on a quiet stream, so proxies and browsers keep it open
 
 
-async def _still_allowed(app: web.Application, user: User, token: str) -> bool:
+async def _still_allowed(request: web.Request, user: User, token: str) -> bool:
     """After a users reload: the stream's token still names the same user with the same role and
     agent (a revoked token or a changed role ends the stream; the reconnect then gets 401)."""
-    return await _authenticate(app, token) == user
+    try:
+        return await _authenticate(request, token) == user
+    except TooManySignIns:
+        return False
 
 
 async def _stream_events(request: web.Request, bus: EventBus, user: User, after: int | None, token: str) -> web.StreamResponse:
@@ -499,7 +508,7 @@ async def _stream_events(request: web.Request, bus: EventBus, user: User, after:
                     break
             if users.entries is not entries:
                 entries = users.entries
-                if not await _still_allowed(request.app, user, token):
+                if not await _still_allowed(request, user, token):
                     log.event("http.events.closed_after_users_reload", user=user.id)
                     break
             if event is None:
@@ -605,15 +614,14 @@ async def _openapi(request: web.Request) -> web.Response:
 
 OPENAPI = web.AppKey("openapi", dict)
 STREAMS = web.AppKey("streams", set)
-KDF_SLOTS = web.AppKey("kdf_slots", asyncio.Semaphore)
-KDF_CONCURRENCY = 2
+SIGNIN = web.AppKey("signin", SignInGuard)
 
 
 def add_api(app: web.Application, engine, users: Users, bus: EventBus, *, public: tuple[Route, ...] = ()) -> None:
     """Mount the API routes, the auth middleware and the error mapping on ``app``."""
     app[ENGINE], app[USERS], app[BUS] = engine, users, bus
     app[STREAMS] = set()
-    app[KDF_SLOTS] = asyncio.Semaphore(KDF_CONCURRENCY)
+    app[SIGNIN] = SignInGuard(engine.clock)
     app.on_shutdown.append(_close_streams)
     table = {(r.method, r.path): r for r in ROUTES + public}
     app[OPENAPI] = openapi(ROUTES, public + (Route("GET", "/openapi.json", _openapi, PUBLIC, "This specification", tag="session"),))

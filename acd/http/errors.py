@@ -8,6 +8,7 @@ import json
 
 from aiohttp import web
 
+from acd.http.signin import TooManySignIns
 from acd.logs import get_logger
 from acd.routing.core import IllegalTransition, UnknownAgent
 from acd.service.acd import InvalidChoice, NotInWrapUp
@@ -73,6 +74,10 @@ def as_response(exc: BaseException) -> web.Response | None:
         return _body("invalid", str(exc), 422, field=exc.field)
     if isinstance(exc, StoreError):
         return _body("invalid", str(exc), 422)
+    if isinstance(exc, TooManySignIns):
+        response = _body("too_many_requests", str(exc), 429)
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
     if isinstance(exc, json.JSONDecodeError):
         return _body("invalid", "the body is not JSON", 422, field="body")
     return None

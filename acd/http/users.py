@@ -3,7 +3,11 @@
 Tokens are stored only as slow salted hashes (``acd.secrets.hash_secret``, scrypt). Checking a
 token against every user's hash on every request would cost a KDF per user per request, so a
 successful check is remembered by the SHA-256 of the token (never the token itself) for the life
-of the process."""
+of the process.
+
+A token names its user: issued tokens are ``<user id>.<random>``, and the public demo tokens of
+config/users.yaml are ``demo-<user id or role>-token``. So checking any token costs one KDF at most
+(the named user's hash), and a token that names nobody costs none (issue #13, item 4)."""
 
 from __future__ import annotations
 
@@ -60,7 +64,7 @@ class Users:
         self._refused: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._refused_for: object = self.entries
 
-    def replace_entries(self, other: "Users") -> None:
+    def replace_entries(self, other: Users) -> None:
         """Take another load's users (config reload): a new entries dict, so the remembered
         refusals no longer apply and open streams re-check their user; verifications dropped."""
         self.entries, self._verified = dict(other.entries), {}
@@ -79,11 +83,27 @@ class Users:
         return None if user_id is None else self.get(user_id)
 
     def refused_before(self, token: str) -> bool:
-        """True when this token matched nobody in the current entries (no KDF)."""
+        """True when this token is refused without a KDF: it names no user, or it matched nobody
+        in the current entries."""
+        if not token or len(token) > 256 or self.owner(token) is None:
+            return True
         return self._refused_for is self.entries and self._key(token) in self._refused
 
+    def owner(self, token: str) -> UserEntry | None:
+        """The one user a token can belong to, from its id part, or None (then no KDF is spent)."""
+        user_id, dot, rest = token.partition(".")
+        if dot:
+            return self.entries.get(user_id) if rest else None
+        if token.startswith("demo-") and token.endswith("-token"):  # the demo's public tokens
+            name = token[len("demo-"):-len("-token")]
+            if name in self.entries:
+                return self.entries[name]
+            by_role = [e for e in self.entries.values() if e.role == name]
+            return by_role[0] if len(by_role) == 1 else None
+        return None
+
     def authenticate(self, token: str) -> User | None:
-        """The token's user, or None. Slow (a scrypt per user) unless seen before: run it in a thread."""
+        """The token's user, or None. Slow (one scrypt) unless seen before: run it in a thread."""
         if not token or len(token) > 256:
             return None
         key = self._key(token)
@@ -93,12 +113,8 @@ class Users:
                 self._refused, self._refused_for = collections.OrderedDict(), self.entries
             if key in self._refused:
                 return None
-            secret = Secret(token)
-            # Issued tokens are "<user id>.<random>": one KDF per request, not one per user, so a
-            # flood of bad tokens cannot cost more than one hash each.
-            owner, dot, _ = token.partition(".")
-            candidates = [self.entries[owner]] if dot and owner in self.entries else list(self.entries.values())
-            user_id = next((e.id for e in candidates if e.token_hash and verify_secret(secret, e.token_hash)), None)
+            entry = self.owner(token)  # one KDF at most, never one per user
+            user_id = entry.id if entry and entry.token_hash and verify_secret(Secret(token), entry.token_hash) else None
             if user_id is None:
                 self._refused[key] = None
                 while len(self._refused) > REFUSED_CACHE:

@@ -3,11 +3,12 @@ adds the API beside them (``acd.app`` wires both)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import web
 
 from acd.http.pages import add_pages
+from acd.http.security import add_security_headers
 
 
 METRICS = web.AppKey("metrics", Callable[[], bytes])
@@ -28,4 +29,5 @@ def create_web_app(metrics: Callable[[], bytes]) -> web.Application:
     app.router.add_get("/healthz", _health)
     app.router.add_get("/metrics", _metrics)
     add_pages(app)
+    add_security_headers(app)
     return app

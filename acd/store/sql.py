@@ -400,7 +400,7 @@ class SqlStore:
                 who, VerificationAttemptRow.result.in_(("ok", "unlocked"))))
             return int(await s.scalar(select(func.count()).select_from(VerificationAttemptRow).where(
                 who, VerificationAttemptRow.at >= since, VerificationAttemptRow.id > (reset_id or 0),
-                VerificationAttemptRow.result == "failed")) or 0)
+                VerificationAttemptRow.result.in_(("failed", "pending")))) or 0)
 
     async def attempts(self, *, customer_id: str | None = None) -> list[dict[str, Any]]:
         stmt = select(VerificationAttemptRow).order_by(VerificationAttemptRow.at, VerificationAttemptRow.id)

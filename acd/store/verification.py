@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from acd.clock import Clock
 from acd.logs import get_logger
 from acd.ports import VerifyResult
 from acd.secrets import Secret, verify_secret
+from acd.store.attempts import claim_attempt, settle_attempt
 from acd.store.sql import SqlStore
 
 log = get_logger(__name__)
@@ -51,9 +52,16 @@ class SqlVerification:
         await self.store.record_attempt(customer_id=customer_id, caller_number=None, method=f"unlock:{by}"[:20], result="unlocked", call_id=None)
 
     async def _verify(self, customer_id: str, method: str, given: Secret, caller_number: str | None, call_id: str) -> VerifyResult:
-        if await self.is_locked(customer_id, caller_number):
+        """Claim an attempt slot atomically (or be refused: locked), then check the slow hash, then
+        settle the slot, so simultaneous calls never get more than ``max_failures`` checks."""
+        now = self.clock.now()
+        claim = await claim_attempt(self.store.engine, customer_id=customer_id, caller_number=caller_number,
+                                    method=method, call_id=call_id, at=now, since=now - self.policy.window_s,
+                                    max_failures=self.policy.max_failures)
+        if claim.locked:
             result = VerifyResult.LOCKED
         else:
+            assert claim.attempt_id is not None
             stored = await self.store.secret_hash(customer_id, method)
             if stored is None:
                 result = VerifyResult.NO_SECRET
@@ -61,11 +69,10 @@ class SqlVerification:
                 result = VerifyResult.OK
             else:
                 result = VerifyResult.FAILED
-        await self.store.record_attempt(customer_id=customer_id, caller_number=caller_number, method=method,
-                                        result=result.value, call_id=call_id)
-        if result is VerifyResult.FAILED and await self.is_locked(customer_id, caller_number):
-            result = VerifyResult.LOCKED  # this failure was the last allowed one
-            log.warn_event("verification.locked", customer_id=customer_id, method=method)
+            await settle_attempt(self.store.engine, claim.attempt_id, result.value)
+            if result is VerifyResult.FAILED and await self.is_locked(customer_id, caller_number):
+                result = VerifyResult.LOCKED  # this failure was the last allowed one
+                log.warn_event("verification.locked", customer_id=customer_id, method=method)
         log.event("verification.attempt", customer_id=customer_id, method=method, result=result.value)
         self.on_attempt(method, result.value)
         return result

@@ -64,7 +64,12 @@ async def stored_interaction(engine, call_id):
 async def test_a_verified_caller_is_routed_with_their_record(make_engine, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     engine, cid = await engine_with_customer(make_engine, tmp_path)
-    call = await engine.pbx.place_call(CallerScript(caller_id=CALLER, dnis="5551234", keys=f"{PIN}#,2", hangup_after_bridge_s=0.5))
+    # The first answer is empty: the caller lets the (interruptible) welcome play and types the PIN
+    # when asked for it. With "PIN#,2" the PIN was started during the welcome, 0.4 s after it began,
+    # racing the engine's caller lookup and lock check in real time: on a loaded machine the first
+    # key landed between two AGI commands and was lost (as on a real line), the PIN was wrong and
+    # the call "identified" only (issue #13, item 10). Type-ahead has its own test below.
+    call = await engine.pbx.place_call(CallerScript(caller_id=CALLER, dnis="5551234", keys=f",{PIN}#,2", hangup_after_bridge_s=0.5))
     outcome = await call.finished(30)
     assert outcome.connected and not outcome.fallback
     assert PIN in outcome.digits_sent  # the caller really typed it
@@ -90,18 +95,53 @@ async def test_a_verified_caller_is_routed_with_their_record(make_engine, tmp_pa
     assert 'acd_ivr_sessions_ended_total{flow="demo_line",outcome="not_contained"} 1.0' in metrics
 
     # ---- the secret scan: logs, spool, every stored row
-    standalone = re.compile(rf"(?<!\d){PIN}(?!\d)")
-    leaks = [r.getMessage() for r in caplog.records if standalone.search(r.getMessage() + repr(getattr(r, "__dict__", "")))]
+    await assert_no_secret_anywhere(engine, caplog, call.uniqueid, re.compile(rf"(?<!\d){PIN}(?!\d)"))
+
+
+async def assert_no_secret_anywhere(engine, caplog, call_id: str, secret: re.Pattern) -> str:
+    """No log record, spool line or stored row matches ``secret``; returns the dump of the store."""
+    leaks = [r.getMessage() for r in caplog.records if secret.search(r.getMessage() + repr(getattr(r, "__dict__", "")))]
     assert not leaks, leaks[:3]
     spool = "".join(p.read_text() for p in Path(engine.settings.database.spool_dir).glob("*.jsonl"))
-    assert spool and not standalone.search(spool)
+    assert spool and not secret.search(spool)
     async with engine.customers.engine.connect() as conn:
         tables = [r[0] for r in await conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))]
         dump = ""
         for table in tables:
             dump += repr((await conn.execute(text(f'SELECT * FROM "{table}"'))).all())
-    assert "Ada Lovelace" in dump and call.uniqueid in dump  # the scan sees real data
-    assert not standalone.search(dump)
+    assert "Ada Lovelace" in dump and call_id in dump  # the scan sees real data
+    assert not secret.search(dump)
+    return spool + dump
+
+
+async def test_a_pin_typed_ahead_into_the_welcome_leaks_nowhere(make_engine, tmp_path, caplog):
+    """Issue #13 item 3 over the simulated PBX: the caller starts typing the PIN while the
+    interruptible welcome plays. Its first key is secret like the others: masked on the step, in
+    the spool, the store and the agent's screen-pop, and typed while the recording is muted."""
+    caplog.set_level(logging.DEBUG)
+    engine, cid = await engine_with_customer(make_engine, tmp_path)
+    engine.pbx.sound_seconds = lambda name: 5.0 if name == "welcome" else 0.2  # time to barge in
+    call = await engine.pbx.place_call(CallerScript(caller_id=CALLER, dnis="5551234", keys=f"{PIN}#,2", hangup_after_bridge_s=0.5))
+    outcome = await call.finished(30)
+    assert outcome.connected
+    first = outcome.keys[0]
+    assert (first.digit, first.heard) == (PIN[0], True)  # it cut the welcome short
+    assert "welcome" in outcome.prompts
+    rec = await stored_interaction(engine, call.uniqueid)
+    welcome = next(s for s in rec.ivr_path if s["step"] == "welcome")
+    assert welcome["inputs"] == {"key": "***"}
+    typed_key = re.compile(rf'"key": "{PIN[0]}"|\(\'key\', \'{PIN[0]}\'\)|key={PIN[0]}\b')
+    everything = await assert_no_secret_anywhere(engine, caplog, call.uniqueid, typed_key)
+    assert '"key": "***"' in everything
+    # muted before the welcome played: no key of the PIN is in any recording of the call
+    pin_keys = outcome.keys[:len(PIN) + 1]
+    assert "".join(k.digit for k in pin_keys) == PIN + "#"
+    assert not [k for k in pin_keys if any(r.caller_audible_at(k.t) for r in outcome.recordings)]
+    mutes = [dict(a.headers).get("State") for a in engine.pbx.ami.actions_seen if a.name.lower() == "mixmonitormute"]
+    assert mutes[:2] == ["1", "0"]
+    # what the next agent's screen-pop lists as this customer's last interactions (AgentDesk._work)
+    [last] = [i.to_dict() for i in await engine.customers.search_interactions(customer_id=cid, limit=6)]
+    assert next(s for s in last["ivr_path"] if s["step"] == "welcome")["inputs"] == {"key": "***"}
 
 
 async def test_wrong_pins_lock_verification_and_route_to_security(make_engine, tmp_path):
@@ -125,3 +165,4 @@ async def test_an_unknown_caller_is_recorded_without_a_customer(make_engine, tmp
     rec = await stored_interaction(engine, call.uniqueid)
     assert rec.customer_id is None and rec.queue == "sales" and rec.verification_level == "none"
     await wait_until(lambda: True)
+

@@ -31,6 +31,7 @@ def browser(request):
     options.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1000"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to see Content-Security-Policy refusals
     drv = webdriver.Chrome(service=Service(driver), options=options)
     drv.set_page_load_timeout(30)
     shots: list[str] = []
@@ -46,8 +47,10 @@ def browser(request):
     yield drv
     try:
         shot("end")
+        refused = [e["message"] for e in drv.get_log("browser") if "Content Security Policy" in e["message"]]
     finally:
         drv.quit()
+    assert not refused, f"the page broke its Content-Security-Policy: {refused}"
 
 
 @pytest.fixture

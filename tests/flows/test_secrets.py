@@ -112,3 +112,68 @@ async def test_mute_happens_before_the_prompt_and_unmute_after_a_hangup(h: Harne
 async def test_no_recording_control_is_fine(h: Harness):
     result = await h.run(SECRET_FLOW, "402817", recording=False)
     assert not result.failed
+
+
+TYPEAHEAD_FLOW = """
+flow: t
+steps:
+  welcome:
+    play: {prompt: welcome, interruptible: true}
+    next: who
+  who:
+    lookup_caller: true
+    on: {found: pin, not_found: bye}
+  pin:
+    verify_pin: {prompt: pin-please, attempts: 1}
+    on: {ok: menu, failed: menu, locked: bye}
+  menu:
+    menu: {prompt: main-menu}
+    on: {"1": bye}
+    on_invalid: bye
+    on_timeout: bye
+  bye:
+    hangup: true
+"""
+
+
+async def test_a_pin_typed_ahead_into_the_welcome_is_secret_from_its_first_key(captured_logs, h: Harness):
+    """Issue #13 item 3: the caller starts the PIN while the welcome plays; that first key is cut
+    short the prompt, and is recorded masked; the recording was muted before the welcome played."""
+    h.add_customer("c1", pin=PIN)
+    order: list[str] = []
+
+    class Rec:
+        muted = False
+
+        async def mute(self):
+            order.append("mute")
+
+        async def unmute(self):
+            order.append("unmute")
+
+    h.recording = Rec()  # type: ignore[assignment]
+    real_stream = ScriptedChannel.stream_file
+
+    async def spy(self, filename, escape_digits="", offset=0):
+        order.append(f"play {filename}")
+        return await real_stream(self, filename, escape_digits, offset)
+
+    ScriptedChannel.stream_file = spy
+    try:
+        result = await h.run(TYPEAHEAD_FLOW, f"{PIN}#,1", recording=True)
+    finally:
+        ScriptedChannel.stream_file = real_stream
+    assert ("pin", "ok") in h.steps() and result.verification == "verified"
+    assert h.step_data("welcome")["inputs"] == {"key": "***"}
+    assert order[:2] == ["mute", "play welcome"] and order.count("mute") == 1
+    assert order.index("unmute") > order.index("play welcome") and "play main-menu" in order[order.index("unmute"):]
+    everything = json.dumps(h.recorder.events, default=str) + captured_logs.getvalue() + repr(result)
+    assert f'"key": "{PIN[0]}"' not in everything and PIN not in everything
+    assert h.step_data("menu")["inputs"] == {"keys": ["1"]}  # what is not secret is still recorded
+
+
+def test_the_compiler_knows_which_steps_lead_into_secret_input():
+    from acd.flows.compiler import compile_flow_text
+
+    flow = compile_flow_text(TYPEAHEAD_FLOW, "t.yaml")
+    assert flow.secret_ahead == frozenset({"who", "pin"})  # welcome's next step reads a secret through a silent one

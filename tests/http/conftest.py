@@ -8,7 +8,7 @@ import pytest
 
 from acd.secrets import Secret, hash_secret
 
-TOKENS = {"admin": "t-admin", "sup": "t-sup", "agent1": "t-agent1", "agent2": "t-agent2"}
+TOKENS = {"admin": "admin.t-admin", "sup": "sup.t-sup", "agent1": "agent1.t-agent1", "agent2": "agent2.t-agent2"}
 
 
 def users_yaml() -> str:

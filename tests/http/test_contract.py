@@ -108,7 +108,7 @@ async def test_a_revoked_token_ends_its_open_stream_at_the_next_users_reload(api
         await wait_until(lambda: engine.bus.subscribers == 2, 5)
         text = (tmp_path / "users.yaml").read_text()
         line = next(l for l in text.splitlines() if "id: agent1" in l)
-        new_hash = hash_secret(Secret("t-agent1-new"), n=2**10)
+        new_hash = hash_secret(Secret("agent1.t-agent1-new"), n=2**10)
         (tmp_path / "users.yaml").write_text(text.replace(line, line.split("token_hash: '")[0] + f"token_hash: '{new_hash}', agent_id: agent1}}"))
         status, body = await api.call("POST", "/api/v1/config/reload", "admin")
         assert status == 200, body
@@ -118,5 +118,5 @@ async def test_a_revoked_token_ends_its_open_stream_at_the_next_users_reload(api
         [(_, kind, _)] = await events_until(sup, lambda kind, data: kind == "agent_state")  # the supervisor's goes on
     async with api.session.get(f"{api.base}/api/v1/events?access_token={TOKENS['agent1']}") as again:
         assert again.status == 401
-    async with api.session.get(f"{api.base}/api/v1/events?access_token=t-agent1-new") as fresh:
+    async with api.session.get(f"{api.base}/api/v1/events?access_token=agent1.t-agent1-new") as fresh:
         assert fresh.status == 200

@@ -56,11 +56,10 @@ def test_a_refused_token_is_not_hashed_again(tmp_path, monkeypatch):
     calls = []
     real = users_mod.verify_secret
     monkeypatch.setattr(users_mod, "verify_secret", lambda s, h: calls.append(1) or real(s, h))
-    assert users.authenticate("nope") is None
-    first = len(calls)
-    assert first == len(users.entries)  # an unprefixed token is tried against every user, once
-    assert users.authenticate("nope") is None and len(calls) == first
-    assert users.authenticate("agent1.bad") is None and len(calls) == first + 1  # prefixed: its owner only
+    assert users.authenticate("nope") is None and users.authenticate("nobody.x") is None
+    assert calls == []  # a token that names no user costs no KDF at all
+    assert users.authenticate("agent1.bad") is None and len(calls) == 1  # it names its owner: one KDF
+    assert users.authenticate("agent1.bad") is None and len(calls) == 1  # refused before: none
 
 
 def test_a_refused_token_costs_one_kdf_until_the_users_are_reloaded(tmp_path, monkeypatch):
@@ -71,13 +70,33 @@ def test_a_refused_token_costs_one_kdf_until_the_users_are_reloaded(tmp_path, mo
     checks = []
     real = users_module.verify_secret
     monkeypatch.setattr(users_module, "verify_secret", lambda secret, stored: checks.append(1) or real(secret, stored))
-    assert users.authenticate("t-stale") is None and len(checks) == len(users.entries)  # one KDF per user
-    assert users.refused_before("t-stale") and users.cached("t-stale") is None
-    assert users.authenticate("t-stale") is None and len(checks) == len(users.entries)  # remembered: no KDF
-    assert "t-stale" not in repr(users._refused)  # only its digest is kept
+    assert users.authenticate("sup.t-stale") is None and len(checks) == 1  # one KDF: its owner's hash
+    assert users.refused_before("sup.t-stale") and users.cached("sup.t-stale") is None
+    assert users.authenticate("sup.t-stale") is None and len(checks) == 1  # remembered: no KDF
+    assert "sup.t-stale" not in repr(users._refused)  # only its digest is kept
     users.authenticate(TOKENS["sup"])
     checks.clear()
     assert users.cached(TOKENS["sup"]).id == "sup" and users.authenticate(TOKENS["sup"]).id == "sup" and not checks
     users.entries = load_users(tmp_path / "users.yaml", {"agent1", "agent2"}).entries  # what a config reload does
-    assert not users.refused_before("t-stale")
-    assert users.authenticate("t-stale") is None and checks  # checked again against the new entries
+    assert not users.refused_before("sup.t-stale")
+    assert users.authenticate("sup.t-stale") is None and checks  # checked again against the new entries
+
+
+def test_demo_tokens_name_their_user_by_id_or_role(tmp_path, monkeypatch):
+    import acd.http.users as users_module
+    from acd.secrets import Secret, hash_secret
+
+    (tmp_path / "users.yaml").write_text(
+        "users:\n"
+        f"  - {{id: admin, name: A, role: admin, token_hash: '{hash_secret(Secret('demo-admin-token'), n=2**10)}'}}\n"
+        f"  - {{id: sup1, name: S, role: supervisor, token_hash: '{hash_secret(Secret('demo-supervisor-token'), n=2**10)}'}}\n"
+        f"  - {{id: agent1, name: B, role: agent, agent_id: agent1, token_hash: '{hash_secret(Secret('demo-agent1-token'), n=2**10)}'}}\n"
+        f"  - {{id: agent2, name: C, role: agent, agent_id: agent2, token_hash: '{hash_secret(Secret('demo-agent2-token'), n=2**10)}'}}\n")
+    users = load_users(tmp_path / "users.yaml")
+    checks = []
+    real = users_module.verify_secret
+    monkeypatch.setattr(users_module, "verify_secret", lambda secret, stored: checks.append(1) or real(secret, stored))
+    assert [users.authenticate(t).id for t in ("demo-admin-token", "demo-supervisor-token", "demo-agent2-token")] == [
+        "admin", "sup1", "agent2"]
+    assert len(checks) == 3  # one KDF each
+    assert users.authenticate("demo-agent-token") is None and len(checks) == 3  # two agents: names nobody, no KDF

@@ -66,3 +66,40 @@ async def test_a_success_resets_the_count_and_a_supervisor_can_unlock(verifier, 
     assert await verifier.is_locked(customer, None)
     await verifier.unlock(customer, by="sup1")
     assert not await verifier.is_locked(customer, None)
+
+
+async def _attempt(verifier, customer, pin: str, caller: str, call_id: str) -> VerifyResult:
+    return await verifier.verify_pin(customer, Secret(pin), caller, call_id)
+
+
+async def test_fifty_simultaneous_wrong_pins_get_at_most_max_failures_checks(verifier, customer, store):
+    """Issue #13 item 1: the count is claimed atomically before the slow hash, so a burst of calls
+    for one customer gets no more checks than the policy allows, and the right PIN is refused after."""
+    import asyncio
+
+    results = await asyncio.gather(*(
+        _attempt(verifier, customer, f"{i:04d}", f"+4479111{i:05d}", f"burst-{i}") for i in range(50)))
+    checked = [r for r in results if r is not VerifyResult.LOCKED]
+    audit = await store.attempts(customer_id=customer)
+    assert len(audit) == 50
+    assert sum(a["result"] == "failed" for a in audit) == 3  # exactly max_failures hashes were checked
+    assert sum(a["result"] == "locked" for a in audit) == 47
+    assert not any(a["result"] == "pending" for a in audit)
+    assert all(r in (VerifyResult.FAILED, VerifyResult.LOCKED) for r in results)
+    assert len(checked) <= 3
+    # the right PIN, in a later burst of parallel calls, does not verify any more
+    late = await asyncio.gather(*(_attempt(verifier, customer, "4321", CALLER, f"late-{i}") for i in range(10)))
+    assert late == [VerifyResult.LOCKED] * 10
+
+
+async def test_a_burst_with_the_right_pin_inside_checks_no_more_than_the_limit(verifier, customer, store):
+    import asyncio
+
+    pins = ["0000"] * 19 + ["4321"] + ["0001"] * 40
+    results = await asyncio.gather(*(
+        _attempt(verifier, customer, pin, CALLER, f"mix-{i}") for i, pin in enumerate(pins)))
+    audit = await store.attempts(customer_id=customer)
+    settled = [a for a in audit if a["result"] in ("ok", "failed")]
+    assert len(settled) <= 3  # whatever the order, at most max_failures slots (one may be the right PIN)
+    assert results.count(VerifyResult.OK) == sum(a["result"] == "ok" for a in audit) <= 1
+    assert results.count(VerifyResult.LOCKED) >= 57
