@@ -227,7 +227,9 @@ def _cleared(row: Row, header: list[str]) -> dict[str, str]:
 async def export_customer(store: SqlStore, customer_id: str, fmt: str) -> str:
     """The whole customer: fields, contacts, revisions, every interaction with its timeline.
     Secret hashes are never part of it."""
-    data = await store.customer_timeline(customer_id)
+    from acd.store.contacts import full_timeline
+
+    data = await full_timeline(store, customer_id)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False, default=str)
     if fmt == "xml":
@@ -275,7 +277,8 @@ def to_xml(data: dict[str, Any]) -> str:
     """The export as XML (stdlib ``xml.etree``), read back exactly by ``from_xml``.
 
     Element names: the root ``<customer-export version="2">`` holds ``<customer>`` (the fields,
-    ``<phones>``/``<emails>`` lists), ``<revisions>`` and ``<interactions>``; each interaction has the
+    ``<phones>``/``<emails>`` lists), ``<revisions>``, ``<interactions>``, ``<contacts>`` (other channels) and ``<touchpoints>``
+    (calls and contacts in one list); each interaction has the
     record's fields and ``<timeline>``, whose entries have ``<kind>``, ``<t>`` and the event's data.
     A field is an element named after its key; a key that is not an XML name is
     ``<field name="the key">``. A list is ``type="list"`` with one ``<item>`` per entry, a mapping
@@ -283,7 +286,7 @@ def to_xml(data: dict[str, Any]) -> str:
     ``null="true"``, a string holding characters XML cannot carry is ``encoding="json"`` (its JSON
     literal). Everything else is text."""
     root = ET.Element("customer-export", version=XML_VERSION)
-    for key in ("customer", "revisions", "interactions"):
+    for key in ("customer", "revisions", "interactions", "contacts", "touchpoints"):
         _xml_value(root, key, data.get(key))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

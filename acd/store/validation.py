@@ -138,7 +138,7 @@ class CustomerRules:
         out = CheckedCustomer()
         for key, value in values.items():
             try:
-                self._one(out, key, value, blank_clears)
+                self._one(out, key, value, blank_clears or (creating and key == "name"))
             except FieldInvalid as exc:
                 out.problems.append(exc)
         if creating and "name" not in out.fields and not any(p.field == "name" for p in out.problems):
