@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from sqlalchemy import select, update
 
 from acd.store.duplicates import candidates_for
-from acd.store.models import ContactPointRow, CustomerRow, RevisionRow
+from acd.store.models import ContactPointRow, RevisionRow
 from acd.store.sql import NotFound, SqlStore, StoreError
 from acd.store.validation import CustomerRules, FieldInvalid
 
@@ -143,10 +143,9 @@ async def set_preferred(store: SqlStore, rules: CustomerRules, customer_id: str,
     return await store.get_customer(customer_id)
 
 
-async def visible(store: SqlStore, customer_id: str) -> CustomerRow:
-    """The customer row, refusing one that is merged away or erased (NotFound)."""
-    async with store.session() as s:
-        row = await s.get(CustomerRow, customer_id)
-    if row is None:
-        raise NotFound(f"no customer {customer_id}")
-    return row
+async def note_link(store: SqlStore, customer_id: str, call_id: str, *, by: str) -> None:
+    """The revision history notes a call filed under the customer (its record follows the call's
+    ``linked`` timeline event)."""
+    async with store.session.begin() as s:
+        s.add(RevisionRow(customer_id=customer_id, field="interaction_linked", old_value=None, new_value=call_id,
+                          changed_by=by[:64], changed_at=store.clock.now()))
