@@ -122,3 +122,12 @@ async def full_timeline(store: SqlStore, customer_id: str) -> dict[str, Any]:
                 "summary": c["subject"], "agent": c["agent"], "outcome": None} for c in contacts]
     data["touchpoints"] = sorted(points, key=lambda p: (p["at"] or 0.0, p["id"]))
     return data
+
+
+async def contacts_between(store: SqlStore, start: float, end: float) -> list[tuple[str, str, float]]:
+    """(channel, direction, at) of every contact other than a call in ``[start, end)``, erased
+    people's included (their rows keep exactly this)."""
+    async with store.session() as s:
+        rows = (await s.execute(select(ChannelContactRow.channel, ChannelContactRow.direction, ChannelContactRow.at).where(
+            ChannelContactRow.at >= start, ChannelContactRow.at < end).order_by(ChannelContactRow.at))).all()
+    return [(c, d, at) for c, d, at in rows]
