@@ -44,6 +44,18 @@ def current_call(engine, agent_id: str | None) -> str | None:
     return engine.core.agent(agent_id).call_id or engine.acd.wrapup_call(agent_id)
 
 
+def linkable_call(engine, agent_id: str) -> str | None:
+    """The agent's own call it may file under a customer: connected now, or in wrap-up."""
+    from acd.routing.model import AgentState
+
+    agent = engine.core.agent(agent_id)
+    if agent.state == AgentState.ON_CALL:
+        return agent.call_id
+    if agent.state == AgentState.WRAP_UP:
+        return engine.acd.wrapup_call(agent_id)
+    return None
+
+
 def _reason(request: web.Request, given: str | None = None) -> str | None:
     """Why this read or change: the request's ``reason`` (a call or task id), else the user's call."""
     given = given or request.query.get("reason")
@@ -271,8 +283,7 @@ async def agent_link_call(request: web.Request) -> web.Response:
     call's timeline (a ``linked`` event), and the screen-pop shows the customer at once."""
     engine, agent_id = _engine(request), request.match_info["agent_id"]
     body = await _json_body(request, LINK_CALL_BODY)
-    engine.core.agent(agent_id)
-    call_id = current_call(engine, agent_id)
+    call_id = linkable_call(engine, agent_id)
     if call_id is None:
         raise Conflict(f"agent {agent_id} has no current or wrap-up call to link")
     store, cid = _customers(engine), body["customer_id"]
