@@ -355,8 +355,8 @@ async def reports(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise Invalid("interval", str(exc)) from None
     by = q.get("by", "queue")
-    if by not in ("queue", "agent", "queue_log"):
-        raise Invalid("by", "queue, agent or queue_log")
+    if by not in ("queue", "agent", "queue_log", "channel"):
+        raise Invalid("by", "queue, agent, queue_log or channel")
     try:
         tz = compute.zone(q.get("tz") or "UTC")
     except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
@@ -367,6 +367,13 @@ async def reports(request: web.Request) -> web.Response:
         raise Invalid("from", "must be before to")
     if end - start > 93 * 86400:
         raise Invalid("to", "at most 93 days per request")
+    if by == "channel":  # calls and other contacts per channel and direction (acd/reports/channels.py)
+        from acd.reports.channels import channel_counts
+        from acd.store.contacts import contacts_between
+
+        rows = channel_counts(await store.interactions_between(start, end), await contacts_between(store, start, end), start, end)
+        return web.json_response({"by": by, "from": start, "to": end, "rows": [
+            {"channel": r.channel, "inbound": r.inbound, "outbound": r.outbound, "total": r.total} for r in rows]})
     records = await store.interactions_between(start - LOOKBACK_S, end)
     if by == "queue_log":
         return web.Response(text=queue_log.render(records, start, end), content_type="text/plain")
@@ -537,7 +544,7 @@ ROUTES: tuple[Route, ...] = (
           "Lift a customer's verification lock (audited)", tag="customers"),
     Route("GET", "/api/v1/reports", reports, SUPERVISOR,
           "Interval report per queue or agent (offered, answered, abandoned, service level both ways, ASA, AHT, occupancy); "
-          "by=queue_log gives an Asterisk queue_log", query=("interval", "by", "from", "to", "tz"), tag="reports"),
+          "by=queue_log gives an Asterisk queue_log, by=channel calls and other contacts per channel", query=("interval", "by", "from", "to", "tz"), tag="reports"),
     Route("GET", "/api/v1/flows", flows_list, ADMIN, "Flows serving now, and files refused at the last reload", tag="admin"),
     Route("POST", "/api/v1/flows/validate", flows_validate, ADMIN, "Check a flow file's text without loading it", body=VALIDATE_BODY, tag="admin"),
     Route("POST", "/api/v1/flows/reload", flows_reload, ADMIN, "Reload flows from their directory", tag="admin"),

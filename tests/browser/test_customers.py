@@ -86,7 +86,7 @@ async def test_create_warns_of_a_duplicate(browser, web_engine):
     await until(lambda: "Possible duplicates" in text(browser, "#cust-warning"))
     assert "same phone" in text(browser, "#cust-warning")
     browser.shot("duplicate-warning")
-    assert len((await engine.customers.find_by_phone("+447700900123"))) == 2
+    assert len(await engine.customers.find_by_phone("+447700900123")) == 2
 
 
 async def test_link_the_current_call_and_the_pop_shows_contacts_on_every_channel(browser, web_engine):

@@ -90,6 +90,9 @@ async def test_contact_points_contacts_and_the_webhook_on_one_timeline(capi):
     assert [p["channel"] for p in body["touchpoints"]] == ["sms", "email", "letter"]
     status, body = await capi.call("GET", base + "/contacts", "agent1")
     assert len(body["contacts"]) == 3
+    status, body = await capi.call("GET", "/api/v1/reports?by=channel", "sup")
+    counts = {r["channel"]: (r["inbound"], r["outbound"]) for r in body["rows"]}
+    assert counts["email"] == (0, 1) and counts["sms"] == (1, 0) and counts["letter"] == (1, 0) and counts["call"] == (0, 0)
 
 
 async def test_an_agent_links_its_own_call_and_the_pop_shows_the_customer(capi):

@@ -77,7 +77,7 @@ def test_import_search_quality_export_erase_and_channels(tmp_path, capsys):
     capsys.readouterr()
     import datetime as dt
 
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     span = ["--from", (now - dt.timedelta(hours=1)).isoformat(), "--to", (now + dt.timedelta(hours=1)).isoformat()]
     assert main(["report", "channels", "--config", str(config), *span]) == 0
     table = capsys.readouterr().out
