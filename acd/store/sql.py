@@ -278,11 +278,26 @@ class SqlStore:
             s.add(InteractionRow(call_id=call_id, **values))
         else:
             if existing.anonymised_at is not None:
+                await self._scrub_late_events(s, call_id)
                 return
             if customer_id is None:
                 values["customer_id"] = existing.customer_id  # linked later by hand: keep it
             for k, v in values.items():
                 setattr(existing, k, v)
+
+    @staticmethod
+    async def _scrub_late_events(s, call_id: str) -> None:
+        """Events that arrive for a call already anonymised (retention, or an erasure during the
+        call) are stored without what identifies the caller, as its earlier ones were."""
+        from acd.store.retention import _scrub
+
+        for e in (await s.scalars(select(EventRow).where(EventRow.call_id == call_id))).all():
+            data = _scrub(e.data or {})
+            for key in ("customer_id", "file"):
+                if key in data:
+                    data[key] = None
+            if data != (e.data or {}):
+                e.data = data
 
     async def _single_customer_for(self, s, ani: str) -> str | None:
         """An unidentified call from a number that belongs to exactly one customer is filed there."""

@@ -196,6 +196,9 @@ async def test_erasure_removes_the_person_everywhere_and_keeps_the_figures(store
         left = (await s.scalars(select(ChannelContactRow))).all()
     assert [(c.channel, c.customer_id, c.subject, c.summary) for c in left] == [("chat", None, None, None)]
     assert [e["customer_id"] for e in await erasure.erasures(store)] == [cid]
+    await store.write_events([SpooledEvent("e1-late", 9, "e1", "wrapup_done", clock.now(), {"notes": "Erin's cats", "disposition": "ok"})])
+    late = [e for e in await store.timeline("e1") if e["kind"] == "wrapup_done"]
+    assert late[0]["notes"] is None and late[0]["disposition"] == "ok"  # a late event of the erased call is scrubbed too
     with pytest.raises(NotFound):
         await erasure.erase_customer(store, cid, by="admin")
 
