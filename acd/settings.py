@@ -87,6 +87,13 @@ class VerificationSection:
 
 
 @dataclass(frozen=True)
+class CustomersSection:
+    languages: tuple[str, ...] = ("en", "fr", "de", "es", "it", "nl", "pl", "cy")  # a customer's language is one of these
+    stale_days: int = 730  # the data-quality report calls a record stale after this long without a change or contact
+    webhook_token: str = ""  # bearer token of POST /api/v1/webhooks/contacts (empty: the webhook is off)
+
+
+@dataclass(frozen=True)
 class LiveStateSection:
     backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -121,6 +128,7 @@ class Settings:
     database: DatabaseSection = field(default_factory=DatabaseSection)
     verification: VerificationSection = field(default_factory=VerificationSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
+    customers: CustomersSection = field(default_factory=CustomersSection)
     live_state: LiveStateSection = field(default_factory=LiveStateSection)
     http: HttpSection = field(default_factory=HttpSection)
     flows: FlowsSection = field(default_factory=FlowsSection)

@@ -37,6 +37,7 @@ SELF_OR_SUPERVISOR = "self_or_supervisor"  # routes with {agent_id}: that agent 
 AGENT_OWN = "agent_own"  # agents see only their own (the handler filters), supervisors all
 SUPERVISOR = "supervisor"
 ADMIN = "admin"
+WEBHOOK = "webhook_token"  # another system, with its own token from config (the handler checks it)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def _auth_middleware(routes: dict[tuple[str, str], Route]):
             if canonical.startswith("/api/"):  # never let an undeclared method through unchecked
                 raise Unauthorized("a valid token is required")
             return await handler(request)  # pages, health, metrics: public by design
-        if route.rule == PUBLIC:
+        if route.rule in (PUBLIC, WEBHOOK):
             return await handler(request)
         token = _token(request, allow_query=route.stream)
         user = await _authenticate(request, token) if token else None
@@ -259,7 +260,7 @@ async def agent_wrapup_extend(request: web.Request) -> web.Response:
 
 async def agent_work(request: web.Request) -> web.Response:
     engine, agent_id = _engine(request), request.match_info["agent_id"]
-    return web.json_response(await engine.desk.work(agent_id), dumps=_dumps)
+    return web.json_response(await engine.desk.work(agent_id, viewer=_user(request).id), dumps=_dumps)
 
 
 async def reasons(request: web.Request) -> web.Response:
@@ -324,19 +325,6 @@ async def decisions(request: web.Request) -> web.Response:
     return web.json_response({"decisions": [e for e in timeline if e["kind"] == "routing_decision"]}, dumps=_dumps)
 
 
-async def customer(request: web.Request) -> web.Response:
-    engine, user = _engine(request), _user(request)
-    customer_id = request.match_info["customer_id"]
-    if user.role < Role.SUPERVISOR and (user.agent_id is None or engine.desk.customer_of(user.agent_id) != customer_id):
-        raise Forbidden("an agent sees a customer's record only while offered or connected to their call")
-    return web.json_response(await _customers(engine).get_customer(customer_id), dumps=_dumps)
-
-
-async def customer_timeline(request: web.Request) -> web.Response:
-    engine = _engine(request)
-    return web.json_response(await _customers(engine).customer_timeline(request.match_info["customer_id"]), dumps=_dumps)
-
-
 LINK_BODY = {"type": "object", "required": ["customer_id"], "properties": {"customer_id": {"type": "string", "maxLength": 64}}}
 
 
@@ -373,8 +361,8 @@ async def reports(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise Invalid("interval", str(exc)) from None
     by = q.get("by", "queue")
-    if by not in ("queue", "agent", "queue_log"):
-        raise Invalid("by", "queue, agent or queue_log")
+    if by not in ("queue", "agent", "queue_log", "channel"):
+        raise Invalid("by", "queue, agent, queue_log or channel")
     try:
         tz = compute.zone(q.get("tz") or "UTC")
     except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
@@ -385,6 +373,13 @@ async def reports(request: web.Request) -> web.Response:
         raise Invalid("from", "must be before to")
     if end - start > 93 * 86400:
         raise Invalid("to", "at most 93 days per request")
+    if by == "channel":  # calls and other contacts per channel and direction (acd/reports/channels.py)
+        from acd.reports.channels import channel_counts
+        from acd.store.contacts import contacts_between
+
+        rows = channel_counts(await store.interactions_between(start, end), await contacts_between(store, start, end), start, end)
+        return web.json_response({"by": by, "from": start, "to": end, "rows": [
+            {"channel": r.channel, "inbound": r.inbound, "outbound": r.outbound, "total": r.total} for r in rows]})
     records = await store.interactions_between(start - LOOKBACK_S, end)
     if by == "queue_log":
         return web.Response(text=queue_log.render(records, start, end), content_type="text/plain")
@@ -556,13 +551,9 @@ ROUTES: tuple[Route, ...] = (
           "File a call from an unknown number under a customer", body=LINK_BODY, tag="interactions"),
     Route("POST", "/api/v1/customers/{customer_id}/unlock", customer_unlock, SUPERVISOR,
           "Lift a customer's verification lock (audited)", tag="customers"),
-    Route("GET", "/api/v1/customers/{customer_id}", customer, AGENT_OWN,
-          "A customer (an agent: only the customer on its current offer or call)", tag="customers"),
-    Route("GET", "/api/v1/customers/{customer_id}/timeline", customer_timeline, SUPERVISOR,
-          "A customer's full history: every interaction with its timeline, and field revisions", tag="customers"),
     Route("GET", "/api/v1/reports", reports, SUPERVISOR,
           "Interval report per queue or agent (offered, answered, abandoned, service level both ways, ASA, AHT, occupancy); "
-          "by=queue_log gives an Asterisk queue_log", query=("interval", "by", "from", "to", "tz"), tag="reports"),
+          "by=queue_log gives an Asterisk queue_log, by=channel calls and other contacts per channel", query=("interval", "by", "from", "to", "tz"), tag="reports"),
     Route("GET", "/api/v1/flows", flows_list, ADMIN, "Flows serving now, and files refused at the last reload", tag="admin"),
     Route("POST", "/api/v1/flows/validate", flows_validate, ADMIN, "Check a flow file's text without loading it", body=VALIDATE_BODY, tag="admin"),
     Route("POST", "/api/v1/flows/reload", flows_reload, ADMIN, "Reload flows from their directory", tag="admin"),
@@ -585,7 +576,10 @@ def openapi(routes: tuple[Route, ...] = ROUTES, extra: tuple[Route, ...] = ()) -
             "parameters": params,
             "responses": {"200": {"description": "OK", "content": {"text/event-stream" if r.stream else "application/json": {}}}},
         }
-        if r.rule != PUBLIC:
+        if r.rule == WEBHOOK:
+            op["security"] = [{"bearer": []}]
+            op["responses"]["401"] = {"$ref": "#/components/responses/Error"}
+        elif r.rule != PUBLIC:
             op["security"] = [{"bearer": []}]
             op["responses"].update({"401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}})
         if "{" in r.path:
@@ -630,3 +624,12 @@ def add_api(app: web.Application, engine, users: Users, bus: EventBus, *, public
     for r in ROUTES:
         app.router.add_route(r.method, r.path, r.handler)
     app.router.add_get("/openapi.json", _openapi)
+
+
+def register_routes(routes: tuple[Route, ...]) -> None:
+    """Add a feature module's routes to the one table (``acd.http.customers`` does, on import)."""
+    global ROUTES
+    ROUTES = ROUTES + tuple(r for r in routes if r not in ROUTES)
+
+
+import acd.http.customers  # noqa: E402,F401 - registers the customer routes (it uses the helpers above)

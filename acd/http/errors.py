@@ -12,6 +12,10 @@ from acd.http.signin import TooManySignIns
 from acd.logs import get_logger
 from acd.routing.core import IllegalTransition, UnknownAgent
 from acd.service.acd import InvalidChoice, NotInWrapUp
+from acd.store.contacts import InvalidContact
+from acd.store.customers_edit import InvalidCustomer
+from acd.store.merge import MergeRefused
+from acd.store.search import BadQuery
 from acd.store.sql import NotFound as StoreNotFound, StoreError
 
 log = get_logger(__name__)
@@ -72,6 +76,13 @@ def as_response(exc: BaseException) -> web.Response | None:
         return _body("conflict", str(exc), 409)
     if isinstance(exc, InvalidChoice):
         return _body("invalid", str(exc), 422, field=exc.field)
+    if isinstance(exc, InvalidCustomer):  # every field's problem, so a form can mark each one
+        return _body("invalid", str(exc), 422, field=exc.field,
+                     problems=[{"field": p.field, "detail": p.message} for p in exc.problems])
+    if isinstance(exc, (InvalidContact, BadQuery)):
+        return _body("invalid", str(exc), 422, field=exc.field)
+    if isinstance(exc, MergeRefused):
+        return _body("conflict", str(exc), 409)
     if isinstance(exc, StoreError):
         return _body("invalid", str(exc), 422)
     if isinstance(exc, TooManySignIns):

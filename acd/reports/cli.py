@@ -222,3 +222,6 @@ def register(subparsers) -> None:
                                    "(epoch|callid|queue|agent|event|data...).")
     _range_args(q)
     q.set_defaults(handler=cmd_queue_log)
+    from acd.reports import channels
+
+    channels.register(sub, _range_args)

@@ -3,15 +3,24 @@ what happened on their last calls, so that no agent has to ask again."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from acd.routing.model import AgentState, CallEntry
 from acd.logs import get_logger
 from acd.service.acd import AcdService
 from acd.service.calllog import MemoryCallLog
+from acd.store.audit import record_access
+from acd.store.contacts import contacts_of
 from acd.store.sql import NotFound, SqlStore
 
 log = get_logger(__name__)
+
+RECENT_CONTACTS = 5
+# A section another feature adds to the screen-pop (tasks: open tasks, the last survey score):
+# called with the call's entry and the customer's record (None when unknown); returns keys to add.
+PopSection = Callable[[CallEntry, "dict[str, Any] | None"], Awaitable[dict[str, Any]]]
 
 
 class AgentDesk:
@@ -19,23 +28,27 @@ class AgentDesk:
         self.acd = acd
         self.customers = customers
         self.calllog = calllog
+        self.sections: list[PopSection] = []  # hook: other features' parts of the screen-pop
+        self._audited: set[tuple[str, str, str]] = set()  # (viewer, call, customer) already in the access audit
 
-    async def work(self, agent_id: str) -> dict[str, Any]:
-        """``{"offer": Work | None, "call": Work | None}`` for the agent now."""
+    async def work(self, agent_id: str, viewer: str | None = None) -> dict[str, Any]:
+        """``{"offer": Work | None, "call": Work | None}`` for the agent now; ``viewer`` (the user
+        asking, default the agent) goes to the access audit, once per call and customer."""
+        viewer = viewer or agent_id
         agent = self.acd.core.agent(agent_id)
         offer = call = None
         if agent.state in (AgentState.RESERVED, AgentState.RINGING) and agent.call_id:
             entry = self.acd.core.calls.get(agent.call_id)
             if entry is not None:
-                offer = await self._work(entry)
+                offer = await self._work(entry, viewer)
         elif agent.state == AgentState.ON_CALL and agent.call_id:
             entry = self.acd.connected_entries.get(agent.call_id)
             if entry is not None:
-                call = await self._work(entry)
+                call = await self._work(entry, viewer)
         elif agent.state == AgentState.WRAP_UP:
             entry = self.acd.wrapup_entry(agent_id)
             if entry is not None:  # the same screen-pop, so a reloaded desktop still shows the call
-                call = {**await self._work(entry), "wrap_up": True}
+                call = {**await self._work(entry, viewer), "wrap_up": True}
             elif (call_id := self.acd.wrapup_call(agent_id)) is not None:
                 call = {"call_id": call_id, "wrap_up": True}
         return {"offer": offer, "call": call}
@@ -46,29 +59,46 @@ class AgentDesk:
         entry = self.acd.core.calls.get(agent.call_id or "") or self.acd.connected_entries.get(agent.call_id or "")
         return entry.customer_id if entry else None
 
-    async def _work(self, entry: CallEntry) -> dict[str, Any]:
+    async def _work(self, entry: CallEntry, viewer: str) -> dict[str, Any]:
         now = self.acd.clock.now()
-        customer = last = None
+        customer = last = recent = None
         if entry.customer_id and self.customers is not None:
             try:
                 customer = await self.customers.get_customer(entry.customer_id)
                 last = [i.to_dict() for i in await self.customers.search_interactions(customer_id=entry.customer_id, limit=6)
                         if i.call_id != entry.call_id][:5]
+                recent = await contacts_of(self.customers, entry.customer_id, limit=RECENT_CONTACTS)
+                await self._audit(entry, viewer)
             except NotFound:
                 customer = None
             except Exception as exc:  # noqa: BLE001 - the store is down: the pop still shows the call
                 log.warn_event("desk.customer_unavailable", error=type(exc).__name__)
         path = [{"step": e.get("step"), "action": e.get("action"), "outcome": e.get("outcome")}
                 for e in self.calllog.timeline(entry.call_id) if e["kind"] == "flow_step"]
-        return {
+        pop = {
             "call_id": entry.call_id, "queue": entry.queue, "ani": entry.caller_number or None,
             "waited_s": round(now - entry.enqueued_at, 1), "customer": customer,
             "verification": {"level": entry.verification, "method": _method(path), "locked": entry.locked},
             "ivr_path": path, "last_interactions": last or [],
             "notes": [customer["notes"]] if customer and customer.get("notes") else [],
             "attributes": {k: v for k, v in entry.attributes.items() if isinstance(v, (str, int, float, bool))},
-            "vip": entry.vip,
+            "vip": entry.vip, "recent_contacts": recent or [],
         }
+        for section in self.sections:
+            try:
+                pop.update(await asyncio.wait_for(section(entry, customer), 5))
+            except Exception as exc:  # noqa: BLE001 - one part failing leaves the rest of the pop
+                log.warn_event("desk.section_failed", section=getattr(section, "__name__", "?"), error=type(exc).__name__)
+        return pop
+
+    async def _audit(self, entry: CallEntry, viewer: str) -> None:
+        key = (viewer, entry.call_id, entry.customer_id or "")
+        if key in self._audited:
+            return
+        if len(self._audited) > 10_000:
+            self._audited.clear()
+        self._audited.add(key)
+        await record_access(self.customers, [entry.customer_id], who=viewer, action="screen_pop", reason=f"call {entry.call_id}")
 
 
 def _method(path: list[dict[str, Any]]) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -37,6 +38,26 @@ async def _with_store(settings, fn):
         await store.close()
 
 
+def rules_from(settings):
+    """The rules the API uses: the configured languages and the agents in ``agents.yaml``."""
+    from acd.store.validation import CustomerRules
+
+    agents = None
+    path = Path(settings.config_dir) / "agents.yaml"
+    if path.is_file():
+        from acd.routing.config import load_agents
+
+        agents = frozenset(a.id for a in load_agents(path))
+    langs = settings.customers.languages
+    return CustomerRules(region=settings.database.phone_region, languages=frozenset(langs) if langs else None, agents=agents)
+
+
+def _operator(args: argparse.Namespace) -> str:
+    import getpass
+
+    return getattr(args, "by", None) or f"cli:{getpass.getuser()}"
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from acd.store.dataio import ImportFileError, import_customers, progress_printer
 
@@ -44,8 +65,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     try:
+        rules = rules_from(settings)
         report = asyncio.run(_with_store(settings, lambda store: import_customers(
-            store, Path(args.file), by=args.by, dry_run=args.dry_run, progress=progress_printer(sys.stderr))))
+            store, Path(args.file), by=args.by, dry_run=args.dry_run, progress=progress_printer(sys.stderr), rules=rules)))
     except ImportFileError as exc:
         print(f"acd customers import: {exc}", file=sys.stderr)
         return 2
@@ -65,8 +87,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
+    async def run(store):
+        from acd.store.audit import record_access
+
+        text = await export_customer(store, args.id, args.format)
+        await record_access(store, [args.id], who=_operator(args), action="export", reason=args.reason)
+        return text
+
     try:
-        text = asyncio.run(_with_store(settings, lambda store: export_customer(store, args.id, args.format)))
+        text = asyncio.run(_with_store(settings, run))
     except NotFound as exc:
         print(f"acd customers export: {exc}", file=sys.stderr)
         return 1
@@ -75,6 +104,67 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from acd.store.audit import record_access
+    from acd.store.search import BadQuery, search_customers
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+
+    async def run(store):
+        page = await search_customers(store, args.query, page=args.page, per_page=args.per_page)
+        await record_access(store, [c["customer_id"] for c in page.customers], who=_operator(args), action="search", reason=args.reason)
+        return page
+
+    try:
+        page = asyncio.run(_with_store(settings, run))
+    except BadQuery as exc:
+        print(f"acd customers search: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        sys.stdout.write(json.dumps(page.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return 0
+    for c in page.customers:
+        contacts = ", ".join(c["phones"] + c["emails"]) or "no phone or e-mail"
+        print(f"{c['customer_id']}  {c['name']}  {c['account_number'] or '-'}  {contacts}{'  VIP' if c['vip'] else ''}")
+    pages = (page.total + page.per_page - 1) // page.per_page
+    print(f"{page.total} found; page {page.page} of {max(pages, 1)}", file=sys.stderr)
+    return 0 if page.total else 1
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from acd.store.quality import quality_report
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    report = asyncio.run(_with_store(settings, lambda store: quality_report(store, stale_days=settings.customers.stale_days)))
+    sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.json else report.render())
+    return 0
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    from acd.store.erasure import erase_customer
+    from acd.store.sql import NotFound
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    try:
+        done = asyncio.run(_with_store(settings, lambda store: erase_customer(
+            store, args.id, by=_operator(args), reason=args.reason, spool_dir=settings.database.spool_dir)))
+    except NotFound as exc:
+        print(f"acd customers erase: {exc}", file=sys.stderr)
+        return 1
+    counts = done["counts"]
+    print(f"erased customer {args.id}: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
+    if counts["spool_pending"]:
+        print(f"{counts['spool_pending']} spooled events of their calls are not in the database yet: run it again once the "
+              "engine has written them", file=sys.stderr)
     return 0
 
 
@@ -98,7 +188,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    c = subparsers.add_parser("customers", help="import customers from CSV, export one customer with their history",
+    c = subparsers.add_parser("customers", help="import, export, search, quality report and erasure of customers",
                               description="Customers in and out of the customer store.")
     c.set_defaults(handler=lambda args: (c.print_help(), 2)[1])
     sub = c.add_subparsers(dest="customers_command", metavar="ACTION")
@@ -115,7 +205,28 @@ def register(subparsers) -> None:
     ex.add_argument("id", help="the customer id")
     ex.add_argument("--format", choices=("json", "xml"), default="json")
     ex.add_argument("-o", "--output", help="file (default: standard output)")
-    for p, handler in ((im, cmd_import), (ex, cmd_export)):
+    ex.add_argument("--reason", help="why (kept in the access audit): the request or case number")
+    ex.add_argument("--by", help="who, for the access audit (default cli:<login>)")
+    se = sub.add_parser("search", help="find customers by name, phone (any format), e-mail or account number",
+                        description="Search the customer store (every customer found is written to the access audit). "
+                                    "Exit 1 when nothing is found.")
+    se.add_argument("query")
+    se.add_argument("--page", type=int, default=1)
+    se.add_argument("--per-page", type=int, default=20)
+    se.add_argument("--json", action="store_true", help="the page as JSON")
+    se.add_argument("--reason", help="why (kept in the access audit)")
+    se.add_argument("--by", help="who, for the access audit (default cli:<login>)")
+    qu = sub.add_parser("quality", help="data-quality report: duplicates, missing contacts, invalid numbers, stale records",
+                        description="Duplicate candidates (same phone, same e-mail, similar names), customers without a phone "
+                                    "or e-mail, contact points that are not valid, records stale for customers.stale_days.")
+    qu.add_argument("--json", action="store_true")
+    er = sub.add_parser("erase", help="erase a person's data everywhere on request (anonymous figures stay)",
+                        description="Remove the customer's record, contacts, the personal parts of their calls and timelines, "
+                                    "recordings, spool lines and verification audit numbers; keep an audit entry.")
+    er.add_argument("id", help="the customer id")
+    er.add_argument("--reason", required=True, help="the request being honoured (kept in the audit entry)")
+    er.add_argument("--by", help="who (default cli:<login>)")
+    for p, handler in ((im, cmd_import), (ex, cmd_export), (se, cmd_search), (qu, cmd_quality), (er, cmd_erase)):
         p.add_argument("--database", help="SQLAlchemy URL (default: database.url from settings)")
         p.add_argument("--config", default="config", help="settings directory (default: config)")
         p.set_defaults(handler=handler)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import datetime as dt
 import io
 import json
 import re
@@ -13,18 +12,17 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
+from collections.abc import Callable
 
-from acd.secrets import Secret
-from acd.store.phones import BadPhoneNumber, normalise_phone
+from acd.secrets import Secret, verify_secret
 from acd.store.sql import SqlStore, StoreError
+from acd.store.validation import CustomerRules
 
 COLUMNS = ("name", "account_number", "phones", "emails", "segment", "vip", "language", "owner_agent", "notes",
            "pin", "dob", "memorable_date")
 SECRET_COLUMNS = ("pin", "dob", "memorable_date")
-_TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0", ""}
 _EXTRA = "\x00extra"  # DictReader key for cells beyond the header
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ImportFileError(ValueError):
@@ -72,59 +70,13 @@ class ImportReport:
         return text
 
 
-def _date_digits(value: str, column: str, row: Row) -> None:
-    try:
-        day = dt.date.fromisoformat(value.strip())
-    except ValueError:
-        row.errors.append(f"{column}: not a date as YYYY-MM-DD")  # never the value: it is a secret
-        return
-    if day > dt.date.today():
-        row.errors.append(f"{column}: in the future")
-        return
-    row.secrets[column] = Secret(day.strftime("%Y%m%d"))
-
-
-def validate_row(number: int, raw: dict[str, str], region: str) -> Row:
+def validate_row(number: int, raw: dict[str, str], region: str, rules: CustomerRules | None = None) -> Row:
+    """One CSV row through the same rules the API and the desktop use (``acd.store.validation``)."""
+    rules = rules or CustomerRules(region=region)
     row = Row(number, raw)
-    get = lambda k: (raw.get(k) or "").strip()  # noqa: E731
-    if not get("name"):
-        row.errors.append("name: required")
-    else:
-        row.fields["name"] = get("name")[:200]
-    if get("account_number"):
-        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", get("account_number")):
-            row.errors.append(f"account_number: {get('account_number')[:40]!r} is not letters, digits or '-' (at most 64)")
-        else:
-            row.fields["account_number"] = get("account_number")
-    for phone in [p for p in get("phones").split(";") if p.strip()]:
-        try:
-            row.phones.append(normalise_phone(phone, region))
-        except BadPhoneNumber as exc:
-            row.errors.append(f"phones: {exc}")
-    for email in [e.strip() for e in get("emails").split(";") if e.strip()]:
-        if _EMAIL.match(email):
-            row.emails.append(email.lower())
-        else:
-            row.errors.append(f"emails: {email[:60]!r} is not an e-mail address")
-    vip = get("vip").lower()
-    if vip in _TRUE:
-        row.fields["vip"] = True
-    elif vip in _FALSE:
-        if vip:  # a blank cell leaves an existing customer's flag as it is (new customers: not VIP)
-            row.fields["vip"] = False
-    else:
-        row.errors.append(f"vip: {get('vip')[:20]!r} is not true/false/yes/no/1/0")
-    for name in ("segment", "language", "owner_agent", "notes"):
-        if get(name):
-            row.fields[name] = get(name)[:2000 if name == "notes" else 64]
-    if get("pin"):
-        if re.fullmatch(r"\d{4,8}", get("pin")):
-            row.secrets["pin"] = Secret(get("pin"))
-        else:
-            row.errors.append("pin: 4 to 8 digits")
-    for column in ("dob", "memorable_date"):
-        if get(column):
-            _date_digits(get(column), column, row)
+    checked = rules.check({k: (raw.get(k) or "") for k in COLUMNS if k in raw or k == "name"}, creating=True)
+    row.fields, row.phones, row.emails, row.secrets = checked.fields, checked.phones, checked.emails, checked.secrets
+    row.errors = [str(p) for p in checked.problems]
     return row
 
 
@@ -160,7 +112,8 @@ async def _write_row(store: SqlStore, row: Row, by: str, dry_run: bool, report: 
             for email in row.emails:
                 await store.add_contact(existing.customer_id, "email", email, by=by)
             for kind, secret in row.secrets.items():
-                await store.set_secret(existing.customer_id, kind, secret, by=by)
+                if not await _same_secret(store, existing.customer_id, kind, secret):  # unchanged: no new revision
+                    await store.set_secret(existing.customer_id, kind, secret, by=by)
         else:
             cid = await store.create_customer(phones=row.phones, emails=row.emails, by=by, **row.fields)
             for kind, secret in row.secrets.items():
@@ -178,8 +131,14 @@ async def _write_row(store: SqlStore, row: Row, by: str, dry_run: bool, report: 
         report.created += 1
 
 
+async def _same_secret(store: SqlStore, customer_id: str, kind: str, secret: Secret) -> bool:
+    stored = await store.secret_hash(customer_id, kind)
+    return stored is not None and await asyncio.to_thread(verify_secret, secret, stored)
+
+
 async def import_customers(store: SqlStore, path: Path, *, by: str = "import", dry_run: bool = False,
-                           progress: Callable[[int, int], None] | None = None, concurrency: int = 4) -> ImportReport:
+                           progress: Callable[[int, int], None] | None = None, concurrency: int = 4,
+                           rules: CustomerRules | None = None) -> ImportReport:
     """Validate every row; write the good ones (an account number already in the store updates
     that customer, with revision history); write the rejected ones, secrets blanked, with their
     reasons, to ``<file>.rejected.csv``. ``concurrency`` rows are written at a time."""
@@ -206,7 +165,7 @@ async def import_customers(store: SqlStore, path: Path, *, by: str = "import", d
         raise ImportFileError(f"{path}:{reader.line_num}: not CSV: {exc}") from None
     rows = []
     for i, raw in enumerate(records):
-        row = validate_row(i + 2, {k.strip(): v for k, v in raw.items() if k and k != _EXTRA}, store.region)
+        row = validate_row(i + 2, {k.strip(): v for k, v in raw.items() if k and k != _EXTRA}, store.region, rules)
         extra = raw.get(_EXTRA)
         if extra:  # never dropped silently: a shifted row would put values under the wrong columns
             row.misaligned = True
@@ -268,7 +227,9 @@ def _cleared(row: Row, header: list[str]) -> dict[str, str]:
 async def export_customer(store: SqlStore, customer_id: str, fmt: str) -> str:
     """The whole customer: fields, contacts, revisions, every interaction with its timeline.
     Secret hashes are never part of it."""
-    data = await store.customer_timeline(customer_id)
+    from acd.store.contacts import full_timeline
+
+    data = await full_timeline(store, customer_id)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False, default=str)
     if fmt == "xml":
@@ -316,7 +277,8 @@ def to_xml(data: dict[str, Any]) -> str:
     """The export as XML (stdlib ``xml.etree``), read back exactly by ``from_xml``.
 
     Element names: the root ``<customer-export version="2">`` holds ``<customer>`` (the fields,
-    ``<phones>``/``<emails>`` lists), ``<revisions>`` and ``<interactions>``; each interaction has the
+    ``<phones>``/``<emails>`` lists), ``<revisions>``, ``<interactions>``, ``<contacts>`` (other channels) and ``<touchpoints>``
+    (calls and contacts in one list); each interaction has the
     record's fields and ``<timeline>``, whose entries have ``<kind>``, ``<t>`` and the event's data.
     A field is an element named after its key; a key that is not an XML name is
     ``<field name="the key">``. A list is ``type="list"`` with one ``<item>`` per entry, a mapping
@@ -324,7 +286,7 @@ def to_xml(data: dict[str, Any]) -> str:
     ``null="true"``, a string holding characters XML cannot carry is ``encoding="json"`` (its JSON
     literal). Everything else is text."""
     root = ET.Element("customer-export", version=XML_VERSION)
-    for key in ("customer", "revisions", "interactions"):
+    for key in ("customer", "revisions", "interactions", "contacts", "touchpoints"):
         _xml_value(root, key, data.get(key))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

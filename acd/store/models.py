@@ -32,6 +32,7 @@ class CustomerRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     anonymised_at: Mapped[float | None] = mapped_column(Float)
+    merged_into: Mapped[str | None] = mapped_column(String(36))  # merged (hidden) into this customer; undo clears it
 
 
 class ContactPointRow(Base):
@@ -45,6 +46,7 @@ class ContactPointRow(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(10))  # phone | email
     value: Mapped[str] = mapped_column(String(254))
+    preferred: Mapped[bool] = mapped_column(Boolean, default=False)  # the one to use first, per kind
 
 
 class SecretRow(Base):
@@ -132,3 +134,74 @@ class VerificationAttemptRow(Base):
     caller_number: Mapped[str | None] = mapped_column(String(40))
     method: Mapped[str] = mapped_column(String(20))
     result: Mapped[str] = mapped_column(String(12))
+
+
+# --------------------------------------------------------------------------- customer 360 (0002)
+class ChannelContactRow(Base):
+    """A contact other than a call (e-mail, SMS, chat, web form, letter, in person), on the same
+    timeline as the calls. ``customer_id`` is cleared (not the row) when the person is erased, so
+    the per-channel counts stay."""
+
+    __tablename__ = "customer_contacts"
+    __table_args__ = (
+        Index("ix_customer_contacts_customer", "customer_id", "at"),
+        Index("ix_customer_contacts_at", "at"),
+    )
+
+    contact_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.customer_id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound
+    at: Mapped[float] = mapped_column(Float)
+    subject: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str | None] = mapped_column(Text)
+    agent: Mapped[str | None] = mapped_column(String(64))
+    link: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(64))  # who logged it: a user id, or "webhook"
+    created_at: Mapped[float] = mapped_column(Float)
+    anonymised_at: Mapped[float | None] = mapped_column(Float)
+
+
+class AccessRow(Base):
+    """One read of a customer's record: who, when, what (screen-pop, search, record, timeline,
+    export) and why (the call or task it was for). Holds the customer's id only."""
+
+    __tablename__ = "customer_access"
+    __table_args__ = (Index("ix_customer_access_customer", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    at: Mapped[float] = mapped_column(Float)
+    who: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(120))
+
+
+class MergeRow(Base):
+    """A merge of ``merged_id`` into ``kept_id``: what moved and what the kept record was before,
+    so ``undo`` puts both back as they were."""
+
+    __tablename__ = "customer_merges"
+    __table_args__ = (Index("ix_customer_merges_kept", "kept_id"), Index("ix_customer_merges_merged", "merged_id"))
+
+    merge_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kept_id: Mapped[str] = mapped_column(String(36))
+    merged_id: Mapped[str] = mapped_column(String(36))
+    at: Mapped[float] = mapped_column(Float)
+    by: Mapped[str] = mapped_column(String(64))
+    moved: Mapped[dict] = mapped_column(JSON)  # ids moved and the kept record's fields before
+    undone_at: Mapped[float | None] = mapped_column(Float)
+    undone_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ErasureRow(Base):
+    """The audit entry of an erasure on request: whose id, who, when, why and how much went."""
+
+    __tablename__ = "customer_erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    at: Mapped[float] = mapped_column(Float)
+    by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    counts: Mapped[dict] = mapped_column(JSON)

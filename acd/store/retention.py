@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, select, update
 
 from acd.clock import Clock
 from acd.logs import get_logger
-from acd.store.models import EventRow, InteractionRow, VerificationAttemptRow
+from acd.store.models import ChannelContactRow, EventRow, InteractionRow, VerificationAttemptRow
 from acd.store.sql import AGENT_TIMELINE, SqlStore
 
 log = get_logger(__name__)
@@ -50,6 +50,7 @@ class RetentionReport:
     customers: int = 0  # distinct customers whose calls (or recordings) were touched
     agent_events: int = 0  # agents' state events purged
     attempts: int = 0  # verification audit rows anonymised or purged
+    contacts: int = 0  # contacts other than calls anonymised (subject, summary, link) or purged
     errors: list[str] = field(default_factory=list)
     _customer_ids: set[str] = field(default_factory=set, repr=False)
 
@@ -66,6 +67,7 @@ class RetentionReport:
         if self.missing_recordings:
             text += f" ({self.missing_recordings} were already missing)"
         text += f"; {self.customers} customers affected; {self.attempts} verification audit rows {verb} {what}"
+        text += f"; {self.contacts} other contacts {verb} {what}"
         if self.agent_events:
             text += f"; {self.agent_events} agent state events {verb} purged"
         if self.errors:
@@ -104,6 +106,7 @@ async def run_retention(store: SqlStore, *, interaction_days: int, recording_day
     await _recordings(store, before_recordings, report, dry_run)
     await _interactions(store, before_interactions, mode, report, dry_run, now)
     await _attempts(store, before_interactions, mode, report, dry_run)
+    await _contacts(store, before_interactions, mode, report, dry_run, now)
     if mode == "purge":
         await _agent_events(store, before_interactions, report, dry_run)
     log.event("retention.run", dry_run=dry_run, mode=mode, interactions=report.interactions, recordings=report.recordings,
@@ -209,6 +212,24 @@ async def _attempts(store: SqlStore, before: float, mode: str, report: Retention
             report.attempts = (await s.execute(delete(VerificationAttemptRow).where(old))).rowcount or 0
         else:
             report.attempts = (await s.execute(update(VerificationAttemptRow).where(old).values(caller_number=None))).rowcount or 0
+
+
+async def _contacts(store: SqlStore, before: float, mode: str, report: RetentionReport, dry_run: bool, now: float) -> None:
+    """Contacts other than calls of that age: subject, summary and link blanked (anonymise; the
+    channel, direction, time and agent stay for the per-channel counts) or the rows deleted."""
+    old = ChannelContactRow.at < before
+    if mode == "anonymise":
+        old = old & ChannelContactRow.anonymised_at.is_(None)
+    async with store.session.begin() as s:
+        for cid in (await s.scalars(select(ChannelContactRow.customer_id).where(old).distinct())).all():
+            report.touch(cid)
+        if dry_run:
+            report.contacts = int(await s.scalar(select(func.count()).select_from(ChannelContactRow).where(old)) or 0)
+        elif mode == "purge":
+            report.contacts = (await s.execute(delete(ChannelContactRow).where(old))).rowcount or 0
+        else:
+            report.contacts = (await s.execute(update(ChannelContactRow).where(old).values(
+                subject=None, summary=None, link=None, anonymised_at=now))).rowcount or 0
 
 
 async def _agent_events(store: SqlStore, before: float, report: RetentionReport, dry_run: bool) -> None:

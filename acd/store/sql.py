@@ -193,7 +193,7 @@ class SqlStore:
             row = await s.get(CustomerRow, customer_id)
             if row is None:
                 raise NotFound(f"no customer {customer_id}")
-            contacts = (await s.execute(select(ContactPointRow.kind, ContactPointRow.value)
+            contacts = (await s.execute(select(ContactPointRow.kind, ContactPointRow.value, ContactPointRow.preferred)
                                         .where(ContactPointRow.customer_id == customer_id).order_by(ContactPointRow.id))).all()
         return _customer_dict(row, contacts)
 
@@ -215,13 +215,14 @@ class SqlStore:
         async with self.session() as s:
             rows = (await s.scalars(select(CustomerRow).join(ContactPointRow).where(
                 ContactPointRow.kind == "phone", ContactPointRow.value == e164, CustomerRow.anonymised_at.is_(None),
+                CustomerRow.merged_into.is_(None),
             ).order_by(CustomerRow.created_at))).all()
             return [await self._summary(s, r) for r in rows]
 
     async def find_by_account(self, account_number: str) -> CustomerSummary | None:
         async with self.session() as s:
             row = await s.scalar(select(CustomerRow).where(CustomerRow.account_number == account_number.strip(),
-                                                           CustomerRow.anonymised_at.is_(None)))
+                                                           CustomerRow.anonymised_at.is_(None), CustomerRow.merged_into.is_(None)))
             return None if row is None else await self._summary(s, row)
 
     async def _summary(self, s, row: CustomerRow) -> CustomerSummary:
@@ -260,8 +261,12 @@ class SqlStore:
         rec = fold(call_id, ({**(data or {}), "kind": kind, "t": t} for kind, t, data in rows))
         existing = await s.get(InteractionRow, call_id)
         customer_id = rec.customer_id
-        if customer_id is not None and await s.get(CustomerRow, customer_id) is None:
-            customer_id = None  # a flow's id that is not (or no longer) in the store
+        if customer_id is not None:
+            known = await s.get(CustomerRow, customer_id)
+            if known is None:
+                customer_id = None  # a flow's id that is not (or no longer) in the store
+            elif known.merged_into is not None:
+                customer_id = known.merged_into  # merged since: the call goes to the record kept
         values = dict(
             uniqueid=rec.uniqueid, linkedid=rec.linkedid, ani=rec.ani, dnis=rec.dnis, customer_id=customer_id,
             started_at=rec.started_at, ended_at=rec.ended_at, outcome=rec.outcome.value, queue=rec.queue, agent=rec.agent,
@@ -273,11 +278,26 @@ class SqlStore:
             s.add(InteractionRow(call_id=call_id, **values))
         else:
             if existing.anonymised_at is not None:
+                await self._scrub_late_events(s, call_id)
                 return
             if customer_id is None:
                 values["customer_id"] = existing.customer_id  # linked later by hand: keep it
             for k, v in values.items():
                 setattr(existing, k, v)
+
+    @staticmethod
+    async def _scrub_late_events(s, call_id: str) -> None:
+        """Events that arrive for a call already anonymised (retention, or an erasure during the
+        call) are stored without what identifies the caller, as its earlier ones were."""
+        from acd.store.retention import _scrub
+
+        for e in (await s.scalars(select(EventRow).where(EventRow.call_id == call_id))).all():
+            data = _scrub(e.data or {})
+            for key in ("customer_id", "file"):
+                if key in data:
+                    data[key] = None
+            if data != (e.data or {}):
+                e.data = data
 
     async def _single_customer_for(self, s, ani: str) -> str | None:
         """An unidentified call from a number that belongs to exactly one customer is filed there."""
@@ -285,8 +305,9 @@ class SqlStore:
             e164 = normalise_phone(ani, self.region)
         except ValueError:
             return None
-        ids = (await s.scalars(select(ContactPointRow.customer_id).where(
-            ContactPointRow.kind == "phone", ContactPointRow.value == e164).limit(2))).all()
+        ids = (await s.scalars(select(ContactPointRow.customer_id).join(CustomerRow).where(
+            ContactPointRow.kind == "phone", ContactPointRow.value == e164, CustomerRow.merged_into.is_(None),
+            CustomerRow.anonymised_at.is_(None)).limit(2))).all()
         return ids[0] if len(ids) == 1 else None
 
     async def link_interaction(self, call_id: str, customer_id: str, *, by: str) -> None:
@@ -421,8 +442,10 @@ def _customer_dict(row: CustomerRow, contacts) -> dict[str, Any]:
     return {
         "customer_id": row.customer_id, "name": row.name, "account_number": row.account_number, "segment": row.segment,
         "vip": row.vip, "language": row.language, "owner_agent": row.owner_agent, "notes": row.notes,
-        "phones": [v for k, v in contacts if k == "phone"], "emails": [v for k, v in contacts if k == "email"],
+        "phones": [c[1] for c in contacts if c[0] == "phone"], "emails": [c[1] for c in contacts if c[0] == "email"],
+        "contacts": [{"kind": c[0], "value": c[1], "preferred": bool(c[2]) if len(c) > 2 else False} for c in contacts],
         "created_at": row.created_at, "updated_at": row.updated_at, "anonymised": row.anonymised_at is not None,
+        "merged_into": row.merged_into,
     }
 
 

@@ -1,4 +1,5 @@
 import { api, clearToken, el, follow, pretty, seconds, setToken, token } from "/static/common.js";
+import { initCustomers, resetCustomers, showCall } from "/static/agent-customers.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null, agent = null, stream = null, since = 0, lastPop = null, refreshing = null, again = false;
@@ -21,6 +22,7 @@ async function signIn(t) {
   $("signin").classList.add("hidden");
   for (const id of ["desk", "signout"]) $(id).classList.remove("hidden");
   $("who").textContent = "— " + me.name;
+  initCustomers(me, { linked: () => refresh().catch(showError) });
   $("desk-title").focus();
   stream = follow({
     onEvent, onReset: () => refresh().catch(showError),
@@ -32,6 +34,7 @@ async function signIn(t) {
 function signOut(message = "") {
   if (stream) stream.close();
   stream = null; me = null; agent = null; lastPop = null; clearToken();
+  resetCustomers();
   for (const id of ["desk", "pop", "wrapup", "signout"]) $(id).classList.add("hidden");
   $("signin").classList.remove("hidden");
   $("who").textContent = "";
@@ -74,6 +77,7 @@ function renderState() {
 }
 
 function renderWork(work) {
+  showCall(work);  // customer 360: the pop's contacts, and the call "Link" would link
   const wrapping = Boolean(work.call && work.call.wrap_up);
   // in wrap-up the engine sends the call's screen-pop again (a reloaded desktop still shows it)
   const w = work.call && (!wrapping || work.call.queue) ? work.call : work.offer;

@@ -1,0 +1,398 @@
+"""The customer routes (``/api/v1/customers...``): search, the record and its history, create and
+edit, contact points, contacts other than calls (and their webhook), linking the agent's own call,
+duplicates, merge and undo, the data-quality report, export, erasure and the access audit.
+
+Every read of a record is written to the access audit with who and why: the ``reason`` given
+(a call or task id), else the reader's current call. Handlers build typed inputs and call the
+store's use cases (``acd.store.*``); errors map to HTTP in ``acd.http.errors``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from acd.http.api import (
+    ADMIN, ANY, SELF_OR_SUPERVISOR, SUPERVISOR, WEBHOOK, Route, _customers, _dumps, _engine, _json_body, _user, register_routes,
+)
+from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from acd.http.users import Role
+from acd.logs import get_logger
+from acd.store import audit, contacts, customers_edit, erasure, merge, quality, search
+from acd.store.duplicates import candidates_for
+from acd.store.validation import CustomerRules
+
+log = get_logger(__name__)
+
+DRAIN_S = 10.0  # an erasure first waits this long for spooled call events to reach the database
+
+
+def rules_of(engine) -> CustomerRules:
+    """The configured rules: the store's phone region, the languages list, the agents in config."""
+    langs = engine.settings.customers.languages
+    return CustomerRules(region=engine.settings.database.phone_region, languages=frozenset(langs) if langs else None,
+                         agents=frozenset(engine.core.agents))
+
+
+def current_call(engine, agent_id: str | None) -> str | None:
+    """The call the agent is on, being offered, or wrapping up."""
+    if not agent_id or agent_id not in engine.core.agents:
+        return None
+    return engine.core.agent(agent_id).call_id or engine.acd.wrapup_call(agent_id)
+
+
+def linkable_call(engine, agent_id: str) -> str | None:
+    """The agent's own call it may file under a customer: connected now, or in wrap-up."""
+    from acd.routing.model import AgentState
+
+    agent = engine.core.agent(agent_id)
+    if agent.state == AgentState.ON_CALL:
+        return agent.call_id
+    if agent.state == AgentState.WRAP_UP:
+        return engine.acd.wrapup_call(agent_id)
+    return None
+
+
+def _reason(request: web.Request, given: str | None = None) -> str | None:
+    """Why this read or change: the request's ``reason`` (a call or task id), else the user's call."""
+    given = given or request.query.get("reason")
+    if given:
+        return str(given)[:120]
+    call = current_call(_engine(request), _user(request).agent_id)
+    return f"call {call}" if call else None
+
+
+async def _audit(request: web.Request, ids, action: str, reason: str | None = None) -> None:
+    await audit.record_access(_customers(_engine(request)), ids, who=_user(request).id, action=action,
+                              reason=reason or _reason(request))
+
+
+def _int(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(name, "a whole number") from None
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+# --------------------------------------------------------------------------- search and the record
+async def customer_search(request: web.Request) -> web.Response:
+    store = _customers(_engine(request))
+    page = await search.search_customers(store, request.query.get("q", ""), page=_int(request, "page", 1),
+                                         per_page=_int(request, "per_page", 20))
+    await _audit(request, [c["customer_id"] for c in page.customers], "search")
+    return _json(page.to_dict())
+
+
+async def customer_get(request: web.Request) -> web.Response:
+    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    record = await store.get_customer(cid)
+    await _audit(request, [cid], "record")
+    return _json(record)
+
+
+async def customer_revisions(request: web.Request) -> web.Response:
+    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    await store.get_customer(cid)
+    await _audit(request, [cid], "record")
+    return _json({"revisions": await store.revisions(cid)})
+
+
+async def customer_timeline(request: web.Request) -> web.Response:
+    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    data = await contacts.full_timeline(store, cid)
+    await _audit(request, [cid], "timeline")
+    return _json(data)
+
+
+async def customer_export(request: web.Request) -> web.Response:
+    from acd.store.dataio import export_customer
+
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "xml"):
+        raise Invalid("format", "json or xml")
+    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    text = await export_customer(store, cid, fmt)
+    await _audit(request, [cid], "export")
+    return web.Response(text=text, content_type="application/json" if fmt == "json" else "application/xml")
+
+
+async def customer_access(request: web.Request) -> web.Response:
+    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    return _json({"customer_id": cid, "access": await audit.access_log(store, cid, limit=_int(request, "limit", 500))})
+
+
+# --------------------------------------------------------------------------- create and edit
+_TEXT = {"type": "string", "nullable": True, "maxLength": 2000}
+_LIST = {"description": "a list, or text separated by ';'"}
+CUSTOMER_BODY = {"type": "object", "properties": {
+    "name": {"type": "string", "maxLength": 200}, "account_number": _TEXT, "phones": _LIST, "emails": _LIST,
+    "segment": _TEXT, "vip": {"type": "boolean"}, "language": _TEXT, "owner_agent": _TEXT, "notes": _TEXT,
+    "pin": {"type": "string", "maxLength": 8, "description": "kept only as a salted hash"},
+    "dob": {"type": "string", "maxLength": 10, "description": "YYYY-MM-DD; kept only as a salted hash, used to find duplicates"},
+    "memorable_date": {"type": "string", "maxLength": 10},
+    "reason": {"type": "string", "maxLength": 120, "description": "why (a call or task id); default: your current call"}}}
+
+
+def _split(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    values = dict(body)
+    return values, values.pop("reason", None)
+
+
+async def customer_create(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    values, reason = _split(await _json_body(request, CUSTOMER_BODY))
+    result = await customers_edit.create(_customers(engine), rules_of(engine), values, by=_user(request).id,
+                                         reason=_reason(request, reason))
+    return _json(result.to_dict(), status=201)
+
+
+async def customer_edit(request: web.Request) -> web.Response:
+    engine, cid = _engine(request), request.match_info["customer_id"]
+    values, reason = _split(await _json_body(request, CUSTOMER_BODY))
+    result = await customers_edit.edit(_customers(engine), rules_of(engine), cid, values, by=_user(request).id,
+                                       reason=_reason(request, reason))
+    await _audit(request, [cid], "edit", _reason(request, reason))
+    return _json(result.to_dict())
+
+
+POINT_BODY = {"type": "object", "required": ["kind", "value"], "properties": {
+    "kind": {"type": "string", "enum": ["phone", "email"]}, "value": {"type": "string", "maxLength": 254},
+    "preferred": {"type": "boolean"}, "reason": {"type": "string", "maxLength": 120}}}
+
+
+async def contact_point_add(request: web.Request) -> web.Response:
+    engine, cid = _engine(request), request.match_info["customer_id"]
+    body = await _json_body(request, POINT_BODY)
+    record = await customers_edit.add_contact(_customers(engine), rules_of(engine), cid, body["kind"], body["value"],
+                                              by=_user(request).id, preferred=bool(body.get("preferred")),
+                                              reason=_reason(request, body.get("reason")))
+    return _json(record, status=201)
+
+
+async def contact_point_remove(request: web.Request) -> web.Response:
+    engine, m = _engine(request), request.match_info
+    record = await customers_edit.remove_contact(_customers(engine), rules_of(engine), m["customer_id"], m["kind"], m["value"],
+                                                 by=_user(request).id, reason=_reason(request))
+    return _json(record)
+
+
+async def contact_point_prefer(request: web.Request) -> web.Response:
+    engine, m = _engine(request), request.match_info
+    record = await customers_edit.set_preferred(_customers(engine), rules_of(engine), m["customer_id"], m["kind"], m["value"],
+                                                by=_user(request).id, reason=_reason(request))
+    return _json(record)
+
+
+# --------------------------------------------------------------------------- contacts other than calls
+CONTACT_PROPS = {
+    "channel": {"type": "string", "enum": list(contacts.CHANNELS)},
+    "direction": {"type": "string", "enum": list(contacts.DIRECTIONS)},
+    "at": {"description": "epoch seconds or ISO 8601; default now"},
+    "subject": {"type": "string", "nullable": True, "maxLength": 200},
+    "summary": {"type": "string", "nullable": True, "maxLength": 4000},
+    "agent": {"type": "string", "nullable": True, "maxLength": 64},
+    "link": {"type": "string", "nullable": True, "maxLength": 500}}
+CONTACT_BODY = {"type": "object", "required": ["channel"], "properties": CONTACT_PROPS}
+WEBHOOK_BODY = {"type": "object", "required": ["channel"], "properties": {
+    **CONTACT_PROPS, "customer_id": {"type": "string", "maxLength": 64}, "account_number": {"type": "string", "maxLength": 64},
+    "phone": {"type": "string", "maxLength": 40}, "email": {"type": "string", "maxLength": 254}}}
+
+
+async def contact_log(request: web.Request) -> web.Response:
+    engine, user, cid = _engine(request), _user(request), request.match_info["customer_id"]
+    body = await _json_body(request, CONTACT_BODY)
+    if user.role < Role.SUPERVISOR and body.get("agent") not in (None, user.agent_id):
+        raise Forbidden("an agent logs contacts as itself")
+    if user.role < Role.SUPERVISOR:
+        body["agent"] = user.agent_id
+    contact = contacts.ContactInput.parse(body, now=engine.clock.now(), agents=frozenset(engine.core.agents))
+    return _json(await contacts.log_contact(_customers(engine), cid, contact, source=user.id), status=201)
+
+
+async def contact_list(request: web.Request) -> web.Response:
+    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    await store.get_customer(cid)
+    await _audit(request, [cid], "contacts")
+    return _json({"contacts": await contacts.contacts_of(store, cid, limit=_int(request, "limit", 100))})
+
+
+def webhook_token_ok(engine, request: web.Request) -> None:
+    expected = engine.settings.customers.webhook_token
+    if not expected:
+        raise NotFound("the contacts webhook is off (customers.webhook_token is empty)")
+    header = request.headers.get("Authorization", "")
+    given = header[7:].strip() if header.startswith("Bearer ") else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized("the webhook's token is required (Authorization: Bearer <customers.webhook_token>)")
+
+
+async def webhook_contact(request: web.Request) -> web.Response:
+    """Another system logs a contact; it names the customer by id, account number, phone or e-mail."""
+    engine = _engine(request)
+    webhook_token_ok(engine, request)
+    body = await _json_body(request, WEBHOOK_BODY)
+    store = _customers(engine)
+    cid = body.pop("customer_id", None)
+    account, phone, email = body.pop("account_number", None), body.pop("phone", None), body.pop("email", None)
+    if not cid:
+        cid = await _identify(store, account, phone, email)
+    contact = contacts.ContactInput.parse(body, now=engine.clock.now(), agents=frozenset(engine.core.agents))
+    return _json(await contacts.log_contact(store, cid, contact, source="webhook"), status=201)
+
+
+async def _identify(store, account: str | None, phone: str | None, email: str | None) -> str:
+    if account:
+        found = await store.find_by_account(account)
+        if found is None:
+            raise NotFound(f"no customer with account number {account}")
+        return found.customer_id
+    if phone or email:
+        query = phone or email
+        page = await search.search_customers(store, query, per_page=2)
+        matches = [c["customer_id"] for c in page.customers if (phone and phone_match(store, phone, c)) or (email and email.lower() in c["emails"])]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise Conflict(f"{len(matches)} customers have that {'phone' if phone else 'e-mail'}: give customer_id")
+        raise NotFound("no customer with that phone or e-mail")
+    raise Invalid("customer_id", "give customer_id, account_number, phone or email")
+
+
+def phone_match(store, phone: str, customer: dict[str, Any]) -> bool:
+    from acd.store.phones import normalised_or_as_is
+
+    return normalised_or_as_is(phone, store.region) in customer["phones"]
+
+
+# --------------------------------------------------------------------------- the agent's own call
+LINK_CALL_BODY = {"type": "object", "required": ["customer_id"], "properties": {"customer_id": {"type": "string", "maxLength": 64}}}
+
+
+async def agent_link_call(request: web.Request) -> web.Response:
+    """File the agent's current (or wrap-up) call under a customer: the record follows through the
+    call's timeline (a ``linked`` event), and the screen-pop shows the customer at once."""
+    engine, agent_id = _engine(request), request.match_info["agent_id"]
+    body = await _json_body(request, LINK_CALL_BODY)
+    call_id = linkable_call(engine, agent_id)
+    if call_id is None:
+        raise Conflict(f"agent {agent_id} has no current or wrap-up call to link")
+    store, cid = _customers(engine), body["customer_id"]
+    customer = await store.get_customer(cid)
+    if customer.get("merged_into") or customer.get("anonymised"):
+        raise Conflict(f"customer {cid} is merged or anonymised")
+    engine.calllog.event(call_id, "linked", {"customer_id": cid, "by": _user(request).id})
+    entry = engine.acd.connected_entries.get(call_id) or engine.acd.wrapup_entry(agent_id) or engine.core.calls.get(call_id)
+    if entry is not None and entry.call_id == call_id:
+        entry.customer_id = cid
+    await customers_edit.note_link(store, cid, call_id, by=_user(request).id)
+    log.event("http.call_linked", agent=agent_id, call_id=call_id, customer_id=cid, by=_user(request).id)
+    return _json({"call_id": call_id, "customer_id": cid})
+
+
+# --------------------------------------------------------------------------- duplicates, merge, quality
+async def customer_duplicates(request: web.Request) -> web.Response:
+    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    c = await store.get_customer(cid)
+    return _json({"duplicates": await candidates_for(store, name=c["name"], phones=c["phones"], emails=c["emails"], exclude=cid)})
+
+
+MERGE_BODY = {"type": "object", "required": ["merged_id"], "properties": {
+    "merged_id": {"type": "string", "maxLength": 64, "description": "the duplicate, merged into this customer"}}}
+
+
+async def customer_merge(request: web.Request) -> web.Response:
+    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    body = await _json_body(request, MERGE_BODY)
+    return _json(await merge.merge_customers(store, cid, body["merged_id"], by=_user(request).id))
+
+
+async def merge_undo(request: web.Request) -> web.Response:
+    store = _customers(_engine(request))
+    return _json(await merge.undo_merge(store, request.match_info["merge_id"], by=_user(request).id))
+
+
+async def customer_merges(request: web.Request) -> web.Response:
+    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    return _json({"merges": await merge.merges_of(store, cid)})
+
+
+async def customers_quality(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    report = await quality.quality_report(_customers(engine), stale_days=engine.settings.customers.stale_days)
+    return _json(report.to_dict())
+
+
+# --------------------------------------------------------------------------- erasure
+ERASE_BODY = {"type": "object", "required": ["reason"], "properties": {
+    "reason": {"type": "string", "maxLength": 200, "description": "the request being honoured (kept in the audit entry)"}}}
+
+
+async def customer_erase(request: web.Request) -> web.Response:
+    engine, cid = _engine(request), request.match_info["customer_id"]
+    body = await _json_body(request, ERASE_BODY)
+    store = _customers(engine)
+    await store.get_customer(cid)
+    if engine.records is not None:  # the calls' spooled events first reach the database, to be erased there
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(engine.records.drain(), DRAIN_S)
+    done = await erasure.erase_customer(store, cid, by=_user(request).id, reason=body["reason"],
+                                        spool_dir=engine.settings.database.spool_dir)
+    await audit.record_access(store, [cid], who=_user(request).id, action="erase", reason=body["reason"])
+    return _json(done)
+
+
+CUSTOMER = "/api/v1/customers/{customer_id}"
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/v1/customers", customer_search, ANY,
+          "Search customers by name, phone (any format), e-mail or account number, a page at a time (every customer found is "
+          "in the access audit)", query=("q", "page", "per_page", "reason"), tag="customers"),
+    Route("POST", "/api/v1/customers", customer_create, ANY,
+          "Create a customer (same rules as the import); duplicate candidates come back as a warning", body=CUSTOMER_BODY, tag="customers"),
+    Route("GET", CUSTOMER, customer_get, ANY, "A customer's record (the read is in the access audit)", query=("reason",), tag="customers"),
+    Route("PATCH", CUSTOMER, customer_edit, ANY,
+          "Edit a customer's fields (old values kept with who, when and why); duplicate candidates come back as a warning",
+          body=CUSTOMER_BODY, tag="customers"),
+    Route("GET", CUSTOMER + "/revisions", customer_revisions, ANY, "A customer's change history", query=("reason",), tag="customers"),
+    Route("GET", CUSTOMER + "/timeline", customer_timeline, SUPERVISOR,
+          "A customer's full history: calls with their timeline, other contacts, revisions, and every touchpoint in one list",
+          query=("reason",), tag="customers"),
+    Route("GET", CUSTOMER + "/export", customer_export, SUPERVISOR, "The customer's export, JSON or XML (audited)",
+          query=("format", "reason"), tag="customers"),
+    Route("GET", CUSTOMER + "/access", customer_access, SUPERVISOR, "Who read this customer's record, when and why",
+          query=("limit",), tag="customers"),
+    Route("POST", CUSTOMER + "/contact-points", contact_point_add, ANY, "Add a phone or e-mail (optionally preferred)",
+          body=POINT_BODY, tag="customers"),
+    Route("DELETE", CUSTOMER + "/contact-points/{kind}/{value}", contact_point_remove, ANY, "Remove a phone or e-mail",
+          tag="customers"),
+    Route("PUT", CUSTOMER + "/contact-points/{kind}/{value}/preferred", contact_point_prefer, ANY,
+          "Mark a phone or e-mail as the preferred one of its kind", tag="customers"),
+    Route("POST", CUSTOMER + "/contacts", contact_log, ANY,
+          "Log a contact other than a call (email, sms, chat, web_form, letter, in_person)", body=CONTACT_BODY, tag="customers"),
+    Route("GET", CUSTOMER + "/contacts", contact_list, ANY, "A customer's contacts other than calls, newest first",
+          query=("limit", "reason"), tag="customers"),
+    Route("GET", CUSTOMER + "/duplicates", customer_duplicates, SUPERVISOR, "Duplicate candidates of this customer", tag="customers"),
+    Route("POST", CUSTOMER + "/merge", customer_merge, SUPERVISOR,
+          "Merge a duplicate into this customer (nothing is lost; undo with /merges/{merge_id}/undo)", body=MERGE_BODY, tag="customers"),
+    Route("GET", CUSTOMER + "/merges", customer_merges, SUPERVISOR, "Merges this customer took part in", tag="customers"),
+    Route("POST", "/api/v1/merges/{merge_id}/undo", merge_undo, SUPERVISOR, "Undo a merge: both records as they were", tag="customers"),
+    Route("GET", "/api/v1/quality/customers", customers_quality, SUPERVISOR,
+          "Data-quality report: duplicate candidates, missing contacts, invalid numbers, stale records", tag="customers"),
+    Route("POST", CUSTOMER + "/erase", customer_erase, ADMIN,
+          "Erase the person's data everywhere on request (anonymous figures stay; audited)", body=ERASE_BODY, tag="admin"),
+    Route("POST", "/api/v1/agents/{agent_id}/link", agent_link_call, SELF_OR_SUPERVISOR,
+          "File the agent's current or wrap-up call under a customer", body=LINK_CALL_BODY, tag="agents"),
+    Route("POST", "/api/v1/webhooks/contacts", webhook_contact, WEBHOOK,
+          "Another system logs a contact (bearer: customers.webhook_token); the customer by id, account, phone or e-mail",
+          body=WEBHOOK_BODY, tag="customers"),
+)
+register_routes(ROUTES)
