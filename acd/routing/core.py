@@ -13,8 +13,7 @@ live offer; a call is never lost or duplicated; callers are served in priority, 
 
 from __future__ import annotations
 
-import heapq
-from typing import Callable
+from collections.abc import Callable
 
 from acd.logs import get_logger
 from acd.routing import inputs as ev
@@ -24,7 +23,7 @@ from acd.routing.commands import (
 )
 from acd.routing.errors import IllegalTransition, NotInWrapUp, QueueFull, UnknownAgent, UnknownQueue
 from acd.routing.model import Agent, AgentConfig, AgentState, CallEntry, CallState, LiveCall, Offer, QueueConfig
-from acd.routing.policy import CallPolicy
+from acd.routing.policy import CALL_TRANSITIONS, CallPolicy
 from acd.routing.select import RoutingState
 
 __all__ = ["AcdCore", "IllegalTransition", "NotInWrapUp", "QueueFull", "UnknownAgent", "UnknownQueue", "TRANSITIONS", "CALL_TRANSITIONS"]
@@ -42,15 +41,6 @@ TRANSITIONS: dict[AgentState, set[AgentState]] = {
     S.ON_CALL: {S.WRAP_UP},
     S.WRAP_UP: {S.READY, S.NOT_READY, S.LOGGED_OUT},
     S.NOT_READY: {S.READY, S.LOGGED_OUT, S.NOT_READY, S.ON_CALL},  # -> ON_CALL: only a re-sync adopting a call
-}
-CALL_TRANSITIONS: dict[CallState, set[CallState]] = {
-    C.QUEUED: {C.OFFERED, C.CALLBACK, C.CONNECTED, C.ENDED},
-    C.OFFERED: {C.QUEUED, C.CONNECTED, C.ENDED},
-    C.CALLBACK: {C.CALLBACK_OFFERED, C.ENDED},
-    C.CALLBACK_OFFERED: {C.CALLBACK, C.CONNECTED, C.ENDED},
-    C.CONNECTED: {C.WRAP_UP},
-    C.WRAP_UP: {C.ENDED},
-    C.ENDED: set(),
 }
 # A ready agent's phone in these device states is not rung: not ready with this reason until the
 # phone is NOT_INUSE again. Live, only unreachable pauses (INUSE follows every call for a moment).

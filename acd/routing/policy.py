@@ -22,6 +22,16 @@ else:
 
 S = AgentState
 C = CallState
+# A call's allowed transitions (the table is the specification, like the agent's in core.py).
+CALL_TRANSITIONS: dict[CallState, set[CallState]] = {
+    C.QUEUED: {C.OFFERED, C.CALLBACK, C.CONNECTED, C.ENDED},
+    C.OFFERED: {C.QUEUED, C.CONNECTED, C.ENDED},
+    C.CALLBACK: {C.CALLBACK_OFFERED, C.ENDED},
+    C.CALLBACK_OFFERED: {C.CALLBACK, C.CONNECTED, C.ENDED},
+    C.CONNECTED: {C.WRAP_UP},
+    C.WRAP_UP: {C.ENDED},
+    C.ENDED: set(),
+}
 
 
 class CallPolicy(_Core):
@@ -29,8 +39,6 @@ class CallPolicy(_Core):
 
     # ------------------------------------------------------------------ the call's state
     def _call_state(self, entry: CallEntry, new: CallState) -> None:
-        from acd.routing.core import CALL_TRANSITIONS
-
         if new == entry.state:
             return
         if new not in CALL_TRANSITIONS[entry.state]:

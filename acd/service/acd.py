@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from acd.agi.channel import AgiChannel
 from acd.ami import AmiClient, AmiError, AmiLinkLost
@@ -83,7 +84,6 @@ class AcdService:
         catalogue: DeskCatalogue | None = None,
         emit: Callable[[str, dict[str, Any]], None] | None = None,
         journal: Journal | None = None,
-        tick_s: float = 1.0,  # kept for callers of the old signature; the core sets its own timers
     ) -> None:
         self.core = core
         self.ami = ami
@@ -114,7 +114,8 @@ class AcdService:
         self.journal.append(event)
         started = time.perf_counter()
         commands = self.core.handle(event)
-        self.telemetry.routing_decision(time.perf_counter() - started) if any(isinstance(c, Ring) for c in commands) else None
+        if any(isinstance(c, Ring) for c in commands):
+            self.telemetry.routing_decision(time.perf_counter() - started)
         for command in commands:
             self._execute(command)
         return commands
@@ -198,9 +199,6 @@ class AcdService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    def kick(self) -> None:
-        """Kept for callers of the old API: routing now runs after every event."""
 
     # ------------------------------------------------------------------ ringing and cancelling
     async def _ring(self, command: Ring) -> None:

@@ -8,7 +8,8 @@ agent legs in a bridge) and DeviceStateList become ``AgentBridged``, ``DeviceSta
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from acd.ami import AmiError, Event
 from acd.ami.actions import bridge_list, core_show_channels, device_state_list, status

@@ -3,7 +3,8 @@ metrics count exactly what the record holds."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from acd.routing.commands import Publish, Record
 from acd.routing.core import AcdCore

@@ -8,7 +8,7 @@ clock (tests, ``acd.clock.VirtualClock``) it is the moment the test advances tim
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from acd.clock import Clock
 
