@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
@@ -71,6 +72,7 @@ from acd.flows.model import (
     step_outcomes,
 )
 from acd.flows.template import Prompt, TemplateError, TextTemplate, parse_prompt, parse_text
+from acd.flows.regex import RegexError, check_pattern
 from acd import yamlsrc
 from acd.yamlsrc import Location, SrcDict, SrcList, YamlError, where
 
@@ -441,10 +443,9 @@ def _digit_spec(node: SrcDict, ctx: _Ctx, *, secret: bool = False, defaults: Map
                 validators.append(Validator("luhn"))
         elif kind == "regex":
             try:
-                re.compile(arg)
-                validators.append(Validator("regex", arg))
-            except re.error as exc:
-                ctx.err(vloc, f"validate.regex {arg!r}: {exc}")
+                validators.append(Validator("regex", check_pattern(arg)))
+            except RegexError as exc:
+                ctx.err(vloc, f"validate.regex {arg!r}: {exc.message}")
         elif kind == "range":
             lo, hi = arg.get("min"), arg.get("max")
             if lo is not None and hi is not None and lo > hi:
@@ -525,7 +526,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
         return SetParams(tuple(assignments))
     if action == "branch":
         cases = []
-        for i, case in enumerate(value):
+        for case in value:
             cloc = where(case, "if", ctx.file)
             e = ctx.expr(case["if"], cloc)
             if e is not None:
@@ -928,7 +929,7 @@ def _report_var(name: str, universe: frozenset[str], step: Step, loc: Location, 
 
 def _check_sounds(sounds: SoundIndex, ctx: _Ctx, languages: set[str], extra: list[tuple[str, Location]]) -> None:
     seen: set[tuple[str, Location]] = set()
-    items = [(name, loc, step) for p, loc, step in ctx.prompts for name in p.sounds()] + [(n, l, None) for n, l in extra]
+    items = [(name, loc, step) for p, loc, step in ctx.prompts for name in p.sounds()] + [(n, where_, None) for n, where_ in extra]
     for name, loc, step in items:
         if (name, loc) in seen or sounds.has(name, languages):
             continue

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from acd.flows.model import Validator
+from acd.flows.regex import fullmatch as regex_fullmatch
 
 DTMF = "0123456789*#"
 
@@ -56,7 +58,7 @@ def check_digits(digits: str, validators: Sequence[Validator]) -> str | None:
             n = int(digits)
             if (lo is not None and n < lo) or (hi is not None and n > hi):
                 return "range"
-        if v.kind == "regex" and re.fullmatch(v.arg, digits) is None:
+        if v.kind == "regex" and not regex_fullmatch(v.arg, digits):
             return "regex"
     return None
 
@@ -100,10 +102,10 @@ def date_epoch(value: Any) -> int:
         try:
             if len(text) == 10:
                 d = dt.date.fromisoformat(text)
-                return int(dt.datetime(d.year, d.month, d.day, 12, tzinfo=dt.timezone.utc).timestamp())
+                return int(dt.datetime(d.year, d.month, d.day, 12, tzinfo=dt.UTC).timestamp())
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.timezone.utc)
+                parsed = parsed.replace(tzinfo=dt.UTC)
             return int(parsed.timestamp())
         except ValueError:
             pass

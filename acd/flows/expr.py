@@ -27,8 +27,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
+from acd.flows import regex as flow_regex
 from acd.secrets import Secret
 
 MAX_EXPR_LENGTH = 2000
@@ -222,7 +224,7 @@ class Expr:
         _collect_names(self.root, found)
         return frozenset(found)
 
-    def evaluate(self, scope: "Scope") -> Any:
+    def evaluate(self, scope: Scope) -> Any:
         return _Evaluator(scope).eval(self.root, 0)
 
     def __str__(self) -> str:
@@ -446,7 +448,19 @@ class _Parser:
         if not lo <= len(args) <= hi:
             want = str(lo) if lo == hi else f"{lo} to {hi}" if hi < 99 else f"at least {lo}"
             raise ExprSyntaxError(f"{fname}() takes {want} argument(s), got {len(args)}", name_tok.pos)
+        if fname == "matches":
+            _check_literal_pattern(args[1])
         return Call(name_tok.pos, fname, tuple(args))
+
+
+def _check_literal_pattern(node: Node) -> None:
+    """A ``matches()`` pattern written in the flow is checked when the flow compiles, so a
+    pattern RE2 cannot run is refused with its file and line instead of failing on a call."""
+    if isinstance(node, Literal) and isinstance(node.value, str):
+        try:
+            flow_regex.check_pattern(node.value)
+        except flow_regex.RegexError as exc:
+            raise ExprSyntaxError(f"matches(): pattern {node.value!r}: {exc.message}", node.pos) from None
 
 
 def parse_expr(text: str) -> Expr:
@@ -583,7 +597,7 @@ class _Evaluator:
                 return _check_size(_check_num(spec.fn(*args), node.pos), node.pos)
             except ExprEvalError:
                 raise
-            except (TypeError, ValueError, re.error) as exc:
+            except (TypeError, ValueError) as exc:
                 raise ExprEvalError(f"{node.func}(): {exc}", node.pos) from None
         raise ExprEvalError("unknown expression node", node.pos)  # pragma: no cover
 
@@ -732,13 +746,17 @@ def _substr(s: Any, start: Any, length: Any = None) -> str:
 
 
 def _matches(s: Any, pattern: Any) -> bool:
+    """RE2 (``acd.flows.regex``): linear in the text, so no pattern can stall the engine."""
     s = _text(s, "matches")
     pattern = _text(pattern, "matches")
     if len(pattern) > MAX_REGEX:
         raise ExprEvalError(f"matches(): pattern longer than {MAX_REGEX} characters")
     if len(s) > 1000:
         raise ExprEvalError("matches(): text longer than 1000 characters")
-    return re.fullmatch(pattern, s) is not None
+    try:
+        return flow_regex.fullmatch(pattern, s)
+    except flow_regex.RegexError as exc:
+        raise ExprEvalError(f"matches(): pattern {pattern!r}: {exc.message}") from None
 
 
 def _round(v: Any, nd: Any = 0) -> int | float:

@@ -499,3 +499,34 @@ def test_on_key_variants_yaml_11():
             hangup: true
     """)
     assert flow.steps["m"].params.options == ("1", "*")
+
+
+def test_patterns_re2_cannot_run_are_refused_with_file_line_and_field():
+    """Issue #13.6: flows run RE2 (linear time). A backreference or lookaround would need a
+    backtracking engine, so the flow is refused where the pattern is written; ``(1+)+2``, which
+    froze Python's re, is fine."""
+    found = problems("""\
+        flow: x
+        steps:
+          a:
+            collect: {prompt: enter, into: code, max_digits: 6, validate: {regex: '(1)\\1'}}
+            next: b
+          b:
+            collect: {prompt: enter, into: other, max_digits: 6, validate: {regex: '(?=9)[0-9]+'}}
+            next: c
+          c:
+            branch:
+              - {if: "matches(code, '(?<!0)1')", goto: d}
+            next: d
+          d:
+            collect: {prompt: enter, into: last, max_digits: 6, validate: {regex: '(1+)+2'}}
+            next: e
+          e:
+            hangup: true
+    """)
+    regex = [p for p in found if "not supported" in p]
+    assert len(regex) == 3, found
+    assert regex[0].startswith("f.yaml:4:") and "validate.regex '(1)\\\\1'" in regex[0]
+    assert regex[1].startswith("f.yaml:7:") and "validate.regex '(?=9)[0-9]+'" in regex[1]
+    assert regex[2].startswith("f.yaml:11:") and "matches(): pattern '(?<!0)1'" in regex[2]
+    assert not [p for p in found if "(1+)+2" in p]
