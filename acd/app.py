@@ -108,7 +108,7 @@ async def _agi_server(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FastAgiSer
     server = FastAgiServer(
         {"ivr": ivr_session, "claim": claim_session, "resume": resume_session}, cfg.host, port,
         max_sessions=cfg.max_sessions, env_timeout=cfg.env_timeout_s, command_timeout=cfg.command_timeout_s,
-        on_command=t.agi_command, on_reject=t.agi_session_rejected,
+        on_command=t.agi_command, on_reject=t.agi_session_rejected, allow_peers=cfg.allow_peers,
     )
     await server.start()
     engine.agi = server

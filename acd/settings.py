@@ -12,12 +12,14 @@ Environment overrides use the key path in upper case joined by ``__``:
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
+from collections.abc import Mapping
 
 import yaml
 
@@ -56,6 +58,8 @@ class AgiSection:
     max_sessions: int = 2000
     env_timeout_s: float = 5.0
     command_timeout_s: float = 30.0
+    # when not empty, only these addresses or networks (10.0.0.5, 10.0.0.0/24) may open a session
+    allow_peers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,7 @@ def _convert(tp: Any, value: Any, key: str, loc: Location, problems: list[str]) 
             problems.append(f"{loc}: {key}: expected a mapping, got {type(value).__name__}")
             return {}
         return {k: _convert(args[1], v, f"{key}.{k}", where(value, k, loc.file), problems) for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             problems.append(f"{loc}: {key}: expected a mapping, got {type(value).__name__}")
             return tp()
@@ -264,6 +268,18 @@ def load_settings(config_dir: str | Path = "config", environ: Mapping[str, str] 
         cursor[keys[-1]] = value
         cursor.key_locs[keys[-1]] = Location(f"${env_name}", 1, 1)
     settings = _build(Settings, node, "", node.loc, problems)
+    if not problems:
+        _check_agi_peers(settings.pbx.agi.allow_peers, node, problems)
     if problems:
         raise ConfigError(problems)
     return dataclasses.replace(settings, config_dir=str(config_dir))
+
+
+def _check_agi_peers(peers: tuple[str, ...], node: Any, problems: list[str]) -> None:
+    """Each ``pbx.agi.allow_peers`` entry must be an IP address or network, named where it is written."""
+    listed = node.get("pbx", {}).get("agi", {}).get("allow_peers", [])
+    for i, peer in enumerate(peers):
+        try:
+            ipaddress.ip_network(peer.strip(), strict=False)
+        except ValueError:
+            problems.append(f"{where(listed, i, node.loc.file)}: pbx.agi.allow_peers[{i}]: {peer!r} is not an IP address or network")

@@ -53,3 +53,12 @@ def test_yaml_syntax_error_is_located(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_settings(tmp_path, environ={})
     assert "engine.yaml:" in str(err.value)
+
+
+def test_agi_allow_peers_are_addresses_or_networks_named_where_written(tmp_path):
+    write(tmp_path, "pbx:\n  agi:\n    allow_peers: [10.0.0.5, 10.1.0.0/16, '::1']\n")
+    assert load_settings(tmp_path, environ={}).pbx.agi.allow_peers == ("10.0.0.5", "10.1.0.0/16", "::1")
+    write(tmp_path, "pbx:\n  agi:\n    allow_peers:\n      - 10.0.0.5\n      - asterisk.example\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, environ={})
+    assert err.value.problems == [f"{tmp_path / 'engine.yaml'}:5:9: pbx.agi.allow_peers[1]: 'asterisk.example' is not an IP address or network"]

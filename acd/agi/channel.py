@@ -17,7 +17,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Callable
+from collections.abc import Callable
 
 from acd.agi.codec import DEAD_OK_COMMANDS, AgiEngineDecoder, AgiEnvironment, Hangup, Reply, encode_command, match_command
 from acd.agi.errors import AgiCommandError, AgiHangup, AgiProtocolError, AgiTimeout
@@ -126,6 +126,7 @@ class AgiChannel:
                 raise AgiHangup(f"{name}: the FastAGI session is closed")
             started = time.perf_counter()
             try:
+                self._decoder.expect_reply()  # a reply with none pending ends the session (AgiUnexpectedReply)
                 self._writer.write(line)
                 # asyncio.timeout: no extra task per command, and a cancellation is never swallowed
                 async with asyncio.timeout(limit):
@@ -175,10 +176,10 @@ class AgiChannel:
             except AgiProtocolError as exc:
                 self._absorb_hangups(exc.frames)
                 raise
-            for frame in frames:
-                if isinstance(frame, AgiEnvironment):
+            for decoded in frames:
+                if isinstance(decoded, AgiEnvironment):
                     raise AgiProtocolError("a second environment block")
-                self._frames.append(frame)
+                self._frames.append(decoded)
 
     def take_early_frames(self, frames: list) -> None:
         """Frames read together with the environment block (the server hands them over)."""

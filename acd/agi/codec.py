@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
-from acd.agi.errors import AgiProtocolError
+from acd.agi.errors import AgiLimitError, AgiProtocolError, AgiUnexpectedReply
 
-MAX_LINE = 64 * 1024
+MAX_LINE = 64 * 1024  # one reply line (GET VARIABLE data can be long)
+# The environment block: Asterisk 22 sends 22 standard lines plus one per AGI() argument, each
+# well under 1 KiB. These caps bound what a peer can make the engine hold before a session
+# starts (issue #13.5: 4 sessions sent 623 MB and the engine grew by 645 MB).
+MAX_ENV_LINES = 256
+MAX_ENV_BYTES = 64 * 1024
+MAX_ENV_LINE = 8 * 1024
 
 
 @dataclass(frozen=True)
@@ -129,29 +135,40 @@ def parse_reply_line(line: str) -> Reply:
 
 class _LineBuffer:
     """Splits bytes into ``\n``-terminated lines; bytes stay buffered until their line is whole,
-    so a UTF-8 character cut between two reads decodes whole."""
+    so a UTF-8 character cut between two reads decodes whole. A line longer than the limit asked
+    for (whole, or still without its end) raises ``AgiLimitError``."""
 
-    def __init__(self, max_line: int = MAX_LINE) -> None:
+    def __init__(self) -> None:
         self._buf = bytearray()
-        self._max_line = max_line
+        self._pos = 0  # start of the first unread line: lines are sliced off, not deleted one by one
 
     def feed(self, data: bytes) -> None:
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
         self._buf += data
 
-    def next_line(self) -> bytes | None:
-        nl = self._buf.find(b"\n")
+    def next_line(self, max_line: int) -> bytes | None:
+        nl = self._buf.find(b"\n", self._pos)
         if nl < 0:
-            if len(self._buf) > self._max_line:
-                self._buf.clear()
-                raise AgiProtocolError(f"line longer than {self._max_line} bytes")
+            if len(self._buf) - self._pos > max_line:
+                self.clear()
+                raise AgiLimitError(f"line longer than {max_line} bytes")
             return None
-        raw = bytes(self._buf[:nl])
-        del self._buf[: nl + 1]
+        if nl - self._pos > max_line:
+            self.clear()
+            raise AgiLimitError(f"line longer than {max_line} bytes")
+        raw = bytes(self._buf[self._pos:nl])
+        self._pos = nl + 1
         return raw
+
+    def clear(self) -> None:
+        self._buf.clear()
+        self._pos = 0
 
     @property
     def buffered(self) -> int:
-        return len(self._buf)
+        return len(self._buf) - self._pos
 
 
 def _text(raw: bytes) -> str:
@@ -164,26 +181,72 @@ class AgiEngineDecoder:
     A malformed line raises ``AgiProtocolError``; the frames decoded before it in the same feed
     are on the exception (``.frames``) and the lines after it stay buffered (``feed(b"")`` goes
     on with them). For FastAGI a bad line means the stream is out of step: the session ends.
+
+    The environment block is capped (``max_env_lines`` lines, ``max_env_bytes`` bytes, lines of
+    at most ``MAX_ENV_LINE`` bytes) and a reply line at ``MAX_LINE`` bytes. Going over raises
+    ``AgiLimitError``, drops what is buffered, and every later ``feed`` raises it again: a peer
+    that floods is never read further.
+
+    Replies answer commands: the engine calls ``expect_reply()`` for each command it sends (or
+    gets the command's bytes from ``send_command``). A reply with no command pending raises
+    ``AgiUnexpectedReply``: the peer is out of step (``200 result=-1`` sent right after the
+    environment block once ended a call that had not started). ``HANGUP`` may come at any time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_env_lines: int = MAX_ENV_LINES, max_env_bytes: int = MAX_ENV_BYTES) -> None:
         self._lines = _LineBuffer()
         self._env: dict[str, str] | None = {}
+        self._env_lines = 0
+        self._env_bytes = 0
+        self._max_env_lines = max_env_lines
+        self._max_env_bytes = max_env_bytes
         self._usage: list[str] | None = None
+        self._refused: AgiLimitError | None = None
+        self._pending = 0
 
     @property
     def environment_done(self) -> bool:
         return self._env is None
 
+    @property
+    def pending_replies(self) -> int:
+        """Commands sent whose reply has not been decoded yet."""
+        return self._pending
+
+    def expect_reply(self, commands: int = 1) -> None:
+        """``commands`` more commands were sent: as many replies may come."""
+        if commands < 0:
+            raise ValueError("commands must not be negative")
+        self._pending += commands
+
+    def send_command(self, name: str, *args: str) -> bytes:
+        """The bytes of one command (``encode_command``), counted as awaiting its reply. An
+        argument that cannot be sent raises ``ValueError`` and counts nothing."""
+        line = encode_command(name, *args)
+        self._pending += 1
+        return line
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the end of a line."""
+        return self._lines.buffered
+
     def feed(self, data: bytes) -> list[AgiEnvironment | Reply | Hangup]:
+        if self._refused is not None:
+            raise AgiLimitError(f"the session was refused: {self._refused}")
         self._lines.feed(data)
         out: list[AgiEnvironment | Reply | Hangup] = []
         while True:
             try:
-                raw = self._lines.next_line()
+                raw = self._lines.next_line(MAX_ENV_LINE if self._env is not None else MAX_LINE)
                 if raw is None:
                     return out
-                frame = self._line(_text(raw))
+                frame = self._env_line(raw) if self._env is not None else self._line(_text(raw))
+            except AgiLimitError as exc:
+                self._refused = exc
+                self._lines.clear()
+                exc.frames = out
+                raise
             except AgiProtocolError as exc:
                 exc.frames = out
                 raise
@@ -191,8 +254,6 @@ class AgiEngineDecoder:
                 out.append(frame)
 
     def _line(self, line: str) -> AgiEnvironment | Reply | Hangup | None:
-        if self._env is not None:
-            return self._env_line(line)
         if line == "HANGUP":  # unsolicited, wherever it falls
             return Hangup()
         if self._usage is not None:  # inside a multi-line 520: every other line belongs to it
@@ -200,17 +261,31 @@ class AgiEngineDecoder:
             if line.startswith("520 "):
                 reply = Reply(520, None, None, None, tuple(self._usage))
                 self._usage = None
+                self._pending -= 1  # counted when the block began
                 return reply
-            return None
-        if line.startswith("520-"):
-            self._usage = [line]
+            if len(self._usage) > self._max_env_lines:
+                raise AgiLimitError(f"usage text longer than {self._max_env_lines} lines")
             return None
         if line == "":
             return None
-        return parse_reply_line(line)
+        if self._pending <= 0:
+            raise AgiUnexpectedReply(f"a reply with no command pending: {line[:120]!r}")
+        if line.startswith("520-"):
+            self._usage = [line]
+            return None
+        reply = parse_reply_line(line)
+        self._pending -= 1
+        return reply
 
-    def _env_line(self, line: str) -> AgiEnvironment | None:
+    def _env_line(self, raw: bytes) -> AgiEnvironment | None:
         assert self._env is not None
+        self._env_lines += 1
+        self._env_bytes += len(raw) + 1
+        if self._env_lines > self._max_env_lines:
+            raise AgiLimitError(f"environment block longer than {self._max_env_lines} lines")
+        if self._env_bytes > self._max_env_bytes:
+            raise AgiLimitError(f"environment block larger than {self._max_env_bytes} bytes")
+        line = _text(raw)
         if line == "":
             env = AgiEnvironment(dict(self._env))
             self._env = None

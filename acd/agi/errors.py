@@ -19,6 +19,16 @@ class AgiProtocolError(AgiError):
         self.frames: list = list(frames or [])
 
 
+class AgiLimitError(AgiProtocolError):
+    """The peer went over a size limit (the environment block's lines or bytes, a line's length).
+    The session is refused and closed; nothing more is read from that peer."""
+
+
+class AgiUnexpectedReply(AgiProtocolError):
+    """A reply arrived with no command pending (a reply to nothing, or a second one): the peer
+    is out of step, and any later reply could be taken for the wrong command. Ends the session."""
+
+
 class AgiTimeout(AgiError):
     """No reply within the command's time limit. The session is closed."""
 

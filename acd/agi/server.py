@@ -11,18 +11,43 @@ the next dialplan priority.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import time
-from typing import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from acd.agi.channel import AgiChannel
-from acd.agi.codec import AgiEngineDecoder, AgiEnvironment, Hangup, Reply
-from acd.agi.errors import AgiError, AgiHangup, AgiProtocolError
+from acd.agi.codec import MAX_ENV_BYTES, MAX_ENV_LINES, AgiEngineDecoder, AgiEnvironment, Hangup, Reply
+from acd.agi.errors import AgiError, AgiHangup, AgiLimitError, AgiProtocolError
 from acd.logs import bind_call, get_logger
 
 log = get_logger(__name__)
 
 Handler = Callable[[AgiChannel], Awaitable[None]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+READ_SIZE = 65536
+
+
+def parse_peers(peers: Iterable[str]) -> tuple[Network, ...]:
+    """Addresses or networks (``10.0.0.5``, ``10.0.0.0/24``, ``::1``); ``ValueError`` names a bad one."""
+    out = []
+    for peer in peers:
+        try:
+            out.append(ipaddress.ip_network(peer.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"{peer!r} is not an IP address or network") from None
+    return tuple(out)
+
+
+def _peer_ip(peername: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    host = peername[0] if isinstance(peername, tuple) and peername else None
+    try:
+        ip = ipaddress.ip_address(str(host).split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped  # ::ffff:10.0.0.5 on a dual-stack socket is 10.0.0.5
+    return ip
 
 
 class FastAgiServer:
@@ -37,8 +62,17 @@ class FastAgiServer:
         command_timeout: float = 30.0,
         on_command: Callable[[str, float], None] | None = None,
         on_reject: Callable[[], None] | None = None,
+        allow_peers: Iterable[str] = (),
+        max_env_lines: int = MAX_ENV_LINES,
+        max_env_bytes: int = MAX_ENV_BYTES,
     ) -> None:
+        """``allow_peers``: when not empty, only these addresses or networks may open a session
+        (others are closed at once, logged). ``max_env_lines``/``max_env_bytes`` cap the
+        environment block; a peer going over is refused and closed."""
         self._handler = handler
+        self.allow_peers = parse_peers(allow_peers)
+        self.max_env_lines = max_env_lines
+        self.max_env_bytes = max_env_bytes
         self.host = host
         self._requested_port = port
         self.max_sessions = max_sessions
@@ -52,6 +86,9 @@ class FastAgiServer:
         # counters (the metrics layer reads them or hooks on_command/on_reject)
         self.sessions_total = 0  # sessions whose environment block arrived
         self.rejected_total = 0  # connections refused at the session limit
+        self.refused_peer_total = 0  # connections from an address not in allow_peers
+        self.refused_limit_total = 0  # sessions refused for an environment block over the caps
+        self.env_bytes_read_max = 0  # most bytes read from one peer before its block ended or was refused
         self.failed_total = 0  # sessions that ended on a protocol error, timeout or crash
         self.unknown_script_total = 0
         self.commands_total = 0
@@ -91,12 +128,22 @@ class FastAgiServer:
 
     # ------------------------------------------------------------------ per connection
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.allow_peers and not self._peer_allowed(writer.get_extra_info("peername")):
+            self.refused_peer_total += 1
+            log.warn_event("agi.session.refused", reason="peer not in pbx.agi.allow_peers",
+                           peer=str(writer.get_extra_info("peername")), refused_total=self.refused_peer_total)
+            writer.close()
+            return
         if len(self._tasks) >= self.max_sessions:
             self._reject(writer)
             return
         task = asyncio.create_task(self._session(reader, writer), name=f"agi-session-{next(self._ids)}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _peer_allowed(self, peername: object) -> bool:
+        ip = _peer_ip(peername)
+        return ip is not None and any(ip in net for net in self.allow_peers)
 
     def _reject(self, writer: asyncio.StreamWriter) -> None:
         """At the limit: close at once. Asterisk's AGI() then fails and the dialplan goes on to
@@ -109,9 +156,12 @@ class FastAgiServer:
             self._on_reject()
         writer.close()
 
-    async def _read_environment(self, reader: asyncio.StreamReader, decoder: AgiEngineDecoder) -> tuple[AgiEnvironment, list[Reply | Hangup]]:
+    async def _read_environment(self, reader: asyncio.StreamReader, decoder: AgiEngineDecoder) -> tuple[AgiEnvironment, list[AgiEnvironment | Reply | Hangup]]:
+        read = 0
         while True:
-            data = await reader.read(65536)
+            data = await reader.read(READ_SIZE)
+            read += len(data)
+            self.env_bytes_read_max = max(self.env_bytes_read_max, read)
             if not data:
                 raise AgiProtocolError("peer closed before the end of the environment block")
             frames = decoder.feed(data)
@@ -135,7 +185,7 @@ class FastAgiServer:
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str(writer.get_extra_info("peername"))
-        decoder = AgiEngineDecoder()
+        decoder = AgiEngineDecoder(max_env_lines=self.max_env_lines, max_env_bytes=self.max_env_bytes)
         try:
             try:
                 async with asyncio.timeout(self.env_timeout):
@@ -143,6 +193,11 @@ class FastAgiServer:
             except TimeoutError:
                 self.failed_total += 1
                 log.warn_event("agi.session.env_timeout", peer=peer, timeout_s=self.env_timeout)
+                return
+            except AgiLimitError as exc:
+                self.failed_total += 1
+                self.refused_limit_total += 1
+                log.warn_event("agi.session.refused", reason=str(exc), peer=peer, refused_total=self.refused_limit_total)
                 return
             except (AgiProtocolError, ConnectionError, OSError) as exc:
                 self.failed_total += 1

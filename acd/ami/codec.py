@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from acd.ami.errors import AmiEncodeError, AmiProtocolError
 from acd.ami.frames import Action, Banner, Event, Headers, Response
@@ -48,9 +48,10 @@ class EventHeaders(Headers):
     The frame was checked well-formed when it was decoded, so a bad frame still fails there."""
 
     __slots__ = ("_text",)
+    _text: str
 
     @classmethod
-    def _from_text(cls, text: str) -> "EventHeaders":
+    def _from_text(cls, text: str) -> EventHeaders:
         h = cls.__new__(cls)
         h._text = text
         h._index = None
@@ -139,30 +140,52 @@ def _text(block: bytes) -> str:
 
 
 class _Decoder:
+    """Splits the byte stream into frames. A frame may be at most ``MAX_FRAME`` bytes: a longer
+    one (whole or still without its end) is refused, and its bytes are skipped up to the next
+    frame end, so the decoder never holds more than ``MAX_FRAME`` plus one read and the rest of
+    an oversized frame is never read as frames of its own."""
+
     def __init__(self) -> None:
         self._buf = b""
+        self._skipping = False  # inside an oversized frame: drop bytes up to its end
 
-    def _blocks(self, data: bytes) -> list[bytes]:
-        """Complete frames in the buffer (one split per read, not one copy per frame)."""
+    def _blocks(self, data: bytes) -> tuple[list[bytes], AmiProtocolError | None]:
+        """Complete frames in the buffer (one split per read, not one copy per frame), and the
+        error for an oversized frame among them, if any."""
         buf = self._buf + data if self._buf else data
+        error: AmiProtocolError | None = None
+        if self._skipping:
+            end = buf.find(FRAME_END)
+            if end < 0:
+                self._buf = buf[-(len(FRAME_END) - 1):]  # a frame end may be split across reads
+                return [], None
+            buf = buf[end + len(FRAME_END):]
+            self._skipping = False
         if FRAME_END not in buf:
             self._buf = buf
-            self._check_size()
-            return []
+            return [], self._check_size()
         parts = buf.split(FRAME_END)
         self._buf = parts.pop()
-        self._check_size()
-        return parts
+        if any(len(p) > MAX_FRAME for p in parts):
+            error = _oversized()
+            parts = [p for p in parts if len(p) <= MAX_FRAME]
+        return parts, self._check_size() or error
 
-    def _check_size(self) -> None:
+    def _check_size(self) -> AmiProtocolError | None:
         if len(self._buf) > MAX_FRAME:
             self._buf = b""
-            raise AmiProtocolError(f"frame larger than {MAX_FRAME} bytes without an end")
+            self._skipping = True
+            return _oversized(without_end=True)
+        return None
 
     @property
     def buffered(self) -> int:
         """Bytes held back waiting for the end of a frame."""
         return len(self._buf)
+
+
+def _oversized(without_end: bool = False) -> AmiProtocolError:
+    return AmiProtocolError(f"frame larger than {MAX_FRAME} bytes{' without an end' if without_end else ''}: refused")
 
 
 class AmiClientDecoder(_Decoder):
@@ -182,7 +205,9 @@ class AmiClientDecoder(_Decoder):
             data, error = self._banner(data, out)
             if not self._banner_seen:
                 return out
-        for block in self._blocks(data):
+        blocks, too_big = self._blocks(data)
+        error = error or too_big
+        for block in blocks:
             if not block or block[0] in (10, 13):  # stray blank lines before a frame
                 block = block.lstrip(b"\r\n")
                 if not block:
@@ -245,8 +270,8 @@ class AmiServerDecoder(_Decoder):
         """Like ``AmiClientDecoder.feed``: a malformed frame raises after the input is consumed,
         the good actions around it wait in ``take_carried()``."""
         out: list[Action] = []
-        error: AmiProtocolError | None = None
-        for block in self._blocks(data):
+        blocks, error = self._blocks(data)
+        for block in blocks:
             block = block.lstrip(b"\r\n")
             if not block:
                 continue

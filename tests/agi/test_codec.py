@@ -11,7 +11,7 @@ from acd.agi.codec import (
     AgiAsteriskDecoder, AgiEngineDecoder, AgiEnvironment, Hangup, Reply, encode_command,
     encode_environment, encode_hangup, encode_reply, encode_usage_error, split_args,
 )
-from acd.agi.errors import AgiProtocolError
+from acd.agi.errors import AgiLimitError, AgiProtocolError, AgiUnexpectedReply
 from tests.transcripts import TRANSCRIPTS, agi_transcripts, read_transcript
 
 ALL = agi_transcripts()
@@ -21,8 +21,15 @@ def ast_bytes(path):
     return b"".join(c.data for c in read_transcript(path) if c.direction == "AST>")
 
 
-def decode(data, sizes=None):
+def engine_decoder(pending=100):
+    """An engine-side decoder that has sent ``pending`` commands (so that many replies are due)."""
     dec = AgiEngineDecoder()
+    dec.expect_reply(pending)
+    return dec
+
+
+def decode(data, sizes=None):
+    dec = engine_decoder()
     if sizes is None:
         return dec.feed(data)
     out, pos = [], 0
@@ -86,7 +93,7 @@ def test_caller_hangup_during_get_data():
 
 
 def test_timeout_forms():
-    (r1, r2) = AgiEngineDecoder().feed(b"agi_network: yes\n\n200 result=42 (timeout)\n200 result= (timeout)\n")[1:]
+    (r1, r2) = engine_decoder().feed(b"agi_network: yes\n\n200 result=42 (timeout)\n200 result= (timeout)\n")[1:]
     assert (r1.result, r1.data) == ("42", "timeout")
     assert (r2.result, r2.data) == ("", "timeout")
 
@@ -104,7 +111,7 @@ def test_garbage_is_a_protocol_error():
     dec = AgiEngineDecoder()
     with pytest.raises(AgiProtocolError):
         dec.feed(b"hello world\n")
-    dec2 = AgiEngineDecoder()
+    dec2 = engine_decoder()
     dec2.feed(b"agi_network: yes\n\n")
     with pytest.raises(AgiProtocolError):
         dec2.feed(b"this is not a reply\n")
@@ -117,7 +124,7 @@ def test_asterisk_side_encoders_roundtrip():
     assert encode_reply(200, 0, endpos=3404) == b"200 result=0 endpos=3404\n"
     assert encode_reply(200, 1, data="bar") == b"200 result=1 (bar)\n"
     assert encode_reply(511) == b"511 Command Not Permitted on a dead channel or intercept routine\n"
-    (usage,) = AgiEngineDecoder().feed(b"agi_x: 1\n\n" + encode_usage_error(["Usage line"]))[1:]
+    (usage,) = engine_decoder().feed(b"agi_x: 1\n\n" + encode_usage_error(["Usage line"]))[1:]
     assert usage.code == 520 and len(usage.lines) == 3
 
 
@@ -173,7 +180,7 @@ def test_env_block_with_arguments_in_asterisk_order():
 
 
 def test_protocol_error_keeps_earlier_frames_and_later_lines():
-    dec = AgiEngineDecoder()
+    dec = engine_decoder()
     dec.feed(b"agi_network: yes\n\n")
     with pytest.raises(AgiProtocolError) as info:
         dec.feed(b"200 result=0\nHANGUP\ngarbage\n200 result=1 (x)\n")
@@ -184,19 +191,19 @@ def test_protocol_error_keeps_earlier_frames_and_later_lines():
 
 def test_single_line_520_and_unknown_codes():
     assert encode_reply(520) == b"520 Invalid command syntax.  Proper usage not available.\n"
-    (r,) = AgiEngineDecoder().feed(b"agi_x: 1\n\n" + encode_reply(520))[1:]
+    (r,) = engine_decoder().feed(b"agi_x: 1\n\n" + encode_reply(520))[1:]
     assert r.code == 520 and len(r.lines) == 1
     with pytest.raises(ValueError):
         encode_reply(404)
 
 
 def test_hangup_line_inside_a_usage_block_is_still_a_hangup():
-    frames = AgiEngineDecoder().feed(b"agi_x: 1\n\n520-Invalid command syntax.  Proper usage follows:\nline\nHANGUP\n520 End of proper usage.\n")[1:]
+    frames = engine_decoder().feed(b"agi_x: 1\n\n520-Invalid command syntax.  Proper usage follows:\nline\nHANGUP\n520 End of proper usage.\n")[1:]
     assert isinstance(frames[0], Hangup) and frames[1].code == 520 and frames[1].lines[1] == "line"
 
 
 def test_reply_data_with_parentheses_and_empty_value():
-    frames = AgiEngineDecoder().feed(b"agi_x: 1\n\n200 result=1 (a (b) c)\n200 result=1 ()\n200 result=-1 endpos=16320\n")[1:]
+    frames = engine_decoder().feed(b"agi_x: 1\n\n200 result=1 (a (b) c)\n200 result=1 ()\n200 result=-1 endpos=16320\n")[1:]
     assert frames[0].data == "a (b) c" and frames[1].data == "" and frames[2].result_int == -1 and frames[2].endpos == 16320
 
 
@@ -262,3 +269,66 @@ def test_encode_command_examples():
     assert encode_command("EXEC", "MusicOnHold", "default,60") == b"EXEC MusicOnHold default,60\n"
     assert encode_command("SET VARIABLE", "NAME", "Zoë Brontë") == 'SET VARIABLE NAME "Zoë Brontë"\n'.encode()
     assert encode_command("EXEC", "Log", "a\\b") == b'EXEC Log "a\\\\b"\n'
+
+
+def _env_lines(n: int, width: int = 20) -> bytes:
+    return b"".join(b"agi_x%d: " % i + b"v" * width + b"\n" for i in range(n))
+
+
+@pytest.mark.parametrize("flood, reason", [
+    (_env_lines(257), "longer than 256 lines"),  # many short lines
+    (_env_lines(200, 400), "larger than 65536 bytes"),  # lines of a fair size, too many bytes
+    (b"agi_request: " + b"a" * 9000 + b"\n", "line longer than 8192 bytes"),  # one long line, whole
+    (b"agi_request: " + b"a" * 9000, "line longer than 8192 bytes"),  # ... still without its end
+])
+def test_an_environment_block_over_the_caps_is_refused_for_good(flood, reason):
+    dec = AgiEngineDecoder()
+    with pytest.raises(AgiLimitError, match=reason):
+        for i in range(0, len(flood), 4096):
+            dec.feed(flood[i:i + 4096])
+    assert dec.buffered == 0  # nothing held
+    with pytest.raises(AgiLimitError, match="refused"):
+        dec.feed(b"\n")  # and nothing more read: the session is over
+
+
+def test_an_environment_block_just_within_the_caps_is_read():
+    (env,) = AgiEngineDecoder().feed(_env_lines(255) + b"\n")
+    assert len(env.values) == 255
+    (env,) = AgiEngineDecoder(max_env_lines=3).feed(b"agi_a: 1\nagi_b: 2\n\n")
+    assert env.get("b") == "2"
+    with pytest.raises(AgiLimitError):
+        AgiEngineDecoder(max_env_lines=3, max_env_bytes=10).feed(b"agi_a: 1\nagi_b: 2\n\n")
+
+
+def test_a_reply_line_over_the_cap_is_refused():
+    dec = AgiEngineDecoder()
+    dec.feed(b"agi_a: 1\n\n")
+    dec.expect_reply()
+    with pytest.raises(AgiLimitError, match="line longer than 65536"):
+        dec.feed(b"200 result=1 (" + b"x" * 70_000)
+
+
+def test_a_reply_with_no_command_pending_is_a_protocol_error():
+    """Issue #13.7: ``200 result=-1`` right after the environment block (no command sent) once
+    ended the call; now it ends the session as the peer's protocol error."""
+    dec = AgiEngineDecoder()
+    with pytest.raises(AgiUnexpectedReply, match="no command pending") as info:
+        dec.feed(b"agi_network: yes\n\n200 result=-1\n")
+    assert isinstance(info.value, AgiProtocolError)
+    assert [type(f).__name__ for f in info.value.frames] == ["AgiEnvironment"]
+
+
+def test_replies_are_counted_against_the_commands_sent():
+    dec = AgiEngineDecoder()
+    dec.feed(b"agi_network: yes\n\n")
+    assert dec.send_command("ANSWER") == b"ANSWER\n" and dec.pending_replies == 1
+    with pytest.raises(ValueError):
+        dec.send_command("VERBOSE", "a\nb")
+    assert dec.pending_replies == 1  # a command that could not be sent awaits nothing
+    assert dec.feed(b"HANGUP\n200 result=0\nHANGUP\n") == [Hangup(), Reply(200, "0", None, None, ("200 result=0",)), Hangup()]
+    assert dec.pending_replies == 0
+    with pytest.raises(AgiUnexpectedReply):
+        dec.feed(b"200 result=1\n")  # a second reply to one command
+    dec.expect_reply()
+    with pytest.raises(AgiUnexpectedReply):  # a whole usage block to one command is one reply, not two
+        dec.feed(b"520-Invalid command syntax.  Proper usage follows:\nusage\n520 End of proper usage.\n510 Invalid\n")

@@ -320,7 +320,9 @@ async def test_recorded_session_through_the_server(make_server, path):
     assert all(reply.startswith(b"511 ") for _, reply in skipped)
     assert len(outcomes) == len(exchanges)
     for (raw, reply_bytes), outcome in zip(exchanges, outcomes):
-        (reply,) = [f for f in AgiEngineDecoder().feed(b"\n" + reply_bytes)[1:] if isinstance(f, Reply)]
+        dec = AgiEngineDecoder()
+        dec.expect_reply()
+        (reply,) = [f for f in dec.feed(b"\n" + reply_bytes)[1:] if isinstance(f, Reply)]
         if reply.code in (510, 520):
             assert outcome == "AgiCommandError", raw
         elif reply.code == 511:
@@ -575,3 +577,55 @@ async def test_asterisk_closing_mid_command_is_a_hangup(make_server):
     peer.writer.close()
     await asyncio.sleep(0.1)
     assert raised == [True]
+
+
+async def test_a_reply_before_any_command_ends_the_session(make_server, caplog):
+    """Issue #13.7: a reply with no command pending (``200 result=-1`` right after the
+    environment block) is the peer's protocol error: the session ends before the handler runs."""
+    ran = []
+
+    async def handler(ch):
+        ran.append(ch)
+        await ch.answer()
+
+    server = await make_server(handler)
+    with caplog.at_level(logging.WARNING):
+        peer = await Peer.connect(server, env=None)
+        peer.send(encode_environment(ENV) + encode_reply(200, -1))  # one write: one read
+        assert await peer.closed_by_engine()
+    assert not ran and server.failed_total == 1 and server.sessions_total == 0
+    assert any("no command pending" in str(getattr(r, "acd_fields", {}).get("error")) for r in caplog.records)
+
+
+async def test_an_environment_block_over_the_caps_is_refused_and_closed(make_server, caplog):
+    async def handler(ch):
+        raise AssertionError("a refused session must not run")
+
+    server = await make_server(handler, max_env_lines=8)
+    with caplog.at_level(logging.WARNING):
+        peer = await Peer.connect(server, env=None)
+        peer.send(b"".join(b"agi_x%d: y\n" % i for i in range(9)))
+        assert await peer.closed_by_engine()
+    assert server.refused_limit_total == 1 and server.failed_total == 1
+    refused = [r.acd_fields for r in caplog.records if r.getMessage() == "agi.session.refused"]
+    assert refused and "longer than 8 lines" in refused[0]["reason"]
+
+
+async def test_allow_peers_closes_other_addresses_at_once(make_server, caplog):
+    async def handler(ch):
+        await ch.answer()
+
+    closed = await make_server(handler, allow_peers=["10.9.9.9", "192.168.0.0/16"])
+    with caplog.at_level(logging.WARNING):
+        peer = await Peer.connect(closed)
+        assert await peer.closed_by_engine()
+    assert closed.refused_peer_total == 1 and closed.sessions_total == 0
+    assert [r.acd_fields["reason"] for r in caplog.records if r.getMessage() == "agi.session.refused"] == ["peer not in pbx.agi.allow_peers"]
+    open_ = await make_server(handler, allow_peers=["127.0.0.0/8"])
+    peer = await Peer.connect(open_)
+    assert (await peer.command()).raw == "ANSWER"
+    peer.send(encode_reply(200, 0))
+    assert await peer.closed_by_engine()
+    assert open_.refused_peer_total == 0 and open_.sessions_total == 1
+    with pytest.raises(ValueError, match="not an IP address"):
+        FastAgiServer(handler, allow_peers=["asterisk.example"])

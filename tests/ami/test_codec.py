@@ -256,7 +256,25 @@ def test_an_endless_frame_is_refused_and_the_decoder_recovers():
     with pytest.raises(AmiProtocolError, match="larger than"):
         dec.feed(b"Event: Big\r\nData: " + b"x" * (MAX_FRAME + 1))
     assert dec.buffered == 0
-    assert dec.feed(b"Event: Small\r\n\r\n")[0].name == "Small"
+    # the rest of the big frame is skipped up to its end (never read as frames of its own), even
+    # with the end split across reads; the next frame decodes
+    assert dec.feed(b"x" * 70_000 + b"\r\nEvent: Forged\r\n\r") == []
+    assert dec.buffered < 4
+    assert [f.name for f in dec.feed(b"\nEvent: Small\r\n\r\n")] == ["Small"]
+
+
+def test_a_whole_oversized_frame_is_refused_and_its_neighbours_kept():
+    dec = AmiClientDecoder()
+    dec.feed(BANNER)
+    big = b"Event: Big\r\nData: " + b"x" * MAX_FRAME + b"\r\n\r\n"
+    with pytest.raises(AmiProtocolError, match="larger than"):
+        dec.feed(b"Event: A\r\n\r\n" + big + b"Event: B\r\n\r\n")
+    assert [f.name for f in dec.take_carried()] == ["A", "B"]
+    server = AmiServerDecoder()
+    with pytest.raises(AmiProtocolError, match="larger than"):
+        server.feed(b"Action: Ping\r\nX: " + b"y" * (MAX_FRAME + 1))
+    assert server.buffered == 0
+    assert [a.name for a in server.feed(b"y\r\n\r\nAction: Logoff\r\n\r\n")] == ["Logoff"]
 
 
 def test_server_decoder_reads_actions_and_survives_garbage():
