@@ -47,23 +47,28 @@ def _loc(file: str, node: yaml.Node) -> Location:
     return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _build(file: str, node: yaml.Node, loader: yaml.SafeLoader) -> Any:
+MAX_DEPTH = 64  # mappings and lists inside each other; hand-written config never comes close
+
+
+def _build(file: str, node: yaml.Node, loader: yaml.SafeLoader, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        raise YamlError(_loc(file, node), f"nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, yaml.MappingNode):
         out = SrcDict()
         out.loc = _loc(file, node)
         out.key_locs = {}
         loader.flatten_mapping(node)
         for key_node, value_node in node.value:
-            key = _build(file, key_node, loader)
+            key = _build(file, key_node, loader, depth + 1)
             if isinstance(key, (dict, list)):
                 raise YamlError(_loc(file, key_node), "a mapping key must be a plain value")
             if key in out:
                 raise YamlError(_loc(file, key_node), f"duplicate key {key!r}")
-            out[key] = _build(file, value_node, loader)
+            out[key] = _build(file, value_node, loader, depth + 1)
             out.key_locs[key] = _loc(file, key_node)
         return out
     if isinstance(node, yaml.SequenceNode):
-        seq = SrcList(_build(file, item, loader) for item in node.value)
+        seq = SrcList(_build(file, item, loader, depth + 1) for item in node.value)
         seq.loc = _loc(file, node)
         seq.item_locs = [_loc(file, item) for item in node.value]
         return seq
@@ -73,7 +78,10 @@ def _build(file: str, node: yaml.Node, loader: yaml.SafeLoader) -> Any:
 def load_yaml_text(text: str, file: str = "<string>", *, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:
     """Parse ``text``; ``loader_class`` may narrow YAML's implicit types (flows use YAML 1.2
     booleans, so a key ``on:`` or a step named ``yes`` stays a string)."""
-    loader = loader_class(text)
+    try:
+        loader = loader_class(text)
+    except yaml.reader.ReaderError as exc:  # a control character YAML does not allow (checked up front)
+        raise YamlError(_position(file, text, exc.position), f"YAML syntax: character U+{exc.character:04X} is not allowed in YAML") from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -83,8 +91,15 @@ def load_yaml_text(text: str, file: str = "<string>", *, loader_class: type[yaml
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
         raise YamlError(loc, f"YAML syntax: {exc.problem or exc.context}") from None
+    except RecursionError:  # the YAML parser itself recurses per level: "[[[[..." thousands deep
+        raise YamlError(Location(file, 1, 1), f"nested more than {MAX_DEPTH} levels deep") from None
     finally:
         loader.dispose()
+
+
+def _position(file: str, text: str, offset: int) -> Location:
+    before = text[:offset]
+    return Location(file, before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1)
 
 
 def load_yaml(path: str | Path) -> Any:

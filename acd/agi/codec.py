@@ -128,7 +128,7 @@ def parse_reply_line(line: str) -> Reply:
         endpos = m.group("endpos")
         return Reply(200, m.group("result"), m.group("data"), int(endpos) if endpos else None, (line,))
     code = line[:3]
-    if code.isdigit() and (len(line) == 3 or line[3] == " "):
+    if len(code) == 3 and code.isascii() and code.isdigit() and (len(line) == 3 or line[3] == " "):
         return Reply(int(code), None, None, None, (line,))
     raise AgiProtocolError(f"not a FastAGI reply: {line[:120]!r}")
 
@@ -141,6 +141,7 @@ class _LineBuffer:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._pos = 0  # start of the first unread line: lines are sliced off, not deleted one by one
+        self._scanned = 0  # bytes from _pos on already searched for "\n": a trickled line is searched once
 
     def feed(self, data: bytes) -> None:
         if self._pos:
@@ -149,12 +150,14 @@ class _LineBuffer:
         self._buf += data
 
     def next_line(self, max_line: int) -> bytes | None:
-        nl = self._buf.find(b"\n", self._pos)
+        nl = self._buf.find(b"\n", self._pos + self._scanned)
         if nl < 0:
-            if len(self._buf) - self._pos > max_line:
+            self._scanned = len(self._buf) - self._pos
+            if self._scanned > max_line:
                 self.clear()
                 raise AgiLimitError(f"line longer than {max_line} bytes")
             return None
+        self._scanned = 0
         if nl - self._pos > max_line:
             self.clear()
             raise AgiLimitError(f"line longer than {max_line} bytes")
@@ -164,7 +167,7 @@ class _LineBuffer:
 
     def clear(self) -> None:
         self._buf.clear()
-        self._pos = 0
+        self._pos = self._scanned = 0
 
     @property
     def buffered(self) -> int:
@@ -373,6 +376,8 @@ def encode_reply(code: int = 200, result: str | int = "0", data: str | None = No
         return REPLY_520
     if code != 200:
         raise ValueError(f"Asterisk sends no AGI reply code {code}")
+    if any(c in f"{result}{data or ''}" for c in "\n\0"):
+        raise ValueError("an AGI reply must not contain a line break or NUL")
     line = f"200 result={result}"
     if data is not None:
         line += f" ({data})"

@@ -143,37 +143,55 @@ class _Decoder:
     """Splits the byte stream into frames. A frame may be at most ``MAX_FRAME`` bytes: a longer
     one (whole or still without its end) is refused, and its bytes are skipped up to the next
     frame end, so the decoder never holds more than ``MAX_FRAME`` plus one read and the rest of
-    an oversized frame is never read as frames of its own."""
+    an oversized frame is never read as frames of its own. Each byte is searched for a frame end
+    once, so a peer trickling a big frame a byte at a time costs linear time, not quadratic."""
 
     def __init__(self) -> None:
-        self._buf = b""
+        self._buf = bytearray()  # the start of a frame whose end has not come yet
         self._skipping = False  # inside an oversized frame: drop bytes up to its end
+        self._skip_tail = b""  # the last bytes skipped, in case a frame end is split across reads
 
     def _blocks(self, data: bytes) -> tuple[list[bytes], AmiProtocolError | None]:
         """Complete frames in the buffer (one split per read, not one copy per frame), and the
         error for an oversized frame among them, if any."""
-        buf = self._buf + data if self._buf else data
-        error: AmiProtocolError | None = None
         if self._skipping:
-            end = buf.find(FRAME_END)
-            if end < 0:
-                self._buf = buf[-(len(FRAME_END) - 1):]  # a frame end may be split across reads
+            data = self._skip(data)
+            if self._skipping:
                 return [], None
-            buf = buf[end + len(FRAME_END):]
-            self._skipping = False
-        if FRAME_END not in buf:
-            self._buf = buf
-            return [], self._check_size()
+        if self._buf:
+            start = max(0, len(self._buf) - (len(FRAME_END) - 1))  # what was searched before needs no second look
+            self._buf += data
+            if self._buf.find(FRAME_END, start) < 0:
+                return [], self._check_size()
+            buf = bytes(self._buf)
+        else:
+            buf = data
+            if FRAME_END not in buf:
+                self._buf = bytearray(buf)
+                return [], self._check_size()
         parts = buf.split(FRAME_END)
-        self._buf = parts.pop()
+        self._buf = bytearray(parts.pop())
+        error: AmiProtocolError | None = None
         if any(len(p) > MAX_FRAME for p in parts):
             error = _oversized()
             parts = [p for p in parts if len(p) <= MAX_FRAME]
         return parts, self._check_size() or error
 
+    def _skip(self, data: bytes) -> bytes:
+        """Drop the rest of an oversized frame; returns what follows its end (if it came)."""
+        joined = self._skip_tail + data
+        end = joined.find(FRAME_END)
+        if end < 0:
+            self._skip_tail = joined[-(len(FRAME_END) - 1):]
+            return b""
+        self._skipping = False
+        self._skip_tail = b""
+        return joined[end + len(FRAME_END):]
+
     def _check_size(self) -> AmiProtocolError | None:
         if len(self._buf) > MAX_FRAME:
-            self._buf = b""
+            self._skip_tail = bytes(self._buf[-(len(FRAME_END) - 1):])
+            self._buf = bytearray()
             self._skipping = True
             return _oversized(without_end=True)
         return None
@@ -227,15 +245,15 @@ class AmiClientDecoder(_Decoder):
         return carried
 
     def _banner(self, data: bytes, out: list[Banner | Response | Event]) -> tuple[bytes, AmiProtocolError | None]:
-        buf = self._buf + data
+        buf = bytes(self._buf) + data
         nl = buf.find(b"\r\n")
         if nl < 0:
-            self._buf = buf
+            self._buf = bytearray(buf)
             if len(buf) > MAX_BANNER:
-                self._buf = b""
+                self._buf = bytearray()
                 raise AmiProtocolError(f"no AMI banner in the first {MAX_BANNER} bytes: {buf[:60]!r}")
             return b"", None
-        self._buf = b""
+        self._buf = bytearray()
         self._banner_seen = True
         text = _text(buf[:nl])
         out.append(Banner(text))

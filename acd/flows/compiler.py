@@ -996,6 +996,24 @@ def compile_flow_text(
         raise FlowCompileError(ctx.problems)
     if start not in steps:
         raise FlowCompileError(ctx.problems)
+    try:
+        return _finish_flow(doc, ctx, steps, steps_node, complete=complete, start=start, name=name, language=language, text=text,
+                            shared_hash=shared_hash, loaded_at=loaded_at, sound_dirs=sound_dirs, sound_index=sound_index)
+    except FlowCompileError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError):
+        # A flow the schema already refused can hold any YAML value where a mapping or a list
+        # belongs; its problems say why. A flow the schema accepted must never fail here.
+        if not problems:
+            raise
+        raise FlowCompileError(ctx.problems) from None
+
+
+def _finish_flow(doc: SrcDict, ctx: _Ctx, steps: dict[str, Step], steps_node: SrcDict, *, complete: bool, start: str, name: str,
+                 language: str, text: str, shared_hash: str, loaded_at: float | None, sound_dirs: Sequence[str | Path],
+                 sound_index: SoundIndex | None) -> CompiledFlow:
+    """The flow-wide settings, the checks that need the whole graph, and the compiled flow."""
+    file = ctx.file
     fail_node = doc.get("on_failure") or {}
     fail_prompt = ctx.prompt(fail_node.get("prompt", DEFAULT_FAILURE_PROMPT), _loc(fail_node, "prompt", ctx) if "prompt" in fail_node else where(doc, default_file=file))
     cur = doc.get("currency") or {}

@@ -332,3 +332,12 @@ def test_replies_are_counted_against_the_commands_sent():
     dec.expect_reply()
     with pytest.raises(AgiUnexpectedReply):  # a whole usage block to one command is one reply, not two
         dec.feed(b"520-Invalid command syntax.  Proper usage follows:\nusage\n520 End of proper usage.\n510 Invalid\n")
+
+
+@pytest.mark.parametrize("line", [b"12", b"1", b"\xc2\xb2\xc2\xb2\xc2\xb2 x", b"20"])
+def test_short_or_odd_digit_lines_are_protocol_errors(line):
+    """Found by bench/fuzz.py: a two-digit line raised IndexError, Unicode digits ValueError."""
+    dec = engine_decoder()
+    dec.feed(b"agi_x: 1\n\n")
+    with pytest.raises(AgiProtocolError, match="not a FastAGI reply"):
+        dec.feed(line + b"\n")
