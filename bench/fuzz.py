@@ -10,7 +10,7 @@ token soups, known-nasty shapes).
 Each input is judged:
 - crash: an exception that is not one of the target's documented error types, or a broken
   invariant (a round trip that does not come back, a decoder holding more than its cap);
-- hang: one input running longer than ``--hang-s`` (1 s; a SIGALRM timer interrupts it);
+- hang: one input using more than ``--hang-s`` of CPU (1 s; a SIGVTALRM timer interrupts it);
 - memory: RSS is sampled; growth after the first tenth of the run is reported (and judged
   against ``--max-growth-mib``).
 The first few crashing inputs of each kind are written to ``--crash-dir``. Exit status 1 when
@@ -79,49 +79,53 @@ def _signature(exc: BaseException) -> str:
 
 
 def fuzz(target: Target, inputs: int, seed: int, *, hang_s: float = 1.0, crash_dir: Path | None = None,
-         progress: bool = False, alarm: bool = True) -> Result:
-    """Run ``inputs`` inputs through ``target``. With ``alarm`` a SIGALRM timer interrupts an
-    input at ``hang_s`` (an endless loop is caught too); without it (under pytest-timeout, which
-    owns SIGALRM) an input that took longer than ``hang_s`` is counted as a hang afterwards."""
+         progress: bool = False, alarm: bool = True, max_seconds: float | None = None) -> Result:
+    """Run ``inputs`` inputs through ``target`` (fewer if ``max_seconds`` of wall time run out).
+    Hangs are judged in CPU seconds, so a loaded machine does not make them up: with ``alarm`` a
+    SIGVTALRM timer interrupts an input after ``hang_s`` of CPU (an endless loop is caught too);
+    without it an input that took longer is counted as a hang afterwards."""
     rng = random.Random(f"{seed}:{target.name}")
     res = Result(target.name, rss_start_mib=rss_mib())
     warmup = max(1, inputs // 10)
-    old = signal.signal(signal.SIGALRM, _on_alarm) if alarm else None
+    old = signal.signal(signal.SIGVTALRM, _on_alarm) if alarm else None
     started = time.perf_counter()
     try:
         for i in range(inputs):
+            if max_seconds is not None and time.perf_counter() - started > max_seconds:
+                break
             case = target.make(rng)
-            t0 = time.perf_counter()
-            if alarm:
-                signal.setitimer(signal.ITIMER_REAL, hang_s)
+            t0 = time.process_time()
             try:
-                target.run(case)
+                try:
+                    if alarm:
+                        signal.setitimer(signal.ITIMER_VIRTUAL, hang_s)
+                    target.run(case)
+                finally:
+                    if alarm:
+                        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
             except target.documented:
                 res.documented_errors += 1
             except Hang:
                 res.hangs += 1
-                _record(res, f"hang over {hang_s}s", case, crash_dir)
+                _record(res, f"hang over {hang_s}s of CPU", case, crash_dir)
             except (MemoryError, RecursionError, Exception) as exc:  # noqa: BLE001 - every other exception is a finding
                 res.crashes += 1
                 _record(res, _signature(exc), case, crash_dir)
-            finally:
-                if alarm:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-            took = time.perf_counter() - t0
+            took = time.process_time() - t0
             if not alarm and took > hang_s:
                 res.hangs += 1
-                _record(res, f"hang over {hang_s}s ({took:.1f}s)", case, crash_dir)
+                _record(res, f"hang over {hang_s}s of CPU ({took:.1f}s)", case, crash_dir)
             res.slowest_ms = max(res.slowest_ms, took * 1000)
             res.inputs = i + 1
             if i + 1 == warmup:
                 res.rss_after_warmup_mib = rss_mib()
-            if progress and (i + 1) % 100_000 == 0:
+            if progress and (i + 1) % 50_000 == 0:
                 print(f"fuzz: {target.name} {i + 1:,} inputs, {time.perf_counter() - started:.0f}s, crashes {res.crashes}, "
                       f"hangs {res.hangs}, rss {rss_mib():.0f} MiB", file=sys.stderr, flush=True)
     finally:
         if alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(signal.SIGVTALRM, old)
     res.seconds = time.perf_counter() - started
     res.rss_end_mib = rss_mib()
     res.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -142,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inputs", type=int, default=1_000_000, help="inputs per target (default 1,000,000)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--target", nargs="*", choices=sorted(TARGETS), help="only these targets")
-    p.add_argument("--hang-s", type=float, default=1.0)
+    p.add_argument("--hang-s", type=float, default=1.0, help="CPU seconds one input may take")
+    p.add_argument("--max-seconds", type=float, default=None, help="stop each target after this much wall time")
     p.add_argument("--max-growth-mib", type=float, default=64.0, help="RSS growth after warm-up judged unbounded beyond this")
     p.add_argument("--crash-dir", default="bench/results/fuzz-crashes")
     p.add_argument("--json", default="", help="write the results here")
@@ -153,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("acd").setLevel(logging.CRITICAL)
     results = []
     for name in args.target or list(TARGETS):
-        res = fuzz(TARGETS[name], args.inputs, args.seed, hang_s=args.hang_s, crash_dir=Path(args.crash_dir), progress=not args.quiet)
+        res = fuzz(TARGETS[name], args.inputs, args.seed, hang_s=args.hang_s, crash_dir=Path(args.crash_dir), progress=not args.quiet,
+                   max_seconds=args.max_seconds)
         results.append(res)
         print(f"| fuzz | {name} | inputs {res.inputs:,}, s {res.seconds:.0f}, crashes {res.crashes}, hangs {res.hangs}, "
               f"slowest ms {res.slowest_ms:.1f}, RSS growth after warm-up MiB {res.growth_mib:.1f}, peak RSS MiB {res.peak_rss_mib:.0f} |", flush=True)

@@ -77,7 +77,7 @@ _OPS2 = {"==", "!=", "<=", ">="}
 _OPS1 = set("+-*/%<>()[],.")
 _NAME_START = re.compile(r"[A-Za-z_]")
 _NAME_REST = re.compile(r"[A-Za-z0-9_]*")
-_NUMBER = re.compile(r"\d+(\.\d+)?")
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")  # ASCII digits only: "²" is a digit to str.isdigit, not to int()
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
 
 
@@ -92,7 +92,7 @@ def tokenize(text: str) -> list[Token]:
         if c in " \t\r\n":
             i += 1
             continue
-        if c.isdigit():
+        if "0" <= c <= "9":
             m = _NUMBER.match(text, i)
             assert m is not None
             raw = m.group(0)

@@ -244,3 +244,10 @@ def test_text_template_renders_and_keeps_type_of_single_hole():
     assert parse_text("plain").value(scope) == "plain"
     with pytest.raises(ExprEvalError):
         parse_text("{{ pin }}").render(Scope([{"pin": Secret("1")}]))
+
+
+@pytest.mark.parametrize("text", ["b²aapil", "٣ + 1", "1 + ²"])
+def test_digits_other_than_ascii_are_not_numbers(text):
+    """Found by bench/fuzz.py: '²' passed str.isdigit and then failed the number pattern (AssertionError)."""
+    with pytest.raises(ExprSyntaxError, match="unexpected character"):
+        parse_expr(text)
