@@ -13,6 +13,7 @@ class MemoryLiveStore:
         self.lease = lease  # checked when an operation carries a fencing token
         self._agents: dict[str, tuple[str, float | None]] = {}  # agent -> (holder, expires_at)
         self._claims: dict[str, tuple[str, float]] = {}
+        self._claims_swept = 64  # claims left after the last sweep of expired ones
 
     def _fence(self, token: FencingToken | None, op: str) -> None:
         if token is None:
@@ -62,7 +63,15 @@ class MemoryLiveStore:
         if current is not None and current[1] > now:
             return current[0] == offer_id
         self._claims[call_id] = (offer_id, now + ttl_s)
+        if len(self._claims) > 2 * self._claims_swept:
+            self._sweep_claims(now)
         return True
+
+    def _sweep_claims(self, now: float) -> None:
+        """Drop expired claims (one per answered call: without this the dict grew forever, found
+        by bench/soak.py). Amortised: a sweep whenever the dict has doubled since the last one."""
+        self._claims = {k: v for k, v in self._claims.items() if v[1] > now}
+        self._claims_swept = max(64, len(self._claims))
 
     async def close(self) -> None:
         return None
