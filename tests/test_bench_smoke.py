@@ -18,3 +18,5 @@ def test_bench_smoke_prints_table_and_json(tmp_path):
     assert suites == {"routing", "ivr", "ami", "end to end", "eventlog"}
     e2e = next(r for r in doc["rows"] if r["suite"] == "end to end")
     assert e2e["figures"]["offers"] >= 20  # every simulated call was offered to an agent
+    appq = next(r for r in doc["rows"] if r["suite"] == "routing" and "app_queue" in r["case"])
+    assert appq["figures"]["decisions compared"] > 0 and appq["figures"]["different decisions"] == 0  # same choices as the core
