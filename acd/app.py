@@ -299,7 +299,8 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Syst
         if engine.demo is not None:
             await _seed_demo(engine)
         engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store,
-                                node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit)
+                                node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit,
+                                recordings_dir=settings.recording.dir, record_calls=settings.recording.enabled)
         engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))

@@ -81,6 +81,14 @@ class RetentionSection:
 
 
 @dataclass(frozen=True)
+class RecordingSection:
+    # Where Asterisk's MixMonitor writes call recordings (a path on the Asterisk host); retention
+    # deletes files there, so the engine needs it read-write when they share a volume.
+    dir: str = "/var/spool/asterisk/monitor"
+    enabled: bool = True  # off: no call is recorded, whatever a queue's `record` says
+
+
+@dataclass(frozen=True)
 class VerificationSection:
     max_failures: int = 3  # failed attempts (per customer, and per caller number) before the lock
     window_s: float = 3600.0  # ... counted within this window, across calls
@@ -128,6 +136,7 @@ class Settings:
     database: DatabaseSection = field(default_factory=DatabaseSection)
     verification: VerificationSection = field(default_factory=VerificationSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
+    recording: RecordingSection = field(default_factory=RecordingSection)
     customers: CustomersSection = field(default_factory=CustomersSection)
     live_state: LiveStateSection = field(default_factory=LiveStateSection)
     http: HttpSection = field(default_factory=HttpSection)

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -243,6 +244,23 @@ def schema_problems(doc: Any, file: str, schema: Mapping[str, Any], *, defs_ref:
 
 
 # --------------------------------------------------------------------------- sounds
+def _files_following_links(root: Path) -> Iterable[Path]:
+    """Every file under ``root``, through symlinked folders too (Debian's
+    /usr/share/asterisk/sounds/en is a symlink; ``Path.rglob`` does not follow it). A link loop
+    is visited once."""
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        base = Path(dirpath)
+        for name in filenames:
+            if (base / name).is_file():
+                yield base / name
+
+
 class SoundIndex:
     """Which sound files exist in the configured directories (Asterisk layout: ``dir/name.ext`` or
     ``dir/<language>/name.ext``)."""
@@ -253,10 +271,9 @@ class SoundIndex:
         for d in self.dirs:
             if not d.is_dir():
                 continue
-            for p in d.rglob("*"):
-                if p.is_file():
-                    rel = p.relative_to(d).as_posix()
-                    self._names.add(rel.rsplit(".", 1)[0] if "." in p.name else rel)
+            for p in _files_following_links(d):
+                rel = p.relative_to(d).as_posix()
+                self._names.add(rel.rsplit(".", 1)[0] if "." in p.name else rel)
 
     @property
     def enabled(self) -> bool:
