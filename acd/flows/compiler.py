@@ -14,6 +14,7 @@ step; ``FlowCompileError`` carries them all. Checks after the schema:
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import hashlib
 import json
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jsonschema
 import yaml
 
+from acd.flows.catalogue import FlowCatalogue, catalogue_problems, did_you_mean
 from acd.flows.expr import ExprError, FUNCTIONS, Expr, literal_expr, parse_expr
 from acd.flows.model import (
     secret_input_ahead,
@@ -190,7 +192,11 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         return "a step needs one action: " + ", ".join(actions)
     if v == "additionalProperties":
         extra = [k for k in err.instance if k not in err.schema.get("properties", {})] if isinstance(err.instance, dict) else []
-        known = ", ".join(sorted(err.schema.get("properties", {})))
+        properties = err.schema.get("properties", {})
+        hints = [did_you_mean(str(k), properties) for k in extra]
+        if extra and all(hints):
+            return "; ".join(f"unknown field {k!r}{h.replace(' (', ': ').rstrip(')')}" for k, h in zip(extra, hints))
+        known = ", ".join(sorted(properties))
         return f"unknown field {', '.join(map(repr, extra))}" + (f" (expected one of: {known})" if known else "")
     if v == "required":
         return err.message.replace("is a required property", "is missing")
@@ -227,7 +233,8 @@ def schema_problems(doc: Any, file: str, schema: Mapping[str, Any], *, defs_ref:
         schema = {"$schema": schema.get("$schema"), "$defs": schema["$defs"], "$ref": defs_ref}
     validator = jsonschema.Draft202012Validator(schema)
     problems: list[Problem] = []
-    for err in validator.iter_errors(doc):
+    errors = list(validator.iter_errors(doc))
+    for err in errors:
         path = list(err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
@@ -240,7 +247,23 @@ def schema_problems(doc: Any, file: str, schema: Mapping[str, Any], *, defs_ref:
                 f" (it must match {err.validator_value})" if err.validator == "pattern" else f": {err.message}")
         loc, step = _locate(doc, path, file)
         problems.append(Problem(loc, message, step))
+    for err in errors:
+        if err.validator == "additionalProperties":
+            _read_typo_as_meant(err.instance, err.schema.get("properties", {}))
     return problems
+
+
+def _read_typo_as_meant(node: Any, properties: Mapping[str, Any]) -> None:
+    """A mistyped key (``nxt:``) is read as the one it is close to (``next``) for the rest of
+    the checks, so one typo is reported once and not as a cascade of unreachable steps. The
+    flow is refused all the same: the typo itself stays a problem."""
+    if not isinstance(node, SrcDict):
+        return
+    for key in [k for k in node if k not in properties]:
+        close = difflib.get_close_matches(str(key), sorted(properties), n=1, cutoff=0.6)
+        if close and close[0] not in node:
+            node[close[0]] = node[key]
+            node.key_locs[close[0]] = node.key_locs.get(key, node.loc)
 
 
 # --------------------------------------------------------------------------- sounds
@@ -964,8 +987,10 @@ def compile_flow_text(
     loaded_at: float | None = None,
     schema: Mapping[str, Any] | None = None,
     sound_index: SoundIndex | None = None,
+    catalogue: FlowCatalogue | None = None,
 ) -> CompiledFlow:
-    """Compile one flow file's text; raises ``FlowCompileError`` listing every problem found."""
+    """Compile one flow file's text; raises ``FlowCompileError`` listing every problem found.
+    With a ``catalogue``, queue, skill and language names are checked against ``config/``."""
     try:
         raw = load_yaml_text(text, file)
     except YamlError as exc:
@@ -978,6 +1003,8 @@ def compile_flow_text(
         # build what can be built anyway, so expression errors are listed together with schema errors
         pass
     ctx = _Ctx(file, doc, problems=list(problems), shared_schedules=shared_schedules or {})
+    if catalogue is not None:
+        ctx.problems += [Problem(loc, message, step) for loc, message, step in catalogue_problems(doc, file, catalogue)]
     name = str(doc.get("flow", Path(file).stem))
     ctx.timezone = str(doc.get("timezone", "UTC"))
     if "timezone" in doc and not _valid_tz(ctx.timezone):
