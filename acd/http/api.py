@@ -367,8 +367,9 @@ async def reports(request: web.Request) -> web.Response:
         tz = compute.zone(q.get("tz") or "UTC")
     except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
         raise Invalid("tz", "an IANA time zone such as Europe/London") from None
-    end = _float(request, "to") or engine.clock.now()
-    start = _float(request, "from") or end - 86400
+    from acd.reports.period import default_period  # the same default as `acd report`: today in tz
+
+    start, end = default_period(engine.clock.now(), tz, _float(request, "from"), _float(request, "to"))
     if not start < end:
         raise Invalid("from", "must be before to")
     if end - start > 93 * 86400:

@@ -3,6 +3,7 @@ their own state and wrap-up, supervisors forcing state, admins reloading flows a
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import pytest
@@ -276,3 +277,20 @@ async def test_reports_from_the_records_with_occupancy_from_agent_states(api):
     status, text = await api.call("GET", f"/api/v1/reports?by=queue_log&from={start}&to={end}", "sup")
     assert status == 200 and text.count("|ENTERQUEUE|") == 2 and text.count("|CONNECT|") == 2
     assert (await api.call("GET", "/api/v1/reports?interval=7", "sup"))[1]["field"] == "interval"
+
+
+async def test_reports_default_to_the_same_period_as_the_cli(api):
+    """Without from/to the API reports today, midnight to midnight in tz, as `acd report` does."""
+    import argparse
+    import zoneinfo
+
+    from acd.reports.cli import resolve_range
+
+    now = api.engine.clock.now()
+    for tz in ("UTC", "Europe/Paris"):
+        status, body = await api.call("GET", f"/api/v1/reports?tz={tz}", "sup")
+        assert status == 200
+        cli = resolve_range(argparse.Namespace(start=None, end=None, tz=tz), now=now)
+        assert (body["from"], body["to"]) == (cli.start, cli.end)
+        midnight = dt.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(tz)).replace(hour=0, minute=0, second=0, microsecond=0)
+        assert body["from"] == midnight.timestamp()
