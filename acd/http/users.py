@@ -151,6 +151,15 @@ class Users:
         return token
 
 
+def demo_tokens_refusal(pbx_mode: str, demo_users: list[str], path: Path | None) -> str | None:
+    """Why the engine must not start: users whose token is the public demo one, against a real
+    PBX (``pbx.mode: asterisk``). None when that is fine (the simulated PBX of the demo)."""
+    if pbx_mode != "asterisk" or not demo_users:
+        return None
+    return (f"{path or 'users.yaml'}: users {', '.join(demo_users)} still have the public demo tokens; against a real PBX "
+            f"give each a new one (acd users token <id>) or remove them")
+
+
 def add_user(path: Path, user_id: str, name: str, role: str, agent_id: str | None = None,
              agent_ids: set[str] | None = None) -> str:
     """Add a user to ``path`` (created if missing) with a new token, returned once. Refuses a
