@@ -13,7 +13,7 @@ from typing import Any
 from collections.abc import Mapping
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     OPEN = "open"
     DONE = "done"
     CANCELLED = "cancelled"
@@ -39,7 +39,7 @@ OWNER_KINDS = ("agent", "queue")
 SOURCES = ("api", "wrapup", "flow")
 
 
-class Change(str, enum.Enum):
+class Change(enum.StrEnum):
     COMPLETE = "complete"
     CANCEL = "cancel"
     REOPEN = "reopen"
