@@ -110,7 +110,7 @@ class TaskInput:
               queues: frozenset[str], default_owner: Owner | None = None) -> TaskInput:
         """``types``: the configured task types (``TaskType`` by name), for the default due time."""
         kind = body.get("type")
-        if kind not in types:
+        if not isinstance(kind, str) or kind not in types:
             raise InvalidTask("type", f"one of {', '.join(types) or '(no types in config/tasks.yaml)'}")
         title = _text(body, "title", 200) or types[kind].label
         owner = parse_owner(body, agents=agents, queues=queues, default=default_owner)
