@@ -36,6 +36,7 @@ from acd.store.durable import DurableRecorder
 from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
+from acd.tasks.rules import load_task_types
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
 from acd.http.events import EventBus
@@ -68,6 +69,7 @@ class Engine:
     flows: FlowRegistry | None = None
     callbacks: RecordedCallbacks | None = None
     catalogue: DeskCatalogue = field(default_factory=DeskCatalogue)
+    task_types: dict = field(default_factory=dict)  # acd.tasks.rules.TaskType by name (config/tasks.yaml)
     desk: AgentDesk | None = None
     listeners: list = field(default_factory=list)  # (kind, data) -> None: the live push stream
     users: Users | None = None
@@ -276,6 +278,7 @@ def build_core(engine: Engine) -> None:
     queues = load_queues(config_dir / "queues.yaml")
     agents = load_agents(config_dir / "agents.yaml")
     engine.catalogue = load_desk(config_dir / "desk.yaml")
+    engine.task_types = load_task_types(config_dir / "tasks.yaml", frozenset(q.name for q in queues))
 
     engine.core = AcdCore(queues, agents, id_prefix=f"{engine.settings.engine.node_id}-{uuid.uuid4().hex[:8]}", now=engine.clock.now())
     engine.calllog = MemoryCallLog(engine.clock, observers=[IvrMetrics(engine.telemetry)])
