@@ -36,7 +36,8 @@ from acd.store.durable import DurableRecorder
 from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
-from acd.tasks.rules import load_task_types
+from acd.tasks.rules import TaskConfig, load_task_config
+from acd.tasks.service import TaskRunner
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
 from acd.http.events import EventBus
@@ -69,7 +70,12 @@ class Engine:
     flows: FlowRegistry | None = None
     callbacks: RecordedCallbacks | None = None
     catalogue: DeskCatalogue = field(default_factory=DeskCatalogue)
-    task_types: dict = field(default_factory=dict)  # acd.tasks.rules.TaskType by name (config/tasks.yaml)
+    task_config: TaskConfig = field(default_factory=TaskConfig)  # config/tasks.yaml
+    tasks: TaskRunner | None = None  # escalations and due call-backs
+
+    @property
+    def task_types(self) -> dict:
+        return self.task_config.types
     desk: AgentDesk | None = None
     listeners: list = field(default_factory=list)  # (kind, data) -> None: the live push stream
     users: Users | None = None
@@ -183,6 +189,19 @@ async def _acd_service(engine: Engine) -> AsyncIterator[AcdService]:
 
 
 @contextlib.asynccontextmanager
+async def _task_runner(engine: Engine) -> AsyncIterator[TaskRunner]:
+    """Escalations and due call-backs, every ``check_every`` of config/tasks.yaml."""
+    runner = TaskRunner(engine.customers, engine.acd, engine.clock, engine.task_config,
+                        fallback_queue=engine.settings.flows.fallback_queue, emit=engine.emit)
+    engine.tasks = runner
+    runner.start()
+    try:
+        yield runner
+    finally:
+        await runner.stop()
+
+
+@contextlib.asynccontextmanager
 async def _http(engine: Engine) -> AsyncIterator[int]:
     cfg = engine.settings.http
     app = create_web_app(engine.telemetry.render)
@@ -278,7 +297,7 @@ def build_core(engine: Engine) -> None:
     queues = load_queues(config_dir / "queues.yaml")
     agents = load_agents(config_dir / "agents.yaml")
     engine.catalogue = load_desk(config_dir / "desk.yaml")
-    engine.task_types = load_task_types(config_dir / "tasks.yaml", frozenset(q.name for q in queues))
+    engine.task_config = load_task_config(config_dir / "tasks.yaml", frozenset(q.name for q in queues))
 
     engine.core = AcdCore(queues, agents, id_prefix=f"{engine.settings.engine.node_id}-{uuid.uuid4().hex[:8]}", now=engine.clock.now())
     engine.calllog = MemoryCallLog(engine.clock, observers=[IvrMetrics(engine.telemetry)])
@@ -306,6 +325,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Syst
         engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))
+        await stack.enter_async_context(_task_runner(engine))
         await stack.enter_async_context(_flows(engine, ivr))
         await stack.enter_async_context(_http(engine))
         if engine.demo is not None:

@@ -339,6 +339,13 @@ class AcdService:
             raise InvalidChoice("seconds", str(seconds))
         self._desk(ev.WrapUpExtended(self.now(), agent_id, seconds))
 
+    def book_callback(self, call_id: str, queue: str, number: str, *, preferred_agent: str | None = None, sticky_s: float = 0.0,
+                      customer_id: str | None = None, priority: int = 0, task_id: str | None = None) -> None:
+        """An outbound call-back nobody waits on the line for (a follow-up task fell due): it
+        joins ``queue`` as a callback; ``preferred_agent`` alone is rung for ``sticky_s``, then
+        anyone; the agent's leg then dials ``number`` (the core's policy decides, in acd.routing)."""
+        self.submit(ev.CallbackBooked(self.now(), call_id, queue, number, preferred_agent, sticky_s, customer_id, priority, task_id))
+
     def wrapup_call(self, agent_id: str) -> str | None:
         return self.core.wrapups.get(agent_id)
 

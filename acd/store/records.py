@@ -178,6 +178,11 @@ def _apply(rec: Interaction, kind: str, t: float, ev: Mapping[str, Any]) -> None
         rec.disposition, rec.notes = get("disposition"), get("notes")
     elif kind == "callback_requested":
         rec.callback_requested = True
+    elif kind == "callback_booked":  # an outbound call-back for a follow-up task
+        rec.queues.append(QueueVisit(queue=get("queue"), entered_at=t))
+        rec.queue, rec.callback_requested = get("queue"), True
+        rec.dnis = get("number") or rec.dnis
+        rec.customer_id = get("customer_id") or rec.customer_id
     elif kind == "linked":
         rec.customer_id = get("customer_id")
 

@@ -172,16 +172,19 @@ async def due_callbacks(store: SqlStore, now: float, types: Iterable[str], limit
         return [task_dict(r, now) for r in (await s.scalars(stmt)).all()]
 
 
-async def note_callback_booked(store: SqlStore, task_id: str, call_id: str, *, number: str, agent: str | None) -> bool:
-    """Remember the outbound call booked for the task (once: False if one already was)."""
+async def note_callback_booked(store: SqlStore, task_id: str, call_id: str, *, number: str, agent: str | None,
+                               kind: str = Change.CALLBACK_BOOKED.value) -> bool:
+    """Remember the outbound call booked for the task (once: False if one already was).
+    ``kind="callback_unreachable"``: no number to ring; remembered the same way, so it is not
+    tried at every tick (a new due time tries again)."""
     now = store.clock.now()
     async with store.session.begin() as s:
         row = await s.get(TaskRow, task_id, with_for_update=True)
         if row is None or row.status != Status.OPEN.value or row.callback_call_id is not None:
             return False
         next_status(Status(row.status), Change.CALLBACK_BOOKED)
-        row.callback_call_id, row.updated_at = call_id, now
-        s.add(_event(row, Change.CALLBACK_BOOKED.value, "callbacks", now, call_id=call_id, preferred_agent=agent,
+        row.callback_call_id, row.updated_at = call_id or "-", now
+        s.add(_event(row, kind, "callbacks", now, call_id=call_id or None, preferred_agent=agent,
                      number_last4=number[-4:] if number else None))
     return True
 

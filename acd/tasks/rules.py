@@ -118,11 +118,26 @@ def parse_duration(value: Any) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class TaskConfig:
+    """``config/tasks.yaml``: the types, how often escalations and due call-backs are checked
+    (``check_every``), and how long a due call-back waits for its owning agent alone before any
+    agent of the queue may take it (``callback_hold``)."""
+
+    types: dict[str, TaskType] = field(default_factory=lambda: dict(DEFAULT_TYPES))
+    check_every_s: float = 30.0
+    callback_hold_s: float = 120.0
+
+
 def load_task_types(path: Path, queues: frozenset[str]) -> dict[str, TaskType]:
-    """The types in ``path`` (the defaults when it does not exist). Every problem is reported
+    return load_task_config(path, queues).types
+
+
+def load_task_config(path: Path, queues: frozenset[str]) -> TaskConfig:
+    """The config in ``path`` (the defaults when it does not exist). Every problem is reported
     together, each with file, line and key (``ConfigError``)."""
     if not path.exists():
-        return dict(DEFAULT_TYPES)
+        return TaskConfig()
     try:
         doc = load_yaml(path)
     except YamlError as exc:
@@ -131,6 +146,22 @@ def load_task_types(path: Path, queues: frozenset[str]) -> dict[str, TaskType]:
     if not isinstance(doc, dict) or not isinstance(doc.get("types"), dict):
         raise ConfigError([f"{where(doc, 'types', file)}: types: required, a mapping of task types"])
     problems: list[str] = []
+    for key in doc:
+        if key not in ("types", "check_every", "callback_hold"):
+            problems.append(f"{where(doc, key, file)}: {key}: unknown key (types, check_every, callback_hold)")
+    every = parse_duration(doc.get("check_every", 30))
+    if every is None or every < 1:
+        problems.append(f"{where(doc, 'check_every', file)}: check_every: a duration of at least 1s")
+    hold = parse_duration(doc.get("callback_hold", "2m"))
+    if hold is None:
+        problems.append(f"{where(doc, 'callback_hold', file)}: callback_hold: a duration such as 2m")
+    types = _types(doc, file, queues, problems)
+    if problems:
+        raise ConfigError(problems)
+    return TaskConfig(types, float(every or 30.0), float(hold or 0.0))
+
+
+def _types(doc: dict, file: str, queues: frozenset[str], problems: list[str]) -> dict[str, TaskType]:
     out: dict[str, TaskType] = {}
     for name, node in doc["types"].items():
         at = f"types.{name}"
@@ -140,8 +171,6 @@ def load_task_types(path: Path, queues: frozenset[str]) -> dict[str, TaskType]:
         kind = _task_type(str(name), node, at, file, queues, problems)
         if kind is not None:
             out[str(name)] = kind
-    if problems:
-        raise ConfigError(problems)
     return out
 
 
@@ -202,10 +231,3 @@ def _rule(node: Any, at: str, file: str, queues: frozenset[str], problems: list[
     if len(problems) > before:
         return None
     return EscalationRule(float(overdue or 0.0), str(to), queue if to == "queue" else None, priority)
-
-
-@dataclass
-class TaskTypes:
-    """The loaded types, replaced whole on a config reload."""
-
-    types: dict[str, TaskType] = field(default_factory=lambda: dict(DEFAULT_TYPES))
