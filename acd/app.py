@@ -37,6 +37,7 @@ from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
 from acd.tasks.rules import TaskConfig, load_task_config
+from acd.tasks.flowport import StoreTaskPort
 from acd.tasks.service import TaskRunner
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
@@ -270,6 +271,7 @@ async def _flows(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FlowRegistry | 
         directory=engine.customers, verification=SqlVerification(engine.customers, engine.clock, LockoutPolicy(s.verification.max_failures, s.verification.window_s),
                                      on_attempt=engine.telemetry.verification_attempt),
         recorder=engine.calllog, queue=AcdQueuePort(engine.acd, channels, engine.clock), http=http, callbacks=engine.callbacks,
+        tasks=StoreTaskPort(engine, emit=engine.emit),
     )
     interpreter = FlowInterpreter(ports, engine.clock, fallback_queue=s.flows.fallback_queue)
     ivr.flow_runner = engine_flow_runner(registry, interpreter, channels, engine.ami)

@@ -102,3 +102,37 @@ async def test_a_callback_with_no_number_is_reported_once(engine):
     assert (await engine.tasks.run_once()).unreachable == [task["task_id"]]
     assert (await engine.tasks.run_once()).unreachable == []
     assert engine.pbx.callbacks_dialled == []
+
+
+BOOK_FLOW = """
+flow: book
+steps:
+  look:
+    lookup_caller: true
+    next: book
+  book:
+    task: {type: callback, title: "Call back: {{ customer.name }}", queue: general, due: +2h, note: "asked in the IVR"}
+    on: {ok: thanks, failed: thanks}
+  thanks:
+    hangup: {prompt: thanks}
+"""
+
+
+async def test_a_flow_task_step_stores_a_task_on_the_callers_customer(make_engine, tmp_path):
+    from acd.sim import CallerScript
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "book.yaml").write_text(BOOK_FLOW)
+    (tmp_path / "tasks.yaml").write_text(TASKS)
+    engine = await make_engine(n_agents=1, queues=QUEUES, engine_yaml=f"flows:\n  directory: {flows}\n  default_flow: book\n")
+    cid = await engine.customers.create_customer(name="Ada Lovelace", phones=["+447700900555"], by="test")
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900555"))
+    await call.finished(20)
+    found = await store_tasks.list_tasks(engine.customers, store_tasks.TaskQuery(customer_id=cid))
+    assert len(found) == 1, engine.calllog.timeline(call.uniqueid)
+    task = found[0]
+    assert task["source"] == "flow" and task["created_by"] == "flow:book" and task["title"] == "Call back: Ada Lovelace"
+    assert task["owner"] == {"kind": "queue", "id": "general"} and task["call_id"] == call.uniqueid
+    assert task["callback_number"] == "+447700900555" and task["notes"] == "asked in the IVR"
+    assert abs(task["due_at"] - (task["created_at"] + 7200)) < 1
