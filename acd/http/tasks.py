@@ -186,7 +186,18 @@ async def task_edit(request: web.Request) -> web.Response:
     return web.json_response(done, dumps=_dumps)
 
 
+async def task_types(request: web.Request) -> web.Response:
+    """The configured task types (the desktop's wrap-up form), and the queues the user serves."""
+    engine, user = _engine(request), _user(request)
+    queues = list(engine.core.queues) if user.role >= Role.SUPERVISOR else list(queues_served(engine, user.agent_id))
+    return web.json_response({"types": [{"type": t.name, "label": t.label, "due_s": t.due_s, "priority": t.priority.label,
+                                         "callback": t.callback} for t in engine.task_types.values()],
+                              "priorities": list(PRIORITIES), "queues": queues})
+
+
 ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/v1/task-types", task_types, ANY,
+          "Task types from config/tasks.yaml, the priorities, and the queues you may give a task to", tag="tasks"),
     Route("GET", "/api/v1/tasks", task_list, AGENT_OWN,
           "Tasks, soonest due first: an agent's own and its queues' (mine=1: its own only); supervisors any. "
           "overdue=1: open and past due (the wallboard); escalated=1: escalated to a supervisor",

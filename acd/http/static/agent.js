@@ -1,5 +1,6 @@
 import { api, clearToken, el, follow, pretty, seconds, setToken, token } from "/static/common.js";
 import { initCustomers, resetCustomers, showCall } from "/static/agent-customers.js";
+import { clearWrapupTask, initTasks, refreshTasks, resetTasks, wrapupTask, wrapupTaskFailed } from "/static/agent-tasks.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null, agent = null, stream = null, since = 0, lastPop = null, refreshing = null, again = false;
@@ -23,6 +24,7 @@ async function signIn(t) {
   for (const id of ["desk", "signout"]) $(id).classList.remove("hidden");
   $("who").textContent = "— " + me.name;
   initCustomers(me, { linked: () => refresh().catch(showError) });
+  initTasks(me).catch((e) => ($("tasks-error").textContent = e.message));
   $("desk-title").focus();
   stream = follow({
     onEvent, onReset: () => refresh().catch(showError),
@@ -34,7 +36,7 @@ async function signIn(t) {
 function signOut(message = "") {
   if (stream) stream.close();
   stream = null; me = null; agent = null; lastPop = null; clearToken();
-  resetCustomers();
+  resetCustomers(); resetTasks();
   for (const id of ["desk", "pop", "wrapup", "signout"]) $(id).classList.add("hidden");
   $("signin").classList.remove("hidden");
   $("who").textContent = "";
@@ -58,6 +60,7 @@ async function refresh() {
 
 function onEvent(kind, data) {
   if (data.agent_id && data.agent_id !== me.agent_id) return;
+  if (kind.startsWith("task_")) { refreshTasks().catch(showError); return; }
   refresh().catch(showError);
 }
 
@@ -137,7 +140,10 @@ $("btn-extend").addEventListener("click", () => act(() => api("POST", agentPath(
 $("wrapup-form").addEventListener("submit", (e) => {
   e.preventDefault();
   act(async () => {
-    await api("POST", agentPath("wrapup"), { disposition: $("disposition").value, notes: $("notes").value });
+    const body = { disposition: $("disposition").value, notes: $("notes").value }, task = wrapupTask();
+    if (task) body.task = task;
+    try { await api("POST", agentPath("wrapup"), body); } catch (e) { wrapupTaskFailed(e); throw e; }
+    if (task) { clearWrapupTask(); refreshTasks().catch(showError); }
     $("notes").value = ""; $("disposition").value = "";
     $("pop").classList.add("hidden"); lastPop = null;
     $("desk-title").focus();
