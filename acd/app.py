@@ -32,6 +32,7 @@ from acd.service.flowports import AcdQueuePort, CallChannels, RecordedCallbacks,
 from acd.service.configreload import reload_config
 from acd.service.desk import AgentDesk
 from acd.service.ivr import IvrEntry
+from acd.service.survey import PostCallSurvey
 from acd.store.durable import DurableRecorder
 from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
@@ -73,6 +74,7 @@ class Engine:
     catalogue: DeskCatalogue = field(default_factory=DeskCatalogue)
     task_config: TaskConfig = field(default_factory=TaskConfig)  # config/tasks.yaml
     tasks: TaskRunner | None = None  # escalations and due call-backs
+    survey: PostCallSurvey | None = None  # [acd-survey] sessions (needs flows)
 
     @property
     def task_types(self) -> dict:
@@ -113,9 +115,17 @@ async def _agi_server(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FastAgiSer
     claim_session = counted("claim", lambda channel: engine.acd.handle_claim(channel))
     resume_session = counted("resume", lambda channel: ivr.resume(channel))
 
+    async def survey(channel) -> None:  # [acd-survey]: the caller after the agent left
+        if engine.survey is None:
+            await channel.hangup()
+            return
+        await engine.survey(channel)
+
+    survey_session = counted("survey", survey)
+
     port = 0 if engine.settings.pbx.mode == "sim" else cfg.port
     server = FastAgiServer(
-        {"ivr": ivr_session, "claim": claim_session, "resume": resume_session}, cfg.host, port,
+        {"ivr": ivr_session, "claim": claim_session, "resume": resume_session, "survey": survey_session}, cfg.host, port,
         max_sessions=cfg.max_sessions, env_timeout=cfg.env_timeout_s, command_timeout=cfg.command_timeout_s,
         on_command=t.agi_command, on_reject=t.agi_session_rejected,
     )
@@ -276,10 +286,12 @@ async def _flows(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FlowRegistry | 
     interpreter = FlowInterpreter(ports, engine.clock, fallback_queue=s.flows.fallback_queue)
     ivr.flow_runner = engine_flow_runner(registry, interpreter, channels, engine.ami)
     engine.flows = registry
+    engine.survey = PostCallSurvey(engine, registry, interpreter)
     try:
         yield registry
     finally:
         ivr.flow_runner = None
+        engine.survey = None
         await registry.stop()
         await http.close()
 

@@ -73,6 +73,7 @@ class Interaction:
     ended_at: float | None = None
     ended_by: str | None = None  # who hung up first on a connected call: caller | agent
     callback_requested: bool = False
+    survey: dict[str, Any] | None = None  # the post-call survey: flow, answers by question, agent, completed
     outcome: Outcome = Outcome.IN_PROGRESS
 
     def to_dict(self) -> dict[str, Any]:
@@ -185,6 +186,9 @@ def _apply(rec: Interaction, kind: str, t: float, ev: Mapping[str, Any]) -> None
         rec.customer_id = get("customer_id") or rec.customer_id
     elif kind == "linked":
         rec.customer_id = get("customer_id")
+    elif kind == "survey":
+        rec.survey = {"flow": get("flow"), "answers": dict(get("answers") or {}), "completed": bool(get("completed")),
+                      "agent": get("agent") or rec.agent, "at": t}
 
 
 def _open_visit(rec: Interaction, queue: str | None) -> QueueVisit | None:
