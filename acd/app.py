@@ -38,7 +38,9 @@ from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
 from acd.tasks.rules import TaskConfig, load_task_config
+from acd.reports.quality_load import FcrGaugeJob
 from acd.tasks.flowport import StoreTaskPort
+from acd.telemetry.quality import QualityMetrics
 from acd.tasks.service import TaskRunner
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
@@ -75,6 +77,7 @@ class Engine:
     task_config: TaskConfig = field(default_factory=TaskConfig)  # config/tasks.yaml
     tasks: TaskRunner | None = None  # escalations and due call-backs
     survey: PostCallSurvey | None = None  # [acd-survey] sessions (needs flows)
+    quality: QualityMetrics | None = None  # CSAT and FCR on Prometheus
 
     @property
     def task_types(self) -> dict:
@@ -205,10 +208,15 @@ async def _task_runner(engine: Engine) -> AsyncIterator[TaskRunner]:
     runner = TaskRunner(engine.customers, engine.acd, engine.clock, engine.task_config,
                         fallback_queue=engine.settings.flows.fallback_queue, emit=engine.emit)
     engine.tasks = runner
+    engine.quality = QualityMetrics(engine.telemetry)
+    c = engine.settings.customers
+    fcr = FcrGaugeJob(engine.customers, engine.quality, engine.clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min)
     runner.start()
+    fcr.start()
     try:
         yield runner
     finally:
+        await fcr.stop()
         await runner.stop()
 
 

@@ -647,3 +647,4 @@ def register_routes(routes: tuple[Route, ...]) -> None:
 
 import acd.http.customers  # noqa: E402,F401 - registers the customer routes (it uses the helpers above)
 import acd.http.tasks  # noqa: E402,F401 - registers the task routes
+import acd.http.quality  # noqa: E402,F401 - registers the CSAT/FCR report

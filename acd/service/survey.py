@@ -64,6 +64,9 @@ class PostCallSurvey:
                 "completed": result.outcome == "hangup" and not result.failed, "agent": rec.agent,
                 "customer_id": rec.customer_id, "queue": rec.queue}
         engine.calllog.event(call.call_id, "survey", data)
+        score = recorder.answers.get("csat")
+        if engine.quality is not None and isinstance(score, int) and 1 <= score <= 5:
+            engine.quality.survey_answered(rec.queue, rec.agent, score, engine.settings.customers.csat_satisfied_min)
         engine.emit("survey_done", {"call_id": call.call_id, "agent_id": rec.agent, "queue": rec.queue, "answers": data["answers"]})
         log.event("survey.done", call_id=call.call_id, flow=flow.name, answers=len(recorder.answers), outcome=result.outcome)
 

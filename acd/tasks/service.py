@@ -26,7 +26,7 @@ from acd.tasks.rules import TaskConfig, escalations_due
 log = get_logger(__name__)
 
 RUN_TIMEOUT_S = 60.0
-DOWN = (DBAPIError, OSError, asyncio.TimeoutError)  # the database away: tried again at the next tick
+DOWN = (DBAPIError, OSError, TimeoutError)  # the database away: tried again at the next tick
 
 
 @dataclass

@@ -84,6 +84,15 @@ async def test_the_caller_stays_for_the_survey_and_the_answers_land_on_the_recor
     assert all(s.get("flow") != "survey" for s in rec.ivr_path)  # the survey is not the call's IVR path
     kinds = [e["kind"] for e in engine.calllog.timeline(call.uniqueid)]
     assert kinds.index("ended") < kinds.index("survey_start") < kinds.index("survey")
+    metrics = engine.telemetry.render().decode()
+    assert 'acd_csat_surveys_total{agent="agent1",queue="general"} 1.0' in metrics
+    assert 'acd_csat_satisfied_total{agent="agent1",queue="general"} 1.0' in metrics
+    from acd.reports.compute import UTC
+    from acd.reports.quality_load import quality_report
+
+    report = await quality_report(engine.customers, rec.started_at - 60, rec.started_at + 3600, as_of=engine.clock.now(),
+                                  fcr_days=7, satisfied_min=4, tz=UTC)
+    assert [(r.key, r.surveys, r.csat, r.fcr_pending) for r in report.queues] == [("general", 1, 1.0, 1)]
 
 
 async def test_a_queue_without_a_survey_hangs_the_caller_up_with_the_agent(make_engine, tmp_path):
