@@ -38,6 +38,8 @@ from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
 from acd.tasks.rules import TaskConfig, load_task_config
+from acd.knowledge.cards import load_cards
+from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
 from acd.tasks.flowport import StoreTaskPort
 from acd.telemetry.quality import QualityMetrics
@@ -78,6 +80,7 @@ class Engine:
     tasks: TaskRunner | None = None  # escalations and due call-backs
     survey: PostCallSurvey | None = None  # [acd-survey] sessions (needs flows)
     quality: QualityMetrics | None = None  # CSAT and FCR on Prometheus
+    knowledge: tuple = ()  # acd.knowledge.cards.Card from config/knowledge/
 
     @property
     def task_types(self) -> dict:
@@ -320,6 +323,7 @@ def build_core(engine: Engine) -> None:
     agents = load_agents(config_dir / "agents.yaml")
     engine.catalogue = load_desk(config_dir / "desk.yaml")
     engine.task_config = load_task_config(config_dir / "tasks.yaml", frozenset(q.name for q in queues))
+    engine.knowledge = load_cards(config_dir / "knowledge", [q.name for q in queues])
 
     engine.core = AcdCore(queues, agents, id_prefix=f"{engine.settings.engine.node_id}-{uuid.uuid4().hex[:8]}", now=engine.clock.now())
     engine.calllog = MemoryCallLog(engine.clock, observers=[IvrMetrics(engine.telemetry)])
@@ -345,6 +349,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Syst
         engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store,
                                 node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit)
         engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
+        engine.desk.sections.append(CardsSection(engine))
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))
         await stack.enter_async_context(_task_runner(engine))

@@ -1,5 +1,6 @@
 import { api, clearToken, el, follow, pretty, seconds, setToken, token } from "/static/common.js";
 import { initCustomers, resetCustomers, showCall } from "/static/agent-customers.js";
+import { showCards } from "/static/agent-cards.js";
 import { clearWrapupTask, initTasks, refreshTasks, resetTasks, wrapupTask, wrapupTaskFailed } from "/static/agent-tasks.js";
 
 const $ = (id) => document.getElementById(id);
@@ -81,6 +82,7 @@ function renderState() {
 
 function renderWork(work) {
   showCall(work);  // customer 360: the pop's contacts, and the call "Link" would link
+  showCards(work);  // knowledge cards for the call's queue, intent and IVR path
   const wrapping = Boolean(work.call && work.call.wrap_up);
   // in wrap-up the engine sends the call's screen-pop again (a reloaded desktop still shows it)
   const w = work.call && (!wrapping || work.call.queue) ? work.call : work.offer;
