@@ -637,6 +637,8 @@ class _Evaluator:
             elif isinstance(b, (list, tuple)):
                 found = any(_norm(a) == _norm(x) and isinstance(a, bool) == isinstance(x, bool) for x in b)
             elif isinstance(b, Mapping):
+                if not isinstance(a, str):  # a record's fields are named by text (a dict here was a TypeError)
+                    raise ExprEvalError(f"'in' a record needs a field name (text) on the left, not {type_name(a)}", pos)
                 found = a in b
             elif b is None:
                 found = False

@@ -251,3 +251,10 @@ def test_digits_other_than_ascii_are_not_numbers(text):
     """Found by bench/fuzz.py: '²' passed str.isdigit and then failed the number pattern (AssertionError)."""
     with pytest.raises(ExprSyntaxError, match="unexpected character"):
         parse_expr(text)
+
+
+@pytest.mark.parametrize("text", ["call in customer", "items in customer", "1 in customer"])
+def test_in_a_record_needs_a_field_name(text):
+    """Found by bench/fuzz.py: a record on the left of 'in' a record raised TypeError (unhashable)."""
+    with pytest.raises(ExprEvalError, match="needs a field name"):
+        ev(text)
