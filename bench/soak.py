@@ -12,7 +12,7 @@ The simulator keeps every call and every AMI action it saw, for tests to inspect
 those records of finished calls as it goes, so what is measured is the engine, not the
 simulator's notebook. The engine's own bounded caches (the event bus's replay buffer of 10,000
 events, the last 500 calls' timelines, the ACD journal's window of 20,000 inputs) are made small
-(1,000 events, 50 calls, 200 inputs) so they are full before the warm-up ends: a bounded cache
+(1,000 events, 50 calls, 1,000 inputs) so they are full before the warm-up ends: a bounded cache
 still filling would look like a leak in a short run.
 """
 
@@ -41,7 +41,7 @@ from acd.sim import AgentBehaviour, CallerScript
 FLAT_WITHIN = 0.10
 BUS_RETAIN = 1_000  # the event bus's replay buffer (10,000 events by default)
 CALLLOG_KEEP = 50  # call timelines kept in memory (500 by default)
-JOURNAL_KEEP = 200  # the ACD core's input window before a new snapshot (20,000 by default)
+JOURNAL_KEEP = 1_000  # the ACD core's input window before a new snapshot (20,000 by default)
 
 
 @dataclass

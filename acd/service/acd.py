@@ -103,6 +103,7 @@ class AcdService:
         self.emit = emit or (lambda kind, data: None)  # push to the live stream (HTTP API)
         self.journal = journal or Journal()
         self.core.rona_recover_s = rona_recover_s  # before the first event: the journal starts here
+        self.journal.bind(self.core)  # only a bound journal keeps its window bounded (unbound, it kept every input: bench/soak.py)
         self.timers = TimerWheel(clock, lambda timer_id: self.submit(ev.TimerFired(self.clock.now(), timer_id)))
         self.observer = RecordObserver(core, telemetry, self.emit)
         self.room = WaitingRoom(self, bridge_grace_s=bridge_grace_s, moh_margin_s=moh_margin_s)
