@@ -7,6 +7,7 @@ reverse, so a failure at start leaves nothing half-running."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import contextlib
 import random
 import uuid
@@ -327,6 +328,17 @@ async def reload_on_signal(engine: Engine) -> None:
             log.error_event("config.reload.problem", problem=problem)
 
 
+def _demo_summary(engine: Engine, seconds: float) -> str:
+    from acd.sim.demo import summary_table
+
+    assert engine.demo is not None
+    booked = sum(1 for out in engine.pbx.outcomes
+                 if any("callback" in str(e.get("kind")) or e.get("outcome") == "callback"
+                        for e in engine.calllog.timeline(out.uniqueid)))
+    days = {name: engine.telemetry.queue_today(name) for name in engine.core.queues}
+    return summary_table(engine.demo, days, booked, seconds)
+
+
 async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: float | None = None) -> None:
     async with run_engine(settings, with_demo=with_demo) as engine:
         stop = asyncio.Event()
@@ -345,7 +357,10 @@ async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: floa
 
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        started = engine.clock.now()
         try:
             await asyncio.wait_for(stop.wait(), duration_s)
         except asyncio.TimeoutError:
             pass
+        if engine.demo is not None:
+            print(_demo_summary(engine, engine.clock.now() - started), file=sys.stderr)

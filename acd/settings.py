@@ -124,7 +124,7 @@ class FlowsSection:
 
 @dataclass(frozen=True)
 class DemoSection:
-    calls_per_minute: float = 12.0
+    calls_per_minute: float = 6.0
     agents: int = 6
     seed: int | None = None
 

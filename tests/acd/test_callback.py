@@ -56,3 +56,33 @@ async def test_a_callback_nobody_answers_is_retried_then_given_up(make_engine):
     timeline = engine.calllog.timeline(call.uniqueid)
     assert [e["kind"] for e in timeline].count("callback_attempt") == 2
     assert [e.get("reason") for e in timeline if e["kind"] == "queue_exit"] == ["callback_failed"]
+
+
+async def test_demo_callers_who_want_a_callback_book_one_and_the_summary_says_so(make_engine):
+    """acd demo: some simulated callers press the callback key when it is offered; the table
+    printed when the demo ends counts the calls by result and gives each queue's figures."""
+    import random
+
+    from acd.app import _demo_summary
+    from acd.sim.demo import DemoTraffic
+
+    engine = await make_engine(n_agents=1, queues=QUEUES)
+    engine.acd.set_not_ready("agent1", "break")
+    demo = DemoTraffic(engine.pbx, 1.0, random.Random(3))
+    scripts = [demo.script() for _ in range(200)]
+    share = sum(s.name == "callback" for s in scripts) / len(scripts)
+    assert 0.05 < share < 0.2
+    script = next(s for s in scripts if s.name == "callback")
+    call = await engine.pbx.place_call(script)
+    demo.calls.append(call)
+    demo.placed = 1
+    await call.finished(20)
+    await wait_until(lambda: "callback_requested" in [e["kind"] for e in engine.calllog.timeline(call.uniqueid)], 10)
+    engine.demo = demo
+    text = _demo_summary(engine, 12.0)
+    lines = text.splitlines()
+    assert lines[0] == "demo summary: 1 calls placed in 12 s"
+    assert "callback booked 1" in lines[1]
+    assert lines[3].split() == ["queue", "offered", "answered", "abandoned", "SL", "ASA", "s"]
+    assert lines[4].split()[:4] == ["general", "1", "0", "0"]
+    engine.demo = None
