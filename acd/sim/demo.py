@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from typing import Any
 
 from acd.logs import get_logger
 from acd.sim.model import AgentBehaviour, CallerScript, CallOutcome
@@ -68,7 +69,7 @@ class DemoTraffic:
         number = f"+4479{rng.randint(10_000_000, 99_999_999)}"
         name = rng.choice(FIRST_NAMES)
         kind = rng.random()
-        common = dict(caller_id=number, caller_name=name, dnis=self.dnis, think_s=rng.uniform(0.3, 1.5))
+        common: dict[str, Any] = dict(caller_id=number, caller_name=name, dnis=self.dnis, think_s=rng.uniform(0.3, 1.5))
         if kind < 0.15:  # impatient: hangs up while waiting
             return CallerScript(keys=rng.choice("123"), hangup_after_s=rng.uniform(8, 25), name="impatient", **common)
         if kind < 0.25:  # general queue, then "press 1 to be called back" when it is offered
@@ -78,8 +79,8 @@ class DemoTraffic:
         if kind < 0.50:  # types an account number when asked
             account = "".join(rng.choice("0123456789") for _ in range(8))
             return CallerScript(keys=f"{rng.choice('12')},{account}#", name="account", **common)
-        talk = rng.uniform(10, 40) if rng.random() < 0.5 else None
-        return CallerScript(keys=rng.choice("11223"), hangup_after_bridge_s=talk, name="regular", **common)
+        after_bridge = rng.uniform(10, 40) if rng.random() < 0.5 else None
+        return CallerScript(keys=rng.choice("11223"), hangup_after_bridge_s=after_bridge, name="regular", **common)
 
     def _reroll_agents(self) -> None:
         for name in self.agent_names:
