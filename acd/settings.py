@@ -99,6 +99,8 @@ class CustomersSection:
     languages: tuple[str, ...] = ("en", "fr", "de", "es", "it", "nl", "pl", "cy")  # a customer's language is one of these
     stale_days: int = 730  # the data-quality report calls a record stale after this long without a change or contact
     webhook_token: str = ""  # bearer token of POST /api/v1/webhooks/contacts (empty: the webhook is off)
+    fcr_days: int = 7  # FCR: a contact is resolved first time when the customer does not come back on it within this many days
+    csat_satisfied_min: int = 4  # CSAT: a survey answer (1-5) at least this counts as satisfied
 
 
 @dataclass(frozen=True)

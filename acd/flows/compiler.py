@@ -41,6 +41,7 @@ from acd.flows.model import (
     BranchCase,
     BranchParams,
     CallbackParams,
+    TaskParams,
     CollectAccountParams,
     CollectParams,
     CompiledFlow,
@@ -688,6 +689,14 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
             always_ask=bool(node.get("always_ask", False)),
             note=ctx.text(node["note"], _loc(node, "note", ctx)) if "note" in node else None,
         )
+    if action == "task":
+        assert node is not None  # the schema requires a mapping
+        texts = {k: ctx.text(node[k], _loc(node, k, ctx)) if k in node else None
+                 for k in ("title", "queue", "agent", "due", "note", "number")}
+        if texts["queue"] is not None and texts["agent"] is not None:
+            ctx.err(loc, "a task is owned by a queue or an agent, not both")
+        return TaskParams(type=ctx.text(node["type"], _loc(node, "type", ctx)) or parse_text("follow_up"),
+                          priority=str(node["priority"]) if "priority" in node else None, **texts)
     if action == "subflow":
         if node is None:
             return SubflowParams(flow=str(value))

@@ -236,15 +236,28 @@ WRAPUP_BODY = {"type": "object", "required": ["disposition"], "properties": {
     "disposition": {"type": "string", "maxLength": 64, "description": "a code from GET /api/v1/dispositions"},
     "notes": {"type": "string", "nullable": True, "maxLength": 2000},
     "ready": {"type": "boolean", "description": "ready for the next call afterwards (default true)"},
-    "extend_s": {"type": "number", "description": "instead of finishing: more wrap-up time"}}}
+    "extend_s": {"type": "number", "description": "instead of finishing: more wrap-up time"},
+    "task": {"type": "object", "description": "a follow-up task on the call's customer (call back Tuesday...): "
+             "the fields of POST /api/v1/tasks; the owner defaults to the agent"}}}
 
 
 async def agent_wrapup(request: web.Request) -> web.Response:
     engine, agent_id = _engine(request), request.match_info["agent_id"]
     body = await _json_body(request, WRAPUP_BODY)
     engine.core.agent(agent_id)
+    task = body.get("task")
+    if task is not None and not isinstance(task, dict):
+        raise Invalid("task", "must be an object")
+    pending = None
+    if task is not None:  # checked before the wrap-up ends: a refused task loses nothing
+        from acd.http.tasks import create_task_from, wrapup_task_input
+
+        pending = wrapup_task_input(request, agent_id, task)
     engine.acd.finish_wrapup(agent_id, body["disposition"], body.get("notes"), ready=body.get("ready", True))
-    return web.json_response(_agent_view(engine, agent_id))
+    view = _agent_view(engine, agent_id)
+    if pending is not None:
+        view["task"] = await create_task_from(request, pending, source="wrapup")
+    return web.json_response(view, dumps=_dumps)
 
 
 EXTEND_BODY = {"type": "object", "required": ["seconds"], "properties": {"seconds": {"type": "number"}}}
@@ -653,3 +666,5 @@ def register_routes(routes: tuple[Route, ...]) -> None:
 
 
 import acd.http.customers  # noqa: E402,F401 - registers the customer routes (it uses the helpers above)
+import acd.http.tasks  # noqa: E402,F401 - registers the task routes
+import acd.http.quality  # noqa: E402,F401 - registers the CSAT/FCR report

@@ -224,6 +224,7 @@ def register(subparsers) -> None:
                                    "(epoch|callid|queue|agent|event|data...).")
     _range_args(q)
     q.set_defaults(handler=cmd_queue_log)
-    from acd.reports import channels
+    from acd.reports import channels, quality_cli
 
     channels.register(sub, _range_args)
+    quality_cli.register(sub, _range_args)

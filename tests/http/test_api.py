@@ -62,6 +62,15 @@ ROLE_TABLE = [
     ("POST", "/api/v1/customers/nope/erase", {"none": 401, "agent1": 403, "sup": 403, "admin": 422}),
     ("POST", "/api/v1/agents/agent1/link", {"none": 401, "agent2": 403, "agent1": 422, "sup": 422}),
     ("POST", "/api/v1/webhooks/contacts", {"none": 404, "agent1": 404}),  # 404: the webhook is off (no token configured)
+    ("GET", "/api/v1/reports/quality", {"none": 401, "agent1": 403, "sup": 200}),
+    # tasks (acd/http/tasks.py)
+    ("GET", "/api/v1/task-types", {"none": 401, "agent1": 200, "sup": 200}),
+    ("GET", "/api/v1/tasks", {"none": 401, "agent1": 200, "sup": 200}),
+    ("GET", "/api/v1/tasks?owner_agent=agent2", {"none": 401, "agent1": 403, "sup": 200}),
+    ("POST", "/api/v1/tasks", {"none": 401, "agent1": 422, "sup": 422}),  # 422: no body
+    ("GET", "/api/v1/tasks/nope", {"none": 401, "agent1": 404, "sup": 404}),
+    ("PATCH", "/api/v1/tasks/nope", {"none": 401, "agent1": 404, "sup": 404}),
+    ("POST", "/api/v1/tasks/nope/complete", {"none": 401, "agent1": 404, "sup": 404}),
 ]
 
 
