@@ -126,7 +126,7 @@ class FlowsSection:
 
 @dataclass(frozen=True)
 class DemoSection:
-    calls_per_minute: float = 6.0
+    calls_per_minute: float = 10.0
     agents: int = 6
     seed: int | None = None
 
