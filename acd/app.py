@@ -288,6 +288,7 @@ async def _flows(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FlowRegistry | 
         return
     registry = FlowRegistry(s.flows.directory, sound_dirs=s.flows.sound_dirs, default_flow=s.flows.default_flow, clock=engine.clock)
     await asyncio.to_thread(registry.reload)
+    await asyncio.to_thread(_warn_unknown_names, s)
     registry.start_watching()
     channels = CallChannels()
     engine.callbacks = RecordedCallbacks(engine.calllog)
@@ -387,6 +388,18 @@ def _demo_summary(engine: Engine, seconds: float) -> str:
                         for e in engine.calllog.timeline(out.uniqueid)))
     days = {name: engine.telemetry.queue_today(name) for name in engine.core.queues}
     return summary_table(engine.demo, days, booked, seconds)
+
+
+def _warn_unknown_names(s: Settings) -> None:
+    """A flow naming a queue, skill or language config/ does not define is still served (its
+    calls go to the fallback queue), but said at start; `acd flows validate` refuses it."""
+    from acd.flows.catalogue import directory_problems, load_catalogue
+
+    catalogue = load_catalogue(s.config_dir)
+    if catalogue is None:
+        return
+    for problem in directory_problems(s.flows.directory, catalogue):
+        log.warn_event("flows.unknown_name", problem=problem)
 
 
 async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: float | None = None) -> None:
