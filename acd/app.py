@@ -284,7 +284,7 @@ def build_core(engine: Engine) -> None:
 @contextlib.asynccontextmanager
 async def run_engine(settings: Settings, *, with_demo: bool = False, clock: SystemClock | None = None) -> AsyncIterator[Engine]:
     """Start everything; yield the running engine; stop everything in reverse order."""
-    engine = Engine(settings, clock=clock or SystemClock())
+    engine = Engine(settings, clock=clock or SystemClock(), telemetry=Telemetry(day_tz=settings.engine.time_zone))
     build_core(engine)
     if settings.flows.fallback_queue not in engine.core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")

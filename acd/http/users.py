@@ -29,6 +29,7 @@ REFUSED_CACHE = 1024  # digests of refused tokens kept (oldest forgotten first)
 
 
 class Role(IntEnum):
+    KIOSK = 0  # a wall screen: reads the wallboard's data, nothing else (acd.http.api.WALLBOARD)
     AGENT = 1
     SUPERVISOR = 2
     ADMIN = 3
@@ -151,7 +152,8 @@ class Users:
         return token
 
 
-_HEADER = """# API users. role: agent | supervisor | admin; an agent user names its agent_id (config/agents.yaml).
+_HEADER = """# API users. role: agent | supervisor | admin | kiosk; an agent user names its agent_id (config/agents.yaml).
+# A kiosk user is a wall screen: its token reads the wallboard's data and nothing else (/wallboard#kiosk=<token>).
 # token_hash is a scrypt hash: set a user's token with `acd users token ID` (prints it once).
 """
 
@@ -176,7 +178,7 @@ def load_users(path: Path, agent_ids: set[str] | None = None) -> Users:
             problems += exc.problems
             continue
         if entry.role.upper() not in Role.__members__:
-            problems.append(f"{where(node, 'role', str(path))}: users[{i}].role: {entry.role!r} is not agent, supervisor or admin")
+            problems.append(f"{where(node, 'role', str(path))}: users[{i}].role: {entry.role!r} is not agent, supervisor, admin or kiosk")
         if entry.role == "agent" and not entry.agent_id:
             problems.append(f"{where(node, default_file=str(path))}: users[{i}].agent_id: an agent user names its agent")
         if entry.agent_id and agent_ids is not None and entry.agent_id not in agent_ids:

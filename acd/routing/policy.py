@@ -319,6 +319,7 @@ class CallPolicy(_Core):
         if then == S.LOGGED_OUT:
             self._emit(ReleaseAgent(agent.id, call_id))
             self.after_call.pop(agent.id, None)
+            self.after_call_by.pop(agent.id, None)
             self._set_state(agent, S.LOGGED_OUT, by=by)
         else:
             self._agent_free(agent, call_id, ready=then == S.READY, by=by)
@@ -389,3 +390,4 @@ class CallPolicy(_Core):
             elif agent.state in (S.READY, S.NOT_READY):
                 self._set_state(agent, S.LOGGED_OUT, by="engine_stop")
         self.after_call.clear()
+        self.after_call_by.clear()
