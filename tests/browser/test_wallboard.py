@@ -63,3 +63,24 @@ async def test_kiosk_link_needs_no_sign_in_after_a_restart_and_shows_large_type(
     assert engine.core.agents["agent1"].state == AgentState.NOT_READY
     assert not browser.find_elements(By.CSS_SELECTOR, "button.listen")  # a wall screen supervises nobody
     browser.shot("kiosk-after-restart")
+
+
+async def test_listen_from_the_wallboard_rings_the_supervisor_into_the_agents_call(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=None)
+    engine.pbx.agents["sup"] = AgentBehaviour(answer_after_s=0.2, talk_s=None)
+    await sign_in(browser, base, "wallboard", TOKENS["sup"])
+    await until(lambda: "ready" in text(browser, "tr[data-agent=agent1]"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-agent=agent1] button.listen")  # no call: nothing to listen to
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900407", dnis="5551234", keys="1"))
+    await until(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-agent=agent1] button.listen").is_displayed(), 20)
+    browser.shot("on-call")
+    await run(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-agent=agent1] button.listen").click())
+    await until(lambda: "calling your phone (PJSIP/sup)" in text(browser, "#spy-result"), 10)
+    await until(lambda: len(engine.pbx.spy_legs) == 1, 10)
+    [leg] = engine.pbx.spy_legs
+    assert leg.mode == "listen" and leg.spyee.startswith("PJSIP/agent1-")
+    browser.shot("listening")
+    call.hangup()
+    await until(lambda: leg.ended is not None, 10)

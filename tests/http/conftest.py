@@ -19,7 +19,7 @@ def users_yaml() -> str:
     for uid, role, agent in rows:
         user_id = TOKENS[uid].split(".")[0]
         out += f"  - {{id: {user_id}, name: {uid.title()}, role: {role}, token_hash: '{hash_secret(Secret(TOKENS[uid]), n=2**10)}'"
-        out += f", agent_id: {agent}}}\n" if agent else "}\n"
+        out += f", agent_id: {agent}}}\n" if agent else (", endpoint: PJSIP/sup}\n" if uid == "sup" else "}\n")
     return out
 
 
