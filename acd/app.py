@@ -12,7 +12,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -38,6 +38,7 @@ from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
+from acd.http.ops import add_ops
 from acd.http.events import EventBus
 from acd.http.queuefeed import QueueFeed
 from acd.http.users import Users, load_users
@@ -194,6 +195,7 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     engine.listeners.append(lambda kind, data: bus.publish(kind, data))
     engine.calllog.observers.append(QueueFeed(engine))  # queue events: callers joining and leaving
     add_api(app, engine, engine.users, bus)
+    add_ops(app, engine)
     engine.http_app = app
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -218,6 +220,8 @@ async def _customer_store(engine: Engine) -> AsyncIterator[SqlStore]:
     except Exception as exc:  # noqa: BLE001 - spool until it is back
         log.error_event("store.unavailable_at_start", error=f"{type(exc).__name__}: {exc}", spool=cfg.spool_dir)
     records = DurableRecorder(cfg.spool_dir, store, engine.clock)
+    records.on_write_failure = engine.telemetry.database_write_failed
+    engine.telemetry.add_scrape_hook(lambda t: t.spool_backlog(records.backlog_bytes()))
     records.start()
     retention = RetentionJob(store, engine.settings, engine.clock)
     retention.start()
@@ -343,5 +347,5 @@ async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: floa
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
         try:
             await asyncio.wait_for(stop.wait(), duration_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

@@ -107,6 +107,7 @@ class HttpSection:
     host: str = "127.0.0.1"
     port: int = 8080
     access_log: bool = False  # one log event per HTTP request (method, path, status, time; never the query string)
+    ready_spool_max_bytes: int = 5_000_000  # /readyz answers 503 while more call records than this wait in the spool
 
 
 @dataclass(frozen=True)

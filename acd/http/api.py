@@ -577,7 +577,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/config/reload", config_reload, ADMIN,
           "Re-read config/: desk catalogue, users and queue options apply at once; what needs a restart is listed", tag="admin"),
     Route("GET", "/api/v1/events", events, ANY,
-          "Server-sent events with sequence numbers; resume with Last-Event-ID (agents: only their own events)",
+          "Server-sent events with sequence numbers; resume with Last-Event-ID (agents: only their own events). "
+          "The token goes in the Authorization: Bearer header; ?access_token= is accepted on this route only, for "
+          "browsers' EventSource, which cannot set headers (keep it out of proxy logs)",
           query=("after", "access_token"), tag="session", stream=True),
 )
 

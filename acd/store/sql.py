@@ -8,7 +8,8 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.engine import make_url
@@ -87,7 +88,7 @@ class SqlStore:
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
         self._migrated = False
 
-    async def open(self, *, migrate_schema: bool = True) -> "SqlStore":
+    async def open(self, *, migrate_schema: bool = True) -> SqlStore:
         if migrate_schema:
             await self.ensure_schema()
         return self
@@ -105,6 +106,14 @@ class SqlStore:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
+
+    async def check_writable(self) -> None:
+        """Raise unless the database takes a write now: a write statement that changes nothing,
+        rolled back (a read-only replica, a read-only SQLite file or a held write lock refuse it)."""
+        async with self.engine.connect() as conn:
+            async with conn.begin() as trans:
+                await conn.exec_driver_sql("DELETE FROM interaction_events WHERE 1 = 0")
+                await trans.rollback()
 
     # ------------------------------------------------------------------ customers
     async def create_customer(self, *, name: str, phones: Iterable[str] = (), emails: Iterable[str] = (),

@@ -382,6 +382,13 @@ class Telemetry:
         )
         self.ami_link_up = Gauge("acd_ami_link_up", "1 when the AMI link to Asterisk is logged in and alive.", registry=r)
         self.ami_reconnects = Counter("acd_ami_reconnects", "AMI reconnections after a lost link.", registry=r)
+        self.spool_backlog_bytes = Gauge(
+            "acd_spool_backlog_bytes", "Call-record bytes in the local spool not yet written to the database.", registry=r
+        )
+        self.database_write_failures = Counter(
+            "acd_database_write_failures", "Failed attempts to write a batch of call records to the database "
+            "(the records stay in the spool and are retried).", registry=r,
+        )
         self.state_repairs = Counter(
             "acd_state_repairs", "Live-state corrections made by reconciliation, by kind.", ["kind"], registry=r
         )
@@ -586,6 +593,12 @@ class Telemetry:
 
     def ami_link(self, up: bool) -> None:
         self.ami_link_up.set(1 if up else 0)
+
+    def spool_backlog(self, nbytes: int) -> None:
+        self.spool_backlog_bytes.set(max(0, nbytes))
+
+    def database_write_failed(self) -> None:
+        self.database_write_failures.inc()
 
     def ami_reconnect(self) -> None:
         self.ami_reconnects.inc()
