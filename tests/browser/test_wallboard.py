@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from acd.routing.model import AgentState
 from acd.sim import AgentBehaviour, CallerScript
@@ -84,3 +85,22 @@ async def test_listen_from_the_wallboard_rings_the_supervisor_into_the_agents_ca
     browser.shot("listening")
     call.hangup()
     await until(lambda: leg.ended is not None, 10)
+
+
+async def test_the_desktop_asks_for_not_ready_after_this_call(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=None)
+    await sign_in(browser, base, "agent", TOKENS["agent1"])
+    await until(lambda: text(browser, "#state") == "ready")
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900408", dnis="5551234", keys="1"))
+    await until(lambda: text(browser, "#state") == "on call", 20)
+    assert text(browser, "#btn-not-ready") == "Not ready after this call"
+    await run(lambda: Select(browser.find_element(By.ID, "reason-pick")).select_by_value("lunch"))
+    await run(lambda: browser.find_element(By.ID, "btn-not-ready").click())
+    await until(lambda: "not ready after this call: lunch" in text(browser, "#reason"), 10)
+    assert engine.core.agents["agent1"].state == AgentState.ON_CALL  # the call goes on
+    browser.shot("pause-pending")
+    call.hangup()
+    await until(lambda: text(browser, "#state") == "not ready" and "lunch" in text(browser, "#reason"), 20)
+    assert engine.core.agents["agent1"].reason == "lunch"
