@@ -186,6 +186,12 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     cfg = engine.settings.http
     app = create_web_app(engine.telemetry.render)
     engine.users = load_users(Path(engine.settings.config_dir) / "users.yaml", set(engine.core.agents))
+    if engine.pbx is not None:  # the simulated PBX answers supervisors' phones (listen / whisper / barge)
+        from acd.sim import AgentBehaviour
+
+        for entry in engine.users.entries.values():
+            if entry.endpoint:
+                engine.pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
     demo_users = await asyncio.to_thread(engine.users.with_demo_tokens)
     if demo_users:  # public tokens: fine for the demo, never against a real PBX
         warn = log.error_event if engine.settings.pbx.mode == "asterisk" else log.warn_event
