@@ -81,7 +81,7 @@ async def _cached_rows(app: web.Application, engine, start: float, now: float) -
 async def wallboard(request: web.Request) -> web.Response:
     from acd.http.api import ENGINE
 
-    engine = request.app[ENGINE]
+    engine: Any = request.app[ENGINE]  # acd.app.Engine (typed object in the app key to avoid an import cycle)
     now = engine.clock.now()
     start = day_start(now, engine_zone(engine))
     rows = await _cached_rows(request.app, engine, start, now)
