@@ -72,6 +72,7 @@ async def test_day_figures_come_from_the_store_and_survive_lost_counters(api):
     assert body["queues"][0]["agents"]["on_call"] == 1
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.READY and engine.core.agents["agent1"].calls_handled == 1, 15)
     await engine.records.drain()
+    in_memory = engine.acd.live()["queues"]["general"]  # Prometheus' today figures, same kpi formulas
     engine.telemetry = Telemetry()  # what a restart leaves of the in-memory "today" counters
     engine.acd.telemetry = engine.telemetry
 
@@ -89,6 +90,8 @@ async def test_day_figures_come_from_the_store_and_survive_lost_counters(api):
     assert (q["offered"], q["answered"], q["abandoned"]) == (1, 1, 0)
     assert q["service_level"] == 1.0 and q["sl_colour"] == "green"  # answered in about a second: within 20 s
     assert q["abandon_rate"] == 0.0 and q["asa_s"] < 20 and q["aht_s"] > 0
+    assert (q["answered"], q["service_level"]) == (in_memory["answered"], in_memory["service_level"])
+    assert q["asa_s"] == pytest.approx(in_memory["asa_s"], abs=0.5)
 
 
 QUEUES_TZ = QUEUES.replace("service_level_s: 20", "service_level_s: 20\n    sl_green: 0.9\n    sl_amber: 0.7")
