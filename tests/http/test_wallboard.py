@@ -113,3 +113,40 @@ async def test_today_starts_at_midnight_in_the_configured_zone_and_thresholds_co
     assert (start.hour, start.minute, start.second) == (0, 0, 0)
     assert start.date() == dt.datetime.fromtimestamp(body["now"], zone).date()
     assert (body["queues"][0]["sl_green"], body["queues"][0]["sl_amber"]) == (0.9, 0.7)
+
+
+async def test_day_figures_survive_a_real_restart(tmp_path):
+    import textwrap
+
+    from acd.app import run_engine
+    from acd.settings import load_settings
+    from tests.conftest import agents_yaml
+    from tests.http.conftest import TOKENS
+
+    (tmp_path / "queues.yaml").write_text(textwrap.dedent(QUEUES))
+    (tmp_path / "agents.yaml").write_text(agents_yaml(1))
+    (tmp_path / "users.yaml").write_text(users_yaml().replace("agent_id: agent2", "agent_id: agent1"))
+    (tmp_path / "engine.yaml").write_text(
+        f"http:\n  port: 0\npbx:\n  mode: sim\ndatabase:\n  url: sqlite+aiosqlite:///{tmp_path}/acd.sqlite3\n"
+        f"  spool_dir: {tmp_path}/spool\nflows:\n  directory: ''\nengine:\n  time_zone: Europe/London\n")
+    settings = load_settings(tmp_path, environ={})
+
+    async def board(engine) -> dict:
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{engine.http_port}/api/v1/wallboard",
+                                                       headers={"Authorization": f"Bearer {TOKENS['kiosk']}"}) as r:
+            assert r.status == 200
+            return (await r.json())["queues"][0]
+
+    async with run_engine(settings) as engine:
+        engine.pbx.sound_seconds = lambda name: 0.2
+        engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.3)
+        await engine.pbx.place_call(CallerScript(caller_id="+447700900409"))
+        await wait_until(lambda: engine.core.agents["agent1"].calls_handled == 1
+                         and engine.core.agents["agent1"].state == AgentState.READY, 15)
+        await engine.records.drain()
+        before = await board(engine)
+    assert before["answered"] == 1
+    async with run_engine(settings) as engine:  # a new process: nothing in memory
+        assert engine.telemetry.queue_today("general").answered == 0
+        after = await board(engine)
+    assert (after["offered"], after["answered"], after["service_level"]) == (before["offered"], 1, before["service_level"])
