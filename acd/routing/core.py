@@ -172,7 +172,7 @@ class AcdCore(CallPolicy, RoutingState):
         self._check_logout(e)
         agent = self.agents[e.agent_id]
         if agent.state == S.WRAP_UP:
-            self._finish_wrapup(agent, None, None, then=S.LOGGED_OUT, by=e.by)
+            self._finish_wrapup(agent, None, None, then=S.LOGGED_OUT, by=e.by, forced=e.forced)
         else:
             self._set_state(agent, S.LOGGED_OUT, by=e.by, forced=e.forced)
         self.after_call.pop(agent.id, None)

@@ -53,3 +53,16 @@ async def test_a_supervisors_logout_is_logged_as_forced(api):
     status, body = await api.call("POST", "/api/v1/agents/agent1/logout", "agent1")
     last = _states(engine, "agent1")[-1]
     assert (last["state"], last["forced"], last["forced_by"]) == ("logged_out", False, None)
+
+
+async def test_a_supervisors_logout_during_wrap_up_is_forced_too(api):
+    engine = api.engine
+    engine.acd.set_not_ready("agent2", "break")
+    engine.acd.apply_config((__import__("dataclasses").replace(engine.core.queues["general"], wrapup_s=60),), ())
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.3)
+    await engine.pbx.place_call(CallerScript(caller_id="+447700900410"))
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.WRAP_UP, 15)
+    status, body = await api.call("POST", "/api/v1/agents/agent1/logout", "sup")
+    assert status == 200 and body["state"] == "logged_out"
+    last = _states(engine, "agent1")[-1]
+    assert (last["state"], last["forced"], last["forced_by"]) == ("logged_out", True, "sup")
