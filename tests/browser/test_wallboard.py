@@ -104,3 +104,14 @@ async def test_the_desktop_asks_for_not_ready_after_this_call(browser, web_engin
     call.hangup()
     await until(lambda: text(browser, "#state") == "not ready" and "lunch" in text(browser, "#reason"), 20)
     assert engine.core.agents["agent1"].reason == "lunch"
+
+
+async def test_a_kiosk_token_typed_into_the_form_reads_the_board_without_a_stream(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent2", "break")
+    await sign_in(browser, base, "wallboard", TOKENS["kiosk"])
+    await until(lambda: "ready" in text(browser, "tr[data-agent=agent1]"))
+    assert "kiosk" in browser.find_element(By.TAG_NAME, "body").get_attribute("class")
+    engine.acd.set_not_ready("agent1", "lunch")
+    await until(lambda: "lunch" in text(browser, "tr[data-agent=agent1]"), 20)  # by polling
+    assert engine.bus.subscribers == 0  # no event stream: a kiosk token may not open one

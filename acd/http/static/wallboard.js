@@ -34,7 +34,12 @@ async function signIn(t) {
   }
   $("signin").classList.add("hidden");
   for (const id of ["queues-box", "agents-box"]) $(id).classList.remove("hidden");
-  if (!kiosk) {
+  let readOnly = kiosk;
+  if (!kiosk) {  // a kiosk token typed into the form reads the wallboard, nothing else (no stream, no actions)
+    try { await api("GET", "/api/v1/me"); } catch (e) { if (e.status === 403) readOnly = true; }
+    if (readOnly) document.body.classList.add("kiosk");
+  }
+  if (!readOnly) {
     $("signout").classList.remove("hidden");
     stream = follow({
       onEvent, onReset: () => load().catch(() => {}),
@@ -113,7 +118,7 @@ async function spy(agentId, mode) {
 }
 
 function actions(id, a) {
-  if (kiosk || a.state !== "on_call") return el("td", { class: "supervisor-only" });
+  if (document.body.classList.contains("kiosk") || a.state !== "on_call") return el("td", { class: "supervisor-only" });
   return el("td", { class: "supervisor-only" }, el("span", { class: "actions" },
     ...["listen", "whisper", "barge"].map((mode) => el("button", { type: "button", class: "secondary " + mode, onclick: () => spy(id, mode) }, pretty(mode)))));
 }
