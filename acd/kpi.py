@@ -119,3 +119,28 @@ def service_level_colour(value: float | None, green: float, amber: float) -> str
     if value >= amber:
         return "amber"
     return "red"
+
+
+# --------------------------------------------------------------------------- quality (post-call survey, repeat contacts)
+# CSAT: satisfied / surveys, where a survey is a call's ``csat`` answer 1-5 and satisfied means at
+# least ``satisfied_min`` (4: "top two boxes"). FCR: calls resolved at first contact / eligible
+# calls (see ``acd.reports.quality`` for which calls are eligible and what a repeat contact is).
+
+def is_satisfied(score: int, satisfied_min: int = 4) -> bool:
+    """A CSAT answer at or above ``satisfied_min`` counts as satisfied."""
+    return score >= satisfied_min
+
+
+def csat(satisfied: int, surveys: int) -> float | None:
+    """``satisfied / surveys``."""
+    return _ratio(satisfied, surveys)
+
+
+def csat_average(score_sum: int, surveys: int) -> float | None:
+    """The mean CSAT answer: ``sum(answers) / surveys``."""
+    return _ratio(score_sum, surveys)
+
+
+def fcr(resolved: int, eligible: int) -> float | None:
+    """First-contact resolution: ``resolved / eligible``."""
+    return _ratio(resolved, eligible)

@@ -84,3 +84,10 @@ def test_occupancy_from_states_excludes_not_ready_and_logged_out() -> None:
 @pytest.mark.parametrize(("value", "colour"), [(0.9, "green"), (0.8, "green"), (0.79, "amber"), (0.6, "amber"), (0.59, "red"), (None, None)])
 def test_service_level_colour_thresholds(value: float | None, colour: str | None) -> None:
     assert kpi.service_level_colour(value, green=0.8, amber=0.6) == colour
+
+
+def test_csat_and_fcr_ratios_and_their_empty_cases() -> None:
+    assert kpi.csat(3, 4) == 0.75 and kpi.csat(0, 0) is None
+    assert kpi.csat_average(17, 4) == 4.25 and kpi.csat_average(0, 0) is None
+    assert kpi.fcr(9, 10) == 0.9 and kpi.fcr(0, 0) is None
+    assert kpi.is_satisfied(4) and not kpi.is_satisfied(3) and kpi.is_satisfied(3, satisfied_min=3)

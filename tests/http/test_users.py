@@ -117,3 +117,22 @@ def test_an_endpoint_must_be_a_channel(tmp_path):
     (tmp_path / "users.yaml").write_text("users:\n  - {id: s, name: S, role: supervisor, endpoint: sup1}\n")
     with pytest.raises(ConfigError, match=r"users\[0\].endpoint: 'sup1' is not a channel"):
         load_users(tmp_path / "users.yaml")
+def test_users_add_creates_the_user_with_a_token_shown_once(tmp_path, capsys):
+    (tmp_path / "agents.yaml").write_text("agents:\n  - {id: agent7, name: Seven, endpoint: PJSIP/agent7}\n")
+    assert main(["users", "add", "sup2", "--role", "supervisor", "--name", "Sue Visor", "--config", str(tmp_path)]) == 0
+    token = capsys.readouterr().out.strip()
+    users = load_users(tmp_path / "users.yaml")
+    assert users.authenticate(token).role == Role.SUPERVISOR and users.get("sup2").name == "Sue Visor"
+    assert token not in (tmp_path / "users.yaml").read_text()
+    assert main(["users", "add", "a7", "--role", "agent", "--agent", "agent7", "--config", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert load_users(tmp_path / "users.yaml", {"agent7"}).get("a7").agent_id == "agent7"
+    before = (tmp_path / "users.yaml").read_text()
+    # refused, and the file is left as it was
+    assert main(["users", "add", "sup2", "--role", "admin", "--config", str(tmp_path)]) == 1
+    assert "'sup2' is already a user" in capsys.readouterr().err
+    assert main(["users", "add", "a8", "--role", "agent", "--agent", "agent9", "--config", str(tmp_path)]) == 1
+    assert "agent_id: 'agent9' is not in agents.yaml" in capsys.readouterr().err
+    assert main(["users", "add", "a9", "--role", "agent", "--config", str(tmp_path)]) == 1
+    assert "an agent user names its agent" in capsys.readouterr().err
+    assert (tmp_path / "users.yaml").read_text() == before
