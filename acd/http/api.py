@@ -623,6 +623,8 @@ def openapi(routes: tuple[Route, ...] = ROUTES, extra: tuple[Route, ...] = ()) -
             "parameters": params,
             "responses": {doc.success_status(name): {"description": "OK", "content": content}},
         }
+        for status, why in doc.ALSO_SUCCESS.get(name, {}).items():
+            op["responses"][status] = {"description": why, "content": content}
         if r.rule == WEBHOOK:
             op["security"] = [{"bearer": []}]
             op["responses"]["401"] = {"$ref": "#/components/responses/Error"}
@@ -641,7 +643,8 @@ def openapi(routes: tuple[Route, ...] = ROUTES, extra: tuple[Route, ...] = ()) -
     return {
         "openapi": "3.1.0",
         "info": {"title": "acd engine API", "version": "1",
-                 "description": "Agents, supervisors and admins. Roles: agent < supervisor < admin; x-acd-role gives each route's rule. "
+                 "description": "Agents, supervisors and admins. Roles: agent < supervisor < admin; kiosk reads the wallboard only; "
+                                "x-acd-role gives each route's rule. "
                                 "Times in responses are seconds since 1970-01-01T00:00:00Z; query times take ISO 8601 with a zone too."},
         "paths": paths,
         "components": {
