@@ -32,7 +32,7 @@ async def _database_writable(engine) -> tuple[bool, str]:
         return False, "not configured"
     try:
         await asyncio.wait_for(store.check_writable(), DB_CHECK_TIMEOUT_S)
-    except (SQLAlchemyError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, SQLAlchemyError, OSError) as exc:
         return False, f"not writable ({type(exc).__name__})"
     return True, "writable"
 
