@@ -1,6 +1,6 @@
 """The wallboard's day figures: one refresh computes today's queue rows from the day's
 interaction records (``acd.reports.compute`` with ``interval="day"``) and joins the live state
-(``acd.reports.today``). A refresh is cached 2 s for every screen; the target keeps one refresh
+(``acd.reports.today``). A refresh is cached 5 s for every screen; the target keeps one refresh
 well inside that."""
 
 from __future__ import annotations
@@ -52,10 +52,48 @@ def measure(n_calls: int, n_queues: int, rounds: int) -> list[float]:
     return times
 
 
+async def measure_store_read(n_calls: int, rounds: int) -> tuple[list[float], list[float]]:
+    """The same day's records read back from a SQLite store (``SqlStore.interactions_between``)."""
+    import asyncio
+    import tempfile
+
+    from acd.clock import SystemClock
+    from acd.store.models import InteractionRow
+    from acd.store.sql import SqlStore, interactions_from_raw
+
+    now = dt.datetime(2026, 11, 23, 19, 0, tzinfo=UTC).timestamp()
+    start = day_start(now, UTC)
+    records = day_of_calls(n_calls, 20, start)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await SqlStore(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", clock=SystemClock()).open()
+        try:
+            async with store.session.begin() as s:
+                s.add_all([InteractionRow(call_id=r.call_id, started_at=r.started_at, ended_at=r.ended_at, outcome=r.outcome.value,
+                                          queue=r.queue, agent=r.agent, record=r.to_dict()) for r in records])
+            times, loop_times = [], []
+            for _ in range(rounds):  # as acd.http.wallboard reads: raw rows on the loop, decoding in a thread
+                t0 = time.perf_counter()
+                raw = await store.interaction_records_between(start - 12 * 3600, now)
+                t1 = time.perf_counter()
+                got = await asyncio.to_thread(interactions_from_raw, raw)
+                times.append(time.perf_counter() - t0)
+                loop_times.append(t1 - t0)
+                assert len(got) == n_calls
+            return times, loop_times
+        finally:
+            await store.close()
+
+
 def run(smoke: bool) -> list[Row]:
+    import asyncio
+
     n_calls, n_queues, rounds = (500, 5, 3) if smoke else (20_000, 20, 7)
     times = measure(n_calls, n_queues, rounds)
     p50 = percentile(times, 50) * 1000
+    reads, on_loop = asyncio.run(measure_store_read(n_calls, 3))
     return [Row("wallboard", f"one refresh: {n_calls} calls today, {n_queues} queues, 200 agents", {
         "p50 ms": p50, "max ms": max(times) * 1000,
-    }, "p50 <= 500 ms (refreshes are cached 2 s)", None if smoke else p50 <= 500)]
+    }, "p50 <= 500 ms (refreshes are cached 5 s)", None if smoke else p50 <= 500),
+        Row("wallboard", f"reading those {n_calls} records from SQLite", {
+            "p50 ms": percentile(reads, 50) * 1000, "max ms": max(reads) * 1000,
+            "of which on the event loop, p50 ms": percentile(on_loop, 50) * 1000})]

@@ -352,6 +352,17 @@ class SqlStore:
                                     .order_by(InteractionRow.started_at))).all()
         return [_interaction(r) for r in rows]
 
+    async def interaction_records_between(self, start: float, end: float) -> list[tuple[Any, str | None]]:
+        """The stored records of the calls started in ``[start, end)`` as the driver returns them
+        (JSON text, or already decoded), with their customer ids: for big reads (the wallboard's
+        day) whose decoding the caller does off the event loop (:func:`interactions_from_raw`)."""
+        from sqlalchemy import text
+
+        query = text("SELECT record, customer_id FROM interactions WHERE started_at >= :start AND started_at < :end")
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query, {"start": start, "end": end})).all()
+        return [(r[0], r[1]) for r in rows]
+
     async def search_interactions(self, *, customer_id: str | None = None, ani: str | None = None, agent: str | None = None,
                                   queue: str | None = None, outcome: str | None = None, start: float | None = None,
                                   end: float | None = None, limit: int = 100) -> list[Interaction]:
@@ -456,6 +467,18 @@ def _customer_dict(row: CustomerRow, contacts) -> dict[str, Any]:
         "created_at": row.created_at, "updated_at": row.updated_at, "anonymised": row.anonymised_at is not None,
         "merged_into": row.merged_into,
     }
+
+
+def interactions_from_raw(rows: list[tuple[Any, str | None]]) -> list[Interaction]:
+    """Records from :meth:`SqlStore.interaction_records_between` (CPU only: run it in a thread)."""
+    import json
+
+    out = []
+    for record, customer_id in rows:
+        rec = Interaction.from_dict(json.loads(record) if isinstance(record, (str, bytes)) else record)
+        rec.customer_id = customer_id
+        out.append(rec)
+    return out
 
 
 def _interaction(row: InteractionRow) -> Interaction:

@@ -82,8 +82,8 @@ async def test_day_figures_come_from_the_store_and_survive_lost_counters(api):
 
     q = await answered()
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while not (q["answered"] == 1 and q["aht_s"] is not None) and loop.time() < deadline:  # cached up to 2 s
+    deadline = loop.time() + 15
+    while not (q["answered"] == 1 and q["aht_s"] is not None) and loop.time() < deadline:  # cached up to 5 s
         await asyncio.sleep(0.2)
         await engine.records.drain()
         q = await answered()
