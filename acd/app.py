@@ -13,7 +13,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -47,6 +47,7 @@ from acd.telemetry.quality import QualityMetrics
 from acd.tasks.service import TaskRunner
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
+from acd.http.ops import add_ops
 from acd.http.events import EventBus
 from acd.http.queuefeed import QueueFeed
 from acd.http.users import Users, demo_tokens_refusal, load_users
@@ -229,6 +230,12 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     cfg = engine.settings.http
     app = create_web_app(engine.telemetry.render)
     engine.users = load_users(Path(engine.settings.config_dir) / "users.yaml", set(engine.core.agents))
+    if engine.pbx is not None:  # the simulated PBX answers supervisors' phones (listen / whisper / barge)
+        from acd.sim import AgentBehaviour
+
+        for entry in engine.users.entries.values():
+            if entry.endpoint:
+                engine.pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
     demo_users = await asyncio.to_thread(engine.users.with_demo_tokens)
     if demo_users:  # public tokens: fine for the demo, never against a real PBX
         refusal = demo_tokens_refusal(engine.settings.pbx.mode, demo_users, engine.users.path)
@@ -241,6 +248,7 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     engine.listeners.append(lambda kind, data: bus.publish(kind, data))
     engine.calllog.observers.append(QueueFeed(engine))  # queue events: callers joining and leaving
     add_api(app, engine, engine.users, bus)
+    add_ops(app, engine)
     engine.http_app = app
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -265,6 +273,8 @@ async def _customer_store(engine: Engine) -> AsyncIterator[SqlStore]:
     except Exception as exc:  # noqa: BLE001 - spool until it is back
         log.error_event("store.unavailable_at_start", error=f"{type(exc).__name__}: {exc}", spool=cfg.spool_dir)
     records = DurableRecorder(cfg.spool_dir, store, engine.clock)
+    records.on_write_failure = engine.telemetry.database_write_failed
+    engine.telemetry.add_scrape_hook(lambda t: t.spool_backlog(records.backlog_bytes()))
     records.start()
     retention = RetentionJob(store, engine.settings, engine.clock)
     retention.start()
@@ -337,7 +347,7 @@ def build_core(engine: Engine) -> None:
 @contextlib.asynccontextmanager
 async def run_engine(settings: Settings, *, with_demo: bool = False, clock: SystemClock | None = None) -> AsyncIterator[Engine]:
     """Start everything; yield the running engine; stop everything in reverse order."""
-    engine = Engine(settings, clock=clock or SystemClock())
+    engine = Engine(settings, clock=clock or SystemClock(), telemetry=Telemetry(day_tz=settings.engine.time_zone))
     build_core(engine)
     if settings.flows.fallback_queue not in engine.core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
@@ -423,7 +433,7 @@ async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: floa
         started = engine.clock.now()
         try:
             await asyncio.wait_for(stop.wait(), duration_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         if engine.demo is not None:
             print(_demo_summary(engine, engine.clock.now() - started), file=sys.stderr)

@@ -17,7 +17,8 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
+from collections.abc import Mapping
 
 import yaml
 
@@ -37,6 +38,7 @@ class EngineSection:
     node_id: str = "node-1"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    time_zone: str = "UTC"  # IANA name (Europe/London): where "today" starts for the wallboard and the day figures
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ class LiveStateSection:
 class HttpSection:
     host: str = "127.0.0.1"
     port: int = 8080
+    access_log: bool = False  # one log event per HTTP request (method, path, status, time; never the query string)
+    ready_spool_max_bytes: int = 5_000_000  # /readyz answers 503 while more call records than this wait in the spool
 
 
 @dataclass(frozen=True)
@@ -331,6 +335,23 @@ def load_settings(config_dir: str | Path = "config", environ: Mapping[str, str] 
         cursor[keys[-1]] = value
         cursor.key_locs[keys[-1]] = Location(f"${env_name}", 1, 1)
     settings = _build(Settings, node, "", node.loc, problems)
+    if not problems:
+        _check_time_zone(settings.engine.time_zone, node, path, problems)
     if problems:
         raise ConfigError(problems)
     return dataclasses.replace(settings, config_dir=str(config_dir))
+
+
+def _check_time_zone(name: str, node: Any, path: Path, problems: list[str]) -> None:
+    """``engine.time_zone`` must be an IANA zone the system knows (``Europe/London``, ``UTC``)."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+        return
+    except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError; bad keys are ValueErrors
+        pass
+    engine = node.get("engine") if isinstance(node, Mapping) else None
+    loc = getattr(engine, "key_locs", {}).get("time_zone") if engine is not None else None
+    at = f"{loc.file}:{loc.line}:{loc.column}" if loc is not None else f"{path}:1:1"
+    problems.append(f"{at}: engine.time_zone: {name!r} is not an IANA time zone (e.g. Europe/London, UTC)")

@@ -28,12 +28,12 @@ def agents_yaml(n):
 async def make_engine(tmp_path):
     stacks = []
 
-    async def make(n_agents=2, queues=QUEUES, engine_yaml="", agents=None):
+    async def make(n_agents=2, queues=QUEUES, engine_yaml="", agents=None, http_yaml=""):
         (tmp_path / "queues.yaml").write_text(textwrap.dedent(queues))
         (tmp_path / "desk.yaml").write_text((Path(__file__).resolve().parents[1] / "config" / "desk.yaml").read_text())
         (tmp_path / "agents.yaml").write_text(textwrap.dedent(agents) if agents else agents_yaml(n_agents))
         (tmp_path / "engine.yaml").write_text(
-            "http:\n  port: 0\npbx:\n  mode: sim\n"
+            "http:\n  port: 0\n" + textwrap.indent(textwrap.dedent(http_yaml), "  ") + "pbx:\n  mode: sim\n"
             f"database:\n  url: sqlite+aiosqlite:///{tmp_path}/acd.sqlite3\n  spool_dir: {tmp_path}/spool\n"
             + ("" if "flows:" in engine_yaml else "flows:\n  directory: ''\n")
             + textwrap.dedent(engine_yaml))

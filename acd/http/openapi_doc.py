@@ -53,6 +53,12 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "format": {"description": "export format", "schema": {"type": "string", "enum": ["json", "xml"], "default": "json"}},
 }
 
+# A second success status of a route, with the same body: not ready asked for an agent on a call is
+# accepted (202) and applies when the call is done.
+ALSO_SUCCESS: dict[str, dict[str, str]] = {
+    "agent_state": {"202": "Accepted: the agent is on a call or in wrap-up and goes not ready when it is done"},
+}
+
 # Routes whose response is not a JSON object described in openapi_responses.json.
 SPECIAL = {
     "_openapi": {"type": "object", "required": ["openapi", "info", "paths"],

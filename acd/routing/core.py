@@ -62,6 +62,7 @@ class AcdCore(CallPolicy, RoutingState):
         self.live: dict[str, LiveCall] = {}  # connected and wrapping-up calls, by call id
         self.wrapups: dict[str, str] = {}  # agent id -> the call it wraps up
         self.after_call: dict[str, str] = {}  # agent id -> not-ready reason once its call is done
+        self.after_call_by: dict[str, str] = {}  # agent id -> the supervisor who forced that pause
         self.timers: dict[str, float] = {}  # timer id -> when it fires
         self.claimed: set[str] = set()  # offers whose leg won the claim
         self.dues: list[tuple[float, str, str]] = []  # (when, call id, what): the waiting calls' deadlines
@@ -151,7 +152,7 @@ class AcdCore(CallPolicy, RoutingState):
             self._ready.discard(agent.id)
         log.event("acd.agent.state", agent=agent.id, old=old.value, new=new.value, reason=reason)
         self._record(f"agent:{agent.id}", "agent_state", agent=agent.id, state=new.value, old=old.value, reason=agent.reason,
-                     spent_s=round(spent, 3), since=self.now, by=by, forced=forced)
+                     spent_s=round(spent, 3), since=self.now, by=by, forced=forced, forced_by=by if forced else None)
 
     def _check_login(self, e: ev.AgentLogin) -> None:
         agent = self.agent(e.agent_id)
@@ -171,10 +172,11 @@ class AcdCore(CallPolicy, RoutingState):
         self._check_logout(e)
         agent = self.agents[e.agent_id]
         if agent.state == S.WRAP_UP:
-            self._finish_wrapup(agent, None, None, then=S.LOGGED_OUT, by=e.by)
+            self._finish_wrapup(agent, None, None, then=S.LOGGED_OUT, by=e.by, forced=e.forced)
         else:
             self._set_state(agent, S.LOGGED_OUT, by=e.by, forced=e.forced)
         self.after_call.pop(agent.id, None)
+        self.after_call_by.pop(agent.id, None)
         self._leave_when_empty()
 
     def _check_ready(self, e: ev.AgentReady) -> None:
@@ -201,7 +203,13 @@ class AcdCore(CallPolicy, RoutingState):
         agent = self.agents[e.agent_id]
         if agent.state in (S.ON_CALL, S.WRAP_UP):
             self.after_call[agent.id] = e.reason
-            self._record(f"agent:{agent.id}", "not_ready_after_call", agent=agent.id, reason=e.reason, by=e.by)
+            forced = e.by is not None and e.by != agent.id
+            if e.by is not None and forced:
+                self.after_call_by[agent.id] = e.by
+            else:
+                self.after_call_by.pop(agent.id, None)
+            self._record(f"agent:{agent.id}", "not_ready_after_call", agent=agent.id, reason=e.reason, by=e.by,
+                         forced=forced, forced_by=e.by if forced else None)
             return
         self._withdraw_offer(agent, "agent paused")
         self._set_state(agent, S.NOT_READY, e.reason, by=e.by, forced=e.by not in (None, agent.id))
@@ -224,8 +232,9 @@ class AcdCore(CallPolicy, RoutingState):
         """The agent's offer or call is over: ready, or not ready when a pause was asked for."""
         self._emit(ReleaseAgent(agent.id, ref))
         pause = self.after_call.pop(agent.id, None)
-        if pause is not None:
-            self._set_state(agent, S.NOT_READY, pause, by=by)
+        forced_by = self.after_call_by.pop(agent.id, None)
+        if pause is not None:  # asked for during the call: by a supervisor, it is a forced pause
+            self._set_state(agent, S.NOT_READY, pause, by=forced_by or by, forced=forced_by is not None)
         elif ready:
             self._set_state(agent, S.READY, by=by)
         else:

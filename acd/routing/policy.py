@@ -325,7 +325,8 @@ class CallPolicy(_Core):
             return
         self._finish_wrapup(self.agents[agent_id], None, None, then=S.READY, by="timer")
 
-    def _finish_wrapup(self, agent: Agent, disposition: str | None, notes: str | None, *, then: AgentState, by: str | None) -> None:
+    def _finish_wrapup(self, agent: Agent, disposition: str | None, notes: str | None, *, then: AgentState, by: str | None,
+                       forced: bool = False) -> None:
         call_id = self.wrapups.pop(agent.id)
         live = self.live.pop(call_id)
         self._cancel_wrapup_timer(live)
@@ -339,7 +340,8 @@ class CallPolicy(_Core):
         if then == S.LOGGED_OUT:
             self._emit(ReleaseAgent(agent.id, call_id))
             self.after_call.pop(agent.id, None)
-            self._set_state(agent, S.LOGGED_OUT, by=by)
+            self.after_call_by.pop(agent.id, None)
+            self._set_state(agent, S.LOGGED_OUT, by=by, forced=forced)
         else:
             self._agent_free(agent, call_id, ready=then == S.READY, by=by)
 
@@ -409,3 +411,4 @@ class CallPolicy(_Core):
             elif agent.state in (S.READY, S.NOT_READY):
                 self._set_state(agent, S.LOGGED_OUT, by="engine_stop")
         self.after_call.clear()
+        self.after_call_by.clear()

@@ -141,6 +141,7 @@ class SimPbx:
         self.events: collections.deque[SimEvent] = collections.deque(maxlen=event_log_size)
         self.agent_offers: dict[str, int] = {}  # endpoint -> times rung
         self.customers: dict[str, AgentBehaviour] = {}  # number dialled back (digits) -> how that phone answers
+        self.spy_legs: list = []  # acd.sim.chanspy.SpyLeg: supervisors' ChanSpy legs, in order
         self.callbacks_dialled: list[str] = []  # numbers dialled from [acd-callback], in order
         self.default_customer: AgentBehaviour | None = None  # how other dialled-back numbers answer (None: unreachable)
         self.agi_sessions: set[AgiSession] = set()
@@ -1059,7 +1060,12 @@ class SimPbx:
         self._finish(ch, h_exten=True)
 
     async def _agent_application(self, ch: SimChannel, spec: "OriginateSpec") -> None:
-        """Originate with Application/Data instead of a context (Wait, Playback, ...)."""
+        """Originate with Application/Data instead of a context (Wait, Playback, ChanSpy...)."""
+        if spec.application.lower() == "chanspy":
+            from acd.sim.chanspy import run_chanspy
+
+            await run_chanspy(self, ch, spec)
+            return
         self.step(ch, ch.context, ch.exten, 1, spec.application, spec.data)
         seconds = float(spec.data) if spec.application.lower() == "wait" and spec.data else 1.0
         await self._first(ch.gone, timeout=seconds)

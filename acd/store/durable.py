@@ -24,7 +24,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from acd.clock import Clock
 from acd.logs import get_logger
@@ -66,6 +67,8 @@ class DurableRecorder:
         self._rejected: set[tuple[str, int]] = set()
         self._sync_due = False
         self.written = 0  # events now in the database, this process
+        self.write_failures = 0  # failed attempts to write a batch, this process
+        self.on_write_failure: Callable[[], None] | None = None  # telemetry's counter (acd.app wires it)
         self._open_segment()
 
     # ------------------------------------------------------------------ the recorder port
@@ -220,6 +223,9 @@ class DurableRecorder:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - an outage: keep spooling, retry with backoff
+                    self.write_failures += 1
+                    if self.on_write_failure is not None:
+                        self.on_write_failure()
                     if self._db_up:
                         log.warn_event("spool.database_down", error=type(exc).__name__, backlog_bytes=self.backlog_bytes())
                     self._db_up = False

@@ -8,7 +8,8 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.engine import make_url
@@ -87,7 +88,7 @@ class SqlStore:
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
         self._migrated = False
 
-    async def open(self, *, migrate_schema: bool = True) -> "SqlStore":
+    async def open(self, *, migrate_schema: bool = True) -> SqlStore:
         if migrate_schema:
             await self.ensure_schema()
         return self
@@ -105,6 +106,14 @@ class SqlStore:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
+
+    async def check_writable(self) -> None:
+        """Raise unless the database takes a write now: a write statement that changes nothing,
+        rolled back (a read-only replica, a read-only SQLite file or a held write lock refuse it)."""
+        async with self.engine.connect() as conn:
+            async with conn.begin() as trans:
+                await conn.exec_driver_sql("DELETE FROM interaction_events WHERE 1 = 0")
+                await trans.rollback()
 
     # ------------------------------------------------------------------ customers
     async def create_customer(self, *, name: str, phones: Iterable[str] = (), emails: Iterable[str] = (),
@@ -343,6 +352,17 @@ class SqlStore:
                                     .order_by(InteractionRow.started_at))).all()
         return [_interaction(r) for r in rows]
 
+    async def interaction_records_between(self, start: float, end: float) -> list[tuple[Any, str | None]]:
+        """The stored records of the calls started in ``[start, end)`` as the driver returns them
+        (JSON text, or already decoded), with their customer ids: for big reads (the wallboard's
+        day) whose decoding the caller does off the event loop (:func:`interactions_from_raw`)."""
+        from sqlalchemy import text
+
+        query = text("SELECT record, customer_id FROM interactions WHERE started_at >= :start AND started_at < :end")
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query, {"start": start, "end": end})).all()
+        return [(r[0], r[1]) for r in rows]
+
     async def search_interactions(self, *, customer_id: str | None = None, ani: str | None = None, agent: str | None = None,
                                   queue: str | None = None, outcome: str | None = None, start: float | None = None,
                                   end: float | None = None, limit: int = 100) -> list[Interaction]:
@@ -447,6 +467,18 @@ def _customer_dict(row: CustomerRow, contacts) -> dict[str, Any]:
         "created_at": row.created_at, "updated_at": row.updated_at, "anonymised": row.anonymised_at is not None,
         "merged_into": row.merged_into,
     }
+
+
+def interactions_from_raw(rows: list[tuple[Any, str | None]]) -> list[Interaction]:
+    """Records from :meth:`SqlStore.interaction_records_between` (CPU only: run it in a thread)."""
+    import json
+
+    out = []
+    for record, customer_id in rows:
+        rec = Interaction.from_dict(json.loads(record) if isinstance(record, (str, bytes)) else record)
+        rec.customer_id = customer_id
+        out.append(rec)
+    return out
 
 
 def _interaction(row: InteractionRow) -> Interaction:
