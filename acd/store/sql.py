@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from acd.clock import Clock, SystemClock
+from acd.events import AgentStateChanged
 from acd.logs import get_logger
 from acd.ports import CustomerSummary
 from acd.secrets import Secret, hash_secret
@@ -388,7 +389,7 @@ class SqlStore:
 
         async with self.session() as s:
             rows = (await s.execute(select(EventRow.call_id, EventRow.t, EventRow.data).where(
-                EventRow.call_id.like(AGENT_TIMELINE + "%"), EventRow.kind == "agent_state",
+                EventRow.call_id.like(AGENT_TIMELINE + "%"), EventRow.kind == AgentStateChanged.kind,
                 EventRow.t >= start - lookback_s, EventRow.t < end,
             ).order_by(EventRow.call_id, EventRow.t, EventRow.seq))).all()
         if not rows:
@@ -397,7 +398,7 @@ class SqlStore:
         spans: list = []
         by_agent: dict[str, list[tuple[float, str]]] = {}
         for call_id, t, data in rows:
-            by_agent.setdefault(call_id[len(AGENT_TIMELINE):], []).append((t, str((data or {}).get("state"))))
+            by_agent.setdefault(call_id[len(AGENT_TIMELINE):], []).append((t, AgentStateChanged.from_record(data or {}).state))
         for agent, changes in by_agent.items():
             for (t0, state), nxt in zip(changes, changes[1:] + [(stop, "")]):
                 t1 = nxt[0]
