@@ -42,10 +42,12 @@ class IvrEntry:
         self.flow_runner = flow_runner
         self.greeting = greeting
         self.history = history  # the call's stored timeline (acd.store.sql.SqlStore.timeline)
+        self.active: set[str] = set()  # call ids whose FastAGI session (ivr or resume) is open here
 
     async def __call__(self, channel: AgiChannel) -> None:
         env = channel.env
         call_id = env.uniqueid
+        self.active.add(call_id)
         self.recorder.event(call_id, rec.CallStarted(ani=env.callerid, dnis=env.dnis, channel=env.channel,
                                                      uniqueid=env.uniqueid, linkedid=env.linkedid))
         outcome = "abandoned_ivr"
@@ -72,6 +74,7 @@ class IvrEntry:
             log.warn_event("ivr.agi_error", error=str(exc))
         finally:
             self.recorder.event(call_id, rec.IvrEnded(outcome=outcome))  # the session ends; a connected call goes on
+            self.active.discard(call_id)
 
     @staticmethod
     async def _handled(channel: AgiChannel) -> None:
@@ -90,6 +93,7 @@ class IvrEntry:
         as far as the store knows them; else into the fallback queue."""
         env = channel.env
         call_id = env.uniqueid
+        self.active.add(call_id)
         self.recorder.event(call_id, rec.Resumed(channel=env.channel))
         previous = await self._last_queue_entry(call_id)
         outcome = "abandoned_queue"
@@ -107,6 +111,7 @@ class IvrEntry:
             log.warn_event("ivr.resume.agi_error", error=str(exc))
         finally:
             self.recorder.event(call_id, rec.IvrEnded(outcome=outcome, resumed=True))
+            self.active.discard(call_id)
 
     async def _last_queue_entry(self, call_id: str) -> dict | None:
         if self.history is None:

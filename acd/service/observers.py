@@ -51,13 +51,13 @@ class RecordObserver:
             self.telemetry.call_offered(e.queue)
 
     def _on_connected(self, call_id: str, e: rec.Connected) -> None:
-        if not e.callback:
+        if not e.callback and e.queue is not None and e.waited_s is not None and e.service_level_s is not None:
             self.telemetry.call_answered(e.queue, e.waited_s, e.service_level_s)
         self.telemetry.agent_offer("answered")
         self.emit(rec.Connected.kind, {"agent_id": e.agent, "call_id": call_id, "queue": e.queue})
 
     def _on_queue_exit(self, e: rec.QueueExited) -> None:
-        if e.reason == "abandoned" and e.service_level_s is not None:
+        if e.reason == "abandoned" and e.service_level_s is not None and e.short_abandon_s is not None:
             self.telemetry.call_abandoned(e.queue, e.waited_s, e.service_level_s, e.short_abandon_s)
 
     def _on_wrapup_done(self, call_id: str, e: rec.WrapUpDone) -> None:

@@ -338,6 +338,17 @@ class SqlStore:
                                     .order_by(EventRow.t, EventRow.seq))).all()
         return [{"kind": kind, "t": t, **(data or {})} for kind, t, data in rows]
 
+    async def open_interactions(self, limit: int = 10_000) -> list[tuple[str, float]]:
+        """Calls whose record has no end yet, with the time of their last event (when the engine
+        last saw them alive): what a restarted engine must reconcile with Asterisk."""
+        async with self.session() as s:
+            rows = (await s.execute(
+                select(InteractionRow.call_id, func.max(EventRow.t))
+                .join(EventRow, EventRow.call_id == InteractionRow.call_id)
+                .where(InteractionRow.ended_at.is_(None))
+                .group_by(InteractionRow.call_id).limit(limit))).all()
+        return [(call_id, float(t)) for call_id, t in rows]
+
     async def interactions_between(self, start: float, end: float) -> list[Interaction]:
         async with self.session() as s:
             rows = (await s.scalars(select(InteractionRow).where(InteractionRow.started_at >= start, InteractionRow.started_at < end)
