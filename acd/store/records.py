@@ -114,6 +114,7 @@ class _Fold:
     ivr_outcome: str | None = None
     closed: str | None = None
     verification: str | None = None  # the last verification outcome
+    ended_offers: dict[str, str] = field(default_factory=dict)  # offer id -> outcome, ended before its ``offer`` event
 
 
 def fold(call_id: str, events: Iterable[Mapping[str, Any]]) -> Interaction:
@@ -167,11 +168,13 @@ def _apply(state: _Fold, e: ev.CallEvent, t: float) -> None:  # noqa: C901, PLR0
             if e.reason in ("abandoned", "answered"):
                 rec.wait_s = sum(v.wait_s or 0.0 for v in rec.queues)
         case ev.OfferRang():
-            rec.offers.append(OfferRecord(agent=e.agent, offered_at=t, ring_timeout_s=e.ring_timeout_s))
+            ended = state.ended_offers.pop(e.offer, None)  # cancelled while its Originate was in flight
+            rec.offers.append(OfferRecord(agent=e.agent, offered_at=t, ring_timeout_s=e.ring_timeout_s,
+                                          outcome=ended or "ringing", ring_s=0.0 if ended else None))
         case ev.OfferFailed():
-            _close_offer(rec, e.agent, e.reason or "failed", t)
+            _end_offer(state, e.agent, e.offer, e.reason or "failed", t)
         case ev.OfferCancelled():
-            _close_offer(rec, e.agent, "cancelled", t)
+            _end_offer(state, e.agent, e.offer, "cancelled", t)
         case ev.Connected():
             _connected(rec, e, t)
         case ev.RecordingStarted():
@@ -220,6 +223,11 @@ def _closed(state: _Fold, e: ev.CallClosed, t: float) -> None:
         rec.ended_at = end
         if rec.answered_at is not None:
             rec.ended_by = rec.ended_by or e.outcome
+
+
+def _end_offer(state: _Fold, agent: str, offer_id: str, outcome: str, t: float) -> None:
+    if not _close_offer(state.rec, agent, outcome, t) and offer_id:
+        state.ended_offers[offer_id] = outcome
 
 
 def _open_visit(rec: Interaction, queue: str | None) -> QueueVisit | None:
