@@ -438,11 +438,13 @@ class Ended(CallEvent):
     time the call was seen alive."""
 
     kind = "ended"
+    omit_if_default = frozenset({"ended_at"})
     agent: str = ""
     talk_s: float | None = None
     hold_s: float = 0.0
     by: str | None = None
     pbx_lost: bool = False
+    ended_at: float | None = None  # when the call really ended, if noticed later (the PBX died)
 
 
 @register

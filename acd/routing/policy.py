@@ -255,7 +255,7 @@ class CallPolicy(_Core):
         self._set_state(agent, S.WRAP_UP)
         self.wrapups[agent.id] = e.call_id
         self._record(e.call_id, rec.Ended(agent=agent.id, talk_s=round(live.talk_s, 3), hold_s=round(live.held_s, 3), by=e.by,
-                                         pbx_lost=e.pbx_lost))
+                                         pbx_lost=e.pbx_lost, ended_at=end if end < self.now else None))
         q = self.queues.get(live.entry.queue)
         live.wrapup_timer = self._start_timer("wrapup", agent.id, self.now + (q.wrapup_s if q else 0.0))
 

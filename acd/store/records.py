@@ -182,7 +182,7 @@ def _apply(state: _Fold, e: ev.CallEvent, t: float) -> None:  # noqa: C901, PLR0
         case ev.Held():
             rec.hold_s += float(e.seconds or 0.0)
         case ev.Ended():
-            rec.ended_at = t
+            rec.ended_at = e.ended_at if e.ended_at is not None else t  # a PBX that died: where the call was last seen
             rec.ended_by = e.by or ("pbx_lost" if e.pbx_lost else rec.ended_by)
             if e.talk_s is not None:
                 rec.talk_s = float(e.talk_s)
