@@ -371,7 +371,8 @@ class CallPolicy(_Core):
                 self._emit(Publish("state_repair", {"kind": "connected_call", "agent_id": live.agent_id}))
         for call_id, entry in list(self.calls.items()):
             if call_id not in e.uniqueids and entry.state in (C.QUEUED, C.OFFERED):
-                self._leave(entry, "abandoned", "abandoned")
+                # gone without the engine hearing how (no HangupRequest, no session end): the PBX lost it
+                self._leave(entry, "pbx_lost", "abandoned")
                 self._emit(Publish("state_repair", {"kind": "waiting_call", "agent_id": None}))
 
     def _on_stopping(self, e: ev.EngineStopping) -> None:

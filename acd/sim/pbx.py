@@ -625,10 +625,10 @@ class SimPbx:
         ctx = "acd-fallback"
         self.step(ch, ctx, "s", 1, "NoOp", f"acd-fallback: {ch.name} uid={ch.uniqueid} agi={ch.variables.get('AGISTATUS', '')}")
         resumed = ch.variables.get("ACD_RESUMED") == "1"
-        self.step(ch, ctx, "s", 2, "GotoIf", f'$["{ch.variables.get("ACD_RESUMED", "")}" = "1"]?plain')
+        self.step(ch, ctx, "s", 2, "GotoIf", f"{int(resumed)}?plain")  # AppData as Asterisk shows it: the expression evaluated
         if not resumed:
             self.step(ch, ctx, "s", 3, "Set", "ACD_RESUMED=1")
-            ch.variables["ACD_RESUMED"] = "1"
+            self.set_variable(ch, "ACD_RESUMED", "1")
             self.step(ch, ctx, "s", 4, "AGI", f"agi://{self.agi_host}:{self.agi_port}/resume")
             status = await self._caller_agi(handle, script_name="resume")
             if status == "YANKED":

@@ -269,8 +269,8 @@ def _final_outcome(state: _Fold) -> Outcome:  # noqa: PLR0911 - the outcomes in 
         return Outcome(state.closed)
     if last is not None and last.reason in ("abandoned", "abandoned_queue"):
         return Outcome.ABANDONED_QUEUE
-    if last is not None and last.reason == "engine_stopped":
-        return Outcome.ENGINE_STOPPED
+    if last is not None and last.reason in ("engine_stopped", "pbx_lost"):
+        return Outcome(last.reason)
     for candidate in (flow_outcome, ivr_outcome):
         if candidate in _FLOW_OUTCOMES:
             return _FLOW_OUTCOMES[candidate]
