@@ -148,10 +148,8 @@ class Resumed(CallEvent):
     channel: str | None = None
 
 
-@register
 @dataclass(frozen=True)
-class FlowStarted(CallEvent):
-    kind = "flow_start"
+class _FlowStartFields(CallEvent):
     flow: str = ""
     version: str = ""
     caller: str | None = None
@@ -159,10 +157,8 @@ class FlowStarted(CallEvent):
     at: float | None = None
 
 
-@register
 @dataclass(frozen=True)
-class FlowStep(CallEvent):
-    kind = "flow_step"
+class _FlowStepFields(CallEvent):
     omit_if_default = frozenset({"inputs", "error"})
     flow: str = ""
     version: str = ""
@@ -175,10 +171,8 @@ class FlowStep(CallEvent):
     error: str | None = None
 
 
-@register
 @dataclass(frozen=True)
-class FlowEnded(CallEvent):
-    kind = "flow_end"
+class _FlowEndFields(CallEvent):
     flow: str = ""
     version: str = ""
     outcome: str = ""
@@ -190,23 +184,120 @@ class FlowEnded(CallEvent):
     at: float | None = None
 
 
-@register
 @dataclass(frozen=True)
-class FlowFailure(CallEvent):
-    """A flow step failed: the caller goes to the fallback queue."""
-
-    kind = "flow_failure"
+class _FlowFailureFields(CallEvent):
     flow: str = ""
     step: str | None = None
     reason: str = ""
     fallback_queue: str | None = None
 
 
+@dataclass(frozen=True)
+class _FallbackFailedFields(CallEvent):
+    error: str = ""
+
+
 @register
 @dataclass(frozen=True)
-class FlowFallbackFailed(CallEvent):
+class FlowStarted(_FlowStartFields):
+    kind = "flow_start"
+
+
+@register
+@dataclass(frozen=True)
+class FlowStep(_FlowStepFields):
+    kind = "flow_step"
+
+
+@register
+@dataclass(frozen=True)
+class FlowEnded(_FlowEndFields):
+    kind = "flow_end"
+
+
+@register
+@dataclass(frozen=True)
+class FlowFailure(_FlowFailureFields):
+    """A flow step failed: the caller goes to the fallback queue."""
+
+    kind = "flow_failure"
+
+
+@register
+@dataclass(frozen=True)
+class FlowFallbackFailed(_FallbackFailedFields):
     kind = "flow_fallback_failed"
-    error: str = ""
+
+
+# The post-call survey runs a flow too; its events are the same shape under ``survey_*`` kinds
+# (not the call's IVR path: the fold leaves them out of it).
+@register
+@dataclass(frozen=True)
+class SurveyStarted(_FlowStartFields):
+    kind = "survey_start"
+
+
+@register
+@dataclass(frozen=True)
+class SurveyStep(_FlowStepFields):
+    kind = "survey_step"
+
+
+@register
+@dataclass(frozen=True)
+class SurveyEnded(_FlowEndFields):
+    kind = "survey_end"
+
+
+@register
+@dataclass(frozen=True)
+class SurveyFailure(_FlowFailureFields):
+    kind = "survey_failure"
+
+
+@register
+@dataclass(frozen=True)
+class SurveyFallbackFailed(_FallbackFailedFields):
+    kind = "survey_fallback_failed"
+
+
+#: a flow event -> its survey twin
+SURVEY_TWINS: Mapping[type[CallEvent], type[CallEvent]] = {
+    FlowStarted: SurveyStarted, FlowStep: SurveyStep, FlowEnded: SurveyEnded, FlowFailure: SurveyFailure,
+    FlowFallbackFailed: SurveyFallbackFailed,
+}
+
+
+def as_survey_event(event: CallEvent) -> CallEvent:
+    """The survey flow's own event for a flow event (others unchanged)."""
+    twin = SURVEY_TWINS.get(type(event))
+    return event if twin is None else twin.from_record(event.to_record())
+
+
+@register
+@dataclass(frozen=True)
+class SurveyAnswered(CallEvent):
+    """The post-call survey's answers, by question (a menu step's name: ``csat``, ``resolved``)."""
+
+    kind = "survey"
+    omit_if_default = frozenset({"version", "agent", "customer_id", "queue", "reason"})
+    flow: str | None = None
+    version: str | None = None
+    answers: Mapping[str, int | str] = field(default_factory=dict)
+    completed: bool = False
+    agent: str | None = None
+    customer_id: str | None = None
+    queue: str | None = None
+    reason: str | None = None
+
+
+@register
+@dataclass(frozen=True)
+class KnowledgeShown(CallEvent):
+    """Knowledge cards shown on the screen-pop for the first time: each card's id and version."""
+
+    kind = "knowledge_shown"
+    cards: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 @register
@@ -322,8 +413,24 @@ class QueueResumed(CallEvent):
 @dataclass(frozen=True)
 class QueueRefused(CallEvent):
     kind = "queue_refused"
+    omit_if_default = frozenset({"task_id"})
     queue: str = ""
     reason: str = ""
+    task_id: str | None = None
+
+
+@register
+@dataclass(frozen=True)
+class CallbackBooked(CallEvent):
+    """An outbound call-back for a follow-up task (``acd.tasks``) waits in its queue."""
+
+    kind = "callback_booked"
+    queue: str = ""
+    number: str | None = None
+    task_id: str | None = None
+    preferred_agent: str | None = None
+    customer_id: str | None = None
+    enqueued_at: float | None = None
 
 
 @register

@@ -82,6 +82,8 @@ class Interaction:
     ended_by: str | None = None  # who hung up first on a connected call: caller | agent | pbx_lost | engine_stop
     fallback: bool = False  # the dialplan's [acd-fallback] took the caller on after the engine lost it
     callback_requested: bool = False
+    survey: dict[str, Any] | None = None  # the post-call survey: flow, answers by question, agent, completed
+    cards_shown: list[dict[str, Any]] = field(default_factory=list)  # knowledge cards on the screen-pop: id, version
     outcome: Outcome = Outcome.IN_PROGRESS
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,6 +197,15 @@ def _apply(state: _Fold, e: ev.CallEvent, t: float) -> None:  # noqa: C901, PLR0
             rec.customer_id = e.customer_id
         case ev.CallClosed():
             _closed(state, e, t)
+        case ev.CallbackBooked():  # an outbound call-back for a follow-up task
+            rec.queues.append(QueueVisit(queue=e.queue, entered_at=t))
+            rec.queue, rec.callback_requested = e.queue, True
+            rec.dnis = e.number or rec.dnis
+            rec.customer_id = e.customer_id or rec.customer_id
+        case ev.KnowledgeShown():
+            rec.cards_shown += [{"id": c.get("id"), "version": c.get("version"), "at": t} for c in e.cards]
+        case ev.SurveyAnswered():
+            rec.survey = {"flow": e.flow, "answers": dict(e.answers), "completed": e.completed, "agent": e.agent or rec.agent, "at": t}
 
 
 def _connected(rec: Interaction, e: ev.Connected, t: float) -> None:
