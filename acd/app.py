@@ -20,6 +20,7 @@ from aiohttp import web
 from acd.agi import FastAgiServer
 from acd.ami import AmiClient
 from acd.clock import SystemClock
+from acd.events import CallClosed
 from acd.livestate import MemoryLiveStore
 from acd.logs import get_logger
 from acd.routing.config import DeskCatalogue, load_agents, load_desk, load_queues
@@ -33,6 +34,7 @@ from acd.service.flowports import AcdQueuePort, CallChannels, RecordedCallbacks,
 from acd.service.configreload import reload_config
 from acd.service.desk import AgentDesk
 from acd.service.ivr import IvrEntry
+from acd.service.reconcile import Reconciler
 from acd.service.survey import PostCallSurvey
 from acd.store.durable import DurableRecorder
 from acd.store.retention import RetentionJob
@@ -93,6 +95,7 @@ class Engine:
     bus: EventBus | None = None
     http_app: web.Application | None = None
     http_port: int | None = None
+    reconciler: Reconciler | None = None
 
     def reload_config(self) -> dict:
         return reload_config(self)
@@ -199,12 +202,26 @@ async def _live_store(engine: Engine) -> AsyncIterator[object]:
 @contextlib.asynccontextmanager
 async def _acd_service(engine: Engine) -> AsyncIterator[AcdService]:
     acd = engine.acd
+    engine.reconciler = Reconciler(acd, engine.ivr, engine.calllog, engine.customers, engine.records)
+    engine.reconciler.subscribe()  # before the first connect: its re-sync closes what a crash left open
     await acd.start()
     await engine.ami.start()  # fail loudly at start: wrong credentials, unreachable Asterisk
     try:
         yield acd
     finally:
         await acd.stop()
+        await _end_sessions(engine)
+        engine.reconciler.unsubscribe()
+
+
+async def _end_sessions(engine: Engine) -> None:
+    """A clean stop leaves no call open on the record: a caller still in its IVR is closed as
+    ``engine_stopped``, then every FastAGI session ends now (Asterisk goes on to
+    ``[acd-fallback]``), while the spool and the store are still open to take their last events."""
+    for call_id in sorted(engine.ivr.active):
+        if call_id not in engine.core.live:
+            engine.calllog.event(call_id, CallClosed(outcome="engine_stopped", reason="engine stopped"))
+    await engine.agi.stop()
 
 
 @contextlib.asynccontextmanager

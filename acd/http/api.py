@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from acd import events as record_events
 from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable, error_middleware
 from acd.http.events import EventBus, Reset
 from acd.http.jsonbody import parse_json
@@ -353,7 +354,7 @@ async def decisions(request: web.Request) -> web.Response:
     timeline = await engine.customers.timeline(call_id)
     if not timeline:
         timeline = engine.calllog.timeline(call_id)
-    return web.json_response({"decisions": [e for e in timeline if e["kind"] == "routing_decision"]}, dumps=_dumps)
+    return web.json_response({"decisions": [e for e in timeline if isinstance(record_events.from_timeline(e), record_events.RoutingDecision)]}, dumps=_dumps)
 
 
 LINK_BODY = {"type": "object", "required": ["customer_id"], "properties": {"customer_id": {"type": "string", "maxLength": 64}}}

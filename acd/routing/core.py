@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from acd import events as rec
 from acd.logs import get_logger
 from acd.routing import inputs as ev
 from acd.routing.commands import (
@@ -99,8 +100,8 @@ class AcdCore(CallPolicy, RoutingState):
     def _emit(self, command: Command) -> None:
         self._out.append(command)
 
-    def _record(self, call_id: str, kind: str, **data: object) -> None:
-        self._out.append(Record(call_id, kind, dict(data), self.now))
+    def _record(self, call_id: str, event: rec.CallEvent) -> None:
+        self._out.append(Record(call_id, event, self.now))
 
     def _start_timer(self, kind: str, ref: str, at: float) -> str:
         timer_id = f"{kind}:{ref}:{self.next_id('t')}"
@@ -151,8 +152,9 @@ class AcdCore(CallPolicy, RoutingState):
         else:
             self._ready.discard(agent.id)
         log.event("acd.agent.state", agent=agent.id, old=old.value, new=new.value, reason=reason)
-        self._record(f"agent:{agent.id}", "agent_state", agent=agent.id, state=new.value, old=old.value, reason=agent.reason,
-                     spent_s=round(spent, 3), since=self.now, by=by, forced=forced, forced_by=by if forced else None)
+        self._record(f"agent:{agent.id}", rec.AgentStateChanged(agent=agent.id, state=new.value, old=old.value, reason=agent.reason,
+                     spent_s=round(spent, 3), since=self.now, by=by, forced=forced,
+                     forced_by=by if forced else None))
 
     def _check_login(self, e: ev.AgentLogin) -> None:
         agent = self.agent(e.agent_id)
@@ -208,8 +210,8 @@ class AcdCore(CallPolicy, RoutingState):
                 self.after_call_by[agent.id] = e.by
             else:
                 self.after_call_by.pop(agent.id, None)
-            self._record(f"agent:{agent.id}", "not_ready_after_call", agent=agent.id, reason=e.reason, by=e.by,
-                         forced=forced, forced_by=e.by if forced else None)
+            self._record(f"agent:{agent.id}", rec.NotReadyAfterCall(agent=agent.id, reason=e.reason, by=e.by,
+                         forced=forced, forced_by=e.by if forced else None))
             return
         self._withdraw_offer(agent, "agent paused")
         self._set_state(agent, S.NOT_READY, e.reason, by=e.by, forced=e.by not in (None, agent.id))
@@ -226,7 +228,7 @@ class AcdCore(CallPolicy, RoutingState):
             entry.offer_id = None
             self._call_state(entry, C.CALLBACK if entry.callback_number else C.QUEUED)
         self._emit(CancelLeg(offer.offer_id, offer.agent_id, offer.call_id, why))
-        self._record(offer.call_id, "offer_cancelled", agent=offer.agent_id, offer=offer.offer_id, reason=why)
+        self._record(offer.call_id, rec.OfferCancelled(agent=offer.agent_id, offer=offer.offer_id, reason=why))
 
     def _agent_free(self, agent: Agent, ref: str, *, ready: bool = True, reason: str | None = None, by: str | None = None) -> None:
         """The agent's offer or call is over: ready, or not ready when a pause was asked for."""
@@ -284,11 +286,11 @@ class AcdCore(CallPolicy, RoutingState):
         self._set_state(agent, S.RESERVED)
         sticky = self._sticky_holder(entry)
         log.event("acd.route.decision", call=entry.call_id, agent=agent.id, offer=offer.offer_id, queue=q.name, waited_s=round(waited, 3), candidates=len(eligible))
-        self._record(entry.call_id, "routing_decision", agent=agent.id, offer=offer.offer_id, queue=q.name, waited_s=round(waited, 3),
-                     candidates=len(eligible), strategy=q.strategy,
-                     filters={"required": {**q.skills, **entry.skills}, "min_proficiency": floor, "relax_step": self._relax_step(q, waited),
-                              "language": entry.language, "sticky_agent": sticky, "preferred": dict(entry.preferred_skills)},
-                     scores=[{"agent": a, "score": sc} for a, sc in self._scores(q, eligible, agent)])
+        self._record(entry.call_id, rec.RoutingDecision(
+            agent=agent.id, offer=offer.offer_id, queue=q.name, waited_s=round(waited, 3), candidates=len(eligible), strategy=q.strategy,
+            filters={"required": {**q.skills, **entry.skills}, "min_proficiency": floor, "relax_step": self._relax_step(q, waited),
+                     "language": entry.language, "sticky_agent": sticky, "preferred": dict(entry.preferred_skills)},
+            scores=[{"agent": a, "score": sc} for a, sc in self._scores(q, eligible, agent)]))
         self._emit(Ring(offer, entry.caller_number, entry.callback_number, entry.customer_id))
 
     def _on_ringing(self, e: ev.LegRinging) -> None:
@@ -330,8 +332,8 @@ class AcdCore(CallPolicy, RoutingState):
         waited = self.now - entry.enqueued_at
         q = self.queues[entry.queue]
         self._emit(ConfirmAgent(agent.id, offer.offer_id, entry.call_id))
-        self._record(entry.call_id, "connected", agent=agent.id, queue=entry.queue, waited_s=round(waited, 3),
-                     service_level_s=q.service_level_s, callback=bool(entry.callback_number))
+        self._record(entry.call_id, rec.Connected(agent=agent.id, queue=entry.queue, waited_s=round(waited, 3),
+                                                 service_level_s=q.service_level_s, callback=bool(entry.callback_number)))
         if q.record:
             # a callback has no caller channel: record on the agent leg, which carries both sides
             self._emit(StartRecording(entry.call_id, channel or (offer.offer_id if entry.callback_number else entry.call_id)))
@@ -354,7 +356,7 @@ class AcdCore(CallPolicy, RoutingState):
             if e.cause.agents_fault:
                 entry.refused_by.add(agent.id)
         fault = e.cause.agents_fault
-        self._record(offer.call_id, "offer_failed", agent=agent.id, offer=offer.offer_id, reason=e.cause.value, agent_at_fault=fault)
+        self._record(offer.call_id, rec.OfferFailed(agent=agent.id, offer=offer.offer_id, reason=e.cause.value, agent_at_fault=fault))
         if agent.state not in (S.RESERVED, S.RINGING):
             self._emit(ReleaseAgent(agent.id, offer.offer_id))
             return

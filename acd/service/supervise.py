@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from acd import events as rec
 from acd.ami.actions import originate_application
 from acd.logs import get_logger
 from acd.routing.model import AgentState
@@ -61,6 +62,6 @@ async def start_spy(acd, agent_id: str, mode: str, *, supervisor_id: str, endpoi
     call_id, spy_leg = agent.call_id, f"spy-{uuid.uuid4().hex[:16]}"
     await originate_application(acd.ami, endpoint, "ChanSpy", chanspy_data(agent.config.endpoint, mode), channel_id=spy_leg,
                                 timeout_ms=RING_TIMEOUT_MS, caller_id=f'"{mode.title()} {agent_id}" <{agent_id}>')
-    acd.recorder.event(call_id, "supervised", {"mode": mode, "by": supervisor_id, "agent": agent_id, "spy_leg": spy_leg})
+    acd.recorder.event(call_id, rec.Supervised(mode=mode, by=supervisor_id, agent=agent_id, spy_leg=spy_leg))
     log.event("acd.supervise.started", call=call_id, agent=agent_id, mode=mode, by=supervisor_id)
     return SpyStarted(agent_id, call_id, mode, endpoint, spy_leg)

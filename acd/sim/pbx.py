@@ -61,6 +61,7 @@ log = get_logger(__name__)
 
 CALLER_CONTEXT = "acd-inbound"
 AGENT_CONTEXT = "acd-agents"  # pjsip.conf: the agent endpoints' context (recorded "agents" on the test bed)
+FALLBACK_QUEUE = "acd-fallback"  # the app_queue queue of [acd-fallback] (extensions.conf ACD_FALLBACK_QUEUE)
 FALLBACK_QUEUE_S = 300.0
 RING_DELAY_S = 0.002  # Originate -> 180 Ringing
 BUSY_DELAY_S = 0.005
@@ -595,9 +596,16 @@ class SimPbx:
         if ch.yanked.is_set():
             return "YANKED"
         try:
-            return task.result()
+            status = task.result()
         except (asyncio.CancelledError, Exception):
-            return "FAILURE"
+            status = "FAILURE"
+        self.set_variable(ch, "AGISTATUS", status)
+        return status
+
+    def set_variable(self, ch: SimChannel, name: str, value: str) -> None:
+        """A channel variable set by the dialplan or an application (VarSet, as recorded)."""
+        ch.variables[name] = value
+        self.emit("VarSet", ch.headers() + [("Variable", name), ("Value", value)], privilege="dialplan,all")
 
     async def _caller_bridged(self, handle: CallHandle) -> str | None:
         """The caller talks to an agent until one of them hangs up (or a Redirect)."""
@@ -627,12 +635,12 @@ class SimPbx:
     async def _fallback(self, handle: CallHandle) -> str | None:
         ch, script = handle.channel, handle.script
         ctx = "acd-fallback"
-        self.step(ch, ctx, "s", 1, "NoOp", f"acd-fallback: {ch.name} uid={ch.uniqueid}")
+        self.step(ch, ctx, "s", 1, "NoOp", f"acd-fallback: {ch.name} uid={ch.uniqueid} agi={ch.variables.get('AGISTATUS', '')}")
         resumed = ch.variables.get("ACD_RESUMED") == "1"
-        self.step(ch, ctx, "s", 2, "GotoIf", f'$["{ch.variables.get("ACD_RESUMED", "")}" = "1"]?plain')
+        self.step(ch, ctx, "s", 2, "GotoIf", f"{int(resumed)}?plain")  # AppData as Asterisk shows it: the expression evaluated
         if not resumed:
             self.step(ch, ctx, "s", 3, "Set", "ACD_RESUMED=1")
-            ch.variables["ACD_RESUMED"] = "1"
+            self.set_variable(ch, "ACD_RESUMED", "1")
             self.step(ch, ctx, "s", 4, "AGI", f"agi://{self.agi_host}:{self.agi_port}/resume")
             status = await self._caller_agi(handle, script_name="resume")
             if status == "YANKED":
@@ -645,16 +653,24 @@ class SimPbx:
         self.step(ch, ctx, "s", 5, "Playback", "queue-periodic-announce")
         if not await self._dialplan_sound(handle, "queue-periodic-announce"):
             return None
-        self.step(ch, ctx, "s", 6, "Queue", f"acd-fallback,,,,{int(FALLBACK_QUEUE_S)}")
+        self.step(ch, ctx, "s", 6, "Queue", f"{FALLBACK_QUEUE},,,,{int(FALLBACK_QUEUE_S)}")
+        # app_queue, as recorded (observed/engine_killed_while_caller_waits): the caller joins, hears
+        # music; when it leaves, QueueCallerAbandon (if it hung up) then QueueCallerLeave
+        self.emit("QueueCallerJoin", ch.headers() + [("Queue", FALLBACK_QUEUE), ("Position", "1"), ("Count", "1")], privilege="agent,all")
+        joined = self.time.now()
         self.start_moh(ch, "default")
         patience = script.fallback_patience_s
         wait = FALLBACK_QUEUE_S if patience is None else min(patience, FALLBACK_QUEUE_S)
         gone = await self._first(ch.gone, ch.async_goto, timeout=wait)
         self.stop_moh(ch)
-        if gone is ch.async_goto and not ch.gone.is_set():
-            return "redirect"
         if gone is None and patience is not None and patience < FALLBACK_QUEUE_S:
             self.request_hangup(ch, cause=16, by="caller", remote=True)
+        if ch.gone.is_set():
+            self.emit("QueueCallerAbandon", ch.headers() + [("Queue", FALLBACK_QUEUE), ("Position", "1"), ("OriginalPosition", "1"),
+                                                              ("HoldTime", str(int(self.time.now() - joined)))], privilege="agent,all")
+        self.emit("QueueCallerLeave", ch.headers() + [("Queue", FALLBACK_QUEUE), ("Position", "1"), ("Count", "0")], privilege="agent,all")
+        if gone is ch.async_goto and not ch.gone.is_set():
+            return "redirect"
         if ch.gone.is_set():
             self._finish(ch, h_exten=False)
             return None

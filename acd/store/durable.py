@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Mapping
 
+from acd import events as rec
 from acd.clock import Clock
 from acd.logs import get_logger
 from acd.store.sql import SpooledEvent, SqlStore
@@ -34,7 +35,6 @@ from acd.store.sql import SpooledEvent, SqlStore
 log = get_logger(__name__)
 
 _READ_CAP = 4 * 1024 * 1024
-SYNC_KINDS = frozenset({"ivr_end", "ended", "wrapup_done", "flow_end"})  # a call (or its part) ended: fsync
 
 
 def _json_default(value: Any) -> str:
@@ -72,7 +72,8 @@ class DurableRecorder:
         self._open_segment()
 
     # ------------------------------------------------------------------ the recorder port
-    def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
+    def event(self, call_id: str, event: rec.CallEvent) -> None:
+        kind, data = rec.kind_of(event), event.to_record()
         if self._file is None:  # after close(): calls still ending during shutdown are spooled too
             self._open_segment()
         self._seq += 1
@@ -81,7 +82,7 @@ class DurableRecorder:
             "t": self.clock.now(), "data": dict(data),
         }, default=_json_default, separators=(",", ":"))
         self._file.write(line.encode() + b"\n")  # unbuffered: in the OS now, safe from a killed process
-        if kind in SYNC_KINDS:
+        if isinstance(event, rec.CLOSING):  # a call (or its part) ended
             self._sync_due = True  # the writer fsyncs it off the event loop, within moments
         if self._file.tell() >= self.segment_bytes:
             self._open_segment()

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from acd.clock import Clock, SystemClock
+from acd.events import AgentStateChanged
 from acd.logs import get_logger
 from acd.ports import CustomerSummary
 from acd.secrets import Secret, hash_secret
@@ -346,6 +347,17 @@ class SqlStore:
                                     .order_by(EventRow.t, EventRow.seq))).all()
         return [{"kind": kind, "t": t, **(data or {})} for kind, t, data in rows]
 
+    async def open_interactions(self, limit: int = 10_000) -> list[tuple[str, float]]:
+        """Calls whose record has no end yet, with the time of their last event (when the engine
+        last saw them alive): what a restarted engine must reconcile with Asterisk."""
+        async with self.session() as s:
+            rows = (await s.execute(
+                select(InteractionRow.call_id, func.max(EventRow.t))
+                .join(EventRow, EventRow.call_id == InteractionRow.call_id)
+                .where(InteractionRow.ended_at.is_(None))
+                .group_by(InteractionRow.call_id).limit(limit))).all()
+        return [(call_id, float(t)) for call_id, t in rows]
+
     async def interactions_between(self, start: float, end: float) -> list[Interaction]:
         async with self.session() as s:
             rows = (await s.scalars(select(InteractionRow).where(InteractionRow.started_at >= start, InteractionRow.started_at < end)
@@ -408,7 +420,7 @@ class SqlStore:
 
         async with self.session() as s:
             rows = (await s.execute(select(EventRow.call_id, EventRow.t, EventRow.data).where(
-                EventRow.call_id.like(AGENT_TIMELINE + "%"), EventRow.kind == "agent_state",
+                EventRow.call_id.like(AGENT_TIMELINE + "%"), EventRow.kind == AgentStateChanged.kind,
                 EventRow.t >= start - lookback_s, EventRow.t < end,
             ).order_by(EventRow.call_id, EventRow.t, EventRow.seq))).all()
         if not rows:
@@ -417,7 +429,7 @@ class SqlStore:
         spans: list = []
         by_agent: dict[str, list[tuple[float, str]]] = {}
         for call_id, t, data in rows:
-            by_agent.setdefault(call_id[len(AGENT_TIMELINE):], []).append((t, str((data or {}).get("state"))))
+            by_agent.setdefault(call_id[len(AGENT_TIMELINE):], []).append((t, AgentStateChanged.from_record(data or {}).state))
         for agent, changes in by_agent.items():
             for (t0, state), nxt in zip(changes, changes[1:] + [(stop, "")]):
                 t1 = nxt[0]

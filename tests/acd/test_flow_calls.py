@@ -35,8 +35,8 @@ PIN = "918273"
 CALLER = "+447700900123"
 
 
-async def engine_with_customer(make_engine, tmp_path):
-    engine = await make_engine(queues=QUEUES, engine_yaml=ENGINE, agents=AGENTS)
+async def engine_with_customer(make_engine, tmp_path, engine_yaml=ENGINE):
+    engine = await make_engine(queues=QUEUES, engine_yaml=engine_yaml, agents=AGENTS)
     for name in ("agent1", "agent2"):
         engine.pbx.agents[name] = AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
     cid = await engine.customers.create_customer(name="Ada Lovelace", phones=[CALLER], account_number="12345678", vip=True, by="test")
