@@ -160,7 +160,7 @@ class SimAmiServer:
             return True
         if name == "ping":
             if self.answer_pings:
-                s.respond(a, "Success", ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))
+                s.respond(a, "Success", ("Ping", "Pong"), ("Timestamp", f"{self.pbx.clock.now():.6f}"))
             return True
         if name == "corestatus":
             self._core_status(s, a)
@@ -178,7 +178,7 @@ class SimAmiServer:
             s.respond(a, "Error", ("Message", f"Invalid/unknown command: {a.name}. Use Action: ListCommands to show available commands."))
             local, remote = s.addresses()
             s.send(encode_event("RequestBadFormat", [
-                ("Privilege", "security,all"), ("EventTV", _tv(time.time())), ("Severity", "Error"), ("Service", "AMI"),
+                ("Privilege", "security,all"), ("EventTV", _tv(self.pbx.clock.now())), ("Severity", "Error"), ("Service", "AMI"),
                 ("EventVersion", "1"), ("SessionID", s.session_id), ("LocalAddress", local), ("RemoteAddress", remote),
                 ("RequestType", f"Action: {a.name}"), ("SessionTV", _tv(s.started)), ("AccountID", s.username),
             ]) if s.wants("security,all") else b"")
@@ -202,7 +202,7 @@ class SimAmiServer:
             s.authenticated, s.username = True, user
             s.event_classes = self._classes(a.get("Events") or "on")
             s.respond(a, "Success", ("Message", "Authentication accepted"))
-            now = time.time()
+            now = self.pbx.clock.now()
             if s.wants("system,all"):
                 up = str(int(self.pbx.uptime()))
                 s.send(encode_event("FullyBooted", [("Privilege", "system,all"), ("Uptime", up), ("LastReload", up), ("Status", "Fully Booted")]))
@@ -218,7 +218,7 @@ class SimAmiServer:
         log.warn_event("sim.ami.login_refused", user=user, session=s.sid)
         await self.pbx.time.sleep(BAD_LOGIN_DELAY_S)
         self.broadcast("InvalidPassword", [
-            ("Privilege", "security,all"), ("EventTV", _tv(time.time())), ("Severity", "Error"), ("Service", "AMI"),
+            ("Privilege", "security,all"), ("EventTV", _tv(self.pbx.clock.now())), ("Severity", "Error"), ("Service", "AMI"),
             ("EventVersion", "2"), ("AccountID", user), ("SessionID", s.session_id), ("LocalAddress", local),
             ("RemoteAddress", remote), ("SessionTV", "1970-01-01T00:00:00.000+0000"),
         ], "security,all")
