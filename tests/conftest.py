@@ -28,6 +28,18 @@ queues:
     service_level_s: 20
 """
 
+# What tests on virtual time get by default: a contact centre's real settings (time costs nothing).
+REALISTIC_QUEUES = """
+queues:
+  - name: general
+    skills: {general: 1}
+    ring_timeout_s: 20
+    wrapup_s: 30
+    moh_slice_s: 20
+    announce_position: false
+    service_level_s: 20
+"""
+
 
 def agents_yaml(n):
     rows = "\n".join(f"  - {{id: agent{i}, name: Agent {i}, endpoint: PJSIP/agent{i}, skills: {{general: {6 - i if i < 6 else 1}}}, auto_ready: true}}" for i in range(1, n + 1))
@@ -38,7 +50,10 @@ def agents_yaml(n):
 async def make_engine(tmp_path):
     stacks = []
 
-    async def make(n_agents=2, queues=QUEUES, engine_yaml="", agents=None):
+    async def make(n_agents=2, queues=None, engine_yaml="", agents=None):
+        clock = running_virtual_clock()  # on a virtual_time test: engine and PBX on the loop's clock
+        if queues is None:
+            queues = QUEUES if clock is None else REALISTIC_QUEUES
         (tmp_path / "queues.yaml").write_text(textwrap.dedent(queues))
         (tmp_path / "desk.yaml").write_text((Path(__file__).resolve().parents[1] / "config" / "desk.yaml").read_text())
         (tmp_path / "agents.yaml").write_text(textwrap.dedent(agents) if agents else agents_yaml(n_agents))
@@ -48,7 +63,6 @@ async def make_engine(tmp_path):
             + ("" if "flows:" in engine_yaml else "flows:\n  directory: ''\n")
             + textwrap.dedent(engine_yaml))
         settings = load_settings(tmp_path, environ={})
-        clock = running_virtual_clock()  # on a virtual_time test: engine and PBX on the loop's clock
         cm = run_engine(settings, clock=clock)
         engine = await cm.__aenter__()
         stacks.append(cm)
