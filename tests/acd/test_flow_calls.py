@@ -15,16 +15,25 @@ from sqlalchemy import text
 from acd.secrets import Secret
 from acd.sim import AgentBehaviour, CallerScript
 from acd.store.records import Outcome
+from acd.vtime import running_virtual_clock
 from tests.acd.conftest import wait_until
 
 FLOWS = Path(__file__).resolve().parents[2] / "ivr_flows"
-QUEUES = """
+
+
+def flow_queues(ring_s: float, wrapup_s: float, moh_s: float) -> str:
+    q = f"ring_timeout_s: {ring_s}, wrapup_s: {wrapup_s}, moh_slice_s: {moh_s}, announce_position: false, announce_ewt: false"
+    return f"""
 queues:
-  - {name: general, skills: {general: 1}, ring_timeout_s: 2, wrapup_s: 0.2, moh_slice_s: 2, announce_position: false, announce_ewt: false}
-  - {name: support, skills: {support: 2}, ring_timeout_s: 2, wrapup_s: 0.2, moh_slice_s: 2, announce_position: false, announce_ewt: false}
-  - {name: sales, skills: {sales: 1}, ring_timeout_s: 2, wrapup_s: 0.2, moh_slice_s: 2, announce_position: false, announce_ewt: false}
-  - {name: security, skills: {security: 2}, ring_timeout_s: 2, wrapup_s: 0.2, moh_slice_s: 2, announce_position: false, announce_ewt: false, priority_aging_s: 60}
+  - {{name: general, skills: {{general: 1}}, {q}}}
+  - {{name: support, skills: {{support: 2}}, {q}}}
+  - {{name: sales, skills: {{sales: 1}}, {q}}}
+  - {{name: security, skills: {{security: 2}}, {q}, priority_aging_s: 60}}
 """
+
+
+QUEUES = flow_queues(2, 0.2, 2)  # short, for the tests on the wall clock (tests/attacks)
+REAL_QUEUES = flow_queues(20, 30, 20)  # this module's tests run on virtual time
 AGENTS = """
 agents:
   - {id: agent1, name: One, endpoint: PJSIP/agent1, skills: {general: 3, support: 3, security: 3}, auto_ready: true}
@@ -36,9 +45,12 @@ CALLER = "+447700900123"
 
 
 async def engine_with_customer(make_engine, tmp_path):
-    engine = await make_engine(queues=QUEUES, engine_yaml=ENGINE, agents=AGENTS)
+    """The demo line's engine with Ada on the record. On virtual time: real queue settings, agents
+    who answer in 3 s and talk for 2 minutes; on the wall clock (tests/attacks): short ones."""
+    virtual = running_virtual_clock() is not None
+    engine = await make_engine(queues=REAL_QUEUES if virtual else QUEUES, engine_yaml=ENGINE, agents=AGENTS)
     for name in ("agent1", "agent2"):
-        engine.pbx.agents[name] = AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
+        engine.pbx.agents[name] = AgentBehaviour(answer_after_s=3, talk_s=120) if virtual else AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
     cid = await engine.customers.create_customer(name="Ada Lovelace", phones=[CALLER], account_number="12345678", vip=True, by="test")
     await engine.customers.set_secret(cid, "pin", Secret(PIN), by="test")
     return engine, cid
