@@ -83,6 +83,7 @@ class SimAmiServer:
         self.answer_pings = True  # tests turn this off to simulate a stalled Asterisk
         self.actions_seen: list[Action] = []
         self.withhold: set[str] = set()  # lower-case action names left unanswered (a stalled Asterisk)
+        self._down_until = float("-inf")
 
     @property
     def port(self) -> int:
@@ -101,11 +102,13 @@ class SimAmiServer:
         if self._server:
             await self._server.wait_closed()
 
-    def drop_all(self) -> None:
-        """Cut every AMI connection (a network blip or an Asterisk restart)."""
+    def drop_all(self, down_for_s: float = 0.0) -> None:
+        """Cut every AMI connection (a network blip or an Asterisk restart); for ``down_for_s``
+        simulated seconds after, a client that connects is cut off at once (the link stays down)."""
         for s in list(self.sessions):
             s.writer.close()
         self.sessions.clear()
+        self._down_until = self.pbx.time.now() + down_for_s
 
     def broadcast(self, name: str, headers: list[tuple[str, str]], privilege: str = "call,all") -> None:
         data = encode_event(name, headers)
@@ -114,6 +117,9 @@ class SimAmiServer:
                 s.send(data)
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.pbx.time.now() < self._down_until:
+            writer.close()
+            return
         session = AmiSession(self, reader, writer, next(self._ids))
         task = asyncio.create_task(self._run(session), name=f"sim-ami-{session.sid}")
         self._tasks.add(task)

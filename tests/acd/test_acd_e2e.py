@@ -129,7 +129,7 @@ async def test_resync_after_ami_drop_repairs_state(make_engine):
     engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=300)
     call = await engine.pbx.place_call(CallerScript())
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 30)
-    engine.pbx.ami.drop_all()
+    engine.pbx.ami.drop_all(down_for_s=10)
     call.hangup()  # the caller leaves while the engine cannot hear it
     await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 60)
     metrics = engine.telemetry.render().decode()
