@@ -30,11 +30,11 @@ ALL_CLASSES = {"system", "call", "log", "verbose", "command", "agent", "user", "
 
 
 def _tv(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
 
 class AmiSession:
-    def __init__(self, server: "SimAmiServer", reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sid: int) -> None:
+    def __init__(self, server: SimAmiServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sid: int) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
@@ -68,7 +68,7 @@ class AmiSession:
 
 
 class SimAmiServer:
-    def __init__(self, pbx: "SimPbx", host: str, port: int, users: dict[str, str]) -> None:
+    def __init__(self, pbx: SimPbx, host: str, port: int, users: dict[str, str]) -> None:
         from acd.sim.ami_actions import AmiActions
 
         self.pbx = pbx
