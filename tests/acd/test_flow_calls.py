@@ -18,7 +18,6 @@ from acd.secrets import Secret
 from acd.sim import AgentBehaviour, CallerScript
 from acd.store.records import Outcome
 from acd.vtime import running_virtual_clock
-from tests.acd.conftest import wait_until
 
 pytestmark = pytest.mark.virtual_time
 
