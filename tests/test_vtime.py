@@ -12,6 +12,7 @@ import aiosqlite
 import pytest
 import redis.asyncio as aioredis
 
+from acd.service.timers import TimerWheel
 from acd.sim.timebase import SimTime
 from acd.vtime import VirtualTimeLoop, running_virtual_clock
 
@@ -142,3 +143,16 @@ async def test_a_peer_that_never_answers_lets_time_run_at_the_real_rate():
         stop.set()
         thread.join(5)
         silent.close()
+
+
+async def test_the_cores_timers_fire_at_their_time_exactly():
+    clock = running_virtual_clock()
+    fired: list[tuple[str, float]] = []
+    wheel = TimerWheel(clock, lambda timer_id: fired.append((timer_id, clock.now())))
+    t0 = clock.now()
+    wheel.start("wrapup:agent1", t0 + 30)
+    wheel.start("ring:offer-1", t0 + 20)
+    wheel.start("recover:agent2", t0 + 50)
+    wheel.cancel("recover:agent2")
+    await asyncio.sleep(60)
+    assert fired == [("ring:offer-1", t0 + 20), ("wrapup:agent1", t0 + 30)] and len(wheel) == 0
