@@ -26,8 +26,10 @@ Time may only jump when the loop would otherwise block, and then only when all o
 
 While 2 or 3 holds the loop polls the real selector in short real slices with virtual time frozen,
 so a slow database costs no virtual time and a test does not depend on the machine's load. A hold
-lasting longer than ``hold_limit_s`` of real time (a peer that never answers, a ``BLOCK``ing read)
-lets virtual time run at the real rate from then on, so every outside wait's timeout still fires.
+on another process lasting longer than ``hold_limit_s`` of real time (a peer that never answers, a
+``BLOCK``ing read) lets virtual time run at the real rate from then on, so every outside wait's
+timeout still fires; thread work gets ``thread_hold_limit_s`` (threads finish; a slow migration on
+a loaded machine must not let time slip).
 
 Thread work that bypasses these two paths is invisible: a library that does it must be counted
 with ``VirtualTimeLoop.track_thread_future``.
@@ -46,6 +48,7 @@ DEFAULT_EPOCH = 1_772_442_000.0  # Monday 2 March 2026, 09:00 UTC: office hours 
 HOLD_POLL_S = 0.02
 DEFAULT_SETTLE_S = 0.002
 DEFAULT_HOLD_LIMIT_S = 2.0
+DEFAULT_THREAD_HOLD_LIMIT_S = 30.0
 
 
 class VirtualClock:
@@ -88,7 +91,8 @@ class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-t
         if loop.hold_started is None:
             loop.hold_started = started
         events = super().select(HOLD_POLL_S)
-        if started - loop.hold_started > loop.hold_limit_s:  # a peer that keeps us waiting: real rate
+        limit = loop.thread_hold_limit_s if loop.thread_work else loop.hold_limit_s
+        if started - loop.hold_started > limit:  # a peer (or thread) that keeps us waiting: real rate
             loop.advance(time.monotonic() - started)
         return events
 
@@ -118,13 +122,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-ty
     """An event loop on virtual time (see the module docstring for when time jumps)."""
 
     def __init__(self, *, start: float = 0.0, epoch: float = DEFAULT_EPOCH, settle_s: float = DEFAULT_SETTLE_S,
-                 hold_limit_s: float = DEFAULT_HOLD_LIMIT_S) -> None:
+                 hold_limit_s: float = DEFAULT_HOLD_LIMIT_S, thread_hold_limit_s: float = DEFAULT_THREAD_HOLD_LIMIT_S) -> None:
         self._vnow = float(start)
         selector = _JumpingSelector()
         selector.loop = self
         super().__init__(selector)
         self.settle_s = settle_s
         self.hold_limit_s = hold_limit_s
+        self.thread_hold_limit_s = thread_hold_limit_s
         self.hold_started: float | None = None
         self.jumps = 0
         self._thread_work = 0
@@ -151,6 +156,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-ty
         self._vnow += max(0.0, seconds)
 
     # ------------------------------------------------------------------ holds
+    @property
+    def thread_work(self) -> int:
+        """Thread requests submitted and not yet answered on this loop."""
+        return self._thread_work
+
     def held(self) -> bool:
         """True while a thread or another process may still deliver something."""
         if self._thread_work > 0 or self._awaiting:
