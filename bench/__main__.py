@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench import agi, ami, e2e, eventlog, routing
+from bench import agi, ami, e2e, eventlog, routing, vtime
 from bench.common import render_table
 
-SUITES = {"routing": routing.run, "ivr": agi.run, "ami": ami.run, "e2e": e2e.run, "eventlog": eventlog.run}
+SUITES = {"routing": routing.run, "ivr": agi.run, "ami": ami.run, "e2e": e2e.run, "eventlog": eventlog.run, "vtime": vtime.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,8 @@ def test_bench_smoke_prints_table_and_json(tmp_path):
     assert proc.stdout.startswith("| suite | case | figures | target | met |")
     doc = json.loads(out_json.read_text())
     suites = {row["suite"] for row in doc["rows"]}
-    assert suites == {"routing", "ivr", "ami", "end to end", "eventlog"}
+    assert suites == {"routing", "ivr", "ami", "end to end", "eventlog", "busy hour on virtual time"}
     e2e = next(r for r in doc["rows"] if r["suite"] == "end to end")
     assert e2e["figures"]["offers"] >= 20  # every simulated call was offered to an agent
+    busy = next(r for r in doc["rows"] if r["suite"] == "busy hour on virtual time")
+    assert busy["figures"]["virtual s"] >= 120 and busy["figures"]["answered"] > 0  # two simulated minutes played
