@@ -47,11 +47,11 @@ PIN = "918273"
 CALLER = "+447700900123"
 
 
-async def engine_with_customer(make_engine, tmp_path):
+async def engine_with_customer(make_engine, tmp_path, engine_yaml=ENGINE):
     """The demo line's engine with Ada on the record. On virtual time: real queue settings, agents
     who answer in 3 s and talk for 2 minutes; on the wall clock (tests/attacks): short ones."""
     virtual = running_virtual_clock() is not None
-    engine = await make_engine(queues=REAL_QUEUES if virtual else QUEUES, engine_yaml=ENGINE, agents=AGENTS)
+    engine = await make_engine(queues=REAL_QUEUES if virtual else QUEUES, engine_yaml=engine_yaml, agents=AGENTS)
     for name in ("agent1", "agent2"):
         engine.pbx.agents[name] = AgentBehaviour(answer_after_s=3, talk_s=120) if virtual else AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
     cid = await engine.customers.create_customer(name="Ada Lovelace", phones=[CALLER], account_number="12345678", vip=True, by="test")
