@@ -33,6 +33,12 @@ a loaded machine must not let time slip).
 
 Thread work that bypasses these two paths is invisible: a library that does it must be counted
 with ``VirtualTimeLoop.track_thread_future``.
+
+A read that blocks on the other process's clock (Redis ``XREAD BLOCK``, ``BLPOP``) holds virtual
+time like any request until ``hold_limit_s`` and then lets it run at the real rate: correct, but
+a test then runs at wall speed. Code that tails that way should ask ``on_virtual_time()`` and,
+when true, poll with a non-blocking read and an ``asyncio.sleep`` between polls (each poll is a
+real round trip of ~0.1 ms; the sleep is virtual and costs nothing).
 """
 
 from __future__ import annotations
@@ -256,3 +262,8 @@ def running_virtual_clock() -> VirtualClock | None:
     """The running loop's virtual clock, or None on an ordinary loop."""
     loop = asyncio.get_running_loop()
     return loop.clock if isinstance(loop, VirtualTimeLoop) else None
+
+
+def on_virtual_time() -> bool:
+    """True when the running loop is a ``VirtualTimeLoop`` (see "A read that blocks" above)."""
+    return running_virtual_clock() is not None
