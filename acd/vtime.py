@@ -32,7 +32,8 @@ timeout still fires; thread work gets ``thread_hold_limit_s`` (threads finish; a
 a loaded machine must not let time slip).
 
 Thread work that bypasses these two paths is invisible: a library that does it must be counted
-with ``VirtualTimeLoop.track_thread_future``.
+with ``VirtualTimeLoop.track_thread_future``. So are TLS connections (asyncio builds their raw
+transport without ``_make_socket_transport``): the tests talk to PostgreSQL and Redis in clear.
 
 A read that blocks on the other process's clock (Redis ``XREAD BLOCK``, ``BLPOP``) holds virtual
 time like any request until ``hold_limit_s`` and then lets it run at the real rate: correct, but
