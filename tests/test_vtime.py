@@ -156,3 +156,11 @@ async def test_the_cores_timers_fire_at_their_time_exactly():
     wheel.cancel("recover:agent2")
     await asyncio.sleep(60)
     assert fired == [("ring:offer-1", t0 + 20), ("wrapup:agent1", t0 + 30)] and len(wheel) == 0
+
+
+async def test_a_thread_past_its_hold_limit_lets_time_run_at_the_real_rate():
+    loop = asyncio.get_running_loop()
+    loop.thread_hold_limit_s = 0.1  # (30 s by default: threads finish)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.2):
+            await asyncio.to_thread(time.sleep, 1.0)
