@@ -26,8 +26,8 @@ Time may only jump when the loop would otherwise block, and then only when all o
 
 While 2 or 3 holds the loop polls the real selector in short real slices with virtual time frozen,
 so a slow database costs no virtual time and a test does not depend on the machine's load. A hold
-on another process lasting longer than ``hold_limit_s`` of real time (a peer that never answers, a
-``BLOCK``ing read) lets virtual time run at the real rate from then on, so every outside wait's
+in which no answer arrives for ``hold_limit_s`` of real time (a peer that never answers, a
+``BLOCK``ing read) lets virtual time run at the real rate until one does, so every outside wait's
 timeout still fires; thread work gets ``thread_hold_limit_s`` (threads finish; a slow migration on
 a loaded machine must not let time slip).
 
@@ -181,6 +181,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-ty
 
     def _thread_work_done(self, _future: asyncio.Future[Any]) -> None:
         self._thread_work -= 1
+        self.hold_started = None  # progress: the hold limit counts from here
 
     def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:  # type: ignore[override]
         future = super().run_in_executor(executor, func, *args)
@@ -194,6 +195,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-ty
     def replied(self, transport: _TrackedSocketTransport) -> None:
         self._awaiting.discard(transport)
         self._last_outside_io = time.monotonic()
+        self.hold_started = None  # progress: the hold limit counts from here
 
     def forget(self, transport: _TrackedSocketTransport) -> None:
         self._awaiting.discard(transport)
