@@ -34,21 +34,23 @@ async def measure(calls: int, concurrent: int, known: bool) -> tuple[float, int]
     which they type; else unknown numbers, straight to the menu."""
     async with enginerun.engine(agents=concurrent, queues_yaml=QUEUES, flows_dir=enginerun.ROOT / "ivr_flows", default_flow="demo_line",
                                 answer_after_s=0.1, talk_s=0.2, sound_s=0.2) as eng:
+        pbx, customers, records = eng.pbx, eng.customers, eng.records
+        assert pbx is not None and customers is not None and records is not None
         numbers = [f"+4477009{i:05d}" for i in range(calls)]
         if known:
             for i, number in enumerate(numbers):
-                cid = await eng.customers.create_customer(name=f"Customer {i}", phones=[number], by="bench")
-                await eng.customers.set_secret(cid, "pin", Secret(PIN), by="bench")
-        await eng.records.drain()
+                cid = await customers.create_customer(name=f"Customer {i}", phones=[number], by="bench")
+                await customers.set_secret(cid, "pin", Secret(PIN), by="bench")
+        await records.drain()
         connected = 0
         cpu0 = time.process_time()
         for start in range(0, calls, concurrent):
-            handles = [await eng.pbx.place_call(CallerScript(caller_id=n, dnis="5551234", keys=f",{PIN}#,2" if known else ",2",
+            handles = [await pbx.place_call(CallerScript(caller_id=n, dnis="5551234", keys=f",{PIN}#,2" if known else ",2",
                                                              hangup_after_bridge_s=0.2))
                        for n in numbers[start:start + concurrent]]
             outcomes = await asyncio.gather(*(h.finished(60) for h in handles))
             connected += sum(1 for o in outcomes if o.connected)
-        await eng.records.drain()  # the records are in the database: their cost counts too
+        await records.drain()  # the records are in the database: their cost counts too
         cpu = time.process_time() - cpu0
     return cpu, connected
 

@@ -50,6 +50,7 @@ async def engine(*, agents: int, queues_yaml: str, flows_dir: Path | None = None
         + f"database: {{url: 'sqlite+aiosqlite:///{tmp}/acd.sqlite3', spool_dir: '{tmp}/spool'}}\n")
     settings = load_settings(tmp, environ={})
     async with run_engine(settings) as eng:
+        assert eng.pbx is not None  # pbx.mode: sim
         eng.pbx.sound_seconds = lambda name: sound_s
         for i in range(agents):
             eng.pbx.agents[f"a{i}"] = AgentBehaviour(answer_after_s=answer_after_s, talk_s=talk_s)

@@ -4,8 +4,8 @@ the append returned.
 
 - in-process: ``acd.service.journal.Journal`` (one node);
 - through Redis: a ``RedisEventLog`` fenced append with the leader's token on the real server at
-  127.0.0.1:6379, while a second node (``Follower``) tails the stream into its own core, the hot
-  copy; at the end the copy must equal the leader's state.
+  127.0.0.1:6379, while a second node (a ``Follower`` in its own process) tails the stream into
+  its own core, the hot copy; at the end the copy must equal the leader's state.
 
 One decision = an agent becomes ready (``AgentReady``) among 10,000 agents x 100 skills with
 5,000 calls waiting, until its ``Ring`` command is out. Around each decision the log also carries
@@ -16,9 +16,13 @@ number waiting stays at 5,000; the events-per-second figure counts all three kin
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import multiprocessing
 import random
 import time
 import uuid
+from typing import Any
 
 from acd.clock import FakeClock
 from acd.eventlog import Entry, Follower, LogPosition
@@ -29,7 +33,7 @@ from acd.routing import inputs as ev
 from acd.routing.commands import Ring
 from acd.routing.core import AcdCore
 from acd.routing.model import AgentConfig, AgentState, QueueConfig
-from acd.routing.snapshot import from_state, to_state
+from acd.routing.snapshot import to_state
 from acd.service.journal import Journal
 from bench.common import Row, percentile
 
@@ -110,34 +114,63 @@ def measure_in_process(n_agents: int, n_skills: int, n_calls: int, decisions: in
     return latencies, rate
 
 
-async def measure_redis(n_agents: int, n_skills: int, n_calls: int, decisions: int, rounds: int = 3,
-                        ) -> tuple[list[list[float]], list[float], float]:
-    """The leader: fenced append, then handle. The follower (its own client, its own core)
-    applies every entry. Returns the decision latencies of each round (``decisions`` each),
-    append-to-applied-on-the-follower latencies and events/s."""
-    work = Workload(n_agents, n_skills, n_calls)
-    leader_core = fresh_core(work)
-    replica = from_state(to_state(leader_core))  # the follower starts from the leader's snapshot
-    prefix = f"acdbench:{uuid.uuid4().hex}"
-    leader_client, follower_client = connect(REDIS_URL), connect(REDIS_URL)
-    log = RedisEventLog(leader_client, prefix)
-    token = await RedisLeaderLease(leader_client, prefix).acquire("bench-leader", ttl_s=3600)
-    assert token is not None
-    applied_at: dict[LogPosition, float] = {}
+def digest(core: AcdCore) -> str:
+    """The core's whole state, as one comparable string."""
+    return hashlib.sha256(json.dumps(to_state(core), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def follower_node(sizes: tuple[int, int, int], prefix: str, to_leader: Any, from_leader: Any) -> None:
+    """A second engine node in its own process: the same starting state as the leader (the same
+    set-up, deterministic), then every entry of the stream applied to its core as it arrives."""
+    asyncio.run(_follower_node(sizes, prefix, to_leader, from_leader))
+
+
+async def _follower_node(sizes: tuple[int, int, int], prefix: str, to_leader: Any, from_leader: Any) -> None:
+    core = fresh_core(Workload(*sizes))
+    client = connect(REDIS_URL)
+    applied_at: dict[str, float] = {}
 
     def apply(entry: Entry) -> None:
         assert isinstance(entry.record, dict)
-        replica.handle(ev.decode(entry.record))
-        applied_at[entry.position] = time.perf_counter()
+        core.handle(ev.decode(entry.record))
+        applied_at[str(entry.position)] = time.perf_counter()  # CLOCK_MONOTONIC: the same clock as the leader's
 
-    follower = Follower(RedisEventLog(follower_client, prefix), RedisLeaderLease(follower_client, prefix), "bench-follower", apply,
-                        campaign=False)
+    follower = Follower(RedisEventLog(client, prefix), RedisLeaderLease(client, prefix), "bench-follower", apply, campaign=False)
     follower.start()
-    rounds_out: list[list[float]] = []
-    appended: dict[LogPosition, float] = {}
-    events = 0
-    last = None
     try:
+        to_leader.put("ready")
+        last = await asyncio.to_thread(from_leader.get, True, 600)
+        caught_up = await follower.wait_applied(LogPosition.parse(last), 60)
+        to_leader.put((caught_up, digest(core), applied_at))
+    finally:
+        await follower.stop()
+        await client.aclose()
+
+
+async def measure_redis(n_agents: int, n_skills: int, n_calls: int, decisions: int, rounds: int = 3,
+                        ) -> tuple[list[list[float]], list[float], float]:
+    """The leader: fenced append, then handle. The follower, another node in its own process with
+    its own connection and core, applies every entry; at the end its state must equal the
+    leader's. Returns the decision latencies of each round (``decisions`` each),
+    append-to-applied-on-the-follower latencies and events/s."""
+    work = Workload(n_agents, n_skills, n_calls)
+    prefix = f"acdbench:{uuid.uuid4().hex}"
+    mp = multiprocessing.get_context("spawn")
+    to_leader, from_leader = mp.Queue(), mp.Queue()
+    node = mp.Process(target=follower_node, args=((n_agents, n_skills, n_calls), prefix, to_leader, from_leader), name="bench-follower")
+    node.start()
+    leader_core = fresh_core(work)
+    leader_client = connect(REDIS_URL)
+    log = RedisEventLog(leader_client, prefix)
+    rounds_out: list[list[float]] = []
+    appended: dict[str, float] = {}
+    events = 0
+    try:
+        if await asyncio.to_thread(to_leader.get, True, 300) != "ready":
+            raise AssertionError("the follower node did not start")
+        token = await RedisLeaderLease(leader_client, prefix).acquire("bench-leader", ttl_s=3600)
+        assert token is not None
+        last = None
         started = time.perf_counter()
         for i in range(decisions * rounds):
             if i % decisions == 0:
@@ -148,7 +181,7 @@ async def measure_redis(n_agents: int, n_skills: int, n_calls: int, decisions: i
             last = await log.fenced_append(token, ev.encode(event))
             out = leader_core.handle(event)
             latencies.append(time.perf_counter() - t0)
-            appended[last] = t0
+            appended[str(last)] = t0
             events += 1
             for c in out:
                 if isinstance(c, Ring):
@@ -157,18 +190,21 @@ async def measure_redis(n_agents: int, n_skills: int, n_calls: int, decisions: i
                         leader_core.handle(follow_up)
                         events += 1
         rate = events / (time.perf_counter() - started)
-        if last is not None and not await follower.wait_applied(last, 60):
+        from_leader.put(str(last))
+        caught_up, state, applied_at = await asyncio.to_thread(to_leader.get, True, 120)
+        if not caught_up:
             raise AssertionError("the follower did not catch up")
-        if to_state(replica) != to_state(leader_core):
+        if state != digest(leader_core):
             raise AssertionError("the follower's hot copy differs from the leader")
         lag = [applied_at[p] - t for p, t in appended.items()]
     finally:
-        await follower.stop()
+        node.join(30)
+        if node.is_alive():
+            node.terminate()
         keys = [k async for k in leader_client.scan_iter(f"{prefix}:*")]
         if keys:
             await leader_client.delete(*keys)
         await leader_client.aclose()
-        await follower_client.aclose()
     return rounds_out, lag, rate
 
 
@@ -198,7 +234,7 @@ def run(smoke: bool) -> list[Row]:
     ping = asyncio.run(ping_ms(decisions))
     every = [x for r in per_round for x in r]
     best = min(percentile(r, 99) for r in per_round) * 1000
-    rows.append(Row("routing via log", f"{size}, Redis Stream, a follower tailing, {rounds} rounds of {decisions}", {
+    rows.append(Row("routing via log", f"{size}, Redis Stream, a follower node tailing, {rounds} rounds of {decisions}", {
         "p50 ms": percentile(every, 50) * 1000, "p99 ms": percentile(every, 99) * 1000, "p99 ms (best round)": best,
         "events/s": rate, "follower applied p50 ms": percentile(lag, 50) * 1000, "follower applied p99 ms": percentile(lag, 99) * 1000,
         "PING p50 ms": percentile(ping, 50), "PING p99 ms": percentile(ping, 99),

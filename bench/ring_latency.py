@@ -63,8 +63,8 @@ class Stopwatch:
                     watch.originated.setdefault(value, now)
             await originate(actions, s, a)
 
-        AgiSession.environment = timed_environment  # type: ignore[method-assign]
-        AmiActions.ami_originate = timed_originate  # type: ignore[method-assign]
+        AgiSession.environment = timed_environment  # type: ignore[method-assign, assignment]
+        AmiActions.ami_originate = timed_originate  # type: ignore[method-assign, assignment]
         try:
             yield self
         finally:
@@ -77,16 +77,18 @@ async def measure(calls: int, profile: cProfile.Profile | None = None) -> list[f
     with watch.installed():
         async with enginerun.engine(agents=2, queues_yaml=QUEUES, flows_dir=enginerun.straight_flow_dir(), default_flow="straight",
                                     answer_after_s=0.01, talk_s=0.05) as eng:
-            await eng.pbx.place_call(CallerScript(caller_id="+442000000000", hangup_after_bridge_s=0.01))  # warm-up
+            pbx = eng.pbx
+            assert pbx is not None
+            await pbx.place_call(CallerScript(caller_id="+442000000000", hangup_after_bridge_s=0.01))  # warm-up
             await asyncio.sleep(0)
-            for h in list(eng.pbx.calls):
+            for h in list(pbx.calls):
                 await h.finished(30)
             watch.entered.clear()
             watch.originated.clear()
             if profile is not None:
                 profile.enable()
             for i in range(calls):
-                handle = await eng.pbx.place_call(CallerScript(caller_id=f"+4420{i:08d}", hangup_after_bridge_s=0.01))
+                handle = await pbx.place_call(CallerScript(caller_id=f"+4420{i:08d}", hangup_after_bridge_s=0.01))
                 await handle.finished(30)
             if profile is not None:
                 profile.disable()
