@@ -19,7 +19,7 @@ from aiohttp import web
 
 from acd.agi import FastAgiServer
 from acd.ami import AmiClient
-from acd.clock import SystemClock
+from acd.clock import Clock, SystemClock
 from acd.events import CallClosed
 from acd.livestate import MemoryLiveStore
 from acd.logs import get_logger
@@ -64,7 +64,7 @@ log = get_logger(__name__)
 @dataclass
 class Engine:
     settings: Settings
-    clock: SystemClock = field(default_factory=SystemClock)
+    clock: Clock = field(default_factory=SystemClock)
     telemetry: Telemetry = field(default_factory=Telemetry)
     core: AcdCore | None = None
     calllog: MemoryCallLog | None = None
@@ -156,7 +156,7 @@ async def _sim_pbx(engine: Engine, with_demo: bool) -> AsyncIterator[SimPbx | No
     s = engine.settings
     rng = random.Random(s.demo.seed)
     endpoints = [a.config.endpoint for a in engine.core.agents.values()]
-    pbx = SimPbx(engine.agi.host, engine.agi.port, users={s.pbx.ami.username: s.pbx.ami.secret}, agents=demo_agents(endpoints, rng))
+    pbx = SimPbx(engine.agi.host, engine.agi.port, users={s.pbx.ami.username: s.pbx.ami.secret}, agents=demo_agents(endpoints, rng), clock=engine.clock)
     await pbx.start()
     engine.pbx = pbx
     demo = None
@@ -362,7 +362,7 @@ def build_core(engine: Engine) -> None:
 
 
 @contextlib.asynccontextmanager
-async def run_engine(settings: Settings, *, with_demo: bool = False, clock: SystemClock | None = None) -> AsyncIterator[Engine]:
+async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Clock | None = None) -> AsyncIterator[Engine]:
     """Start everything; yield the running engine; stop everything in reverse order."""
     engine = Engine(settings, clock=clock or SystemClock(), telemetry=Telemetry(day_tz=settings.engine.time_zone))
     build_core(engine)

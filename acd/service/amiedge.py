@@ -7,7 +7,7 @@ agent legs in a bridge) and DeviceStateList become ``AgentBridged``, ``DeviceSta
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import TYPE_CHECKING
 from collections.abc import Callable
 
@@ -146,7 +146,7 @@ class AmiEdge:
         if not up:
             heard = getattr(acd.ami, "last_heard", None)
             # the calls were last known alive when Asterisk last spoke to us
-            self._lost_at = acd.now() - (time.monotonic() - heard) if heard is not None else acd.now()
+            self._lost_at = acd.now() - (asyncio.get_running_loop().time() - heard) if heard is not None else acd.now()
             return
         if acd.ami.reconnects:
             acd.telemetry.ami_reconnect()

@@ -43,11 +43,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import time
 import uuid
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
+from acd.clock import Clock, SystemClock
 from acd.logs import get_logger
 from acd.sim.agi_caller import AgiSession, _split_callerid
 from acd.sim.ami_server import SimAmiServer
@@ -83,7 +83,7 @@ class SimEvent:
 class CallHandle:
     """One simulated inbound call; ``await finished()`` returns its ``CallOutcome``."""
 
-    def __init__(self, pbx: "SimPbx", channel: SimChannel, script: CallerScript, outcome: CallOutcome) -> None:
+    def __init__(self, pbx: SimPbx, channel: SimChannel, script: CallerScript, outcome: CallOutcome) -> None:
         self.pbx = pbx
         self.channel = channel
         self.script = script
@@ -98,7 +98,7 @@ class CallHandle:
         return self.channel.uniqueid
 
     async def finished(self, timeout: float = 30.0) -> CallOutcome:
-        """Wait (wall seconds) until the call is over."""
+        """Wait (loop seconds: virtual on a virtual-time loop) until the call is over."""
         await asyncio.wait_for(self.done.wait(), timeout)
         return self.outcome
 
@@ -127,9 +127,11 @@ class SimPbx:
         sound_seconds: Callable[[str], float] | None = None,
         agent_context: str = AGENT_CONTEXT,
         event_log_size: int = 100_000,
+        clock: Clock | None = None,
     ) -> None:
         self.agi_host, self.agi_port = agi_host, agi_port
-        self.time = SimTime(time_scale)
+        self.clock: Clock = clock or SystemClock()  # the engine's: on a virtual-time loop both share it
+        self.time = SimTime(time_scale, self.clock.monotonic)
         self.ami = SimAmiServer(self, ami_host, ami_port, users or {"acd": "acdsecret"})
         self.agents: dict[str, AgentBehaviour] = dict(agents or {})
         self.sound_seconds: Callable[[str], float] | None = sound_seconds
@@ -149,8 +151,8 @@ class SimPbx:
         self.astdb: dict[tuple[str, str], str] = {}
         self.global_vars: dict[str, str] = {}
         self.processed_calls = 0
-        self.started_wall = time.time()
-        self._started_mono = time.monotonic()
+        self.started_wall = self.clock.now()
+        self._started_mono = self.clock.monotonic()
         self._uid_seq = itertools.count(1)
         self._chan_seq = itertools.count(0)
         self._device_states: dict[str, str] = {}
@@ -172,7 +174,7 @@ class SimPbx:
         return self.ami.port
 
     def uptime(self) -> float:
-        return time.monotonic() - self._started_mono
+        return self.clock.monotonic() - self._started_mono
 
     def sound_length(self, name: str) -> float:
         """Simulated seconds a sound file plays (``sound_seconds`` overrides the table)."""
@@ -228,7 +230,7 @@ class SimPbx:
 
     # ------------------------------------------------------------------ channels
     def new_uniqueid(self) -> str:
-        return f"{int(time.time())}.{next(self._uid_seq)}"
+        return f"{int(self.clock.now())}.{next(self._uid_seq)}"
 
     def new_channel(self, endpoint: str, *, uniqueid: str | None, caller_num: str, caller_name: str, context: str, exten: str, state: ChannelState, kind: str, linkedid: str | None = None) -> SimChannel:
         uid = uniqueid or self.new_uniqueid()
