@@ -7,18 +7,20 @@ reverse, so a failure at start leaves nothing half-running."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import contextlib
 import random
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from acd.agi import FastAgiServer
 from acd.ami import AmiClient
-from acd.clock import SystemClock
+from acd.clock import Clock, SystemClock
+from acd.events import CallClosed
 from acd.livestate import MemoryLiveStore
 from acd.logs import get_logger
 from acd.routing.config import DeskCatalogue, load_agents, load_desk, load_queues
@@ -32,6 +34,7 @@ from acd.service.flowports import AcdQueuePort, CallChannels, RecordedCallbacks,
 from acd.service.configreload import reload_config
 from acd.service.desk import AgentDesk
 from acd.service.ivr import IvrEntry
+from acd.service.reconcile import Reconciler
 from acd.service.survey import PostCallSurvey
 from acd.store.durable import DurableRecorder
 from acd.store.retention import RetentionJob
@@ -46,6 +49,7 @@ from acd.telemetry.quality import QualityMetrics
 from acd.tasks.service import TaskRunner
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
+from acd.http.ops import add_ops
 from acd.http.events import EventBus
 from acd.http.queuefeed import QueueFeed
 from acd.http.users import Users, demo_tokens_refusal, load_users
@@ -60,7 +64,7 @@ log = get_logger(__name__)
 @dataclass
 class Engine:
     settings: Settings
-    clock: SystemClock = field(default_factory=SystemClock)
+    clock: Clock = field(default_factory=SystemClock)
     telemetry: Telemetry = field(default_factory=Telemetry)
     core: AcdCore | None = None
     calllog: MemoryCallLog | None = None
@@ -91,6 +95,7 @@ class Engine:
     bus: EventBus | None = None
     http_app: web.Application | None = None
     http_port: int | None = None
+    reconciler: Reconciler | None = None
 
     def reload_config(self) -> dict:
         return reload_config(self)
@@ -151,7 +156,7 @@ async def _sim_pbx(engine: Engine, with_demo: bool) -> AsyncIterator[SimPbx | No
     s = engine.settings
     rng = random.Random(s.demo.seed)
     endpoints = [a.config.endpoint for a in engine.core.agents.values()]
-    pbx = SimPbx(engine.agi.host, engine.agi.port, users={s.pbx.ami.username: s.pbx.ami.secret}, agents=demo_agents(endpoints, rng))
+    pbx = SimPbx(engine.agi.host, engine.agi.port, users={s.pbx.ami.username: s.pbx.ami.secret}, agents=demo_agents(endpoints, rng), clock=engine.clock)
     await pbx.start()
     engine.pbx = pbx
     demo = None
@@ -197,12 +202,26 @@ async def _live_store(engine: Engine) -> AsyncIterator[object]:
 @contextlib.asynccontextmanager
 async def _acd_service(engine: Engine) -> AsyncIterator[AcdService]:
     acd = engine.acd
+    engine.reconciler = Reconciler(acd, engine.ivr, engine.calllog, engine.customers, engine.records)
+    engine.reconciler.subscribe()  # before the first connect: its re-sync closes what a crash left open
     await acd.start()
     await engine.ami.start()  # fail loudly at start: wrong credentials, unreachable Asterisk
     try:
         yield acd
     finally:
         await acd.stop()
+        await _end_sessions(engine)
+        engine.reconciler.unsubscribe()
+
+
+async def _end_sessions(engine: Engine) -> None:
+    """A clean stop leaves no call open on the record: a caller still in its IVR is closed as
+    ``engine_stopped``, then every FastAGI session ends now (Asterisk goes on to
+    ``[acd-fallback]``), while the spool and the store are still open to take their last events."""
+    for call_id in sorted(engine.ivr.active):
+        if call_id not in engine.core.live:
+            engine.calllog.event(call_id, CallClosed(outcome="engine_stopped", reason="engine stopped"))
+    await engine.agi.stop()
 
 
 @contextlib.asynccontextmanager
@@ -228,6 +247,12 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     cfg = engine.settings.http
     app = create_web_app(engine.telemetry.render)
     engine.users = load_users(Path(engine.settings.config_dir) / "users.yaml", set(engine.core.agents))
+    if engine.pbx is not None:  # the simulated PBX answers supervisors' phones (listen / whisper / barge)
+        from acd.sim import AgentBehaviour
+
+        for entry in engine.users.entries.values():
+            if entry.endpoint:
+                engine.pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
     demo_users = await asyncio.to_thread(engine.users.with_demo_tokens)
     if demo_users:  # public tokens: fine for the demo, never against a real PBX
         refusal = demo_tokens_refusal(engine.settings.pbx.mode, demo_users, engine.users.path)
@@ -240,6 +265,7 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     engine.listeners.append(lambda kind, data: bus.publish(kind, data))
     engine.calllog.observers.append(QueueFeed(engine))  # queue events: callers joining and leaving
     add_api(app, engine, engine.users, bus)
+    add_ops(app, engine)
     engine.http_app = app
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -264,6 +290,8 @@ async def _customer_store(engine: Engine) -> AsyncIterator[SqlStore]:
     except Exception as exc:  # noqa: BLE001 - spool until it is back
         log.error_event("store.unavailable_at_start", error=f"{type(exc).__name__}: {exc}", spool=cfg.spool_dir)
     records = DurableRecorder(cfg.spool_dir, store, engine.clock)
+    records.on_write_failure = engine.telemetry.database_write_failed
+    engine.telemetry.add_scrape_hook(lambda t: t.spool_backlog(records.backlog_bytes()))
     records.start()
     retention = RetentionJob(store, engine.settings, engine.clock)
     retention.start()
@@ -287,6 +315,7 @@ async def _flows(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FlowRegistry | 
         return
     registry = FlowRegistry(s.flows.directory, sound_dirs=s.flows.sound_dirs, default_flow=s.flows.default_flow, clock=engine.clock)
     await asyncio.to_thread(registry.reload)
+    await asyncio.to_thread(_warn_unknown_names, s)
     registry.start_watching()
     channels = CallChannels()
     engine.callbacks = RecordedCallbacks(engine.calllog)
@@ -333,9 +362,9 @@ def build_core(engine: Engine) -> None:
 
 
 @contextlib.asynccontextmanager
-async def run_engine(settings: Settings, *, with_demo: bool = False, clock: SystemClock | None = None) -> AsyncIterator[Engine]:
+async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Clock | None = None) -> AsyncIterator[Engine]:
     """Start everything; yield the running engine; stop everything in reverse order."""
-    engine = Engine(settings, clock=clock or SystemClock())
+    engine = Engine(settings, clock=clock or SystemClock(), telemetry=Telemetry(day_tz=settings.engine.time_zone))
     build_core(engine)
     if settings.flows.fallback_queue not in engine.core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
@@ -377,6 +406,29 @@ async def reload_on_signal(engine: Engine) -> None:
             log.error_event("config.reload.problem", problem=problem)
 
 
+def _demo_summary(engine: Engine, seconds: float) -> str:
+    from acd.sim.demo import summary_table
+
+    assert engine.demo is not None
+    booked = sum(1 for out in engine.pbx.outcomes
+                 if any("callback" in str(e.get("kind")) or e.get("outcome") == "callback"
+                        for e in engine.calllog.timeline(out.uniqueid)))
+    days = {name: engine.telemetry.queue_today(name) for name in engine.core.queues}
+    return summary_table(engine.demo, days, booked, seconds)
+
+
+def _warn_unknown_names(s: Settings) -> None:
+    """A flow naming a queue, skill or language config/ does not define is still served (its
+    calls go to the fallback queue), but said at start; `acd flows validate` refuses it."""
+    from acd.flows.catalogue import directory_problems, load_catalogue
+
+    catalogue = load_catalogue(s.config_dir)
+    if catalogue is None:
+        return
+    for problem in directory_problems(s.flows.directory, catalogue):
+        log.warn_event("flows.unknown_name", problem=problem)
+
+
 async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: float | None = None) -> None:
     async with run_engine(settings, with_demo=with_demo) as engine:
         stop = asyncio.Event()
@@ -395,7 +447,10 @@ async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: floa
 
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        started = engine.clock.now()
         try:
             await asyncio.wait_for(stop.wait(), duration_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
+        if engine.demo is not None:
+            print(_demo_summary(engine, engine.clock.now() - started), file=sys.stderr)

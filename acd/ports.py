@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping, Protocol, Sequence
 
+from acd.events import CallEvent
 from acd.secrets import Secret
 
 
@@ -98,7 +99,7 @@ class InteractionRecorder(Protocol):
     """Appends to the call's interaction record and timeline. Never raises for a storage
     outage: the durable path spools and replays."""
 
-    def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None: ...
+    def event(self, call_id: str, event: CallEvent) -> None: ...
 
 
 # --------------------------------------------------------------------------- hand-off to the ACD

@@ -39,6 +39,7 @@ class EngineSection:
     node_id: str = "node-1"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    time_zone: str = "UTC"  # IANA name (Europe/London): where "today" starts for the wallboard and the day figures
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ class LiveStateSection:
 class HttpSection:
     host: str = "127.0.0.1"
     port: int = 8080
+    access_log: bool = False  # one log event per HTTP request (method, path, status, time; never the query string)
+    ready_spool_max_bytes: int = 5_000_000  # /readyz answers 503 while more call records than this wait in the spool
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class FlowsSection:
 
 @dataclass(frozen=True)
 class DemoSection:
-    calls_per_minute: float = 12.0
+    calls_per_minute: float = 10.0
     agents: int = 6
     seed: int | None = None
 
@@ -337,6 +340,7 @@ def load_settings(config_dir: str | Path = "config", environ: Mapping[str, str] 
     settings = _build(Settings, node, "", node.loc, problems)
     if not problems:
         _check_agi_peers(settings.pbx.agi.allow_peers, node, problems)
+        _check_time_zone(settings.engine.time_zone, node, path, problems)
     if problems:
         raise ConfigError(problems)
     return dataclasses.replace(settings, config_dir=str(config_dir))
@@ -350,3 +354,18 @@ def _check_agi_peers(peers: tuple[str, ...], node: Any, problems: list[str]) -> 
             ipaddress.ip_network(peer.strip(), strict=False)
         except ValueError:
             problems.append(f"{where(listed, i, node.loc.file)}: pbx.agi.allow_peers[{i}]: {peer!r} is not an IP address or network")
+
+
+def _check_time_zone(name: str, node: Any, path: Path, problems: list[str]) -> None:
+    """``engine.time_zone`` must be an IANA zone the system knows (``Europe/London``, ``UTC``)."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+        return
+    except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError; bad keys are ValueErrors
+        pass
+    engine = node.get("engine") if isinstance(node, Mapping) else None
+    loc = getattr(engine, "key_locs", {}).get("time_zone") if engine is not None else None
+    at = f"{loc.file}:{loc.line}:{loc.column}" if loc is not None else f"{path}:1:1"
+    problems.append(f"{at}: engine.time_zone: {name!r} is not an IANA time zone (e.g. Europe/London, UTC)")

@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from acd import events
 from acd.app import run_engine
 from acd.settings import load_settings
 from acd.sim import AgentBehaviour, CallerScript
@@ -42,16 +43,16 @@ async def measure(calls: int, agents: int) -> list[float]:
         enqueued: dict[str, float] = {}
         original_event = engine.calllog.event
 
-        def event(call_id, kind, data):
+        def event(call_id, e):
             now = time.perf_counter()
-            if kind == "agent_state" and data.get("state") == "ready":
-                ready_at[data["agent"]] = now
-            elif kind == "queue_enter":
+            if isinstance(e, events.AgentStateChanged) and e.state == "ready":
+                ready_at[e.agent] = now
+            elif isinstance(e, events.QueueEntered):
                 enqueued[call_id] = now
-            elif kind == "routing_decision":
-                trigger = max(enqueued.get(call_id, now), ready_at.get(data["agent"], 0.0))
+            elif isinstance(e, events.RoutingDecision):
+                trigger = max(enqueued.get(call_id, now), ready_at.get(e.agent, 0.0))
                 latencies.append(now - trigger)
-            original_event(call_id, kind, data)
+            original_event(call_id, e)
 
         engine.calllog.event = event
         handles = [await engine.pbx.place_call(CallerScript(caller_id=f"+4420{i:08d}")) for i in range(calls)]

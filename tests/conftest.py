@@ -6,6 +6,16 @@ import pytest
 
 from acd.app import run_engine
 from acd.settings import load_settings
+from acd.vtime import VirtualTimeLoop, running_virtual_clock
+
+
+def pytest_asyncio_loop_factories(config, item):
+    """Tests marked ``virtual_time`` (or in a module with ``pytestmark = pytest.mark.virtual_time``)
+    run on ``acd.vtime.VirtualTimeLoop``: every sleep and timeout of the engine, the simulated PBX
+    and the test itself is virtual, and idle time is skipped. Others get the ordinary loop."""
+    if item.get_closest_marker("virtual_time") is not None:
+        return {"virtual_time": VirtualTimeLoop}
+    return {"asyncio": asyncio.new_event_loop}
 
 QUEUES = """
 queues:
@@ -14,6 +24,18 @@ queues:
     ring_timeout_s: 1.0
     wrapup_s: 0.3
     moh_slice_s: 2
+    announce_position: false
+    service_level_s: 20
+"""
+
+# What tests on virtual time get by default: a contact centre's real settings (time costs nothing).
+REALISTIC_QUEUES = """
+queues:
+  - name: general
+    skills: {general: 1}
+    ring_timeout_s: 20
+    wrapup_s: 30
+    moh_slice_s: 20
     announce_position: false
     service_level_s: 20
 """
@@ -28,21 +50,25 @@ def agents_yaml(n):
 async def make_engine(tmp_path):
     stacks = []
 
-    async def make(n_agents=2, queues=QUEUES, engine_yaml="", agents=None):
+    async def make(n_agents=2, queues=None, engine_yaml="", agents=None, http_yaml=""):
+        clock = running_virtual_clock()  # on a virtual_time test: engine and PBX on the loop's clock
+        if queues is None:
+            queues = QUEUES if clock is None else REALISTIC_QUEUES
         (tmp_path / "queues.yaml").write_text(textwrap.dedent(queues))
         (tmp_path / "desk.yaml").write_text((Path(__file__).resolve().parents[1] / "config" / "desk.yaml").read_text())
         (tmp_path / "agents.yaml").write_text(textwrap.dedent(agents) if agents else agents_yaml(n_agents))
         (tmp_path / "engine.yaml").write_text(
-            "http:\n  port: 0\npbx:\n  mode: sim\n"
+            "http:\n  port: 0\n" + textwrap.indent(textwrap.dedent(http_yaml), "  ") + "pbx:\n  mode: sim\n"
             f"database:\n  url: sqlite+aiosqlite:///{tmp_path}/acd.sqlite3\n  spool_dir: {tmp_path}/spool\n"
             + ("" if "flows:" in engine_yaml else "flows:\n  directory: ''\n")
             + textwrap.dedent(engine_yaml))
         settings = load_settings(tmp_path, environ={})
-        cm = run_engine(settings)
+        cm = run_engine(settings, clock=clock)
         engine = await cm.__aenter__()
         stacks.append(cm)
-        engine.pbx.sound_seconds = lambda name: 0.2
-        engine.acd.rona_recover_s = 60
+        if clock is None:  # wall-clock tests keep prompts short; virtual time plays them at length
+            engine.pbx.sound_seconds = lambda name: 0.2
+            engine.acd.rona_recover_s = 60
         return engine
 
     yield make
@@ -51,8 +77,13 @@ async def make_engine(tmp_path):
 
 
 async def wait_until(pred, timeout=10.0, step=0.05):
-    for _ in range(int(timeout / step)):
+    """Poll ``pred`` every ``step`` seconds for up to ``timeout`` seconds of the loop's time: on a
+    virtual_time test both are virtual (polling costs no wall time, only a wake-up per step)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
         if pred():
             return True
+        if loop.time() >= deadline:
+            raise AssertionError("condition not met in time")
         await asyncio.sleep(step)
-    raise AssertionError("condition not met in time")

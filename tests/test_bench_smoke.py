@@ -15,7 +15,7 @@ def test_bench_smoke_prints_table_and_json(tmp_path):
     assert proc.stdout.startswith("| suite | case | figures | target | met |")
     doc = json.loads(out_json.read_text())
     suites = {row["suite"] for row in doc["rows"]}
-    assert suites == {"routing", "routing via log", "ivr", "ami", "end to end", "eventlog", "engine CPU", "ring latency", "property"}
+    assert suites == {"routing", "routing via log", "ivr", "ami", "end to end", "eventlog", "engine CPU", "ring latency", "property", "wallboard", "busy hour on virtual time"}
     e2e = next(r for r in doc["rows"] if r["suite"] == "end to end")
     assert e2e["figures"]["offers"] >= 20  # every simulated call was offered to an agent
     appq = next(r for r in doc["rows"] if r["suite"] == "routing" and "app_queue" in r["case"])
@@ -25,3 +25,5 @@ def test_bench_smoke_prints_table_and_json(tmp_path):
     assert all(r["figures"]["calls connected"] == 4 for r in doc["rows"] if r["suite"] == "engine CPU")
     prop = next(r for r in doc["rows"] if r["suite"] == "property")
     assert prop["figures"]["violations"] == 0
+    busy = next(r for r in doc["rows"] if r["suite"] == "busy hour on virtual time")
+    assert busy["figures"]["virtual s"] >= 120 and busy["figures"]["answered"] > 0  # two simulated minutes played

@@ -66,6 +66,20 @@ def test_agi_allow_peers_are_addresses_or_networks_named_where_written(tmp_path)
     assert err.value.problems == [f"{tmp_path / 'engine.yaml'}:5:9: pbx.agi.allow_peers[1]: 'asterisk.example' is not an IP address or network"]
 
 
+def test_time_zone_is_an_iana_name_checked_with_file_and_line(tmp_path):
+    write(tmp_path, "engine:\n  node_id: n1\n  time_zone: Europe/Londn\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, environ={})
+    [problem] = err.value.problems
+    assert "engine.yaml:3:3" in problem and "engine.time_zone" in problem and "'Europe/Londn'" in problem
+    assert load_settings(tmp_path, environ={"ACD_ENGINE__TIME_ZONE": "Europe/London"}).engine.time_zone == "Europe/London"
+    with pytest.raises(ConfigError, match=r"\$ACD_ENGINE__TIME_ZONE.*engine.time_zone"):
+        load_settings(tmp_path, environ={"ACD_ENGINE__TIME_ZONE": "../../etc/passwd"})
+
+
+def test_the_access_log_is_off_unless_switched_on(tmp_path):
+    assert load_settings(tmp_path, environ={}).http.access_log is False
+    assert load_settings(tmp_path, environ={"ACD_HTTP__ACCESS_LOG": "true"}).http.access_log is True
 def test_out_of_range_values_name_file_line_and_key(tmp_path):
     (tmp_path / "engine.yaml").write_text(
         "verification:\n  max_failures: 0\n  window_s: -5\n"

@@ -12,7 +12,7 @@ None of these is ever retried: a pending action that meets a link drop fails wit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 from acd.ami.client import AmiClient, ListResult
 from acd.ami.frames import Response
@@ -89,6 +89,20 @@ async def originate(
     if timeout is None and not req.async_:
         timeout = max(ami.action_timeout, req.timeout_ms / 1000 + 5)  # a sync Originate waits for the answer
     return await ami.action("Originate", originate_headers(req), timeout=timeout, check=True)
+
+
+async def originate_application(ami: AmiClient, channel: str, application: str, data: str, *, channel_id: str,
+                                 timeout_ms: int = 30_000, caller_id: str | None = None) -> Response:
+    """Async Originate of ``channel`` straight into a dialplan application (``ChanSpy``) once it
+    answers: ``Channel``, ``Application``, ``Data``, ``Async``, ``Timeout``, ``CallerID``,
+    ``ChannelId``. The outcome comes later as an ``OriginateResponse`` whose ``Uniqueid`` is
+    ``channel_id``. Raises ``AmiActionError`` on ``Response: Error``; never retried."""
+    headers: Pairs = [("Channel", channel), ("Application", application), ("Data", data), ("Async", "true"),
+                      ("Timeout", str(timeout_ms))]
+    if caller_id:
+        headers.append(("CallerID", caller_id))
+    headers.append(("ChannelId", channel_id))
+    return await ami.action("Originate", headers, check=True)
 
 
 async def hangup(ami: AmiClient, channel: str, cause: int | None = 16) -> Response:

@@ -26,7 +26,6 @@ Behaviour (each point is a regression test in tests/ami/):
 from __future__ import annotations
 
 import asyncio
-import time
 import itertools
 import logging
 import random
@@ -175,7 +174,7 @@ class AmiClient:
         self._watchdog_tripped = False
         self.banner: str | None = None
         self.last_error: str | None = None
-        self.last_heard: float | None = None  # monotonic time of the last bytes from Asterisk
+        self.last_heard: float | None = None  # the loop's time of the last bytes from Asterisk
         self.reconnects = 0
         self.link_drops = 0
         self.actions_lost = 0
@@ -420,7 +419,7 @@ class AmiClient:
                 else:
                     error = "connection closed by Asterisk"
                 if data:
-                    self.last_heard = time.monotonic()  # the calls were alive at least until then
+                    self.last_heard = asyncio.get_running_loop().time()  # the calls were alive at least until then (loop time: virtual in tests)
                 if not data:
                     if self._watchdog_tripped:
                         return f"ping watchdog: no Pong within {self.ping_timeout}s"

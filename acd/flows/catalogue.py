@@ -89,3 +89,22 @@ def catalogue_problems(doc: SrcDict, file: str, cat: FlowCatalogue) -> list[tupl
                 for skill in skills:
                     check("skill", skill, cat.skills, skills, skill, sname, "queues.yaml or agents.yaml")
     return out
+
+
+def directory_problems(directory: str | Path, cat: FlowCatalogue) -> list[str]:
+    """``file:line:col: message`` for every flow file of ``directory`` that names a queue, skill or
+    language ``cat`` does not know (the engine warns about these at start: such a call would
+    go to the fallback queue)."""
+    from acd.yamlsrc import YamlError, load_yaml
+
+    out: list[str] = []
+    for path in sorted(Path(directory).glob("*.y*ml")):
+        if path.name == "schedules.yaml" or path.suffix not in (".yaml", ".yml"):
+            continue
+        try:
+            doc = load_yaml(path)
+        except (YamlError, OSError, UnicodeDecodeError):
+            continue  # the flow registry reports it
+        if isinstance(doc, SrcDict) and "steps" in doc:
+            out += [f"{loc}: {message}" for loc, message, _ in catalogue_problems(doc, str(path), cat)]
+    return out

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
+from acd import events as rec
 from acd.clock import FakeClock, SystemClock
 from acd.flows.compiler import Problem
 from acd.flows.model import CompiledFlow
@@ -201,9 +202,9 @@ def _build_ports(fixtures: dict[str, Any], queue_outcomes: Sequence[str] | None,
     http = StubHttp(http_routes) if http_routes or fixtures.get("offline", True) else AiohttpPort()
 
     class PrintingRecorder(ListRecorder):
-        def event(self, call_id: str, kind: str, data) -> None:
-            super().event(call_id, kind, data)
-            printer(kind, dict(data))
+        def event(self, call_id: str, event) -> None:
+            super().event(call_id, event)
+            printer(event)
 
     outcomes = list(queue_outcomes or fixtures.get("queue") or ["answered"])
     queue = ScriptedQueue(outcomes)
@@ -256,15 +257,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             detail = f"caller presses {ev.detail}"
         print(f"    {icon} {detail}", file=out)
 
-    def show_record(kind: str, data: dict) -> None:
-        if kind == "flow_step":
-            inputs = data.get("inputs")
-            extra = f"  {inputs}" if inputs else ""
-            err = f"  ERROR {data['error']}" if data.get("error") else ""
-            prefix = "" if data["flow"] == flow.name else f"{data['flow']}."
-            print(f"  = {prefix}{data['step']} [{data['action']}] -> {data['outcome']}{extra}{err}", file=out)
-        elif kind == "flow_failure":
-            print(f"  ! failure at {data.get('step')}: {data.get('reason')} -> fallback queue {data.get('fallback_queue')}", file=out)
+    def show_record(event: rec.CallEvent) -> None:
+        if isinstance(event, rec.FlowStep):
+            extra = f"  {dict(event.inputs)}" if event.inputs else ""
+            err = f"  ERROR {event.error}" if event.error else ""
+            prefix = "" if event.flow == flow.name else f"{event.flow}."
+            print(f"  = {prefix}{event.step} [{event.action}] -> {event.outcome}{extra}{err}", file=out)
+        elif isinstance(event, rec.FlowFailure):
+            print(f"  ! failure at {event.step}: {event.reason} -> fallback queue {event.fallback_queue}", file=out)
 
     ports, (queue, callbacks) = _build_ports(fixtures, args.queue_outcome.split(",") if args.queue_outcome else None, show_record)
     if args.at:

@@ -24,6 +24,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from acd import events
 from acd.agi.errors import AgiError, AgiHangup
 from acd.clock import Clock
 from acd.flows.digits import DTMF, check_digits, currency_parts, date_epoch, parse_date_digits
@@ -201,8 +202,8 @@ class FlowInterpreter:
         st = _CallState(call=call, top=flow, flows=flows or {flow.name: flow}, recording=recording,
                         language=call.language or flow.language)
         rec = self.ports.recorder
-        rec.event(call.call_id, "flow_start", {"flow": flow.name, "version": str(flow.version),
-                                               "caller": call.caller, "dnis": call.dnis, "at": self.clock.now()})
+        rec.event(call.call_id, events.FlowStarted(flow=flow.name, version=str(flow.version), caller=call.caller, dnis=call.dnis,
+                                                   at=self.clock.now()))
         log.event("flow.start", flow=flow.name, version=str(flow.version))
         frame_vars = self._initial_vars(flow)
         outcome, failed, error = "failed", False, None
@@ -222,11 +223,10 @@ class FlowInterpreter:
             outcome = await self._fallback(st, channel, reason)
         finally:
             await self._unmute(st)
-        rec.event(call.call_id, "flow_end", {
-            "flow": flow.name, "version": str(flow.version), "outcome": outcome, "steps": st.steps,
-            "last_step": st.last_step, "failed": failed, "verification": st.level,
-            "customer_id": st.customer.customer_id if st.customer else None, "at": self.clock.now(),
-        })
+        rec.event(call.call_id, events.FlowEnded(
+            flow=flow.name, version=str(flow.version), outcome=outcome, steps=st.steps, last_step=st.last_step, failed=failed,
+            verification=st.level, customer_id=st.customer.customer_id if st.customer else None, at=self.clock.now(),
+        ))
         log.event("flow.end", flow=flow.name, outcome=outcome, steps=st.steps, failed=failed)
         return FlowResult(outcome=outcome, flow=flow.name, version=str(flow.version), last_step=st.last_step,
                           steps=st.steps, failed=failed, error=error,
@@ -241,8 +241,7 @@ class FlowInterpreter:
         """The flow failed: apologise, then queue to the fallback queue. Returns the outcome."""
         policy = st.top.on_failure
         queue = (policy.queue if policy and policy.queue else None) or self.fallback_queue
-        self.ports.recorder.event(st.call.call_id, "flow_failure", {
-            "flow": st.top.name, "step": st.last_step, "reason": reason, "fallback_queue": queue})
+        self.ports.recorder.event(st.call.call_id, events.FlowFailure(flow=st.top.name, step=st.last_step, reason=reason, fallback_queue=queue))
         log.warn_event("flow.failure", flow=st.top.name, step=st.last_step, reason=reason, fallback_queue=queue)
         try:
             await self._unmute(st)
@@ -259,7 +258,7 @@ class FlowInterpreter:
             raise
         except Exception as exc:  # noqa: BLE001 - the dialplan's [acd-fallback] is the last resort
             log.error_event("flow.fallback_failed", flow=st.top.name, error=f"{type(exc).__name__}: {exc}")
-            self.ports.recorder.event(st.call.call_id, "flow_fallback_failed", {"error": type(exc).__name__})
+            self.ports.recorder.event(st.call.call_id, events.FlowFallbackFailed(error=type(exc).__name__))
             return "failed"
 
     # ------------------------------------------------------------------ the step loop
@@ -303,15 +302,10 @@ class FlowInterpreter:
 
     def _record(self, st: _CallState, flow: CompiledFlow, step: Step, outcome: str, inputs: dict[str, Any],
                 started: float, t0: float, error: str | None) -> None:
-        data: dict[str, Any] = {
-            "flow": flow.name, "version": str(flow.version), "step": step.name, "action": step.action,
-            "outcome": outcome, "started_at": started, "duration_ms": int((self.clock.monotonic() - t0) * 1000),
-        }
-        if inputs:
-            data["inputs"] = _mask(inputs)
-        if error:
-            data["error"] = error
-        self.ports.recorder.event(st.call.call_id, "flow_step", data)
+        self.ports.recorder.event(st.call.call_id, events.FlowStep(
+            flow=flow.name, version=str(flow.version), step=step.name, action=step.action, outcome=outcome, started_at=started,
+            duration_ms=int((self.clock.monotonic() - t0) * 1000), inputs=_mask(inputs) if inputs else None, error=error or None,
+        ))
         log.event("flow.step", 10, flow=flow.name, step=step.name, action=step.action, outcome=outcome,
                   **({"error": error} if error else {}))
 
@@ -630,11 +624,27 @@ class FlowInterpreter:
         cid = st.customer.customer_id
         if await self.ports.verification.is_locked(cid, st.call.caller):
             st.locked = True
+            self._record_verification(st, kind, "locked", 0)
             return "locked"
         tries: list[str] = []
         inputs["attempts"] = tries
-        await self._mute(st)  # over every attempt and the prompts between them (unmuted after the step)
-        return await self._verify_attempts(kind, p, st, flow, frame, channel, cid, tries)
+        outcome = "error"
+        try:
+            await self._mute(st)  # over every attempt and the prompts between them (unmuted after the step)
+            outcome = await self._verify_attempts(kind, p, st, flow, frame, channel, cid, tries)
+            return outcome
+        except (AgiHangup, AgiError):
+            outcome = "caller_hangup"
+            raise
+        finally:
+            self._record_verification(st, kind, outcome, len(tries))
+
+    def _record_verification(self, st: _CallState, method: str, outcome: str, attempts: int) -> None:
+        """The record's ``verification`` event: the method, the level the caller holds now and
+        what happened. Never the digits."""
+        self.ports.recorder.event(st.call.call_id, events.Verification(
+            method=method, level=st.level, outcome=outcome, attempts=attempts,
+            customer_id=st.customer.customer_id if st.customer else None))
 
     async def _verify_attempts(self, kind: str, p, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
                                channel: CallChannel, cid: str, tries: list[str]) -> str:

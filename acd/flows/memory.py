@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from acd.agi.errors import AgiHangup
+from acd.events import CallEvent, FlowStep, kind_of
 from acd.flows.ports_extra import (
     CallbackRequest,
     CallContext,
@@ -245,15 +246,17 @@ class MemoryVerification:
 @dataclass
 class ListRecorder:
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    typed: list[tuple[str, CallEvent]] = field(default_factory=list)
 
-    def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
-        self.events.append((call_id, kind, dict(data)))
+    def event(self, call_id: str, event: CallEvent) -> None:
+        self.typed.append((call_id, event))
+        self.events.append((call_id, kind_of(event), event.to_record()))
 
     def kinds(self) -> list[str]:
         return [k for _, k, _ in self.events]
 
     def steps(self) -> list[tuple[str, str]]:
-        return [(d["step"], d["outcome"]) for _, k, d in self.events if k == "flow_step"]
+        return [(e.step, e.outcome) for _, e in self.typed if isinstance(e, FlowStep)]
 
 
 class ScriptedQueue:

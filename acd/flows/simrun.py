@@ -6,36 +6,51 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any, TextIO
+from typing import TextIO
 
+from acd import events as rec
 from acd.app import run_engine
 from acd.clock import ShiftedClock
 from acd.settings import Settings
 from acd.sim import AgentBehaviour, CallerScript
 
 
-def _describe(kind: str, e: dict[str, Any]) -> str | None:
-    if kind == "flow_step":
-        inputs = e.get("inputs")
-        prefix = f"{e['flow']}." if e.get("flow") and e.get("sub") else ""
-        extra = f"  {inputs}" if inputs else ""
-        err = f"  ERROR {e['error']}" if e.get("error") else ""
-        return f"= {prefix}{e['step']} [{e['action']}] -> {e['outcome']}{extra}{err}"
-    return {
-        "call_start": f"call from {e.get('ani') or 'withheld'} to {e.get('dnis') or '-'} ({e.get('channel')})",
-        "flow_start": f"flow {e.get('flow')} version {e.get('version')}",
-        "flow_failure": f"! failure at {e.get('step')}: {e.get('reason')}",
-        "queue_enter": f"queued in {e.get('queue')}: priority {e.get('priority')}, skills {e.get('skills')}, "
-                       f"verification {e.get('verification')}, customer {e.get('customer_id')}",
-        "routing_decision": f"routed to {e.get('agent')} ({e.get('strategy')}, {e.get('candidates')} candidates)",
-        "offer": f"ringing {e.get('agent')}",
-        "offer_failed": f"{e.get('agent')} did not take it: {e.get('reason')}",
-        "connected": f"connected to {e.get('agent')} after {e.get('waited_s')} s",
-        "queue_exit": f"left {e.get('queue')}: {e.get('reason')}",
-        "ended": f"conversation ended after {e.get('talk_s')} s",
-        "callback_requested": f"callback requested to {e.get('number')} in {e.get('queue')}",
-        "flow_end": f"flow ended: {e.get('outcome')} (verification {e.get('verification')})",
-    }.get(kind)
+def _describe(e: rec.CallEvent) -> str | None:  # noqa: PLR0911 - one line per kind
+    match e:
+        case rec.FlowStep():
+            extra = f"  {dict(e.inputs)}" if e.inputs else ""
+            err = f"  ERROR {e.error}" if e.error else ""
+            return f"= {e.step} [{e.action}] -> {e.outcome}{extra}{err}"
+        case rec.CallStarted():
+            return f"call from {e.ani or 'withheld'} to {e.dnis or '-'} ({e.channel})"
+        case rec.FlowStarted():
+            return f"flow {e.flow} version {e.version}"
+        case rec.FlowFailure():
+            return f"! failure at {e.step}: {e.reason}"
+        case rec.QueueEntered():
+            return (f"queued in {e.queue}: priority {e.priority}, skills {dict(e.skills)}, "
+                    f"verification {e.verification}, customer {e.customer_id}")
+        case rec.RoutingDecision():
+            return f"routed to {e.agent} ({e.strategy}, {e.candidates} candidates)"
+        case rec.OfferRang():
+            return f"ringing {e.agent}"
+        case rec.OfferFailed():
+            return f"{e.agent} did not take it: {e.reason}"
+        case rec.OfferCancelled():
+            return f"{e.agent} stopped ringing: {e.reason}"
+        case rec.Connected():
+            return f"connected to {e.agent} after {e.waited_s} s"
+        case rec.QueueExited():
+            return f"left {e.queue}: {e.reason}"
+        case rec.Ended():
+            return f"conversation ended after {e.talk_s} s"
+        case rec.CallbackRequested():
+            return f"callback requested to {e.number} in {e.queue}"
+        case rec.Verification():
+            return f"verification {e.method}: {e.outcome} (level {e.level})"
+        case rec.FlowEnded():
+            return f"flow ended: {e.outcome} (verification {e.verification})"
+    return None
 
 
 async def run_on_sim(settings: Settings, flow_name: str, *, caller: str, keys: str, dnis: str | None,
@@ -65,7 +80,7 @@ async def run_on_sim(settings: Settings, flow_name: str, *, caller: str, keys: s
         timeline = engine.calllog.timeline(call.uniqueid)
         t_start = timeline[0]["t"] if timeline else 0.0
         for e in timeline:
-            text = _describe(e["kind"], e)
+            text = _describe(rec.from_timeline(e))
             if text:
                 print(f"  +{e['t'] - t_start:5.1f}s  {text}", file=out)
         print("  heard: " + (", ".join(outcome.prompts) or "-"), file=out)

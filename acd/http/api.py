@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from acd import events as record_events
 from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable, error_middleware
 from acd.http.events import EventBus, Reset
 from acd.http.jsonbody import parse_json
@@ -38,6 +39,7 @@ AGENT_OWN = "agent_own"  # agents see only their own (the handler filters), supe
 SUPERVISOR = "supervisor"
 ADMIN = "admin"
 WEBHOOK = "webhook_token"  # another system, with its own token from config (the handler checks it)
+WALLBOARD = "wallboard"  # the wallboard's data: supervisors and above, and kiosk tokens (which may read nothing else)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ def _allowed(rule: str, user: User | None, request: web.Request) -> bool:
         return True
     if user is None:
         return False
+    if user.role == Role.KIOSK:  # a wall screen's token: the wallboard's data and nothing else
+        return rule == WALLBOARD
+    if rule == WALLBOARD:
+        return user.role >= Role.SUPERVISOR
     if rule in (ANY, AGENT_OWN):
         return True
     if rule == SUPERVISOR:
@@ -160,7 +166,7 @@ def _agent_view(engine, agent_id: str) -> dict[str, Any]:
     now = engine.clock.now()
     return {"agent_id": a.id, "name": a.config.name, "state": a.state.value, "reason": a.reason,
             "in_state_s": round(now - a.state_since, 1), "calls": a.calls_handled, "call_id": a.call_id,
-            "occupancy": round(engine.core.occupancy(a), 3)}
+            "occupancy": round(engine.core.occupancy(a), 3), "not_ready_after_call": engine.core.after_call.get(a.id)}
 
 
 def _customers(engine):
@@ -207,7 +213,8 @@ async def agent_login(request: web.Request) -> web.Response:
 async def agent_logout(request: web.Request) -> web.Response:
     engine, agent_id = _engine(request), request.match_info["agent_id"]
     engine.core.agent(agent_id)
-    engine.acd.logout(agent_id)
+    user = _user(request)
+    engine.acd.logout(agent_id, by=user.agent_id if user.agent_id == agent_id else user.id)  # a supervisor's is forced
     return web.json_response(_agent_view(engine, agent_id))
 
 
@@ -219,17 +226,27 @@ STATE_BODY = {"type": "object", "required": ["state"], "properties": {
 async def agent_state(request: web.Request) -> web.Response:
     engine, agent_id = _engine(request), request.match_info["agent_id"]
     body = await _json_body(request, STATE_BODY)
-    engine.core.agent(agent_id)
+    agent = engine.core.agent(agent_id)
+    user = _user(request)
+    by = user.agent_id if user.agent_id == agent_id else user.id  # a supervisor's change is forced, by them
+    pending = False
     if body["state"] == "ready":
-        engine.acd.set_ready(agent_id)
+        engine.acd.set_ready(agent_id, by=by)
     else:
         if not body.get("reason"):
             raise Invalid("reason", "required when the state is not_ready")
-        engine.acd.set_not_ready(agent_id, body["reason"])
-    user = _user(request)
+        pending = agent.state.value in ("on_call", "wrap_up")  # "not ready after this call"
+        if pending:
+            engine.acd.set_not_ready_after_call(agent_id, body["reason"], by=by)
+        else:
+            engine.acd.set_not_ready(agent_id, body["reason"], by=by)
     if user.agent_id != agent_id:
-        log.event("http.agent.state_forced", agent=agent_id, by=user.id, state=body["state"], reason=body.get("reason"))
-    return web.json_response(_agent_view(engine, agent_id))
+        log.event("http.agent.state_forced", agent=agent_id, by=user.id, state=body["state"], reason=body.get("reason"),
+                  after_call=pending)
+    view = _agent_view(engine, agent_id)
+    if pending:  # accepted: the agent goes not ready when the call (and its wrap-up) is done
+        return web.json_response(view, status=202)
+    return web.json_response(view)
 
 
 WRAPUP_BODY = {"type": "object", "required": ["disposition"], "properties": {
@@ -337,7 +354,7 @@ async def decisions(request: web.Request) -> web.Response:
     timeline = await engine.customers.timeline(call_id)
     if not timeline:
         timeline = engine.calllog.timeline(call_id)
-    return web.json_response({"decisions": [e for e in timeline if e["kind"] == "routing_decision"]}, dumps=_dumps)
+    return web.json_response({"decisions": [e for e in timeline if isinstance(record_events.from_timeline(e), record_events.RoutingDecision)]}, dumps=_dumps)
 
 
 LINK_BODY = {"type": "object", "required": ["customer_id"], "properties": {"customer_id": {"type": "string", "maxLength": 64}}}
@@ -549,7 +566,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/agents/{agent_id}/login", agent_login, SELF_OR_SUPERVISOR, "Log the agent in, ready", tag="agents"),
     Route("POST", "/api/v1/agents/{agent_id}/logout", agent_logout, SELF_OR_SUPERVISOR, "Log the agent out (not during a call)", tag="agents"),
     Route("PUT", "/api/v1/agents/{agent_id}/state", agent_state, SELF_OR_SUPERVISOR,
-          "Set ready or not ready with a reason; by a supervisor, forced (a ringing offer is withdrawn)", body=STATE_BODY, tag="agents"),
+          "Set ready or not ready with a reason; by a supervisor, forced (a ringing offer is withdrawn). Not ready for an agent "
+          "on a call or in wrap-up is 202: the agent goes not ready when the call is done", body=STATE_BODY, tag="agents"),
     Route("GET", "/api/v1/agents/{agent_id}/work", agent_work, SELF_OR_SUPERVISOR,
           "The current offer or call with the screen-pop: customer, verification, IVR path, last interactions", tag="agents"),
     Route("POST", "/api/v1/agents/{agent_id}/wrapup", agent_wrapup, SELF_OR_SUPERVISOR,
@@ -576,7 +594,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/config/reload", config_reload, ADMIN,
           "Re-read config/: desk catalogue, users and queue options apply at once; what needs a restart is listed", tag="admin"),
     Route("GET", "/api/v1/events", events, ANY,
-          "Server-sent events with sequence numbers; resume with Last-Event-ID (agents: only their own events)",
+          "Server-sent events with sequence numbers; resume with Last-Event-ID (agents: only their own events). "
+          "The token goes in the Authorization: Bearer header; ?access_token= is accepted on this route only, for "
+          "browsers' EventSource, which cannot set headers (keep it out of proxy logs)",
           query=("after", "access_token"), tag="session", stream=True),
 )
 
@@ -604,6 +624,8 @@ def openapi(routes: tuple[Route, ...] = ROUTES, extra: tuple[Route, ...] = ()) -
             "parameters": params,
             "responses": {doc.success_status(name): {"description": "OK", "content": content}},
         }
+        for status, why in doc.ALSO_SUCCESS.get(name, {}).items():
+            op["responses"][status] = {"description": why, "content": content}
         if r.rule == WEBHOOK:
             op["security"] = [{"bearer": []}]
             op["responses"]["401"] = {"$ref": "#/components/responses/Error"}
@@ -622,7 +644,8 @@ def openapi(routes: tuple[Route, ...] = ROUTES, extra: tuple[Route, ...] = ()) -
     return {
         "openapi": "3.1.0",
         "info": {"title": "acd engine API", "version": "1",
-                 "description": "Agents, supervisors and admins. Roles: agent < supervisor < admin; x-acd-role gives each route's rule. "
+                 "description": "Agents, supervisors and admins. Roles: agent < supervisor < admin; kiosk reads the wallboard only; "
+                                "x-acd-role gives each route's rule. "
                                 "Times in responses are seconds since 1970-01-01T00:00:00Z; query times take ISO 8601 with a zone too."},
         "paths": paths,
         "components": {
@@ -657,6 +680,11 @@ def add_api(app: web.Application, engine, users: Users, bus: EventBus, *, public
     for r in ROUTES:
         app.router.add_route(r.method, r.path, r.handler)
     app.router.add_get("/openapi.json", _openapi)
+    for mount in MOUNTS:
+        mount(app)
+
+
+MOUNTS: list[Callable[[web.Application], None]] = []  # feature modules' per-app state (acd.http.supervise)
 
 
 def register_routes(routes: tuple[Route, ...]) -> None:
@@ -668,3 +696,4 @@ def register_routes(routes: tuple[Route, ...]) -> None:
 import acd.http.customers  # noqa: E402,F401 - registers the customer routes (it uses the helpers above)
 import acd.http.tasks  # noqa: E402,F401 - registers the task routes
 import acd.http.quality  # noqa: E402,F401 - registers the CSAT/FCR report
+import acd.http.supervise  # noqa: E402,F401 - registers the wallboard and supervisor routes

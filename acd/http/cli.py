@@ -38,6 +38,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     token = users.issue_token(args.id)
     print(token)
     print(f"(shown once; only its hash is kept, in {users.path}; the engine picks it up on POST /api/v1/config/reload or restart)", file=sys.stderr)
+    if users.entries[args.id].role == "kiosk":  # a wall screen: the link carries the token once, then the browser keeps it
+        print(f"(kiosk: open http://<engine>:<port>/wallboard#kiosk={token} on the screen)", file=sys.stderr)
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from acd import events
 from acd.http.api import (
     ADMIN, ANY, SELF_OR_SUPERVISOR, SUPERVISOR, WEBHOOK, Route, _customers, _dumps, _engine, _json_body, _user, register_routes,
 )
@@ -290,7 +291,7 @@ async def agent_link_call(request: web.Request) -> web.Response:
     customer = await store.get_customer(cid)
     if customer.get("merged_into") or customer.get("anonymised"):
         raise Conflict(f"customer {cid} is merged or anonymised")
-    engine.calllog.event(call_id, "linked", {"customer_id": cid, "by": _user(request).id})
+    engine.calllog.event(call_id, events.Linked(customer_id=cid, by=_user(request).id))
     entry = engine.acd.connected_entries.get(call_id) or engine.acd.wrapup_entry(agent_id) or engine.core.calls.get(call_id)
     if entry is not None and entry.call_id == call_id:
         entry.customer_id = cid

@@ -42,7 +42,21 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "per_page": {"description": "results per page", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
     "reason": {"description": "why the record is read (a call or task id); kept in the access audit; default: your current call",
                "schema": {"type": "string", "maxLength": 120}},
+    "mine": {"description": "1: only tasks you own yourself", "schema": {"type": "string", "enum": ["0", "1"]}},
+    "owner_agent": {"description": "tasks owned by this agent", "schema": {"type": "string"}},
+    "owner_queue": {"description": "tasks owned by this queue", "schema": {"type": "string"}},
+    "status": {"description": "task status", "schema": {"type": "string", "enum": ["open", "done", "cancelled"]}},
+    "overdue": {"description": "1: open tasks past their due time", "schema": {"type": "string", "enum": ["0", "1"]}},
+    "escalated": {"description": "1: tasks escalated to a supervisor", "schema": {"type": "string", "enum": ["0", "1"]}},
+    "fcr_days": {"description": "first-contact resolution window: no repeat contact on the matter within this many days",
+                 "schema": {"type": "integer", "minimum": 1, "default": 7}},
     "format": {"description": "export format", "schema": {"type": "string", "enum": ["json", "xml"], "default": "json"}},
+}
+
+# A second success status of a route, with the same body: not ready asked for an agent on a call is
+# accepted (202) and applies when the call is done.
+ALSO_SUCCESS: dict[str, dict[str, str]] = {
+    "agent_state": {"202": "Accepted: the agent is on a call or in wrap-up and goes not ready when it is done"},
 }
 
 # Routes whose response is not a JSON object described in openapi_responses.json.

@@ -7,10 +7,13 @@ every one of those moments there, after it has changed the waiting list."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable
 
-#: call-log kinds after which a queue's waiting list has changed
-CHANGES = frozenset({"queue_enter", "queue_exit", "connected", "overflow", "callback_requested"})
+from acd import events as rec
+
+#: record events after which a queue's waiting list has changed
+CHANGES = (rec.QueueEntered, rec.QueueExited, rec.Connected, rec.Overflowed, rec.CallbackRequested)
 
 
 class QueueFeed:
@@ -18,11 +21,15 @@ class QueueFeed:
         self.engine = engine  # read at each event: a configuration reload may replace the core
         self.emit = emit or engine.emit
 
-    def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
-        if kind not in CHANGES:
+    def event(self, call_id: str, event: rec.CallEvent) -> None:
+        if not isinstance(event, CHANGES):
             return
         core = self.engine.core
-        names = {data.get("queue"), data.get("from"), data.get("to")} & set(core.waiting)
+        if isinstance(event, rec.Overflowed):
+            touched = {event.from_queue, event.to_queue}
+        else:
+            touched = {event.queue}
+        names = touched & set(core.waiting)
         now = self.engine.clock.now()
         for name in sorted(names):
             waiting = core.waiting[name]

@@ -12,6 +12,7 @@ config/users.yaml are ``demo-<user id or role>-token``. So checking any token co
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import secrets as pysecrets
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ REFUSED_CACHE = 1024  # digests of refused tokens kept (oldest forgotten first)
 
 
 class Role(IntEnum):
+    KIOSK = 0  # a wall screen: reads the wallboard's data, nothing else (acd.http.api.WALLBOARD)
     AGENT = 1
     SUPERVISOR = 2
     ADMIN = 3
@@ -41,6 +43,7 @@ class UserEntry:
     role: str
     token_hash: str = ""
     agent_id: str | None = None
+    endpoint: str | None = None  # a supervisor's phone (PJSIP/sup1): where listen / whisper / barge ring
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class User:
     name: str
     role: Role
     agent_id: str | None = None
+    endpoint: str | None = None
 
     def view(self) -> dict:
         return {"id": self.id, "name": self.name, "role": self.role.name.lower(), "agent_id": self.agent_id}
@@ -71,7 +75,7 @@ class Users:
 
     def get(self, user_id: str) -> User | None:
         e = self.entries.get(user_id)
-        return None if e is None else User(e.id, e.name, Role[e.role.upper()], e.agent_id)
+        return None if e is None else User(e.id, e.name, Role[e.role.upper()], e.agent_id, e.endpoint)
 
     @staticmethod
     def _key(token: str) -> str:
@@ -145,7 +149,7 @@ class Users:
                 item["token_hash"] = digest
         self.path.write_text(_HEADER + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
         old = self.entries[user_id]
-        self.entries[user_id] = UserEntry(old.id, old.name, old.role, digest, old.agent_id)
+        self.entries[user_id] = dataclasses.replace(old, token_hash=digest)
         self._verified = {k: v for k, v in self._verified.items() if v != user_id}
         self._refused.clear()
         return token
@@ -169,7 +173,7 @@ def add_user(path: Path, user_id: str, name: str, role: str, agent_id: str | Non
     if not user_id or not all(c.isalnum() or c in "-_" for c in user_id):
         problems.append(f"id: {user_id!r} must be letters, digits, '-' or '_'")
     if role.upper() not in Role.__members__:
-        problems.append(f"role: {role!r} is not agent, supervisor or admin")
+        problems.append(f"role: {role!r} is not agent, supervisor, admin or kiosk")
     if role == "agent" and not agent_id:
         problems.append("agent_id: an agent user names its agent (--agent)")
     if agent_id and agent_ids is not None and agent_id not in agent_ids:
@@ -188,7 +192,9 @@ def add_user(path: Path, user_id: str, name: str, role: str, agent_id: str | Non
     return load_users(path).issue_token(user_id)
 
 
-_HEADER = """# API users. role: agent | supervisor | admin; an agent user names its agent_id (config/agents.yaml).
+_HEADER = """# API users. role: agent | supervisor | admin | kiosk; an agent user names its agent_id (config/agents.yaml).
+# A kiosk user is a wall screen: its token reads the wallboard's data and nothing else (/wallboard#kiosk=<token>).
+# A supervisor's endpoint (PJSIP/sup1) is the phone that rings to listen to, whisper to or barge in on a call.
 # token_hash is a scrypt hash: set a user's token with `acd users token ID` (prints it once).
 """
 
@@ -213,11 +219,13 @@ def load_users(path: Path, agent_ids: set[str] | None = None) -> Users:
             problems += exc.problems
             continue
         if entry.role.upper() not in Role.__members__:
-            problems.append(f"{where(node, 'role', str(path))}: users[{i}].role: {entry.role!r} is not agent, supervisor or admin")
+            problems.append(f"{where(node, 'role', str(path))}: users[{i}].role: {entry.role!r} is not agent, supervisor, admin or kiosk")
         if entry.role == "agent" and not entry.agent_id:
             problems.append(f"{where(node, default_file=str(path))}: users[{i}].agent_id: an agent user names its agent")
         if entry.agent_id and agent_ids is not None and entry.agent_id not in agent_ids:
             problems.append(f"{where(node, 'agent_id', str(path))}: users[{i}].agent_id: {entry.agent_id!r} is not in agents.yaml")
+        if entry.endpoint is not None and "/" not in entry.endpoint:
+            problems.append(f"{where(node, 'endpoint', str(path))}: users[{i}].endpoint: {entry.endpoint!r} is not a channel such as PJSIP/sup1")
         if entry.token_hash and not entry.token_hash.startswith("scrypt$"):
             problems.append(f"{where(node, 'token_hash', str(path))}: users[{i}].token_hash: not a hash from `acd users token` (never put a token here)")
         entries.append(entry)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from acd import events
 from acd.knowledge.cards import Card, matching_cards
 
 
@@ -18,7 +19,7 @@ class CardsSection:
 
     async def __call__(self, entry, customer: dict[str, Any] | None) -> dict[str, Any]:
         cards: tuple[Card, ...] = self.engine.knowledge
-        path = [e for e in self.engine.calllog.timeline(entry.call_id) if e["kind"] == "flow_step"]
+        path = [e for e in self.engine.calllog.timeline(entry.call_id) if isinstance(events.from_timeline(e), events.FlowStep)]
         intent = entry.attributes.get("intent")
         found = matching_cards(cards, queue=entry.queue, intent=str(intent) if intent else None, ivr_path=path)
         new = [c for c in found if (entry.call_id, c.id, c.version) not in self._shown]
@@ -26,5 +27,5 @@ class CardsSection:
             if len(self._shown) > 50_000:
                 self._shown.clear()
             self._shown.update((entry.call_id, c.id, c.version) for c in new)
-            self.engine.calllog.event(entry.call_id, "knowledge_shown", {"cards": [{"id": c.id, "version": c.version} for c in new]})
+            self.engine.calllog.event(entry.call_id, events.KnowledgeShown(cards=[{"id": c.id, "version": c.version} for c in new]))
         return {"cards": [c.view() for c in found]}

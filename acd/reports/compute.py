@@ -27,15 +27,15 @@ overflows from queue A to queue B is offered to both)
       booked, still waiting): ``offered = answered + abandoned + other``.
     - ``answered_in_sl``: answered with ``wait <= service_level_s`` of the queue.
     - ``service_level`` = ``answered_in_sl / answered`` (null when ``answered == 0``).
-    - ``service_level_abandons`` = ``answered_in_sl / (answered + abandoned - short_abandoned)``
-      (answered within T over answered plus abandoned after the short-abandon threshold; null
-      when the denominator is 0).
+    - ``service_level_abandons`` = ``answered_in_sl / (answered + abandoned after T)``, where an
+      abandon after T is one that is not short and waited longer than ``service_level_s``
+      (abandons within T are neutral; null when the denominator is 0).
     - ``asa_s`` = sum of waits of answered visits / ``answered`` (null when none).
     - ``aht_s`` = sum of ``talk_s + hold_s + wrapup_s`` over the answered visits whose talk has
       ended (``talk_s`` known; wrap-up not yet recorded counts 0) / their number (null when none).
       Talk and hold are separate parts, as in ``acd.telemetry.metrics``.
-    - ``abandon_rate`` = ``abandoned / offered`` (short abandons included; null when nothing was
-      offered).
+    - ``abandon_rate`` = ``(abandoned - short_abandoned) / (offered - short_abandoned)`` (null
+      when nothing but short abandons was offered).
     - ``longest_wait_s``: the longest wait of any offered visit with a known end (answered,
       abandoned or otherwise exited); 0 when none.
 
@@ -44,28 +44,36 @@ Agent rows (a call counts for the agent in the interval it was answered, ``answe
     - ``talk_s``, ``hold_s``, ``wrapup_s``: sums over those calls (what is recorded so far).
     - ``handle_s``: ``talk_s + hold_s + wrapup_s`` of those calls whose talk has ended.
     - ``aht_s`` = ``handle_s`` / number of those calls whose talk has ended (null when none).
-    - ``occupancy`` = handle time inside the interval / logged-in time inside the interval.
-      Handle time of a call is the window ``[answered_at, answered_at + talk + hold + wrap-up)``
-      clipped to the interval (so a call across a boundary is shared between both); logged-in
-      time is the total of the agent's spans with a state other than ``logged_out`` clipped to
-      the interval. Null when no spans were given at all, or the agent was not logged in
-      during the interval.
+    - ``logged_in_s``: the agent's spans with a state other than ``logged_out``, clipped to
+      the interval.
+    - ``occupancy`` = busy time / staffed time inside the interval (:func:`acd.kpi.occupancy`).
+      Busy time is the handle time of the agent's calls, each the window
+      ``[answered_at, answered_at + talk + hold + wrap-up)`` clipped to the interval (so a call
+      across a boundary is shared between both); staffed time is the agent's spans in a staffed
+      state (``ready``, ``reserved``, ``ringing``, ``on_call``, ``wrap_up``; not ``not_ready``)
+      clipped to the interval. Null when no spans were given at all, or the agent had no
+      staffed time in the interval.
+
+Every ratio is computed by :mod:`acd.kpi`, the one formula shared with Prometheus, the live
+view and the wallboard.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Mapping, Sequence, Union
+from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from acd import kpi
 from acd.store.records import Interaction, Outcome, QueueVisit
 
-Interval = Union[int, Literal["day"]]
+Interval = int | Literal["day"]
 INTERVALS: tuple[Interval, ...] = (15, 30, 60, "day")
 DEFAULT_SERVICE_LEVEL_S = 20.0
 DEFAULT_SHORT_ABANDON_S = 5.0
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ class QueueRow:
     short_abandon_s: float = DEFAULT_SHORT_ABANDON_S
     # accumulators, not reported
     _wait_sum: float = field(default=0.0, repr=False)
+    _abandoned_after_sl: int = field(default=0, repr=False)
     _handle_sum: float = field(default=0.0, repr=False)
     _handled: int = field(default=0, repr=False)
 
@@ -122,7 +131,8 @@ class AgentRow:
     logged_in_s: float | None = None
     occupancy: float | None = None
     _handled: int = field(default=0, repr=False)
-    _busy_in_interval: float = field(default=0.0, repr=False)
+    _busy_s: float = field(default=0.0, repr=False)
+    _staffed_s: float = field(default=0.0, repr=False)
 
 
 QUEUE_COLUMNS = ("interval_start", "queue", "offered", "answered", "abandoned", "short_abandoned", "other",
@@ -219,14 +229,14 @@ def compute(interactions: Iterable[Interaction], start: float, end: float, inter
 
     for rec in records:
         for visit in rec.queues:
-            i = _index(bounds, visit.entered_at)
-            if i is not None and visit.queue:
-                _add_visit(qrows[(i, visit.queue)], rec, visit)
+            at = _index(bounds, visit.entered_at)
+            if at is not None and visit.queue:
+                _add_visit(qrows[(at, visit.queue)], rec, visit)
         if rec.agent and rec.answered_at is not None:
             handle = _handle(rec)
-            i = _index(bounds, rec.answered_at)
-            if i is not None:
-                row = arows[(i, rec.agent)]
+            at = _index(bounds, rec.answered_at)
+            if at is not None:
+                row = arows[(at, rec.agent)]
                 row.answered += 1
                 row.talk_s += rec.talk_s or 0.0
                 row.hold_s += rec.hold_s or 0.0
@@ -237,7 +247,7 @@ def compute(interactions: Iterable[Interaction], start: float, end: float, inter
                 for j in range(len(starts)):
                     overlap = _overlap(rec.answered_at, rec.answered_at + handle, bounds[j], bounds[j + 1])
                     if overlap > 0:
-                        arows[(j, rec.agent)]._busy_in_interval += overlap
+                        arows[(j, rec.agent)]._busy_s += overlap
 
     if spans is not None:
         for span in spans:
@@ -248,14 +258,15 @@ def compute(interactions: Iterable[Interaction], start: float, end: float, inter
                 if overlap > 0:
                     row = arows[(j, span.agent)]
                     row.logged_in_s = (row.logged_in_s or 0.0) + overlap
+                    row._staffed_s += overlap if span.state in kpi.STAFFED_STATES else 0.0
 
-    for row in qrows.values():
-        _finish_queue(row)
+    for qrow in qrows.values():
+        _finish_queue(qrow)
     for row in arows.values():
-        row.aht_s = row.handle_s / row._handled if row._handled else None
+        row.aht_s = kpi.aht(row.handle_s, row._handled)
         if spans is not None:
             row.logged_in_s = row.logged_in_s or 0.0
-            row.occupancy = row._busy_in_interval / row.logged_in_s if row.logged_in_s > 0 else None
+            row.occupancy = kpi.occupancy(row._busy_s, row._staffed_s)
     return Report(starts=starts, end=hi,
                   queues=sorted(qrows.values(), key=lambda r: (r.interval_start, r.queue)),
                   agents=sorted(arows.values(), key=lambda r: (r.interval_start, r.agent)))
@@ -288,7 +299,7 @@ def _handle(rec: Interaction) -> float | None:
     """talk + hold + wrap-up of an answered call, None while the talk has not ended."""
     if rec.talk_s is None:
         return None
-    return max(0.0, rec.talk_s) + max(0.0, rec.hold_s or 0.0) + max(0.0, rec.wrapup_s or 0.0)
+    return kpi.handle_time(rec.talk_s, rec.hold_s or 0.0, rec.wrapup_s or 0.0)
 
 
 def visit_result(rec: Interaction, visit: QueueVisit) -> tuple[str, float | None]:
@@ -311,7 +322,7 @@ def _add_visit(row: QueueRow, rec: Interaction, visit: QueueVisit) -> None:
     if result == "answered":
         row.answered += 1
         row._wait_sum += wait or 0.0
-        if wait is not None and wait <= row.service_level_s:
+        if wait is not None and kpi.within_service_level(wait, row.service_level_s):
             row.answered_in_sl += 1
         if rec.queue == visit.queue:
             handle = _handle(rec)
@@ -320,19 +331,20 @@ def _add_visit(row: QueueRow, rec: Interaction, visit: QueueVisit) -> None:
                 row._handled += 1
     elif result == "abandoned":
         row.abandoned += 1
-        if wait is not None and wait < row.short_abandon_s:
+        if wait is not None and kpi.is_short_abandon(wait, row.short_abandon_s):
             row.short_abandoned += 1
+        if wait is not None and kpi.abandoned_after_service_level(wait, row.service_level_s, row.short_abandon_s):
+            row._abandoned_after_sl += 1
     else:
         row.other += 1
 
 
 def _finish_queue(row: QueueRow) -> None:
-    row.service_level = row.answered_in_sl / row.answered if row.answered else None
-    denom = row.answered + row.abandoned - row.short_abandoned
-    row.service_level_abandons = row.answered_in_sl / denom if denom else None
-    row.asa_s = row._wait_sum / row.answered if row.answered else None
-    row.aht_s = row._handle_sum / row._handled if row._handled else None
-    row.abandon_rate = row.abandoned / row.offered if row.offered else None
+    row.service_level = kpi.service_level(row.answered_in_sl, row.answered)
+    row.service_level_abandons = kpi.service_level_abandon_adjusted(row.answered_in_sl, row.answered, row._abandoned_after_sl)
+    row.asa_s = kpi.asa(row._wait_sum, row.answered)
+    row.aht_s = kpi.aht(row._handle_sum, row._handled)
+    row.abandon_rate = kpi.abandon_rate(row.abandoned, row.short_abandoned, row.offered)
 
 
 def zone(name: str | None) -> dt.tzinfo:

@@ -1,8 +1,8 @@
 """CSAT and FCR per queue, agent and day: one formula each, used by the reports (``acd report
 quality``), the API (``GET /api/v1/reports/quality``) and Prometheus. Pure: no I/O, no clock.
 
-(These belong in ``acd/kpi.py`` once that module exists on main; it did not when they were
-written, so they live here.)
+The ratios are :mod:`acd.kpi`'s (``csat``, ``csat_average``, ``fcr``, ``is_satisfied``), like
+every other KPI; which calls count is decided here.
 
 CSAT (customer satisfaction), from the post-call survey (``acd.service.survey``)
     - ``surveys``: answered calls in the day whose survey has a ``csat`` answer (1 to 5).
@@ -29,6 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
 
+from acd import kpi
 from acd.reports.compute import UTC, interval_starts
 from acd.store.records import Interaction
 
@@ -60,9 +61,11 @@ class QualityRow:
     _score_sum: int = 0
 
     def finish(self) -> QualityRow:
-        self.csat = round(self.satisfied / self.surveys, 4) if self.surveys else None
-        self.csat_avg = round(self._score_sum / self.surveys, 3) if self.surveys else None
-        self.fcr = round(self.fcr_resolved / self.fcr_eligible, 4) if self.fcr_eligible else None
+        csat, avg, fcr = (kpi.csat(self.satisfied, self.surveys), kpi.csat_average(self._score_sum, self.surveys),
+                          kpi.fcr(self.fcr_resolved, self.fcr_eligible))
+        self.csat = None if csat is None else round(csat, 4)
+        self.csat_avg = None if avg is None else round(avg, 3)
+        self.fcr = None if fcr is None else round(fcr, 4)
         return self
 
 
@@ -73,8 +76,7 @@ def csat_score(call: Interaction) -> int | None:
     return score if isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5 else None
 
 
-def is_satisfied(score: int, satisfied_min: int = 4) -> bool:
-    return score >= satisfied_min
+is_satisfied = kpi.is_satisfied  # (kept importable from here)
 
 
 def repeat_contact(call: Interaction, later_calls: Sequence[Interaction], others: Sequence[OtherContact], fcr_days: float) -> bool:

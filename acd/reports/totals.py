@@ -1,20 +1,21 @@
 """Totals of a report's interval rows: one row per queue (or agent) over the whole range, and one
 for all of them. Rates are recomputed from the summed counts (the service level of a day is not
-the mean of its hours' service levels), with the same formulas as each interval
-(``acd.reports.compute``)."""
+the mean of its hours' service levels), with the same formulas as each interval (:mod:`acd.kpi`,
+through ``acd.reports.compute``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
 
+from acd import kpi
 from acd.reports.compute import AgentRow, QueueRow, _finish_queue
 
 ALL = "(all)"
 
 _QUEUE_SUMS = ("offered", "answered", "abandoned", "short_abandoned", "other", "answered_in_sl",
-               "_wait_sum", "_handle_sum", "_handled")
-_AGENT_SUMS = ("answered", "talk_s", "hold_s", "wrapup_s", "handle_s", "_handled", "_busy_in_interval")
+               "_wait_sum", "_abandoned_after_sl", "_handle_sum", "_handled")
+_AGENT_SUMS = ("answered", "talk_s", "hold_s", "wrapup_s", "handle_s", "_handled", "_busy_s", "_staffed_s")
 
 
 def is_empty(row: QueueRow | AgentRow) -> bool:
@@ -63,9 +64,9 @@ def _sum_agent(name: str, group: list[AgentRow]) -> AgentRow:
         setattr(total, f, sum(getattr(r, f) for r in group))
     logged = [r.logged_in_s for r in group if r.logged_in_s is not None]
     total.logged_in_s = sum(logged) if logged else None
-    total.aht_s = total.handle_s / total._handled if total._handled else None
-    if total.logged_in_s:
-        total.occupancy = total._busy_in_interval / total.logged_in_s
+    total.aht_s = kpi.aht(total.handle_s, total._handled)
+    if total.logged_in_s is not None:
+        total.occupancy = kpi.occupancy(total._busy_s, total._staffed_s)
     return total
 
 

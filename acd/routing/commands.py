@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from acd.events import CallEvent
 from acd.routing.model import Offer
 
 
@@ -87,12 +88,20 @@ class ConfirmAgent(Command):
 
 @dataclass(frozen=True)
 class Record(Command):
-    """An event for the call's record (spool, store, push stream, metrics, reports)."""
+    """A typed event (``acd.events``) for the call's record (spool, store, push stream,
+    metrics, reports)."""
 
     call_id: str
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
+    event: CallEvent
     at: float = 0.0
+
+    @property
+    def kind(self) -> str:
+        return self.event.kind
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.event.to_record()
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def load_queues(path: Path) -> list[QueueConfig]:
             _skill_levels(node, "skills", f"queues[{i}]", path, problems)
             if q.strategy not in STRATEGIES:
                 problems.append(f"{where(node, 'strategy', str(path))}: queues[{i}].strategy: {q.strategy!r} is not one of {', '.join(STRATEGIES)}")
+            problems += _threshold_problems(q, node, i, str(path))
             index[len(out)] = i
             out.append(q)
         except ConfigError as exc:
@@ -80,6 +81,18 @@ def load_queues(path: Path) -> list[QueueConfig]:
         problems.append(f"{path}: queues: the name {name!r} is used twice")
     if problems:
         raise ConfigError(problems)
+    return out
+
+
+def _threshold_problems(q: QueueConfig, node: object, i: int, file: str) -> list[str]:
+    """The wallboard's colour thresholds are shares (0-1) and amber is not above green."""
+    out = []
+    for key in ("sl_green", "sl_amber", "service_level_goal"):
+        value = getattr(q, key)
+        if not 0.0 <= value <= 1.0:
+            out.append(f"{where(node, key, file)}: queues[{i}].{key}: {value} is not a share between 0 and 1 (0.8 = 80 %)")
+    if not out and q.sl_amber > q.sl_green:
+        out.append(f"{where(node, 'sl_amber', file)}: queues[{i}].sl_amber: {q.sl_amber} is above sl_green {q.sl_green}")
     return out
 
 

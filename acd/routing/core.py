@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from acd import events as rec
 from acd.logs import get_logger
 from acd.routing import inputs as ev
 from acd.routing.commands import (
@@ -62,6 +63,7 @@ class AcdCore(CallPolicy, RoutingState):
         self.live: dict[str, LiveCall] = {}  # connected and wrapping-up calls, by call id
         self.wrapups: dict[str, str] = {}  # agent id -> the call it wraps up
         self.after_call: dict[str, str] = {}  # agent id -> not-ready reason once its call is done
+        self.after_call_by: dict[str, str] = {}  # agent id -> the supervisor who forced that pause
         self.timers: dict[str, float] = {}  # timer id -> when it fires
         self.claimed: set[str] = set()  # offers whose leg won the claim
         self.dues: list[tuple[float, str, str]] = []  # (when, call id, what): the waiting calls' deadlines
@@ -98,8 +100,8 @@ class AcdCore(CallPolicy, RoutingState):
     def _emit(self, command: Command) -> None:
         self._out.append(command)
 
-    def _record(self, call_id: str, kind: str, **data: object) -> None:
-        self._out.append(Record(call_id, kind, dict(data), self.now))
+    def _record(self, call_id: str, event: rec.CallEvent) -> None:
+        self._out.append(Record(call_id, event, self.now))
 
     def _start_timer(self, kind: str, ref: str, at: float) -> str:
         timer_id = f"{kind}:{ref}:{self.next_id('t')}"
@@ -150,8 +152,9 @@ class AcdCore(CallPolicy, RoutingState):
         else:
             self._ready.discard(agent.id)
         log.event("acd.agent.state", agent=agent.id, old=old.value, new=new.value, reason=reason)
-        self._record(f"agent:{agent.id}", "agent_state", agent=agent.id, state=new.value, old=old.value, reason=agent.reason,
-                     spent_s=round(spent, 3), since=self.now, by=by, forced=forced)
+        self._record(f"agent:{agent.id}", rec.AgentStateChanged(agent=agent.id, state=new.value, old=old.value, reason=agent.reason,
+                     spent_s=round(spent, 3), since=self.now, by=by, forced=forced,
+                     forced_by=by if forced else None))
 
     def _check_login(self, e: ev.AgentLogin) -> None:
         agent = self.agent(e.agent_id)
@@ -171,10 +174,11 @@ class AcdCore(CallPolicy, RoutingState):
         self._check_logout(e)
         agent = self.agents[e.agent_id]
         if agent.state == S.WRAP_UP:
-            self._finish_wrapup(agent, None, None, then=S.LOGGED_OUT, by=e.by)
+            self._finish_wrapup(agent, None, None, then=S.LOGGED_OUT, by=e.by, forced=e.forced)
         else:
             self._set_state(agent, S.LOGGED_OUT, by=e.by, forced=e.forced)
         self.after_call.pop(agent.id, None)
+        self.after_call_by.pop(agent.id, None)
         self._leave_when_empty()
 
     def _check_ready(self, e: ev.AgentReady) -> None:
@@ -201,7 +205,13 @@ class AcdCore(CallPolicy, RoutingState):
         agent = self.agents[e.agent_id]
         if agent.state in (S.ON_CALL, S.WRAP_UP):
             self.after_call[agent.id] = e.reason
-            self._record(f"agent:{agent.id}", "not_ready_after_call", agent=agent.id, reason=e.reason, by=e.by)
+            forced = e.by is not None and e.by != agent.id
+            if e.by is not None and forced:
+                self.after_call_by[agent.id] = e.by
+            else:
+                self.after_call_by.pop(agent.id, None)
+            self._record(f"agent:{agent.id}", rec.NotReadyAfterCall(agent=agent.id, reason=e.reason, by=e.by,
+                         forced=forced, forced_by=e.by if forced else None))
             return
         self._withdraw_offer(agent, "agent paused")
         self._set_state(agent, S.NOT_READY, e.reason, by=e.by, forced=e.by not in (None, agent.id))
@@ -218,14 +228,15 @@ class AcdCore(CallPolicy, RoutingState):
             entry.offer_id = None
             self._call_state(entry, C.CALLBACK if entry.callback_number else C.QUEUED)
         self._emit(CancelLeg(offer.offer_id, offer.agent_id, offer.call_id, why))
-        self._record(offer.call_id, "offer_cancelled", agent=offer.agent_id, offer=offer.offer_id, reason=why)
+        self._record(offer.call_id, rec.OfferCancelled(agent=offer.agent_id, offer=offer.offer_id, reason=why))
 
     def _agent_free(self, agent: Agent, ref: str, *, ready: bool = True, reason: str | None = None, by: str | None = None) -> None:
         """The agent's offer or call is over: ready, or not ready when a pause was asked for."""
         self._emit(ReleaseAgent(agent.id, ref))
         pause = self.after_call.pop(agent.id, None)
-        if pause is not None:
-            self._set_state(agent, S.NOT_READY, pause, by=by)
+        forced_by = self.after_call_by.pop(agent.id, None)
+        if pause is not None:  # asked for during the call: by a supervisor, it is a forced pause
+            self._set_state(agent, S.NOT_READY, pause, by=forced_by or by, forced=forced_by is not None)
         elif ready:
             self._set_state(agent, S.READY, by=by)
         else:
@@ -275,11 +286,11 @@ class AcdCore(CallPolicy, RoutingState):
         self._set_state(agent, S.RESERVED)
         sticky = self._sticky_holder(entry)
         log.event("acd.route.decision", call=entry.call_id, agent=agent.id, offer=offer.offer_id, queue=q.name, waited_s=round(waited, 3), candidates=len(eligible))
-        self._record(entry.call_id, "routing_decision", agent=agent.id, offer=offer.offer_id, queue=q.name, waited_s=round(waited, 3),
-                     candidates=len(eligible), strategy=q.strategy,
-                     filters={"required": {**q.skills, **entry.skills}, "min_proficiency": floor, "relax_step": self._relax_step(q, waited),
-                              "language": entry.language, "sticky_agent": sticky, "preferred": dict(entry.preferred_skills)},
-                     scores=[{"agent": a, "score": sc} for a, sc in self._scores(q, eligible, agent)])
+        self._record(entry.call_id, rec.RoutingDecision(
+            agent=agent.id, offer=offer.offer_id, queue=q.name, waited_s=round(waited, 3), candidates=len(eligible), strategy=q.strategy,
+            filters={"required": {**q.skills, **entry.skills}, "min_proficiency": floor, "relax_step": self._relax_step(q, waited),
+                     "language": entry.language, "sticky_agent": sticky, "preferred": dict(entry.preferred_skills)},
+            scores=[{"agent": a, "score": sc} for a, sc in self._scores(q, eligible, agent)]))
         self._emit(Ring(offer, entry.caller_number, entry.callback_number, entry.customer_id))
 
     def _on_ringing(self, e: ev.LegRinging) -> None:
@@ -321,8 +332,8 @@ class AcdCore(CallPolicy, RoutingState):
         waited = self.now - entry.enqueued_at
         q = self.queues[entry.queue]
         self._emit(ConfirmAgent(agent.id, offer.offer_id, entry.call_id))
-        self._record(entry.call_id, "connected", agent=agent.id, queue=entry.queue, waited_s=round(waited, 3),
-                     service_level_s=q.service_level_s, callback=bool(entry.callback_number))
+        self._record(entry.call_id, rec.Connected(agent=agent.id, queue=entry.queue, waited_s=round(waited, 3),
+                                                 service_level_s=q.service_level_s, callback=bool(entry.callback_number)))
         if q.record:
             # a callback has no caller channel: record on the agent leg, which carries both sides
             self._emit(StartRecording(entry.call_id, channel or (offer.offer_id if entry.callback_number else entry.call_id)))
@@ -345,7 +356,7 @@ class AcdCore(CallPolicy, RoutingState):
             if e.cause.agents_fault:
                 entry.refused_by.add(agent.id)
         fault = e.cause.agents_fault
-        self._record(offer.call_id, "offer_failed", agent=agent.id, offer=offer.offer_id, reason=e.cause.value, agent_at_fault=fault)
+        self._record(offer.call_id, rec.OfferFailed(agent=agent.id, offer=offer.offer_id, reason=e.cause.value, agent_at_fault=fault))
         if agent.state not in (S.RESERVED, S.RINGING):
             self._emit(ReleaseAgent(agent.id, offer.offer_id))
             return

@@ -47,6 +47,8 @@ class QueueConfig:
     service_level_s: float = 20.0
     service_level_goal: float = 0.8  # share of calls to answer within service_level_s
     short_abandon_s: float = 5.0  # abandons quicker than this are not held against the queue
+    sl_green: float = 0.8  # wallboard: a service level at or above this is green ...
+    sl_amber: float = 0.6  # ... at or above this amber, below it red
     ring_timeout_s: float = 15.0
     wrapup_s: float = 10.0
     max_wait_s: float = 600.0

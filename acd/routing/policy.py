@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 from typing import TYPE_CHECKING
 
+from acd import events as rec
 from acd.routing import inputs as ev
 from acd.routing.commands import CancelLeg, CancelTimer, EndWait, Publish, ReleaseAgent, StartTimer
 from acd.routing.errors import NotInWrapUp
@@ -56,21 +57,21 @@ class CallPolicy(_Core):
         existing = self.calls.get(e.call_id)
         if existing is not None:  # resumed while its entry still waits: the new session takes it over
             existing.node, existing.caller_channel = e.node, e.caller_channel or existing.caller_channel
-            self._record(e.call_id, "queue_resumed", queue=existing.queue, node=e.node)
+            self._record(e.call_id, rec.QueueResumed(queue=existing.queue, node=e.node))
             return
         if e.call_id in self.live:
             return
         q = self.queues.get(e.queue)
         if q is None:
-            self._record(e.call_id, "queue_refused", queue=e.queue, reason="unknown queue")
+            self._record(e.call_id, rec.QueueRefused(queue=e.queue, reason="unknown queue"))
             self._emit(EndWait(e.call_id, "unknown_queue", e.node))
             return
         if not q.join_empty and self.agents_who_could_serve(q.name) == 0:
-            self._record(e.call_id, "queue_refused", queue=q.name, reason="no agents logged in")
+            self._record(e.call_id, rec.QueueRefused(queue=q.name, reason="no agents logged in"))
             self._emit(EndWait(e.call_id, "empty", e.node))
             return
         if len(self.waiting[q.name]) >= q.max_length:
-            self._record(e.call_id, "queue_refused", queue=q.name, reason="full")
+            self._record(e.call_id, rec.QueueRefused(queue=q.name, reason="full"))
             self._emit(EndWait(e.call_id, "full", e.node))
             return
         entry = CallEntry(
@@ -82,10 +83,10 @@ class CallPolicy(_Core):
         self.calls[entry.call_id] = entry
         self._insert(entry)
         log_position = self.position(entry.call_id)
-        self._record(entry.call_id, "queue_enter", queue=q.name, priority=entry.priority, customer_id=entry.customer_id,
-                     verification=entry.verification, locked=entry.locked, skills=entry.skills,
-                     preferred_skills=entry.preferred_skills, language=entry.language, enqueued_at=entry.enqueued_at,
-                     resumed=e.resumed, position=log_position)
+        self._record(entry.call_id, rec.QueueEntered(
+            queue=q.name, priority=entry.priority, customer_id=entry.customer_id, verification=entry.verification, locked=entry.locked,
+            skills=entry.skills, preferred_skills=entry.preferred_skills, language=entry.language, enqueued_at=entry.enqueued_at,
+            resumed=e.resumed, position=log_position))
         self._push_dues(entry, q)
         self._maybe_overflow(entry)
 
@@ -154,7 +155,7 @@ class CallPolicy(_Core):
         self.waiting[entry.queue].remove(entry)
         entry.queue = q.overflow_to
         self._insert(entry)  # the original arrival time: the place is earned
-        self._record(entry.call_id, "overflow", **{"from": q.name, "to": q.overflow_to, "reason": reason})
+        self._record(entry.call_id, rec.Overflowed(from_queue=q.name, to_queue=q.overflow_to, reason=reason))
         self._push_dues(entry, self.queues[entry.queue])
 
     def _leave(self, entry: CallEntry, reason: str, outcome: str) -> None:
@@ -167,14 +168,15 @@ class CallPolicy(_Core):
                 agent = self.agents[offer.agent_id]
                 agent.offer_id = agent.call_id = None
                 self._emit(CancelLeg(offer.offer_id, offer.agent_id, offer.call_id, reason))
-                self._record(entry.call_id, "offer_cancelled", agent=agent.id, offer=offer.offer_id, reason=reason)
+                self._record(entry.call_id, rec.OfferCancelled(agent=agent.id, offer=offer.offer_id, reason=reason))
                 if agent.state in (S.RESERVED, S.RINGING):
                     self._agent_free(agent, offer.offer_id)
         self._drop_waiting(entry)
         self._call_state(entry, C.ENDED)
         q = self.queues.get(entry.queue)
-        self._record(entry.call_id, "queue_exit", queue=entry.queue, reason=reason, waited_s=round(self.now - entry.enqueued_at, 3),
-                     service_level_s=q.service_level_s if q else None, short_abandon_s=q.short_abandon_s if q else None)
+        self._record(entry.call_id, rec.QueueExited(queue=entry.queue, reason=reason, waited_s=round(self.now - entry.enqueued_at, 3),
+                                                   service_level_s=q.service_level_s if q else None,
+                                                   short_abandon_s=q.short_abandon_s if q else None))
         self._emit(EndWait(entry.call_id, outcome, entry.node))
 
     def _leave_when_empty(self) -> None:
@@ -198,7 +200,7 @@ class CallPolicy(_Core):
             return
         entry.callback_number, entry.caller_channel = e.number, ""
         self._call_state(entry, C.CALLBACK)
-        self._record(entry.call_id, "callback_requested", queue=entry.queue, number=e.number, in_queue=True)
+        self._record(entry.call_id, rec.CallbackRequested(queue=entry.queue, number=e.number, in_queue=True))
         self._emit(EndWait(entry.call_id, "callback", entry.node))
 
     def _on_callback_booked(self, e: ev.CallbackBooked) -> None:
@@ -207,7 +209,7 @@ class CallPolicy(_Core):
         if e.call_id in self.calls or e.call_id in self.live or not e.number:
             return
         if q is None:
-            self._record(e.call_id, "queue_refused", queue=e.queue, reason="unknown queue", task_id=e.task_id)
+            self._record(e.call_id, rec.QueueRefused(queue=e.queue, reason="unknown queue", task_id=e.task_id))
             return
         entry = CallEntry(e.call_id, q.name, "", e.at, priority=e.priority, caller_number=e.number,
                           preferred_agent=e.preferred_agent, sticky_s=e.sticky_s, customer_id=e.customer_id,
@@ -216,8 +218,9 @@ class CallPolicy(_Core):
         self._call_state(entry, C.CALLBACK)
         self.calls[entry.call_id] = entry
         self._insert(entry)
-        self._record(entry.call_id, "callback_booked", queue=q.name, number=e.number, task_id=e.task_id,
-                     preferred_agent=e.preferred_agent, customer_id=e.customer_id, enqueued_at=entry.enqueued_at)
+        self._record(entry.call_id, rec.CallbackBooked(queue=q.name, number=e.number, task_id=e.task_id,
+                                                       preferred_agent=e.preferred_agent, customer_id=e.customer_id,
+                                                       enqueued_at=entry.enqueued_at))
         if entry.sticky_s > 0:
             heapq.heappush(self.dues, (entry.enqueued_at + entry.sticky_s, entry.call_id, "route"))
 
@@ -238,7 +241,7 @@ class CallPolicy(_Core):
         entry.offer_id = None
         entry.callback_attempts += 1
         self._call_state(entry, C.CALLBACK)
-        self._record(entry.call_id, "callback_attempt", agent=agent.id, result="not answered", attempt=entry.callback_attempts)
+        self._record(entry.call_id, rec.CallbackAttempt(agent=agent.id, result="not answered", attempt=entry.callback_attempts))
         if agent.state in (S.RESERVED, S.RINGING):
             self._agent_free(agent, e.offer_id)
         else:
@@ -247,8 +250,8 @@ class CallPolicy(_Core):
         if entry.callback_attempts >= q.callback_attempts:
             self._drop_waiting(entry)
             self._call_state(entry, C.ENDED)
-            self._record(entry.call_id, "queue_exit", queue=entry.queue, reason="callback_failed",
-                         waited_s=round(self.now - entry.enqueued_at, 3), attempts=entry.callback_attempts)
+            self._record(entry.call_id, rec.QueueExited(queue=entry.queue, reason="callback_failed",
+                                                       waited_s=round(self.now - entry.enqueued_at, 3), attempts=entry.callback_attempts))
             return
         entry.not_before = self.now + q.callback_retry_s
         heapq.heappush(self.dues, (entry.not_before, entry.call_id, "route"))
@@ -264,7 +267,7 @@ class CallPolicy(_Core):
             seconds = max(0.0, end - live.hold_since)
             live.held_s += seconds
             live.hold_since = None
-            self._record(e.call_id, "hold", seconds=round(seconds, 3))
+            self._record(e.call_id, rec.Held(seconds=round(seconds, 3)))
         live.ended_at, live.talk_s = end, max(0.0, end - live.answered_at - live.held_s)
         self.connected.pop(e.call_id, None)
         agent.call_id = None
@@ -272,8 +275,8 @@ class CallPolicy(_Core):
         self._call_state(live.entry, C.WRAP_UP)
         self._set_state(agent, S.WRAP_UP)
         self.wrapups[agent.id] = e.call_id
-        self._record(e.call_id, "ended", agent=agent.id, talk_s=round(live.talk_s, 3), hold_s=round(live.held_s, 3), by=e.by,
-                     pbx_lost=e.pbx_lost)
+        self._record(e.call_id, rec.Ended(agent=agent.id, talk_s=round(live.talk_s, 3), hold_s=round(live.held_s, 3), by=e.by,
+                                         pbx_lost=e.pbx_lost, ended_at=end if end < self.now else None))
         q = self.queues.get(live.entry.queue)
         live.wrapup_timer = self._start_timer("wrapup", agent.id, self.now + (q.wrapup_s if q else 0.0))
 
@@ -287,7 +290,7 @@ class CallPolicy(_Core):
             seconds = self.now - live.hold_since
             live.held_s += seconds
             live.hold_since = None
-            self._record(e.call_id, "hold", seconds=round(seconds, 3))
+            self._record(e.call_id, rec.Held(seconds=round(seconds, 3)))
 
     def _check_wrapup(self, e: ev.WrapUpFinished | ev.WrapUpExtended) -> None:
         agent = self.agent(e.agent_id)
@@ -303,7 +306,7 @@ class CallPolicy(_Core):
         live = self.live[self.wrapups[e.agent_id]]
         self._cancel_wrapup_timer(live)
         live.wrapup_timer = self._start_timer("wrapup", e.agent_id, self.now + max(0.0, e.seconds))
-        self._record(live.entry.call_id, "wrapup_extended", agent=e.agent_id, seconds=e.seconds)
+        self._record(live.entry.call_id, rec.WrapUpExtended(agent=e.agent_id, seconds=e.seconds))
 
     def _cancel_wrapup_timer(self, live: LiveCall) -> None:
         if live.wrapup_timer is not None:
@@ -325,21 +328,23 @@ class CallPolicy(_Core):
             return
         self._finish_wrapup(self.agents[agent_id], None, None, then=S.READY, by="timer")
 
-    def _finish_wrapup(self, agent: Agent, disposition: str | None, notes: str | None, *, then: AgentState, by: str | None) -> None:
+    def _finish_wrapup(self, agent: Agent, disposition: str | None, notes: str | None, *, then: AgentState, by: str | None,
+                       forced: bool = False) -> None:
         call_id = self.wrapups.pop(agent.id)
         live = self.live.pop(call_id)
         self._cancel_wrapup_timer(live)
         spent = self.now - (live.ended_at if live.ended_at is not None else self.now)
         queue = live.entry.queue
-        self._record(call_id, "wrapup_done", agent=agent.id, disposition=disposition, notes=notes, wrapup_s=round(spent, 3),
-                     queue=queue, talk_s=round(live.talk_s, 3), hold_s=round(live.held_s, 3))
+        self._record(call_id, rec.WrapUpDone(agent=agent.id, disposition=disposition, notes=notes, wrapup_s=round(spent, 3),
+                                             queue=queue, talk_s=round(live.talk_s, 3), hold_s=round(live.held_s, 3)))
         if queue in self.queues:
             self._record_handle_time(queue, live.talk_s + live.held_s + spent)
         self._call_state(live.entry, C.ENDED)
         if then == S.LOGGED_OUT:
             self._emit(ReleaseAgent(agent.id, call_id))
             self.after_call.pop(agent.id, None)
-            self._set_state(agent, S.LOGGED_OUT, by=by)
+            self.after_call_by.pop(agent.id, None)
+            self._set_state(agent, S.LOGGED_OUT, by=by, forced=forced)
         else:
             self._agent_free(agent, call_id, ready=then == S.READY, by=by)
 
@@ -370,7 +375,7 @@ class CallPolicy(_Core):
         agent.call_id = e.call_id
         self._set_state(agent, S.ON_CALL, by="resync")
         self.live[e.call_id] = LiveCall(entry, agent.id, "", self.now, e.caller_channel)
-        self._record(e.call_id, "adopted", agent=agent.id, channel=e.caller_channel)
+        self._record(e.call_id, rec.Adopted(agent=agent.id, channel=e.caller_channel))
         self._emit(Publish("state_repair", {"kind": "adopted_call", "agent_id": agent.id}))
 
     def _on_channels_present(self, e: ev.ChannelsPresent) -> None:
@@ -389,7 +394,8 @@ class CallPolicy(_Core):
                 self._emit(Publish("state_repair", {"kind": "connected_call", "agent_id": live.agent_id}))
         for call_id, entry in list(self.calls.items()):
             if call_id not in e.uniqueids and entry.state in (C.QUEUED, C.OFFERED):
-                self._leave(entry, "abandoned", "abandoned")
+                # gone without the engine hearing how (no HangupRequest, no session end): the PBX lost it
+                self._leave(entry, "pbx_lost", "abandoned")
                 self._emit(Publish("state_repair", {"kind": "waiting_call", "agent_id": None}))
 
     def _on_stopping(self, e: ev.EngineStopping) -> None:
@@ -409,3 +415,4 @@ class CallPolicy(_Core):
             elif agent.state in (S.READY, S.NOT_READY):
                 self._set_state(agent, S.LOGGED_OUT, by="engine_stop")
         self.after_call.clear()
+        self.after_call_by.clear()

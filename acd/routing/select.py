@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 
+from acd import kpi
 from acd.routing.model import Agent, AgentConfig, AgentState, CallEntry, Offer, QueueConfig
 
 S = AgentState
@@ -241,13 +242,12 @@ class RoutingState:
         return entries
 
     def occupancy(self, agent: Agent, now: float | None = None) -> float:
-        """Share of the agent's logged-in time spent handling calls (ringing, talking, wrap-up)."""
+        """The agent's occupancy so far (:func:`acd.kpi.occupancy_from_states`: busy time over
+        staffed time), 0.0 before any staffed time. This is the data source; the ratio is kpi's."""
         now = self.now if now is None else now
         spent = dict(agent.time_in_state)
         spent[agent.state.value] = spent.get(agent.state.value, 0.0) + max(0.0, now - agent.state_since)
-        busy = sum(spent.get(s.value, 0.0) for s in (S.RESERVED, S.RINGING, S.ON_CALL, S.WRAP_UP))
-        logged_in = busy + spent.get(S.READY.value, 0.0) + spent.get(S.NOT_READY.value, 0.0)
-        return busy / logged_in if logged_in > 0 else 0.0
+        return kpi.occupancy_from_states(spent) or 0.0
 
 
     # ------------------------------------------------------------------ views

@@ -66,6 +66,7 @@ def _state(core: AcdCore) -> dict[str, Any]:
         "live": live,
         "wrapups": dict(core.wrapups),
         "after_call": dict(core.after_call),
+        "after_call_by": dict(core.after_call_by),
         "timers": dict(core.timers),
         "claimed": sorted(core.claimed),
         "dues": [list(d) for d in sorted(core.dues)],
@@ -94,6 +95,7 @@ def from_state(state: dict[str, Any]) -> AcdCore:
     core.live = {cid: LiveCall(**{**d, "entry": _entry_in(d["entry"])}) for cid, d in state["live"].items()}
     core.wrapups = dict(state["wrapups"])
     core.after_call = dict(state["after_call"])
+    core.after_call_by = dict(state.get("after_call_by", {}))  # absent from snapshots of older versions
     core.timers = dict(state["timers"])
     core.claimed = set(state["claimed"])
     core.dues = [tuple(d) for d in state["dues"]]  # type: ignore[misc]

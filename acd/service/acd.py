@@ -18,6 +18,7 @@ import time
 from typing import Any
 from collections.abc import Callable
 
+from acd import events as rec
 from acd.agi.channel import AgiChannel
 from acd.ami import AmiClient, AmiError, AmiLinkLost
 from acd.ami.actions import OriginateRequest, hangup, mix_monitor, originate
@@ -146,7 +147,7 @@ class AcdService:
 
     def _execute(self, command: Command) -> None:
         if isinstance(command, Record):
-            self.recorder.event(command.call_id, command.kind, command.data)
+            self.recorder.event(command.call_id, command.event)
             self.observer.record(command)
         elif isinstance(command, Ring):
             self._spawn(self._ring(command), f"acd-offer-{command.offer.offer_id}")
@@ -229,8 +230,8 @@ class AcdService:
                 log.warn_event("acd.offer.originate_failed", offer=offer.offer_id, agent=offer.agent_id, error=str(exc))
                 self.submit(ev.OfferFailed(self.now(), offer.offer_id, ev.FailCause.ORIGINATE_ERROR))
                 return
-            self.recorder.event(offer.call_id, "offer", {"agent": offer.agent_id, "offer": offer.offer_id, "ring_timeout_s": offer.ring_timeout_s})
-            self.emit("offer", {"agent_id": offer.agent_id, "call_id": offer.call_id, "queue": offer.queue, "customer_id": command.customer_id})
+            self.recorder.event(offer.call_id, rec.OfferRang(agent=offer.agent_id, offer=offer.offer_id, ring_timeout_s=offer.ring_timeout_s))
+            self.emit(rec.OfferRang.kind, {"agent_id": offer.agent_id, "call_id": offer.call_id, "queue": offer.queue, "customer_id": command.customer_id})
             if offer.offer_id not in self.core.offers and offer.call_id not in self.core.connected:
                 await self._hangup_leg(offer.offer_id, offer.agent_id)  # withdrawn while the Originate was in flight
 
@@ -283,7 +284,7 @@ class AcdService:
         path = f"{self.recordings_dir}/{call_id}.wav"
         try:
             await mix_monitor(self.ami, channel, path)
-            self.recorder.event(call_id, "recording", {"file": path})
+            self.recorder.event(call_id, rec.RecordingStarted(file=path))
         except AmiError as exc:
             log.warn_event("acd.recording.failed", call_id=call_id, error=str(exc))
 

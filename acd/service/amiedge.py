@@ -7,7 +7,7 @@ agent legs in a bridge) and DeviceStateList become ``AgentBridged``, ``DeviceSta
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import TYPE_CHECKING
 from collections.abc import Callable
 
@@ -29,6 +29,9 @@ class AmiEdge:
         self._unsubscribe: list[Callable[[], None]] = []
         self._heard_at: float | None = None  # engine time of the last AMI frame while the link was up
         self._lost_at: float | None = None
+        #: run after each re-sync with the uniqueids Asterisk has and its CoreShowChannel events
+        #: (``acd.service.reconcile``: the record's open calls are closed there)
+        self.resync_hooks: list[Callable[[frozenset[str], list[Event]], None]] = []
 
     def subscribe(self) -> None:
         ami = self.acd.ami
@@ -143,7 +146,7 @@ class AmiEdge:
         if not up:
             heard = getattr(acd.ami, "last_heard", None)
             # the calls were last known alive when Asterisk last spoke to us
-            self._lost_at = acd.now() - (time.monotonic() - heard) if heard is not None else acd.now()
+            self._lost_at = acd.now() - (asyncio.get_running_loop().time() - heard) if heard is not None else acd.now()
             return
         if acd.ami.reconnects:
             acd.telemetry.ami_reconnect()
@@ -173,6 +176,8 @@ class AmiEdge:
         seen = tuple((cid, lost_at) for cid in core.connected) if lost_at is not None else ()
         acd.submit(ev.ChannelsPresent(self._now(), present, seen))
         self._lost_at = None
+        for hook in list(self.resync_hooks):
+            hook(present, listing.events)
         repairs = _repairs(acd) - repairs_before
         log.event("acd.resync.done", channels=len(present), bridges=len(bridges.events), repairs=repairs)
         return repairs

@@ -6,8 +6,9 @@ views, each event logged, and every event forwarded to the durable recorder
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Mapping
+from typing import Any
 
+from acd import events as rec
 from acd.clock import Clock
 from acd.logs import get_logger
 from acd.ports import InteractionRecorder
@@ -22,9 +23,10 @@ class MemoryCallLog:
         self.observers: list[InteractionRecorder] = list(observers or [])  # the durable recorder, IVR metrics
         self.calls: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
-    def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
+    def event(self, call_id: str, event: rec.CallEvent) -> None:
         for observer in self.observers:
-            observer.event(call_id, kind, data)
+            observer.event(call_id, event)
+        kind, data = rec.kind_of(event), event.to_record()
         timeline = self.calls.setdefault(call_id, [])
         timeline.append({"t": self.clock.now(), "kind": kind, **data})
         self.calls.move_to_end(call_id)
@@ -46,12 +48,12 @@ class IvrMetrics:
         self.telemetry = telemetry
         self._top: dict[str, str] = {}  # call id -> the call's top flow
 
-    def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
-        if kind == "flow_start":
-            self._top[call_id] = str(data.get("flow"))
-            self.telemetry.ivr_session(str(data.get("flow")))
-        elif kind == "flow_step":
-            self.telemetry.ivr_step(str(data.get("flow")), str(data.get("step")))
-        elif kind == "flow_end":
-            flow = self._top.pop(call_id, str(data.get("flow")))
-            self.telemetry.ivr_contained(flow, str(data.get("outcome")) in self.CONTAINED)
+    def event(self, call_id: str, event: rec.CallEvent) -> None:
+        if isinstance(event, rec.FlowStarted):
+            self._top[call_id] = event.flow
+            self.telemetry.ivr_session(event.flow)
+        elif isinstance(event, rec.FlowStep):
+            self.telemetry.ivr_step(event.flow, event.step)
+        elif isinstance(event, rec.FlowEnded):
+            flow = self._top.pop(call_id, event.flow)
+            self.telemetry.ivr_contained(flow, event.outcome in self.CONTAINED)

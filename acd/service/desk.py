@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from acd import events as rec
 from acd.routing.model import AgentState, CallEntry
 from acd.logs import get_logger
 from acd.service.acd import AcdService
@@ -73,12 +74,13 @@ class AgentDesk:
                 customer = None
             except Exception as exc:  # noqa: BLE001 - the store is down: the pop still shows the call
                 log.warn_event("desk.customer_unavailable", error=type(exc).__name__)
-        path = [{"step": e.get("step"), "action": e.get("action"), "outcome": e.get("outcome")}
-                for e in self.calllog.timeline(entry.call_id) if e["kind"] == "flow_step"]
+        timeline = [rec.from_timeline(e) for e in self.calllog.timeline(entry.call_id)]
+        path = [{"step": e.step, "action": e.action, "outcome": e.outcome} for e in timeline if isinstance(e, rec.FlowStep)]
+        verified = [e.method for e in timeline if isinstance(e, rec.Verification) and e.outcome == "ok" and e.method]
         pop = {
             "call_id": entry.call_id, "queue": entry.queue, "ani": entry.caller_number or None,
             "waited_s": round(now - entry.enqueued_at, 1), "customer": customer,
-            "verification": {"level": entry.verification, "method": _method(path), "locked": entry.locked},
+            "verification": {"level": entry.verification, "method": verified[-1] if verified else _method(path), "locked": entry.locked},
             "ivr_path": path, "last_interactions": last or [],
             "notes": [customer["notes"]] if customer and customer.get("notes") else [],
             "attributes": {k: v for k, v in entry.attributes.items() if isinstance(v, (str, int, float, bool))},

@@ -8,6 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from acd import events
 from acd.routing.model import CallEntry
 from acd.agi.channel import AgiChannel
 from acd.ami import AmiClient, AmiError
@@ -116,10 +117,9 @@ class RecordedCallbacks:
     async def request_callback(self, request: CallbackRequest) -> str:
         callback_id = f"cb-{request.call_id}-{next(self._ids)}"
         self.pending[callback_id] = request
-        self.recorder.event(request.call_id, "callback_requested", {
-            "callback_id": callback_id, "queue": request.queue, "number": request.number,
-            "customer_id": request.customer_id, "note": request.note,
-        })
+        self.recorder.event(request.call_id, events.CallbackRequested(
+            callback_id=callback_id, queue=request.queue, number=request.number, customer_id=request.customer_id, note=request.note,
+        ))
         return callback_id
 
 

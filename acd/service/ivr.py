@@ -7,8 +7,9 @@ to a safe path on any failure")."""
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
+from acd import events as rec
 from acd.agi.channel import AgiChannel
 from acd.agi.errors import AgiError, AgiHangup
 from acd.clock import Clock
@@ -41,14 +42,14 @@ class IvrEntry:
         self.flow_runner = flow_runner
         self.greeting = greeting
         self.history = history  # the call's stored timeline (acd.store.sql.SqlStore.timeline)
+        self.active: set[str] = set()  # call ids whose FastAGI session (ivr or resume) is open here
 
     async def __call__(self, channel: AgiChannel) -> None:
         env = channel.env
         call_id = env.uniqueid
-        self.recorder.event(call_id, "call_start", {
-            "ani": env.callerid, "dnis": env.dnis, "channel": env.channel,
-            "uniqueid": env.uniqueid, "linkedid": env.linkedid,
-        })
+        self.active.add(call_id)
+        self.recorder.event(call_id, rec.CallStarted(ani=env.callerid, dnis=env.dnis, channel=env.channel,
+                                                     uniqueid=env.uniqueid, linkedid=env.linkedid))
         outcome = "abandoned_ivr"
         try:
             await channel.answer()
@@ -61,7 +62,7 @@ class IvrEntry:
                     raise
                 except Exception as exc:
                     log.error_event("ivr.flow.failed", error=repr(exc))
-                    self.recorder.event(call_id, "flow_failed", {"error": type(exc).__name__})
+                    self.recorder.event(call_id, rec.FlowRunnerFailed(error=type(exc).__name__))
                     await channel.stream_file("queue-periodic-announce")  # "all representatives are busy, please wait"
             else:
                 await channel.stream_file(self.greeting)
@@ -72,7 +73,8 @@ class IvrEntry:
         except AgiError as exc:
             log.warn_event("ivr.agi_error", error=str(exc))
         finally:
-            self.recorder.event(call_id, "ivr_end", {"outcome": outcome})  # the session ends; a connected call goes on
+            self.recorder.event(call_id, rec.IvrEnded(outcome=outcome))  # the session ends; a connected call goes on
+            self.active.discard(call_id)
 
     @staticmethod
     async def _handled(channel: AgiChannel) -> None:
@@ -91,7 +93,8 @@ class IvrEntry:
         as far as the store knows them; else into the fallback queue."""
         env = channel.env
         call_id = env.uniqueid
-        self.recorder.event(call_id, "resumed", {"channel": env.channel})
+        self.active.add(call_id)
+        self.recorder.event(call_id, rec.Resumed(channel=env.channel))
         previous = await self._last_queue_entry(call_id)
         outcome = "abandoned_queue"
         try:
@@ -107,7 +110,8 @@ class IvrEntry:
         except AgiError as exc:
             log.warn_event("ivr.resume.agi_error", error=str(exc))
         finally:
-            self.recorder.event(call_id, "ivr_end", {"outcome": outcome, "resumed": True})
+            self.recorder.event(call_id, rec.IvrEnded(outcome=outcome, resumed=True))
+            self.active.discard(call_id)
 
     async def _last_queue_entry(self, call_id: str) -> dict | None:
         if self.history is None:
@@ -117,7 +121,7 @@ class IvrEntry:
         except Exception as exc:  # noqa: BLE001 - the store is slow or down: the fallback queue will do
             log.warn_event("ivr.resume.history_unavailable", error=type(exc).__name__)
             return None
-        entries = [e for e in events if e.get("kind") == "queue_enter"]
+        entries = [e for e in events if isinstance(rec.from_timeline(e), rec.QueueEntered)]
         return entries[-1] if entries else None
 
     async def queue(self, channel: AgiChannel, queue: str, *, priority: int = 0, skills: dict[str, int] | None = None,

@@ -1,11 +1,13 @@
 """What the core's record events mean for Prometheus and the push stream: one observer, so the
-metrics count exactly what the record holds."""
+metrics count exactly what the record holds. Dispatch is on the event's type; the push
+stream's kinds are the record's (its JSON shape is the desks' and wallboards', unchanged)."""
 
 from __future__ import annotations
 
 from typing import Any
 from collections.abc import Callable
 
+from acd import events as rec
 from acd.routing.commands import Publish, Record
 from acd.routing.core import AcdCore
 from acd.telemetry import Telemetry
@@ -19,10 +21,22 @@ class RecordObserver:
         self.repairs = 0
 
     def record(self, r: Record) -> None:
-        d = r.data
-        handler = getattr(self, "_on_" + r.kind, None)
-        if handler is not None:
-            handler(r.call_id, d)
+        e = r.event
+        if isinstance(e, rec.QueueEntered):
+            self._on_queue_enter(e)
+        elif isinstance(e, rec.Connected):
+            self._on_connected(r.call_id, e)
+        elif isinstance(e, rec.QueueExited):
+            self._on_queue_exit(e)
+        elif isinstance(e, rec.OfferFailed):
+            self.telemetry.agent_offer("rona" if e.reason == "no answer" else e.reason.replace(" ", "_"))
+        elif isinstance(e, rec.Ended):
+            self.emit(rec.Ended.kind, {"agent_id": e.agent, "call_id": r.call_id})
+        elif isinstance(e, rec.WrapUpDone):
+            self._on_wrapup_done(r.call_id, e)
+        elif isinstance(e, rec.AgentStateChanged):
+            self.telemetry.agent_time(e.old, e.spent_s)  # occupancy
+            self.emit(rec.AgentStateChanged.kind, {"agent_id": e.agent, "state": e.state, "reason": e.reason, "since": e.since})
 
     def publish(self, p: Publish) -> None:
         if p.kind == "state_repair":
@@ -31,33 +45,22 @@ class RecordObserver:
             return
         self.emit(p.kind, dict(p.data))
 
-    # ------------------------------------------------------------------ one per record kind
-    def _on_queue_enter(self, call_id: str, d: dict[str, Any]) -> None:
-        if not d.get("resumed"):
-            self.telemetry.call_offered(d["queue"])
+    # ------------------------------------------------------------------ the kinds that count
+    def _on_queue_enter(self, e: rec.QueueEntered) -> None:
+        if not e.resumed:
+            self.telemetry.call_offered(e.queue)
 
-    def _on_connected(self, call_id: str, d: dict[str, Any]) -> None:
-        if not d.get("callback"):
-            self.telemetry.call_answered(d["queue"], d["waited_s"], d["service_level_s"])
+    def _on_connected(self, call_id: str, e: rec.Connected) -> None:
+        if not e.callback and e.queue is not None and e.waited_s is not None and e.service_level_s is not None:
+            self.telemetry.call_answered(e.queue, e.waited_s, e.service_level_s)
         self.telemetry.agent_offer("answered")
-        self.emit("connected", {"agent_id": d["agent"], "call_id": call_id, "queue": d["queue"]})
+        self.emit(rec.Connected.kind, {"agent_id": e.agent, "call_id": call_id, "queue": e.queue})
 
-    def _on_queue_exit(self, call_id: str, d: dict[str, Any]) -> None:
-        if d.get("reason") == "abandoned" and d.get("service_level_s") is not None:
-            self.telemetry.call_abandoned(d["queue"], d["waited_s"], d["service_level_s"], d["short_abandon_s"])
+    def _on_queue_exit(self, e: rec.QueueExited) -> None:
+        if e.reason == "abandoned" and e.service_level_s is not None and e.short_abandon_s is not None:
+            self.telemetry.call_abandoned(e.queue, e.waited_s, e.service_level_s, e.short_abandon_s)
 
-    def _on_offer_failed(self, call_id: str, d: dict[str, Any]) -> None:
-        reason = str(d.get("reason"))
-        self.telemetry.agent_offer("rona" if reason == "no answer" else reason.replace(" ", "_"))
-
-    def _on_ended(self, call_id: str, d: dict[str, Any]) -> None:
-        self.emit("ended", {"agent_id": d["agent"], "call_id": call_id})
-
-    def _on_wrapup_done(self, call_id: str, d: dict[str, Any]) -> None:
-        if d.get("queue") in self.core.queues:
-            self.telemetry.call_completed(d["queue"], d["talk_s"], d["hold_s"], d["wrapup_s"])
-        self.emit("wrapup_done", {"agent_id": d["agent"], "call_id": call_id, "disposition": d.get("disposition")})
-
-    def _on_agent_state(self, call_id: str, d: dict[str, Any]) -> None:
-        self.telemetry.agent_time(d["old"], d["spent_s"])  # occupancy
-        self.emit("agent_state", {"agent_id": d["agent"], "state": d["state"], "reason": d["reason"], "since": d["since"]})
+    def _on_wrapup_done(self, call_id: str, e: rec.WrapUpDone) -> None:
+        if e.queue in self.core.queues:
+            self.telemetry.call_completed(e.queue, e.talk_s, e.hold_s, e.wrapup_s)
+        self.emit(rec.WrapUpDone.kind, {"agent_id": e.agent, "call_id": call_id, "disposition": e.disposition})

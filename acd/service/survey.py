@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Any
-from collections.abc import Mapping
 
+from acd import events
 from acd.flows.ports_extra import CallContext
 from acd.logs import get_logger
 from acd.store.records import fold
@@ -28,10 +28,10 @@ class SurveyRecorder:
     inner: Any  # InteractionRecorder
     answers: dict[str, int | str] = field(default_factory=dict)
 
-    def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
-        if kind == "flow_step" and data.get("action") == "menu" and str(data.get("outcome", "")).isdigit():
-            self.answers[str(data["step"])] = int(data["outcome"])
-        self.inner.event(call_id, "survey_" + kind.removeprefix("flow_"), data)
+    def event(self, call_id: str, event: events.CallEvent) -> None:
+        if isinstance(event, events.FlowStep) and event.action == "menu" and event.outcome.isdigit():
+            self.answers[event.step] = int(event.outcome)
+        self.inner.event(call_id, events.as_survey_event(event))
 
 
 class PostCallSurvey:
@@ -53,21 +53,21 @@ class PostCallSurvey:
         flow = self.flow_for(rec.queue if rec else None)
         if rec is None or flow is None:
             log.warn_event("survey.no_flow", call_id=call.call_id, queue=rec.queue if rec else None)
-            engine.calllog.event(call.call_id, "survey", {"flow": None, "answers": {}, "completed": False,
-                                                          "reason": "no survey flow for this call's queue"})
+            engine.calllog.event(call.call_id, events.SurveyAnswered(flow=None, answers={}, completed=False,
+                                                                     reason="no survey flow for this call's queue"))
             await channel.hangup()
             return
         recorder = SurveyRecorder(engine.calllog)
         interpreter = replace_recorder(self.interpreter, recorder)
         result = await interpreter.run(flow, channel, call, flows=self.registry.current.flows)
-        data = {"flow": flow.name, "version": str(flow.version), "answers": dict(recorder.answers),
-                "completed": result.outcome == "hangup" and not result.failed, "agent": rec.agent,
-                "customer_id": rec.customer_id, "queue": rec.queue}
-        engine.calllog.event(call.call_id, "survey", data)
+        answered = events.SurveyAnswered(flow=flow.name, version=str(flow.version), answers=dict(recorder.answers),
+                                         completed=result.outcome == "hangup" and not result.failed, agent=rec.agent,
+                                         customer_id=rec.customer_id, queue=rec.queue)
+        engine.calllog.event(call.call_id, answered)
         score = recorder.answers.get("csat")
         if engine.quality is not None and isinstance(score, int) and 1 <= score <= 5:
             engine.quality.survey_answered(rec.queue, rec.agent, score, engine.settings.customers.csat_satisfied_min)
-        engine.emit("survey_done", {"call_id": call.call_id, "agent_id": rec.agent, "queue": rec.queue, "answers": data["answers"]})
+        engine.emit("survey_done", {"call_id": call.call_id, "agent_id": rec.agent, "queue": rec.queue, "answers": dict(answered.answers)})
         log.event("survey.done", call_id=call.call_id, flow=flow.name, answers=len(recorder.answers), outcome=result.outcome)
 
 

@@ -1,8 +1,9 @@
 """The core's timers on the engine's clock: ``StartTimer(id, at)`` becomes a loop callback that
 submits ``TimerFired(id)`` when the clock reaches ``at``; ``CancelTimer`` drops it.
 
-The clock decides what "reaching" means: on the system clock it is real time, on a virtual
-clock (tests, ``acd.clock.VirtualClock``) it is the moment the test advances time past ``at``.
+The callback runs on the running loop, whose time is the clock's: the wall clock on an ordinary
+loop (``SystemClock``), virtual time on ``acd.vtime.VirtualTimeLoop`` (``VirtualClock``), where
+the loop jumps to the timer when nothing else is left to do, so it fires at ``at`` exactly.
 """
 
 from __future__ import annotations
@@ -17,17 +18,12 @@ class TimerWheel:
     def __init__(self, clock: Clock, fire: Callable[[str], None]) -> None:
         self.clock = clock
         self._fire = fire
-        self._handles: dict[str, asyncio.TimerHandle | asyncio.Handle] = {}
+        self._handles: dict[str, asyncio.TimerHandle] = {}
 
     def start(self, timer_id: str, at: float) -> None:
         self.cancel(timer_id)
-        loop = asyncio.get_running_loop()
         delay = max(0.0, at - self.clock.now())
-        call_later = getattr(self.clock, "call_later", None)
-        if call_later is not None:  # a virtual clock schedules on its own time
-            self._handles[timer_id] = call_later(delay, self._fired, timer_id)
-        else:
-            self._handles[timer_id] = loop.call_later(delay, self._fired, timer_id)
+        self._handles[timer_id] = asyncio.get_running_loop().call_later(delay, self._fired, timer_id)
 
     def cancel(self, timer_id: str) -> None:
         handle = self._handles.pop(timer_id, None)

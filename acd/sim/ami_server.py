@@ -30,11 +30,11 @@ ALL_CLASSES = {"system", "call", "log", "verbose", "command", "agent", "user", "
 
 
 def _tv(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
 
 class AmiSession:
-    def __init__(self, server: "SimAmiServer", reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sid: int) -> None:
+    def __init__(self, server: SimAmiServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sid: int) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
@@ -68,7 +68,7 @@ class AmiSession:
 
 
 class SimAmiServer:
-    def __init__(self, pbx: "SimPbx", host: str, port: int, users: dict[str, str]) -> None:
+    def __init__(self, pbx: SimPbx, host: str, port: int, users: dict[str, str]) -> None:
         from acd.sim.ami_actions import AmiActions
 
         self.pbx = pbx
@@ -83,6 +83,7 @@ class SimAmiServer:
         self.answer_pings = True  # tests turn this off to simulate a stalled Asterisk
         self.actions_seen: list[Action] = []
         self.withhold: set[str] = set()  # lower-case action names left unanswered (a stalled Asterisk)
+        self._down_until = float("-inf")
 
     @property
     def port(self) -> int:
@@ -101,11 +102,13 @@ class SimAmiServer:
         if self._server:
             await self._server.wait_closed()
 
-    def drop_all(self) -> None:
-        """Cut every AMI connection (a network blip or an Asterisk restart)."""
+    def drop_all(self, down_for_s: float = 0.0) -> None:
+        """Cut every AMI connection (a network blip or an Asterisk restart); for ``down_for_s``
+        simulated seconds after, a client that connects is cut off at once (the link stays down)."""
         for s in list(self.sessions):
             s.writer.close()
         self.sessions.clear()
+        self._down_until = self.pbx.time.now() + down_for_s
 
     def broadcast(self, name: str, headers: list[tuple[str, str]], privilege: str = "call,all") -> None:
         data = encode_event(name, headers)
@@ -114,6 +117,9 @@ class SimAmiServer:
                 s.send(data)
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.pbx.time.now() < self._down_until:
+            writer.close()
+            return
         session = AmiSession(self, reader, writer, next(self._ids))
         task = asyncio.create_task(self._run(session), name=f"sim-ami-{session.sid}")
         self._tasks.add(task)
@@ -160,7 +166,7 @@ class SimAmiServer:
             return True
         if name == "ping":
             if self.answer_pings:
-                s.respond(a, "Success", ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))
+                s.respond(a, "Success", ("Ping", "Pong"), ("Timestamp", f"{self.pbx.clock.now():.6f}"))
             return True
         if name == "corestatus":
             self._core_status(s, a)
@@ -178,7 +184,7 @@ class SimAmiServer:
             s.respond(a, "Error", ("Message", f"Invalid/unknown command: {a.name}. Use Action: ListCommands to show available commands."))
             local, remote = s.addresses()
             s.send(encode_event("RequestBadFormat", [
-                ("Privilege", "security,all"), ("EventTV", _tv(time.time())), ("Severity", "Error"), ("Service", "AMI"),
+                ("Privilege", "security,all"), ("EventTV", _tv(self.pbx.clock.now())), ("Severity", "Error"), ("Service", "AMI"),
                 ("EventVersion", "1"), ("SessionID", s.session_id), ("LocalAddress", local), ("RemoteAddress", remote),
                 ("RequestType", f"Action: {a.name}"), ("SessionTV", _tv(s.started)), ("AccountID", s.username),
             ]) if s.wants("security,all") else b"")
@@ -202,7 +208,7 @@ class SimAmiServer:
             s.authenticated, s.username = True, user
             s.event_classes = self._classes(a.get("Events") or "on")
             s.respond(a, "Success", ("Message", "Authentication accepted"))
-            now = time.time()
+            now = self.pbx.clock.now()
             if s.wants("system,all"):
                 up = str(int(self.pbx.uptime()))
                 s.send(encode_event("FullyBooted", [("Privilege", "system,all"), ("Uptime", up), ("LastReload", up), ("Status", "Fully Booted")]))
@@ -218,7 +224,7 @@ class SimAmiServer:
         log.warn_event("sim.ami.login_refused", user=user, session=s.sid)
         await self.pbx.time.sleep(BAD_LOGIN_DELAY_S)
         self.broadcast("InvalidPassword", [
-            ("Privilege", "security,all"), ("EventTV", _tv(time.time())), ("Severity", "Error"), ("Service", "AMI"),
+            ("Privilege", "security,all"), ("EventTV", _tv(self.pbx.clock.now())), ("Severity", "Error"), ("Service", "AMI"),
             ("EventVersion", "2"), ("AccountID", user), ("SessionID", s.session_id), ("LocalAddress", local),
             ("RemoteAddress", remote), ("SessionTV", "1970-01-01T00:00:00.000+0000"),
         ], "security,all")

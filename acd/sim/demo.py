@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from typing import Any
 
 from acd.logs import get_logger
 from acd.sim.model import AgentBehaviour, CallerScript, CallOutcome
@@ -30,8 +31,10 @@ class DemoTraffic:
     """Places random callers into ``pbx`` at ``calls_per_minute`` until stopped.
 
     Caller mix: most choose a menu option and wait for an agent, some barge in, some type
-    an account number, about 15 % lose patience while queued and hang up. Before each call the
-    demo agents' phones are re-rolled: 5 % ring out, 2 % are busy, the rest answer in 1-4 s.
+    an account number, about 15 % lose patience while queued and hang up, and about 10 % press 1
+    for a callback when the general queue offers it (after ``callback_after_s`` of waiting) and
+    answer the call back. Before each call the demo agents' phones are re-rolled: 5 % ring out,
+    2 % are busy, the rest answer in 1-4 s.
     """
 
     def __init__(self, pbx: SimPbx, calls_per_minute: float, rng: random.Random, dnis: str = "5551234", agent_names: list[str] | None = None) -> None:
@@ -66,16 +69,18 @@ class DemoTraffic:
         number = f"+4479{rng.randint(10_000_000, 99_999_999)}"
         name = rng.choice(FIRST_NAMES)
         kind = rng.random()
-        common = dict(caller_id=number, caller_name=name, dnis=self.dnis, think_s=rng.uniform(0.3, 1.5))
+        common: dict[str, Any] = dict(caller_id=number, caller_name=name, dnis=self.dnis, think_s=rng.uniform(0.3, 1.5))
         if kind < 0.15:  # impatient: hangs up while waiting
             return CallerScript(keys=rng.choice("123"), hangup_after_s=rng.uniform(8, 25), name="impatient", **common)
-        if kind < 0.30:  # knows the menu and barges in
+        if kind < 0.25:  # general queue, then "press 1 to be called back" when it is offered
+            return CallerScript(keys="1,1", name="callback", **{**common, "think_s": 0.1})
+        if kind < 0.35:  # knows the menu and barges in
             return CallerScript(keys=rng.choice("123"), name="barge-in", **{**common, "think_s": 0.2})
-        if kind < 0.45:  # types an account number when asked
+        if kind < 0.50:  # types an account number when asked
             account = "".join(rng.choice("0123456789") for _ in range(8))
             return CallerScript(keys=f"{rng.choice('12')},{account}#", name="account", **common)
-        talk = rng.uniform(10, 40) if rng.random() < 0.5 else None
-        return CallerScript(keys=rng.choice("11223"), hangup_after_bridge_s=talk, name="regular", **common)
+        after_bridge = rng.uniform(10, 40) if rng.random() < 0.5 else None
+        return CallerScript(keys=rng.choice("11223"), hangup_after_bridge_s=after_bridge, name="regular", **common)
 
     def _reroll_agents(self) -> None:
         for name in self.agent_names:
@@ -106,6 +111,25 @@ class DemoTraffic:
             counts[_result(out)] += 1
         counts["placed"] = self.placed
         return dict(counts)
+
+
+def summary_table(traffic: DemoTraffic, queue_days: dict, callbacks: int, seconds: float) -> str:
+    """What the demo did, printed when it ends: the calls by result, then each queue's figures
+    (``queue_days``: name -> ``acd.telemetry.metrics.QueueDay``)."""
+    counts = traffic.summary()
+    lines = [f"demo summary: {counts.get('placed', 0)} calls placed in {seconds:.0f} s",
+             f"  connected {counts.get('connected', 0)}, abandoned {counts.get('abandoned', 0)}, "
+             f"callback booked {callbacks}, fallback {counts.get('fallback', 0)}, other {counts.get('other', 0)}, "
+             f"still in progress {max(0, counts.get('placed', 0) - sum(v for k, v in counts.items() if k != 'placed'))}",
+             "", f"  {'queue':<10} {'offered':>7} {'answered':>8} {'abandoned':>9} {'SL':>6} {'ASA s':>6}"]
+    for name, day in sorted(queue_days.items()):
+        if not day.offered:
+            continue
+        sl = day.service_level("answered")
+        asa = day.wait_answered_s / day.answered if day.answered else None
+        lines.append(f"  {name:<10} {day.offered:>7} {day.answered:>8} {day.abandoned:>9} "
+                     f"{'-' if sl is None else f'{sl:.0%}':>6} {'-' if asa is None else f'{asa:.1f}':>6}")
+    return "\n".join(lines) + "\n"
 
 
 def _result(out: CallOutcome) -> str:

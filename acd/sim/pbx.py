@@ -43,11 +43,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import time
 import uuid
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
+from acd.clock import Clock, SystemClock
 from acd.logs import get_logger
 from acd.sim.agi_caller import AgiSession, _split_callerid
 from acd.sim.ami_server import SimAmiServer
@@ -61,6 +61,7 @@ log = get_logger(__name__)
 
 CALLER_CONTEXT = "acd-inbound"
 AGENT_CONTEXT = "acd-agents"  # pjsip.conf: the agent endpoints' context (recorded "agents" on the test bed)
+FALLBACK_QUEUE = "acd-fallback"  # the app_queue queue of [acd-fallback] (extensions.conf ACD_FALLBACK_QUEUE)
 FALLBACK_QUEUE_S = 300.0
 RING_DELAY_S = 0.002  # Originate -> 180 Ringing
 BUSY_DELAY_S = 0.005
@@ -82,7 +83,7 @@ class SimEvent:
 class CallHandle:
     """One simulated inbound call; ``await finished()`` returns its ``CallOutcome``."""
 
-    def __init__(self, pbx: "SimPbx", channel: SimChannel, script: CallerScript, outcome: CallOutcome) -> None:
+    def __init__(self, pbx: SimPbx, channel: SimChannel, script: CallerScript, outcome: CallOutcome) -> None:
         self.pbx = pbx
         self.channel = channel
         self.script = script
@@ -97,7 +98,7 @@ class CallHandle:
         return self.channel.uniqueid
 
     async def finished(self, timeout: float = 30.0) -> CallOutcome:
-        """Wait (wall seconds) until the call is over."""
+        """Wait (loop seconds: virtual on a virtual-time loop) until the call is over."""
         await asyncio.wait_for(self.done.wait(), timeout)
         return self.outcome
 
@@ -126,9 +127,11 @@ class SimPbx:
         sound_seconds: Callable[[str], float] | None = None,
         agent_context: str = AGENT_CONTEXT,
         event_log_size: int = 100_000,
+        clock: Clock | None = None,
     ) -> None:
         self.agi_host, self.agi_port = agi_host, agi_port
-        self.time = SimTime(time_scale)
+        self.clock: Clock = clock or SystemClock()  # the engine's: on a virtual-time loop both share it
+        self.time = SimTime(time_scale, self.clock.monotonic)
         self.ami = SimAmiServer(self, ami_host, ami_port, users or {"acd": "acdsecret"})
         self.agents: dict[str, AgentBehaviour] = dict(agents or {})
         self.sound_seconds: Callable[[str], float] | None = sound_seconds
@@ -141,14 +144,15 @@ class SimPbx:
         self.events: collections.deque[SimEvent] = collections.deque(maxlen=event_log_size)
         self.agent_offers: dict[str, int] = {}  # endpoint -> times rung
         self.customers: dict[str, AgentBehaviour] = {}  # number dialled back (digits) -> how that phone answers
+        self.spy_legs: list = []  # acd.sim.chanspy.SpyLeg: supervisors' ChanSpy legs, in order
         self.callbacks_dialled: list[str] = []  # numbers dialled from [acd-callback], in order
         self.default_customer: AgentBehaviour | None = None  # how other dialled-back numbers answer (None: unreachable)
         self.agi_sessions: set[AgiSession] = set()
         self.astdb: dict[tuple[str, str], str] = {}
         self.global_vars: dict[str, str] = {}
         self.processed_calls = 0
-        self.started_wall = time.time()
-        self._started_mono = time.monotonic()
+        self.started_wall = self.clock.now()
+        self._started_mono = self.clock.monotonic()
         self._uid_seq = itertools.count(1)
         self._chan_seq = itertools.count(0)
         self._device_states: dict[str, str] = {}
@@ -170,7 +174,7 @@ class SimPbx:
         return self.ami.port
 
     def uptime(self) -> float:
-        return time.monotonic() - self._started_mono
+        return self.clock.monotonic() - self._started_mono
 
     def sound_length(self, name: str) -> float:
         """Simulated seconds a sound file plays (``sound_seconds`` overrides the table)."""
@@ -226,7 +230,7 @@ class SimPbx:
 
     # ------------------------------------------------------------------ channels
     def new_uniqueid(self) -> str:
-        return f"{int(time.time())}.{next(self._uid_seq)}"
+        return f"{int(self.clock.now())}.{next(self._uid_seq)}"
 
     def new_channel(self, endpoint: str, *, uniqueid: str | None, caller_num: str, caller_name: str, context: str, exten: str, state: ChannelState, kind: str, linkedid: str | None = None) -> SimChannel:
         uid = uniqueid or self.new_uniqueid()
@@ -594,9 +598,16 @@ class SimPbx:
         if ch.yanked.is_set():
             return "YANKED"
         try:
-            return task.result()
+            status = task.result()
         except (asyncio.CancelledError, Exception):
-            return "FAILURE"
+            status = "FAILURE"
+        self.set_variable(ch, "AGISTATUS", status)
+        return status
+
+    def set_variable(self, ch: SimChannel, name: str, value: str) -> None:
+        """A channel variable set by the dialplan or an application (VarSet, as recorded)."""
+        ch.variables[name] = value
+        self.emit("VarSet", ch.headers() + [("Variable", name), ("Value", value)], privilege="dialplan,all")
 
     async def _caller_bridged(self, handle: CallHandle) -> str | None:
         """The caller talks to an agent until one of them hangs up (or a Redirect)."""
@@ -626,12 +637,12 @@ class SimPbx:
     async def _fallback(self, handle: CallHandle) -> str | None:
         ch, script = handle.channel, handle.script
         ctx = "acd-fallback"
-        self.step(ch, ctx, "s", 1, "NoOp", f"acd-fallback: {ch.name} uid={ch.uniqueid}")
+        self.step(ch, ctx, "s", 1, "NoOp", f"acd-fallback: {ch.name} uid={ch.uniqueid} agi={ch.variables.get('AGISTATUS', '')}")
         resumed = ch.variables.get("ACD_RESUMED") == "1"
-        self.step(ch, ctx, "s", 2, "GotoIf", f'$["{ch.variables.get("ACD_RESUMED", "")}" = "1"]?plain')
+        self.step(ch, ctx, "s", 2, "GotoIf", f"{int(resumed)}?plain")  # AppData as Asterisk shows it: the expression evaluated
         if not resumed:
             self.step(ch, ctx, "s", 3, "Set", "ACD_RESUMED=1")
-            ch.variables["ACD_RESUMED"] = "1"
+            self.set_variable(ch, "ACD_RESUMED", "1")
             self.step(ch, ctx, "s", 4, "AGI", f"agi://{self.agi_host}:{self.agi_port}/resume")
             status = await self._caller_agi(handle, script_name="resume")
             if status == "YANKED":
@@ -644,16 +655,24 @@ class SimPbx:
         self.step(ch, ctx, "s", 5, "Playback", "queue-periodic-announce")
         if not await self._dialplan_sound(handle, "queue-periodic-announce"):
             return None
-        self.step(ch, ctx, "s", 6, "Queue", f"acd-fallback,,,,{int(FALLBACK_QUEUE_S)}")
+        self.step(ch, ctx, "s", 6, "Queue", f"{FALLBACK_QUEUE},,,,{int(FALLBACK_QUEUE_S)}")
+        # app_queue, as recorded (observed/engine_killed_while_caller_waits): the caller joins, hears
+        # music; when it leaves, QueueCallerAbandon (if it hung up) then QueueCallerLeave
+        self.emit("QueueCallerJoin", ch.headers() + [("Queue", FALLBACK_QUEUE), ("Position", "1"), ("Count", "1")], privilege="agent,all")
+        joined = self.time.now()
         self.start_moh(ch, "default")
         patience = script.fallback_patience_s
         wait = FALLBACK_QUEUE_S if patience is None else min(patience, FALLBACK_QUEUE_S)
         gone = await self._first(ch.gone, ch.async_goto, timeout=wait)
         self.stop_moh(ch)
-        if gone is ch.async_goto and not ch.gone.is_set():
-            return "redirect"
         if gone is None and patience is not None and patience < FALLBACK_QUEUE_S:
             self.request_hangup(ch, cause=16, by="caller", remote=True)
+        if ch.gone.is_set():
+            self.emit("QueueCallerAbandon", ch.headers() + [("Queue", FALLBACK_QUEUE), ("Position", "1"), ("OriginalPosition", "1"),
+                                                              ("HoldTime", str(int(self.time.now() - joined)))], privilege="agent,all")
+        self.emit("QueueCallerLeave", ch.headers() + [("Queue", FALLBACK_QUEUE), ("Position", "1"), ("Count", "0")], privilege="agent,all")
+        if gone is ch.async_goto and not ch.gone.is_set():
+            return "redirect"
         if ch.gone.is_set():
             self._finish(ch, h_exten=False)
             return None
@@ -1059,7 +1078,12 @@ class SimPbx:
         self._finish(ch, h_exten=True)
 
     async def _agent_application(self, ch: SimChannel, spec: "OriginateSpec") -> None:
-        """Originate with Application/Data instead of a context (Wait, Playback, ...)."""
+        """Originate with Application/Data instead of a context (Wait, Playback, ChanSpy...)."""
+        if spec.application.lower() == "chanspy":
+            from acd.sim.chanspy import run_chanspy
+
+            await run_chanspy(self, ch, spec)
+            return
         self.step(ch, ch.context, ch.exten, 1, spec.application, spec.data)
         seconds = float(spec.data) if spec.application.lower() == "wait" and spec.data else 1.0
         await self._first(ch.gone, timeout=seconds)

@@ -24,8 +24,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
+from acd import events as rec
 from acd.clock import Clock
 from acd.logs import get_logger
 from acd.store.sql import SpooledEvent, SqlStore
@@ -33,7 +35,6 @@ from acd.store.sql import SpooledEvent, SqlStore
 log = get_logger(__name__)
 
 _READ_CAP = 4 * 1024 * 1024
-SYNC_KINDS = frozenset({"ivr_end", "ended", "wrapup_done", "flow_end"})  # a call (or its part) ended: fsync
 
 
 def _json_default(value: Any) -> str:
@@ -66,10 +67,13 @@ class DurableRecorder:
         self._rejected: set[tuple[str, int]] = set()
         self._sync_due = False
         self.written = 0  # events now in the database, this process
+        self.write_failures = 0  # failed attempts to write a batch, this process
+        self.on_write_failure: Callable[[], None] | None = None  # telemetry's counter (acd.app wires it)
         self._open_segment()
 
     # ------------------------------------------------------------------ the recorder port
-    def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
+    def event(self, call_id: str, event: rec.CallEvent) -> None:
+        kind, data = rec.kind_of(event), event.to_record()
         if self._file is None:  # after close(): calls still ending during shutdown are spooled too
             self._open_segment()
         self._seq += 1
@@ -78,7 +82,7 @@ class DurableRecorder:
             "t": self.clock.now(), "data": dict(data),
         }, default=_json_default, separators=(",", ":"))
         self._file.write(line.encode() + b"\n")  # unbuffered: in the OS now, safe from a killed process
-        if kind in SYNC_KINDS:
+        if isinstance(event, rec.CLOSING):  # a call (or its part) ended
             self._sync_due = True  # the writer fsyncs it off the event loop, within moments
         if self._file.tell() >= self.segment_bytes:
             self._open_segment()
@@ -220,6 +224,9 @@ class DurableRecorder:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - an outage: keep spooling, retry with backoff
+                    self.write_failures += 1
+                    if self.on_write_failure is not None:
+                        self.on_write_failure()
                     if self._db_up:
                         log.warn_event("spool.database_down", error=type(exc).__name__, backlog_bytes=self.backlog_bytes())
                     self._db_up = False

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
+
+from acd import events as ev
 
 
 class Outcome(str, Enum):
@@ -20,6 +23,11 @@ class Outcome(str, Enum):
     TRANSFERRED = "transferred"
     CALLBACK = "callback"
     VOICEMAIL = "voicemail"
+    VERIFICATION_FAILED = "verification_failed"  # failed (or was locked out of) verification, then left
+    UNANSWERED = "unanswered"  # queued, but the queue sent the caller on (timeout, full, no agents)
+    ENGINE_LOST_CALL = "engine_lost_call"  # the engine lost the caller's session (crash, kill)
+    PBX_LOST = "pbx_lost"  # the PBX went away with the call
+    ENGINE_STOPPED = "engine_stopped"  # a clean stop ended the wait
     IN_PROGRESS = "in_progress"
 
 
@@ -71,7 +79,8 @@ class Interaction:
     notes: str | None = None
     recording: str | None = None
     ended_at: float | None = None
-    ended_by: str | None = None  # who hung up first on a connected call: caller | agent
+    ended_by: str | None = None  # who hung up first on a connected call: caller | agent | pbx_lost | engine_stop
+    fallback: bool = False  # the dialplan's [acd-fallback] took the caller on after the engine lost it
     callback_requested: bool = False
     survey: dict[str, Any] | None = None  # the post-call survey: flow, answers by question, agent, completed
     cards_shown: list[dict[str, Any]] = field(default_factory=list)  # knowledge cards on the screen-pop: id, version
@@ -83,7 +92,7 @@ class Interaction:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Interaction":
+    def from_dict(cls, d: Mapping[str, Any]) -> Interaction:
         d = dict(d)
         d["queues"] = [QueueVisit(**q) for q in d.get("queues", [])]
         d["offers"] = [OfferRecord(**o) for o in d.get("offers", [])]
@@ -93,105 +102,143 @@ class Interaction:
 
 _FLOW_OUTCOMES = {
     "transferred": Outcome.TRANSFERRED, "voicemail": Outcome.VOICEMAIL, "callback": Outcome.CALLBACK,
-    "hangup": Outcome.SELF_SERVED,  # the flow itself ended the call: served without an agent
 }
+#: how a FastAGI session or flow ends when the queue sent the caller on without an agent
+_UNANSWERED = frozenset({"timeout", "full", "empty", "unknown_queue", "callback_failed"})
+#: verification outcomes that leave the caller unverified
+_VERIFY_FAILED = frozenset({"failed", "locked", "timeout", "no_secret"})
+
+
+@dataclass
+class _Fold:
+    rec: Interaction
+    flow_outcome: str | None = None
+    ivr_outcome: str | None = None
+    closed: str | None = None
+    verification: str | None = None  # the last verification outcome
+    ended_offers: dict[str, str] = field(default_factory=dict)  # offer id -> outcome, ended before its ``offer`` event
 
 
 def fold(call_id: str, events: Iterable[Mapping[str, Any]]) -> Interaction:
     """Build the interaction from its timeline events (each with ``kind`` and ``t``), in order."""
-    rec: Interaction | None = None
-    flow_outcome: str | None = None
-    ivr_outcome: str | None = None
-    for ev in events:
-        kind, t = ev["kind"], float(ev.get("t", 0.0))
-        if rec is None:
-            rec = Interaction(call_id=call_id, started_at=t)
-        _apply(rec, kind, t, ev)
-        if kind == "flow_end":
-            flow_outcome = str(ev.get("outcome") or "")
-        elif kind == "ivr_end":
-            ivr_outcome = str(ev.get("outcome") or "")
-            rec.ended_at = rec.ended_at or (t if rec.answered_at is None else None)
-    if rec is None:
+    state: _Fold | None = None
+    for entry in events:
+        t = float(entry.get("t", 0.0))
+        if state is None:
+            state = _Fold(Interaction(call_id=call_id, started_at=t))
+        _apply(state, ev.from_timeline(entry), t)
+    if state is None:
         raise ValueError(f"no events for call {call_id}")
-    rec.outcome = _final_outcome(rec, flow_outcome, ivr_outcome)
-    return rec
+    state.rec.outcome = _final_outcome(state)
+    return state.rec
 
 
-def _apply(rec: Interaction, kind: str, t: float, ev: Mapping[str, Any]) -> None:
-    get = ev.get
-    if kind == "call_start":
-        rec.started_at = t
-        rec.ani, rec.dnis = get("ani") or None, get("dnis") or None
-        rec.uniqueid, rec.linkedid = get("uniqueid"), get("linkedid")
-    elif kind == "flow_start":
-        rec.flow = rec.flow or get("flow")
-    elif kind == "flow_step":
-        rec.ivr_path.append({k: v for k, v in ev.items() if k not in ("kind",)})
-    elif kind == "flow_end":
-        if get("customer_id"):
-            rec.customer_id = get("customer_id")
-        rec.verification_level = get("verification") or rec.verification_level
-    elif kind == "identified":
-        rec.customer_id = get("customer_id") or rec.customer_id
-    elif kind == "verification":
-        rec.verification_level = get("level") or rec.verification_level
-        rec.verification_method = get("method") or rec.verification_method
-        rec.locked = rec.locked or get("result") == "locked"
-    elif kind == "queue_enter":
-        rec.queues.append(QueueVisit(queue=get("queue"), entered_at=t))
-        rec.queue = get("queue")
-        rec.locked = rec.locked or bool(get("locked"))
-        if get("customer_id"):
-            rec.customer_id = get("customer_id")
-    elif kind == "queue_exit":
-        visit = _open_visit(rec, get("queue"))
-        if visit is not None:
-            visit.exited_at, visit.reason = t, get("reason")
-        if get("reason") in ("abandoned", "answered"):
-            rec.wait_s = sum(v.wait_s or 0.0 for v in rec.queues)
-    elif kind == "offer":
-        rec.offers.append(OfferRecord(agent=get("agent"), offered_at=t, ring_timeout_s=get("ring_timeout_s")))
-    elif kind == "offer_failed":
-        offer = _open_offer(rec, get("agent"))
-        if offer is not None:
-            offer.outcome, offer.ring_s = str(get("reason") or "failed"), t - offer.offered_at
-    elif kind == "connected":
-        rec.agent, rec.queue, rec.answered_at = get("agent"), get("queue") or rec.queue, t
-        if get("waited_s") is not None:
-            rec.wait_s = float(get("waited_s"))
-        offer = _open_offer(rec, get("agent"))
-        if offer is not None:
-            offer.outcome, offer.ring_s = "answered", t - offer.offered_at
-        visit = _open_visit(rec, rec.queue)
-        if visit is not None:
-            visit.exited_at, visit.reason = t, "answered"
-    elif kind == "recording":
-        rec.recording = get("file")
-    elif kind == "hold":
-        rec.hold_s += float(get("seconds") or 0.0)
-    elif kind == "ended":
-        rec.ended_at = t
-        rec.ended_by = get("by") or rec.ended_by
-        if get("talk_s") is not None:
-            rec.talk_s = float(get("talk_s"))
-    elif kind == "wrapup_done":
-        rec.wrapup_s = float(get("wrapup_s") or 0.0)
-        rec.disposition, rec.notes = get("disposition"), get("notes")
-    elif kind == "callback_requested":
-        rec.callback_requested = True
-    elif kind == "callback_booked":  # an outbound call-back for a follow-up task
-        rec.queues.append(QueueVisit(queue=get("queue"), entered_at=t))
-        rec.queue, rec.callback_requested = get("queue"), True
-        rec.dnis = get("number") or rec.dnis
-        rec.customer_id = get("customer_id") or rec.customer_id
-    elif kind == "linked":
-        rec.customer_id = get("customer_id")
-    elif kind == "knowledge_shown":
-        rec.cards_shown += [{"id": c.get("id"), "version": c.get("version"), "at": t} for c in get("cards") or []]
-    elif kind == "survey":
-        rec.survey = {"flow": get("flow"), "answers": dict(get("answers") or {}), "completed": bool(get("completed")),
-                      "agent": get("agent") or rec.agent, "at": t}
+def _apply(state: _Fold, e: ev.CallEvent, t: float) -> None:  # noqa: C901, PLR0912 - one branch per kind
+    rec = state.rec
+    match e:
+        case ev.CallStarted():
+            rec.started_at = t
+            rec.ani, rec.dnis = e.ani or None, e.dnis or None
+            rec.uniqueid, rec.linkedid = e.uniqueid, e.linkedid
+        case ev.FlowStarted():
+            rec.flow = rec.flow or e.flow
+        case ev.FlowStep():
+            rec.ivr_path.append(e.to_record())
+        case ev.FlowEnded():
+            state.flow_outcome = e.outcome
+            rec.customer_id = e.customer_id or rec.customer_id
+            rec.verification_level = e.verification or rec.verification_level
+        case ev.IvrEnded():
+            state.ivr_outcome = e.outcome
+            rec.ended_at = rec.ended_at or (t if rec.answered_at is None else None)
+        case ev.Identified():
+            rec.customer_id = e.customer_id or rec.customer_id
+        case ev.Verification():
+            rec.verification_level = e.level or rec.verification_level
+            rec.verification_method = e.method or rec.verification_method
+            rec.locked = rec.locked or e.outcome == "locked"
+            state.verification = e.outcome
+        case ev.QueueEntered():
+            rec.queues.append(QueueVisit(queue=e.queue, entered_at=t))
+            rec.queue = e.queue
+            rec.locked = rec.locked or e.locked
+            rec.customer_id = e.customer_id or rec.customer_id
+        case ev.QueueExited():
+            visit = _open_visit(rec, e.queue)
+            if visit is not None:
+                visit.exited_at, visit.reason = t, e.reason
+            if e.reason in ("abandoned", "answered"):
+                rec.wait_s = sum(v.wait_s or 0.0 for v in rec.queues)
+        case ev.OfferRang():
+            ended = state.ended_offers.pop(e.offer, None)  # cancelled while its Originate was in flight
+            rec.offers.append(OfferRecord(agent=e.agent, offered_at=t, ring_timeout_s=e.ring_timeout_s,
+                                          outcome=ended or "ringing", ring_s=0.0 if ended else None))
+        case ev.OfferFailed():
+            _end_offer(state, e.agent, e.offer, e.reason or "failed", t)
+        case ev.OfferCancelled():
+            _end_offer(state, e.agent, e.offer, "cancelled", t)
+        case ev.Connected():
+            _connected(rec, e, t)
+        case ev.RecordingStarted():
+            rec.recording = e.file
+        case ev.Held():
+            rec.hold_s += float(e.seconds or 0.0)
+        case ev.Ended():
+            rec.ended_at = e.ended_at if e.ended_at is not None else t  # a PBX that died: where the call was last seen
+            rec.ended_by = e.by or ("pbx_lost" if e.pbx_lost else rec.ended_by)
+            if e.talk_s is not None:
+                rec.talk_s = float(e.talk_s)
+        case ev.WrapUpDone():
+            rec.wrapup_s = float(e.wrapup_s or 0.0)
+            rec.disposition, rec.notes = e.disposition, e.notes
+        case ev.CallbackRequested():
+            rec.callback_requested = True
+        case ev.Linked():
+            rec.customer_id = e.customer_id
+        case ev.CallClosed():
+            _closed(state, e, t)
+        case ev.CallbackBooked():  # an outbound call-back for a follow-up task
+            rec.queues.append(QueueVisit(queue=e.queue, entered_at=t))
+            rec.queue, rec.callback_requested = e.queue, True
+            rec.dnis = e.number or rec.dnis
+            rec.customer_id = e.customer_id or rec.customer_id
+        case ev.KnowledgeShown():
+            rec.cards_shown += [{"id": c.get("id"), "version": c.get("version"), "at": t} for c in e.cards]
+        case ev.SurveyAnswered():
+            rec.survey = {"flow": e.flow, "answers": dict(e.answers), "completed": e.completed, "agent": e.agent or rec.agent, "at": t}
+
+
+def _connected(rec: Interaction, e: ev.Connected, t: float) -> None:
+    rec.agent, rec.queue, rec.answered_at = e.agent, e.queue or rec.queue, t
+    if e.waited_s is not None:
+        rec.wait_s = float(e.waited_s)
+    _close_offer(rec, e.agent, "answered", t)
+    visit = _open_visit(rec, rec.queue)
+    if visit is not None:
+        visit.exited_at, visit.reason = t, "answered"
+
+
+def _closed(state: _Fold, e: ev.CallClosed, t: float) -> None:
+    """The engine closed a call it could not end cleanly: the open queue visit and ringing
+    offers end here, and the call's end is the last time it was seen alive."""
+    rec = state.rec
+    end = e.last_seen if e.last_seen is not None else t
+    state.closed = e.outcome
+    rec.fallback = rec.fallback or e.fallback
+    visit = _open_visit(rec, None)
+    if visit is not None:
+        visit.exited_at, visit.reason = end, e.outcome
+    while _close_offer(rec, None, "cancelled", end):
+        pass
+    if rec.ended_at is None:
+        rec.ended_at = end
+        if rec.answered_at is not None:
+            rec.ended_by = rec.ended_by or e.outcome
+
+
+def _end_offer(state: _Fold, agent: str, offer_id: str, outcome: str, t: float) -> None:
+    if not _close_offer(state.rec, agent, outcome, t) and offer_id:
+        state.ended_offers[offer_id] = outcome
 
 
 def _open_visit(rec: Interaction, queue: str | None) -> QueueVisit | None:
@@ -208,22 +255,44 @@ def _open_offer(rec: Interaction, agent: str | None) -> OfferRecord | None:
     return None
 
 
-def _final_outcome(rec: Interaction, flow_outcome: str | None, ivr_outcome: str | None) -> Outcome:
+def _close_offer(rec: Interaction, agent: str | None, outcome: str, t: float) -> bool:
+    offer = _open_offer(rec, agent)
+    if offer is None:
+        return False
+    offer.outcome, offer.ring_s = outcome, max(0.0, t - offer.offered_at)
+    return True
+
+
+def _plain(outcome: str | None) -> str | None:
+    """``fallback:timeout`` (the flow's fallback queue said it) reads as ``timeout``."""
+    return outcome.split(":", 1)[1] if outcome and outcome.startswith("fallback:") else outcome
+
+
+def _final_outcome(state: _Fold) -> Outcome:  # noqa: PLR0911 - the outcomes in order of precedence
+    rec = state.rec
+    flow_outcome, ivr_outcome = _plain(state.flow_outcome), _plain(state.ivr_outcome)
     if rec.answered_at is not None:
         return Outcome.ANSWERED
-    if rec.callback_requested:
+    last = rec.queues[-1] if rec.queues else None
+    if rec.callback_requested or (last is not None and last.reason == "callback"):
         return Outcome.CALLBACK
-    for visit in reversed(rec.queues):
-        if visit.reason == "callback":
-            return Outcome.CALLBACK
-        if visit.reason in ("abandoned", "abandoned_queue"):
-            return Outcome.ABANDONED_QUEUE
-        break
+    if state.closed:
+        return Outcome(state.closed)
+    if last is not None and last.reason in ("abandoned", "abandoned_queue"):
+        return Outcome.ABANDONED_QUEUE
+    if last is not None and last.reason in ("engine_stopped", "pbx_lost"):
+        return Outcome(last.reason)
     for candidate in (flow_outcome, ivr_outcome):
-        if candidate and candidate in _FLOW_OUTCOMES:
+        if candidate in _FLOW_OUTCOMES:
             return _FLOW_OUTCOMES[candidate]
     if ivr_outcome is None and flow_outcome is None:
         return Outcome.IN_PROGRESS
-    if rec.queues:
-        return Outcome.ABANDONED_QUEUE
+    if last is not None:
+        return Outcome.UNANSWERED if last.exited_at is not None else Outcome.ABANDONED_QUEUE
+    if ivr_outcome in _UNANSWERED or flow_outcome in _UNANSWERED:
+        return Outcome.UNANSWERED
+    if state.verification in _VERIFY_FAILED:
+        return Outcome.VERIFICATION_FAILED
+    if "hangup" in (flow_outcome, ivr_outcome):  # the flow itself ended the call: served without an agent
+        return Outcome.SELF_SERVED
     return Outcome.ABANDONED_IVR

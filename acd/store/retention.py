@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from acd.clock import Clock
+from acd.events import RecordingStarted
 from acd.logs import get_logger
 from acd.store.models import ChannelContactRow, EventRow, InteractionRow, VerificationAttemptRow
 from acd.store.sql import AGENT_TIMELINE, SqlStore
@@ -159,7 +160,7 @@ async def _recordings(store: SqlStore, before: float, report: RetentionReport, d
                 record["recording"] = None
                 row.record, row.recording = record, None
                 cleared.append(row.call_id)
-            for e in (await s.scalars(select(EventRow).where(EventRow.call_id.in_(cleared), EventRow.kind == "recording"))).all():
+            for e in (await s.scalars(select(EventRow).where(EventRow.call_id.in_(cleared), EventRow.kind == RecordingStarted.kind))).all():
                 e.data = {**(e.data or {}), "file": None, "deleted": True}
 
 

@@ -8,13 +8,15 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from acd.clock import Clock, SystemClock
+from acd.events import AgentStateChanged
 from acd.logs import get_logger
 from acd.ports import CustomerSummary
 from acd.secrets import Secret, hash_secret
@@ -87,7 +89,7 @@ class SqlStore:
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
         self._migrated = False
 
-    async def open(self, *, migrate_schema: bool = True) -> "SqlStore":
+    async def open(self, *, migrate_schema: bool = True) -> SqlStore:
         if migrate_schema:
             await self.ensure_schema()
         return self
@@ -105,6 +107,14 @@ class SqlStore:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
+
+    async def check_writable(self) -> None:
+        """Raise unless the database takes a write now: a write statement that changes nothing,
+        rolled back (a read-only replica, a read-only SQLite file or a held write lock refuse it)."""
+        async with self.engine.connect() as conn:
+            async with conn.begin() as trans:
+                await conn.exec_driver_sql("DELETE FROM interaction_events WHERE 1 = 0")
+                await trans.rollback()
 
     # ------------------------------------------------------------------ customers
     async def create_customer(self, *, name: str, phones: Iterable[str] = (), emails: Iterable[str] = (),
@@ -337,11 +347,33 @@ class SqlStore:
                                     .order_by(EventRow.t, EventRow.seq))).all()
         return [{"kind": kind, "t": t, **(data or {})} for kind, t, data in rows]
 
+    async def open_interactions(self, limit: int = 10_000) -> list[tuple[str, float]]:
+        """Calls whose record has no end yet, with the time of their last event (when the engine
+        last saw them alive): what a restarted engine must reconcile with Asterisk."""
+        async with self.session() as s:
+            rows = (await s.execute(
+                select(InteractionRow.call_id, func.max(EventRow.t))
+                .join(EventRow, EventRow.call_id == InteractionRow.call_id)
+                .where(InteractionRow.ended_at.is_(None))
+                .group_by(InteractionRow.call_id).limit(limit))).all()
+        return [(call_id, float(t)) for call_id, t in rows]
+
     async def interactions_between(self, start: float, end: float) -> list[Interaction]:
         async with self.session() as s:
             rows = (await s.scalars(select(InteractionRow).where(InteractionRow.started_at >= start, InteractionRow.started_at < end)
                                     .order_by(InteractionRow.started_at))).all()
         return [_interaction(r) for r in rows]
+
+    async def interaction_records_between(self, start: float, end: float) -> list[tuple[Any, str | None]]:
+        """The stored records of the calls started in ``[start, end)`` as the driver returns them
+        (JSON text, or already decoded), with their customer ids: for big reads (the wallboard's
+        day) whose decoding the caller does off the event loop (:func:`interactions_from_raw`)."""
+        from sqlalchemy import text
+
+        query = text("SELECT record, customer_id FROM interactions WHERE started_at >= :start AND started_at < :end")
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query, {"start": start, "end": end})).all()
+        return [(r[0], r[1]) for r in rows]
 
     async def search_interactions(self, *, customer_id: str | None = None, ani: str | None = None, agent: str | None = None,
                                   queue: str | None = None, outcome: str | None = None, start: float | None = None,
@@ -388,7 +420,7 @@ class SqlStore:
 
         async with self.session() as s:
             rows = (await s.execute(select(EventRow.call_id, EventRow.t, EventRow.data).where(
-                EventRow.call_id.like(AGENT_TIMELINE + "%"), EventRow.kind == "agent_state",
+                EventRow.call_id.like(AGENT_TIMELINE + "%"), EventRow.kind == AgentStateChanged.kind,
                 EventRow.t >= start - lookback_s, EventRow.t < end,
             ).order_by(EventRow.call_id, EventRow.t, EventRow.seq))).all()
         if not rows:
@@ -397,7 +429,7 @@ class SqlStore:
         spans: list = []
         by_agent: dict[str, list[tuple[float, str]]] = {}
         for call_id, t, data in rows:
-            by_agent.setdefault(call_id[len(AGENT_TIMELINE):], []).append((t, str((data or {}).get("state"))))
+            by_agent.setdefault(call_id[len(AGENT_TIMELINE):], []).append((t, AgentStateChanged.from_record(data or {}).state))
         for agent, changes in by_agent.items():
             for (t0, state), nxt in zip(changes, changes[1:] + [(stop, "")]):
                 t1 = nxt[0]
@@ -447,6 +479,18 @@ def _customer_dict(row: CustomerRow, contacts) -> dict[str, Any]:
         "created_at": row.created_at, "updated_at": row.updated_at, "anonymised": row.anonymised_at is not None,
         "merged_into": row.merged_into,
     }
+
+
+def interactions_from_raw(rows: list[tuple[Any, str | None]]) -> list[Interaction]:
+    """Records from :meth:`SqlStore.interaction_records_between` (CPU only: run it in a thread)."""
+    import json
+
+    out = []
+    for record, customer_id in rows:
+        rec = Interaction.from_dict(json.loads(record) if isinstance(record, (str, bytes)) else record)
+        rec.customer_id = customer_id
+        out.append(rec)
+    return out
 
 
 def _interaction(row: InteractionRow) -> Interaction:

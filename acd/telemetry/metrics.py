@@ -20,8 +20,10 @@ Two families of figures:
   :class:`~acd.clock.Clock`; the accumulators reset at midnight. A figure whose denominator is
   zero is not exposed at all (no sample), rather than exposed as 0 or NaN.
 
-Formulas (T = the queue's service-level threshold passed with each call, N = the short-abandon
-threshold; "within T" means wait <= T; a short abandon is an abandon with wait < N):
+Formulas: every ratio comes from :mod:`acd.kpi` (one function per KPI, shared with the reports,
+the live view and the wallboard); in short (T = the queue's service-level threshold passed with
+each call, N = the short-abandon threshold; "within T" means wait <= T; a short abandon is an
+abandon with wait < N):
 
 * service level, definition ``answered``:
   ``answered_within_T / answered``
@@ -42,7 +44,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -50,6 +52,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from acd import kpi
 from acd.clock import Clock, SystemClock
 from acd.logs import get_logger
 
@@ -66,10 +69,10 @@ AGI_COMMAND_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
 
 # Agent states as the routing model names them (acd.routing.model.AgentState values).
 AGENT_STATES = ("logged_out", "ready", "reserved", "ringing", "on_call", "wrap_up", "not_ready")
-AGENT_BUSY_STATES = frozenset({"on_call", "wrap_up"})
-AGENT_STAFFED_STATES = frozenset({"ready", "reserved", "ringing", "on_call", "wrap_up"})
+AGENT_BUSY_STATES = kpi.BUSY_STATES
+AGENT_STAFFED_STATES = kpi.STAFFED_STATES
 
-SL_DEFINITIONS = ("answered", "abandon_adjusted")
+SL_DEFINITIONS = kpi.SL_DEFINITIONS
 
 # The FastAGI commands of Asterisk 22 (``agi show commands``): the only values of label ``command``.
 AGI_COMMANDS = frozenset({
@@ -120,7 +123,7 @@ class LabelGuard:
         return None
 
     def __call__(self, label: str, value: object) -> str:
-        text = value.value if hasattr(value, "value") and isinstance(getattr(value, "value"), str) else str(value)
+        text = value.value if hasattr(value, "value") and isinstance(value.value, str) else str(value)
         reason = self.problem(text)
         if reason is None:
             seen = self._seen.setdefault(label, set())
@@ -154,26 +157,19 @@ class QueueDay:
     handle_s: float = 0.0
 
     def service_level(self, definition: str = "answered") -> float | None:
-        if definition == "answered":
-            den = self.answered
-        elif definition == "abandon_adjusted":
-            den = self.answered + self.abandoned_after_sl
-        else:
-            raise ValueError(f"unknown service-level definition {definition!r}; use one of {SL_DEFINITIONS}")
-        return self.answered_within_sl / den if den else None
+        return kpi.service_level_by(definition, self.answered_within_sl, self.answered, self.abandoned_after_sl)
 
     @property
     def asa_s(self) -> float | None:
-        return self.wait_answered_s / self.answered if self.answered else None
+        return kpi.asa(self.wait_answered_s, self.answered)
 
     @property
     def aht_s(self) -> float | None:
-        return self.handle_s / self.completed if self.completed else None
+        return kpi.aht(self.handle_s, self.completed)
 
     @property
     def abandon_rate(self) -> float | None:
-        den = self.offered - self.abandoned_short
-        return (self.abandoned - self.abandoned_short) / den if den > 0 else None
+        return kpi.abandon_rate(self.abandoned, self.abandoned_short, self.offered)
 
 
 @dataclass
@@ -191,9 +187,7 @@ class _Day:
         return q
 
     def occupancy(self) -> float | None:
-        staffed = sum(s for st, s in self.agent_state_s.items() if st in AGENT_STAFFED_STATES)
-        busy = sum(s for st, s in self.agent_state_s.items() if st in AGENT_BUSY_STATES)
-        return busy / staffed if staffed > 0 else None
+        return kpi.occupancy_from_states(self.agent_state_s)
 
     def containment(self, flow: str) -> float | None:
         ended = self.ivr_ended.get(flow, 0)
@@ -388,6 +382,13 @@ class Telemetry:
         )
         self.ami_link_up = Gauge("acd_ami_link_up", "1 when the AMI link to Asterisk is logged in and alive.", registry=r)
         self.ami_reconnects = Counter("acd_ami_reconnects", "AMI reconnections after a lost link.", registry=r)
+        self.spool_backlog_bytes = Gauge(
+            "acd_spool_backlog_bytes", "Call-record bytes in the local spool not yet written to the database.", registry=r
+        )
+        self.database_write_failures = Counter(
+            "acd_database_write_failures", "Failed attempts to write a batch of call records to the database "
+            "(the records stay in the spool and are retried).", registry=r,
+        )
         self.state_repairs = Counter(
             "acd_state_repairs", "Live-state corrections made by reconciliation, by kind.", ["kind"], registry=r
         )
@@ -461,7 +462,7 @@ class Telemetry:
     def call_answered(self, queue: str, wait_s: float, sl_target_s: float) -> None:
         q = self._q(queue)
         wait_s = max(0.0, wait_s)
-        within = wait_s <= sl_target_s
+        within = kpi.within_service_level(wait_s, sl_target_s)
         self.calls_answered.labels(q).inc()
         if within:
             self.calls_answered_within_sl.labels(q).inc()
@@ -475,8 +476,8 @@ class Telemetry:
     def call_abandoned(self, queue: str, wait_s: float, sl_target_s: float, short_abandon_s: float) -> None:
         q = self._q(queue)
         wait_s = max(0.0, wait_s)
-        short = wait_s < short_abandon_s
-        after_sl = not short and wait_s > sl_target_s
+        short = kpi.is_short_abandon(wait_s, short_abandon_s)
+        after_sl = kpi.abandoned_after_service_level(wait_s, sl_target_s, short_abandon_s)
         self.calls_abandoned.labels(q).inc()
         if short:
             self.calls_abandoned_short.labels(q).inc()
@@ -500,7 +501,7 @@ class Telemetry:
         with self._lock:
             d = self._current_day().queue(q)
             d.completed += 1
-            d.handle_s += talk_s + hold_s + wrap_s
+            d.handle_s += kpi.handle_time(talk_s, hold_s, wrap_s)
 
     def set_queue_snapshot(
         self,
@@ -592,6 +593,12 @@ class Telemetry:
 
     def ami_link(self, up: bool) -> None:
         self.ami_link_up.set(1 if up else 0)
+
+    def spool_backlog(self, nbytes: int) -> None:
+        self.spool_backlog_bytes.set(max(0, nbytes))
+
+    def database_write_failed(self) -> None:
+        self.database_write_failures.inc()
 
     def ami_reconnect(self) -> None:
         self.ami_reconnects.inc()

@@ -3,7 +3,7 @@
 - ``acd_csat_surveys_total{queue,agent}`` and ``acd_csat_satisfied_total{queue,agent}``: post-call
   surveys with a ``csat`` answer, and those satisfied (``customers.csat_satisfied_min``). CSAT
   over any range is ``increase(satisfied) / increase(surveys)``: the formula of
-  ``acd.reports.quality`` (satisfied / surveys).
+  ``acd.kpi.csat`` (satisfied / surveys).
 - ``acd_fcr_ratio{queue}``: the FCR (``acd.reports.quality``) of the latest day whose
   ``customers.fcr_days`` window has closed, refreshed by ``FcrGaugeJob``."""
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from acd.reports.quality import is_satisfied
+from acd.kpi import is_satisfied
 
 
 class QualityMetrics:

@@ -1,19 +1,26 @@
 """End to end over the simulated PBX: a caller goes IVR -> queue -> agent -> wrap-up, plus RONA,
-abandon while ringing, and the re-sync after an AMI drop."""
+abandon while ringing, and the re-sync after an AMI drop.
+
+On virtual time (``acd.vtime``) with a contact centre's settings: agents ring for 20 s, wrap up
+for 30 s, talk for minutes, and a RONA'd agent comes back after the engine's 30 s; nothing here
+sleeps on the wall clock or pokes the engine's internals."""
 
 import asyncio
-import dataclasses
+
+import pytest
 
 from acd.routing.model import AgentState
 from acd.sim import AgentBehaviour, CallerScript
 from tests.acd.conftest import wait_until
 
+pytestmark = pytest.mark.virtual_time
+
 
 async def make_longest_idle(engine, first: str, then: str) -> None:
-    """``first`` has been idle longer than ``then``: ``then`` pauses and comes back, through
-    the API, a moment later (no poking at the core's fields)."""
+    """``first`` has been idle longer than ``then``: ``then`` takes a one-minute break through
+    the API (virtual time: the minute costs nothing)."""
     engine.acd.set_not_ready(then, "break")
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(60)
     engine.acd.set_ready(then)
     assert engine.core.agents[first].idle_since < engine.core.agents[then].idle_since
 
@@ -24,10 +31,11 @@ def kinds(engine, call_id):
 
 async def test_caller_reaches_an_agent_then_wrap_up(make_engine):
     engine = await make_engine(n_agents=2)
-    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
-    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=180)
+    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=3, talk_s=180)
     call = await engine.pbx.place_call(CallerScript(caller_id="+441234567890"))
-    outcome = await call.finished(15)
+    outcome = await call.finished(300)
+    assert 180 <= outcome.unbridged_at - outcome.bridged_at < 181
     assert outcome.connected and outcome.agent in ("PJSIP/agent1", "PJSIP/agent2")
     assert not outcome.fallback
     assert outcome.recordings and outcome.recordings[0]["file"].endswith(f"{call.uniqueid}.wav")
@@ -35,7 +43,10 @@ async def test_caller_reaches_an_agent_then_wrap_up(make_engine):
     for expected in ("call_start", "queue_enter", "routing_decision", "offer", "connected", "recording", "ended"):
         assert expected in k, (expected, k)
     agent_id = outcome.agent.split("/")[1]
-    await wait_until(lambda: engine.core.agents[agent_id].state == AgentState.READY, 5)
+    assert engine.core.agents[agent_id].state == AgentState.WRAP_UP
+    ended = asyncio.get_running_loop().time()
+    await wait_until(lambda: engine.core.agents[agent_id].state == AgentState.READY, 60)
+    assert 29 <= asyncio.get_running_loop().time() - ended <= 31  # the queue's 30 s wrap-up
     assert engine.core.agents[agent_id].calls_handled == 1
     assert engine.telemetry.queue_today("general").answered == 1
     metrics = engine.telemetry.render().decode()
@@ -46,13 +57,19 @@ async def test_caller_reaches_an_agent_then_wrap_up(make_engine):
 async def test_rona_sends_the_call_to_the_next_agent(make_engine):
     engine = await make_engine(n_agents=2)
     engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=None)  # rings out
-    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.5)
+    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=3, talk_s=120)
     await make_longest_idle(engine, "agent1", "agent2")  # agent1 is longest idle: offered first
+    loop = asyncio.get_running_loop()
     call = await engine.pbx.place_call(CallerScript())
-    outcome = await call.finished(20)
-    assert outcome.agent == "PJSIP/agent2"
+    await wait_until(lambda: engine.core.agents["agent1"].reason == "no answer", 60)
+    rona_at = loop.time()
     a1 = engine.core.agents["agent1"]
-    assert a1.state == AgentState.NOT_READY and a1.reason == "no answer"
+    assert a1.state == AgentState.NOT_READY
+    await wait_until(lambda: a1.state == AgentState.READY, 60)  # RONA recovery: back after 30 s
+    assert 29 <= loop.time() - rona_at <= 31
+    outcome = await call.finished(300)
+    assert outcome.agent == "PJSIP/agent2"
+    assert 20 <= outcome.bridged_at - outcome.started <= 40  # rang agent1 for its 20 s first
     assert engine.pbx.agent_offers == {"PJSIP/agent1": 1, "PJSIP/agent2": 1}
     timeline = engine.calllog.timeline(call.uniqueid)
     failed = [e for e in timeline if e["kind"] == "offer_failed"]
@@ -65,12 +82,13 @@ async def test_caller_hanging_up_while_the_agent_rings_cancels_the_leg(make_engi
 queues:
   - name: general
     ring_timeout_s: 30
-    moh_slice_s: 2
+    moh_slice_s: 20
     announce_position: false
 """)
     engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=None)
-    call = await engine.pbx.place_call(CallerScript(hangup_after_s=2.0))
-    outcome = await call.finished(15)
+    call = await engine.pbx.place_call(CallerScript(hangup_after_s=12.0))
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.RINGING, 10)
+    outcome = await call.finished(60)
     assert not outcome.connected and outcome.hung_up_by == "caller"
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.READY, 5)
     hangups = [a for a in engine.pbx.ami.actions_seen if a.name == "Hangup"]
@@ -83,8 +101,7 @@ queues:
 async def test_never_two_offers_to_one_agent(make_engine):
     engine = await make_engine(n_agents=2)
     for name in ("agent1", "agent2"):
-        engine.pbx.agents[name] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
-    engine.acd.apply_config((dataclasses.replace(engine.core.queues["general"], wrapup_s=0.05),), ())
+        engine.pbx.agents[name] = AgentBehaviour(answer_after_s=2, talk_s=45)
     busy = {}
     peak = {"max": 0}
 
@@ -99,21 +116,22 @@ async def test_never_two_offers_to_one_agent(make_engine):
 
     engine.ami.subscribe("*", on_event)
     calls = [await engine.pbx.place_call(CallerScript(caller_id=f"+4420{i:08d}")) for i in range(6)]
-    outcomes = await asyncio.gather(*(c.finished(40) for c in calls))
+    outcomes = await asyncio.gather(*(c.finished(600) for c in calls))
     assert all(o.connected for o in outcomes)
+    answered = sorted(o.bridged_at for o in outcomes)  # two at a time, each pair after talk + wrap-up
+    assert answered[2] - answered[0] >= 45 + 30 and answered[4] - answered[2] >= 45 + 30
     assert peak["max"] == 1
     assert sum(a.calls_handled for a in engine.core.agents.values()) == 6
 
 
 async def test_resync_after_ami_drop_repairs_state(make_engine):
     engine = await make_engine(n_agents=1)
-    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=30)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=300)
     call = await engine.pbx.place_call(CallerScript())
-    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 10)
-    engine.ami.reconnect_min = engine.ami.reconnect_max = 0.3
-    engine.pbx.ami.drop_all()
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 30)
+    engine.pbx.ami.drop_all(down_for_s=10)
     call.hangup()  # the caller leaves while the engine cannot hear it
-    await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 10)
+    await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 60)
     metrics = engine.telemetry.render().decode()
     assert 'acd_state_repairs_total{kind="connected_call"} 1.0' in metrics
     assert "acd_ami_reconnects_total 1.0" in metrics
@@ -124,15 +142,15 @@ async def test_overflow_when_no_agent_could_take_the_call(make_engine):
 queues:
   - name: general
     skills: {general: 1}
-    moh_slice_s: 1
+    moh_slice_s: 20
     announce_position: false
   - name: specialists
     skills: {rocket_science: 1}
     overflow_to: general
     overflow_if_no_agents: true
-    moh_slice_s: 1
+    moh_slice_s: 20
 """)
-    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=60)
     # route the next call to the specialists queue, which has nobody logged in
     from acd.routing.model import CallEntry
 
@@ -142,7 +160,7 @@ queues:
 
     engine.ivr.flow_runner = via_specialists
     call = await engine.pbx.place_call(CallerScript())
-    outcome = await call.finished(15)
+    outcome = await call.finished(120)
     assert outcome.agent == "PJSIP/agent1"
     kinds_seen = [e["kind"] for e in engine.calllog.timeline(call.uniqueid)]
     assert "overflow" in kinds_seen
@@ -155,17 +173,15 @@ async def test_a_broken_wait_session_leaves_no_ghost_in_the_queue(make_engine):
     engine = await make_engine(n_agents=1, queues="""
 queues:
   - name: general
-    moh_slice_s: 1
+    moh_slice_s: 20
     announce_position: false
 """)
     engine.acd.set_not_ready("agent1", "break")  # nobody to take it while we break the session
-    engine.acd.moh_margin_s = 0.5
-    engine.pbx.time_scale = 5.0  # a 1 s music slice now takes 5 s: past the engine's 1.5 s limit
-    engine.pbx.sound_seconds = lambda name: 0.01
+    engine.pbx.time_scale = 3.0  # Asterisk crawls: a 20 s music slice takes 60 s, past the engine's 20 + 30 s limit
     call = await engine.pbx.place_call(CallerScript())
-    await wait_until(lambda: call.outcome.fallback, 10)  # the session ended: dialplan went on to acd-fallback
+    await wait_until(lambda: call.outcome.fallback, 300)  # the session ended: dialplan went on to acd-fallback
     # [acd-fallback] resumes the caller once (its session breaks the same way), then the plain queue
-    await wait_until(lambda: "queue-periodic-announce" in call.outcome.prompts, 20)
+    await wait_until(lambda: "queue-periodic-announce" in call.outcome.prompts, 600)
     assert not engine.core.calls and not engine.core.offers
     timeline = engine.calllog.timeline(call.uniqueid)
     assert [e.get("reason") for e in timeline if e["kind"] == "queue_exit"] == ["engine_error", "engine_error"]
@@ -183,17 +199,27 @@ async def test_redis_live_state_keeps_an_agent_held_by_another_node(make_engine)
     other_node = RedisLiveStore(prefix=prefix)
     try:
         assert await other_node.reserve("agent1", "offer-from-node-b", "node-b", 60)
-        engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
-        engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
+        engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=60)
+        engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=3, talk_s=60)
         await make_longest_idle(engine, "agent1", "agent2")  # agent1 would be chosen first
         call = await engine.pbx.place_call(CallerScript())
-        outcome = await call.finished(15)
+        await wait_until(lambda: call.outcome.connected, 60)
+        assert engine.core.agents["agent1"].reason == "busy on another node"  # for 30 s, as after a RONA
+        outcome = await call.finished(120)
         assert outcome.agent == "PJSIP/agent2"
         assert "PJSIP/agent1" not in engine.pbx.agent_offers  # never rung
-        assert engine.core.agents["agent1"].reason == "busy on another node"
-        await wait_until(lambda: engine.core.agents["agent2"].state == AgentState.READY, 5)
-        await asyncio.sleep(0.1)  # the release is a background store operation
-        assert await other_node.holder("agent2") is None  # released after the call
+        await wait_until(lambda: engine.core.agents["agent2"].state == AgentState.READY, 60)
+        holders = {}
+
+        async def released() -> bool:  # the release is a background store operation
+            holders["agent2"] = await other_node.holder("agent2")
+            return holders["agent2"] is None
+
+        for _ in range(100):
+            if await released():
+                break
+            await asyncio.sleep(0.1)
+        assert holders["agent2"] is None  # released after the call
         assert await other_node.holder("agent1") == "offer-from-node-b"
     finally:
         keys = [k async for k in other_node.redis.scan_iter(f"{prefix}:*")]
@@ -205,10 +231,10 @@ async def test_redis_live_state_keeps_an_agent_held_by_another_node(make_engine)
 async def test_join_empty_leave_when_empty_and_overflow_on_estimated_wait(make_engine):
     engine = await make_engine(n_agents=1, queues="""
 queues:
-  - {name: general, moh_slice_s: 1, announce_position: false, announce_ewt: false}
-  - {name: night, skills: {night: 1}, join_empty: false, moh_slice_s: 1, announce_position: false}
-  - {name: day, leave_when_empty: true, moh_slice_s: 1, announce_position: false, announce_ewt: false}
-  - {name: busy, overflow_to: general, overflow_if_ewt_s: 60, default_handle_s: 600, moh_slice_s: 1, announce_position: false, announce_ewt: false}
+  - {name: general, moh_slice_s: 20, announce_position: false, announce_ewt: false}
+  - {name: night, skills: {night: 1}, join_empty: false, moh_slice_s: 20, announce_position: false}
+  - {name: day, leave_when_empty: true, moh_slice_s: 20, announce_position: false, announce_ewt: false}
+  - {name: busy, overflow_to: general, overflow_if_ewt_s: 60, default_handle_s: 600, moh_slice_s: 20, announce_position: false, announce_ewt: false}
 """)
     from acd.routing.model import CallEntry
 
@@ -232,7 +258,7 @@ queues:
     call = await engine.pbx.place_call(CallerScript())
     await wait_until(lambda: call.uniqueid in engine.core.calls, 10)
     engine.acd.logout("agent1")  # the last agent who could take it leaves
-    await wait_until(lambda: "day" in results, 10)
+    await wait_until(lambda: "day" in results, 60)  # noticed at the end of the music slice
     assert results["day"] == "empty"
     # the engine handled it (the flow's overflow route would take it): the dialplan does not resume it
     await wait_until(lambda: "queue-periodic-announce" in call.outcome.prompts, 10)
@@ -241,7 +267,7 @@ queues:
     call.hangup()
 
     engine.acd.login("agent1")
-    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.1, talk_s=30)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=600)
     engine.ivr.flow_runner = via("busy")
     first = await engine.pbx.place_call(CallerScript())  # agent1 takes it: busy for a while
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 10)

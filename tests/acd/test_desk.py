@@ -15,9 +15,11 @@ from acd.sim import AgentBehaviour, CallerScript
 from tests.acd.conftest import wait_until
 from tests.acd.test_flow_calls import CALLER, PIN, engine_with_customer, stored_interaction
 
+pytestmark = pytest.mark.virtual_time
+
 SLOW_WRAPUP = """
 queues:
-  - {name: general, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 60, moh_slice_s: 2, announce_position: false, announce_ewt: false}
+  - {name: general, skills: {general: 1}, ring_timeout_s: 20, wrapup_s: 120, moh_slice_s: 20, announce_position: false, announce_ewt: false}
 """
 
 
@@ -41,13 +43,15 @@ async def test_not_ready_reasons_come_from_the_catalogue(make_engine):
 async def test_a_forced_pause_withdraws_the_ringing_offer(make_engine):
     engine = await make_engine(n_agents=2, queues=SLOW_WRAPUP)
     engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=None)  # would ring out
-    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.3)
+    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=3, talk_s=60)
     engine.acd.set_not_ready("agent2", "break")
     call = await engine.pbx.place_call(CallerScript())
-    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.RINGING, 10)
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.RINGING, 30)
+    await asyncio.sleep(5)  # five seconds into the ring
     engine.acd.set_ready("agent2")
     engine.acd.set_not_ready("agent1", "technical")  # a supervisor pulls agent1 out
-    outcome = await call.finished(20)
+    outcome = await call.finished(300)
+    assert outcome.bridged_at - outcome.started < 20  # withdrawn, not rung out
     assert outcome.agent == "PJSIP/agent2"
     assert engine.core.agents["agent1"].reason == "technical"
     hangups = [a for a in engine.pbx.ami.actions_seen if a.name.lower() == "hangup"]
@@ -56,12 +60,13 @@ async def test_a_forced_pause_withdraws_the_ringing_offer(make_engine):
 
 async def test_wrap_up_with_a_disposition_lands_on_the_record(make_engine):
     engine = await make_engine(n_agents=1, queues=SLOW_WRAPUP)
-    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.3)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=240)
     with pytest.raises(NotInWrapUp):
         engine.acd.finish_wrapup("agent1", "resolved")
     call = await engine.pbx.place_call(CallerScript(caller_id="+447700900555"))
-    assert (await call.finished(20)).connected
+    assert (await call.finished(300)).connected
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.WRAP_UP, 10)
+    await asyncio.sleep(25)  # the agent types notes for 25 s
     with pytest.raises(NotInWrapUp):
         engine.acd.set_ready("agent1")  # wrap-up ends with a disposition, or when its time runs out
     with pytest.raises(InvalidChoice):
@@ -69,15 +74,14 @@ async def test_wrap_up_with_a_disposition_lands_on_the_record(make_engine):
     assert engine.acd.finish_wrapup("agent1", "resolved", "  customer happy  ") == call.uniqueid
     assert engine.core.agents["agent1"].state == AgentState.READY
     rec = await stored_interaction(engine, call.uniqueid)
-    assert rec.disposition == "resolved" and rec.notes == "customer happy" and rec.wrapup_s < 30
+    assert rec.disposition == "resolved" and rec.notes == "customer happy" and 25 <= rec.wrapup_s < 26
+    assert 240 <= rec.talk_s < 241
 
 
 async def test_the_screen_pop_shows_the_customer_and_the_decision_is_explained(make_engine, tmp_path):
     engine, cid = await engine_with_customer(make_engine, tmp_path)
-    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=5)
-    engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=0.2, talk_s=5)
-    call = await engine.pbx.place_call(CallerScript(caller_id=CALLER, dnis="5551234", keys=f"{PIN}#,1"))
-    await wait_until(lambda: call.uniqueid in engine.acd.connected_entries, 20)
+    call = await engine.pbx.place_call(CallerScript(caller_id=CALLER, dnis="5551234", keys=f",{PIN}#,1"))
+    await wait_until(lambda: call.uniqueid in engine.acd.connected_entries, 120)
     agent_id = engine.core.connected[call.uniqueid]
     work = await engine.desk.work(agent_id)
     pop = work["call"]
@@ -95,14 +99,14 @@ async def test_the_screen_pop_shows_the_customer_and_the_decision_is_explained(m
 async def test_wrap_up_can_be_extended_and_a_required_disposition_holds_the_agent(make_engine):
     engine = await make_engine(n_agents=1, queues="""
 queues:
-  - {name: general, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 0.5, moh_slice_s: 2, announce_position: false, disposition_required: true}
+  - {name: general, skills: {general: 1}, ring_timeout_s: 20, wrapup_s: 30, moh_slice_s: 20, announce_position: false, disposition_required: true}
 """)
-    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=0.3)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=90)
     call = await engine.pbx.place_call(CallerScript())
-    assert (await call.finished(20)).connected
+    assert (await call.finished(300)).connected
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.WRAP_UP, 10)
-    engine.acd.extend_wrapup("agent1", 1.0)
-    await asyncio.sleep(1.5)  # past the extended time: still in wrap-up, the queue wants a disposition
+    engine.acd.extend_wrapup("agent1", 60)
+    await asyncio.sleep(30 + 60 + 10)  # past the extended time: still in wrap-up, the queue wants a disposition
     assert engine.core.agents["agent1"].state == AgentState.WRAP_UP
     engine.acd.finish_wrapup("agent1", "sale")
     assert engine.core.agents["agent1"].state == AgentState.READY
@@ -112,19 +116,20 @@ queues:
 
 async def test_hold_time_is_measured_from_ami_and_kept_apart_from_talk(make_engine):
     engine = await make_engine(n_agents=1, queues=SLOW_WRAPUP)
-    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=30)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=600)
     call = await engine.pbx.place_call(CallerScript(caller_id="+447700900556"))
-    await wait_until(lambda: call.uniqueid in engine.core.connected, 15)
+    await wait_until(lambda: call.uniqueid in engine.core.connected, 60)
+    await asyncio.sleep(40)  # they talk
     engine.pbx.emit("Hold", call.channel.headers() + [("MusicClass", "default")])  # the agent puts the caller on hold
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(75)  # the agent looks something up
     engine.pbx.emit("Unhold", call.channel.headers())
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(20)  # and tells the caller
     call.hangup()
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.WRAP_UP, 10)
     engine.acd.finish_wrapup("agent1", "resolved")
     rec = await stored_interaction(engine, call.uniqueid)
-    assert 0.9 <= rec.hold_s <= 1.5 and rec.talk_s < 1.0  # talk excludes the hold
+    assert rec.hold_s == pytest.approx(75, abs=0.01) and 60 <= rec.talk_s <= 61  # talk excludes the hold
     metrics = engine.telemetry.render().decode()
     assert 'acd_queue_handle_seconds_total{part="hold",queue="general"}' in metrics
-    hold_line = [l for l in metrics.splitlines() if l.startswith('acd_queue_handle_seconds_total{part="hold"')][0]
-    assert float(hold_line.split()[-1]) >= 0.9
+    hold_line = [line for line in metrics.splitlines() if line.startswith('acd_queue_handle_seconds_total{part="hold"')][0]
+    assert float(hold_line.split()[-1]) == pytest.approx(75, abs=0.01)

@@ -9,17 +9,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from acd.sim import AgentBehaviour, CallerScript
 from acd.store.records import Outcome
 from tests.acd.conftest import wait_until
 from tests.acd.test_flow_calls import stored_interaction
 
+pytestmark = pytest.mark.virtual_time
+
 FLOWS = Path(__file__).resolve().parents[2] / "ivr_flows"
 QUEUES = """
 queues:
-  - {name: general, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 0.3, moh_slice_s: 1, announce_position: false,
+  - {name: general, skills: {general: 1}, ring_timeout_s: 20, wrapup_s: 30, moh_slice_s: 20, announce_position: false,
      announce_ewt: false, survey: survey}
-  - {name: plain, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 0.3, moh_slice_s: 1, announce_position: false,
+  - {name: plain, skills: {general: 1}, ring_timeout_s: 20, wrapup_s: 30, moh_slice_s: 20, announce_position: false,
      announce_ewt: false}
 """
 INBOUND = """
@@ -54,7 +58,7 @@ async def _engine(make_engine, tmp_path):
     (flows / "inbound.yaml").write_text(INBOUND)
     (flows / "plain.yaml").write_text(PLAIN)
     engine = await make_engine(n_agents=1, queues=QUEUES, engine_yaml=f"flows:\n  directory: {flows}\n  default_flow: inbound\n")
-    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=1.0)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=150)
     return engine
 
 
@@ -62,7 +66,7 @@ async def test_the_caller_stays_for_the_survey_and_the_answers_land_on_the_recor
     engine = await _engine(make_engine, tmp_path)
     cid = await engine.customers.create_customer(name="Ada Lovelace", phones=["+447700900123"], by="test")
     call = await engine.pbx.place_call(CallerScript(caller_id="+447700900123", keys="4,1"))
-    outcome = await call.finished(30)
+    outcome = await call.finished(400)
     assert outcome.connected and outcome.surveyed and outcome.hung_up_by == "engine"  # the survey flow's hangup step
     assert "acme/survey-rate-us-1-to-5" in outcome.prompts and outcome.prompts[-1] == "acme/survey-thank-you"
     assert outcome.digits_sent == "41"
@@ -98,6 +102,6 @@ async def test_the_caller_stays_for_the_survey_and_the_answers_land_on_the_recor
 async def test_a_queue_without_a_survey_hangs_the_caller_up_with_the_agent(make_engine, tmp_path):
     engine = await _engine(make_engine, tmp_path)
     call = await engine.pbx.place_call(CallerScript(caller_id="+447700900124", dnis="5559999", keys="4,1"))
-    outcome = await call.finished(30)
+    outcome = await call.finished(400)
     assert outcome.connected and not outcome.surveyed and outcome.hung_up_by == "agent"
     assert "survey_start" not in [e["kind"] for e in engine.calllog.timeline(call.uniqueid)]

@@ -14,11 +14,13 @@ from acd.tasks.model import TaskInput
 from tests.acd.conftest import wait_until
 from tests.acd.test_flow_calls import stored_interaction
 
+pytestmark = pytest.mark.virtual_time
+
 QUEUES = """
 queues:
-  - {name: general, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 0.3, moh_slice_s: 1, announce_position: false,
-     announce_ewt: false, callback_retry_s: 0.5, callback_attempts: 2}
-  - {name: escalations, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 0.3, moh_slice_s: 1, announce_position: false}
+  - {name: general, skills: {general: 1}, ring_timeout_s: 20, wrapup_s: 30, moh_slice_s: 20, announce_position: false,
+     announce_ewt: false, callback_retry_s: 300, callback_attempts: 2}
+  - {name: escalations, skills: {general: 1}, ring_timeout_s: 20, wrapup_s: 30, moh_slice_s: 20, announce_position: false}
 """
 TASKS = """
 check_every: 1h   # the tests call run_once themselves
@@ -71,8 +73,8 @@ async def test_escalations_apply_once_each_and_are_pushed(engine):
 
 async def test_a_due_callback_rings_the_owner_first_then_the_customer_once(engine):
     engine.acd.set_not_ready("agent2", "break")
-    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=1.0)
-    engine.pbx.customers["447700900321"] = AgentBehaviour(answer_after_s=0.3, talk_s=1.0)
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=180)
+    engine.pbx.customers["447700900321"] = AgentBehaviour(answer_after_s=8, talk_s=180)
     cid = await engine.customers.create_customer(name="Grace Hopper", phones=["+447700900321"], by="test")
     now = engine.clock.now()
     later = await store_tasks.create_task(engine.customers, _task(engine, type="callback", owner_agent="agent1", customer_id=cid),
@@ -83,11 +85,11 @@ async def test_a_due_callback_rings_the_owner_first_then_the_customer_once(engin
     report = await engine.tasks.run_once()
     call_id = f"cb-{due['task_id']}"
     assert report.callbacks == [call_id]  # the other is not due until tomorrow
-    await wait_until(lambda: engine.pbx.callbacks_dialled == ["447700900321"], 15)  # the customer's number, from the record
-    await wait_until(lambda: call_id in engine.core.connected, 15)
+    await wait_until(lambda: engine.pbx.callbacks_dialled == ["447700900321"], 60)  # the customer's number, from the record
+    await wait_until(lambda: call_id in engine.core.connected, 60)
     assert engine.core.connected[call_id] == "agent1"
     assert (await engine.tasks.run_once()).callbacks == []  # booked once
-    await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 15)
+    await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 300)
     rec = await stored_interaction(engine, call_id)
     assert rec.customer_id == cid and rec.agent == "agent1" and rec.callback_requested and rec.queue == "general"
     history = await store_tasks.history(engine.customers, due["task_id"])
@@ -128,7 +130,7 @@ async def test_a_flow_task_step_stores_a_task_on_the_callers_customer(make_engin
     engine = await make_engine(n_agents=1, queues=QUEUES, engine_yaml=f"flows:\n  directory: {flows}\n  default_flow: book\n")
     cid = await engine.customers.create_customer(name="Ada Lovelace", phones=["+447700900555"], by="test")
     call = await engine.pbx.place_call(CallerScript(caller_id="+447700900555"))
-    await call.finished(20)
+    await call.finished(120)
     found = await store_tasks.list_tasks(engine.customers, store_tasks.TaskQuery(customer_id=cid))
     assert len(found) == 1, engine.calllog.timeline(call.uniqueid)
     task = found[0]

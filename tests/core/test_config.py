@@ -36,6 +36,18 @@ def test_agent_errors(tmp_path):
     assert "agents[1].skills.x: proficiency 9 is not between 1 and 5" in text
 
 
+def test_wallboard_thresholds_are_shares_and_amber_is_not_above_green(tmp_path):
+    f = tmp_path / "queues.yaml"
+    f.write_text("queues:\n  - name: a\n    sl_green: 80\n  - name: b\n    sl_green: 0.7\n    sl_amber: 0.9\n  - name: c\n    sl_amber: 0.5\n")
+    with pytest.raises(ConfigError) as err:
+        load_queues(f)
+    text = "\n".join(err.value.problems)
+    assert f"{f}:3:5: queues[0].sl_green: 80" in text and "between 0 and 1" in text
+    assert f"{f}:6:5: queues[1].sl_amber: 0.9 is above sl_green 0.7" in text
+    assert len(err.value.problems) == 2  # queue c is fine
+    f.write_text("queues:\n  - name: c\n    sl_green: 0.9\n    sl_amber: 0.5\n")
+    [q] = load_queues(f)
+    assert (q.sl_green, q.sl_amber) == (0.9, 0.5)
 def test_queue_ranges_are_checked_with_file_line_and_key(tmp_path):
     f = tmp_path / "queues.yaml"
     f.write_text(

@@ -260,6 +260,12 @@ def test_pjsip_objects_have_a_type_and_agents_match_the_engine_config() -> None:
         tech, _, name = agent["endpoint"].partition("/")
         assert tech == "PJSIP" and ("endpoint", name) in objects, f"{agent['endpoint']} not in pjsip.conf"
         assert objects[("endpoint", name)]["context"] == "acd-agents"
+    users = yaml.safe_load((ROOT / "config" / "users.yaml").read_text())["users"]
+    phones = [u["endpoint"] for u in users if u.get("endpoint")]
+    assert phones  # the supervisors' phones ChanSpy rings (listen / whisper / barge)
+    for endpoint in phones:
+        tech, _, name = endpoint.partition("/")
+        assert tech == "PJSIP" and ("endpoint", name) in objects, f"{endpoint} (config/users.yaml) not in pjsip.conf"
 
 
 # ------------------------------------------------------------------------ the other files
@@ -270,7 +276,7 @@ def test_modules_autoload_without_unloading_what_the_engine_needs() -> None:
     assert noload and all(n.endswith(".so") for n in noload)
     needed = {"chan_pjsip.so", "res_agi.so", "pbx_config.so", "res_musiconhold.so", "app_mixmonitor.so",
               "app_queue.so", "app_dial.so", "app_playback.so", "app_userevent.so", "app_stack.so",
-              "func_channel.so", "app_voicemail.so", "chan_local.so", "res_pjsip.so"}
+              "func_channel.so", "app_voicemail.so", "chan_local.so", "res_pjsip.so", "app_chanspy.so"}
     assert not needed & set(noload)
 
 

@@ -60,7 +60,7 @@ async def test_golden_call(case, registry):
     snapshot = registry.current
     flow = snapshot.get(case["flow"])
     fixtures = _load_fixtures(FLOWS / "testdata" / "fixtures.yaml")
-    ports, (queue, callbacks) = _build_ports(fixtures, case.get("queue_outcomes"), lambda kind, data: None)
+    ports, (queue, callbacks) = _build_ports(fixtures, case.get("queue_outcomes"), lambda event: None)
     at = dt.datetime.fromisoformat(case.get("at", "2026-11-24T10:00")).replace(tzinfo=ZoneInfo("Europe/London"))
     interp = FlowInterpreter(ports, FakeClock(at.timestamp()), fallback_queue="general")
     caller = case.get("caller", "+441234567890")

@@ -229,3 +229,16 @@ def test_cli_warnings_are_readable_lines_with_their_detail(capsys):
     assert line.startswith("acd: warning: acd offer cancel failed (offer=o-1, pin=") and "1234" not in line
     assert line.endswith("[acd.offer.cancel_failed]")
     del get_logger
+
+
+def test_the_engine_side_check_lists_unknown_names_of_a_flows_directory(tmp_path):
+    from acd.flows.catalogue import directory_problems, load_catalogue
+
+    conf = _config(tmp_path)
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "a.yaml").write_text("flow: a\nsteps:\n  q:\n    queue: genral\n    next: bye\n  bye:\n    hangup: true\n")
+    (flows / "schedules.yaml").write_text("schedules: {}\n")
+    problems = directory_problems(flows, load_catalogue(conf))
+    assert problems == [f"{flows}/a.yaml:4:5: queue 'genral' is not defined in {conf}/queues.yaml (did you mean `general`?)"]
+    assert directory_problems(FLOWS, load_catalogue(Path(__file__).resolve().parents[2] / "config")) == []

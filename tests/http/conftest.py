@@ -8,15 +8,18 @@ import pytest
 
 from acd.secrets import Secret, hash_secret
 
-TOKENS = {"admin": "admin.t-admin", "sup": "sup.t-sup", "agent1": "agent1.t-agent1", "agent2": "agent2.t-agent2"}
+TOKENS = {"admin": "admin.t-admin", "sup": "sup.t-sup", "agent1": "agent1.t-agent1", "agent2": "agent2.t-agent2",
+          "kiosk": "wall.t-kiosk"}
 
 
 def users_yaml() -> str:
-    rows = [("admin", "admin", None), ("sup", "supervisor", None), ("agent1", "agent", "agent1"), ("agent2", "agent", "agent2")]
+    rows = [("admin", "admin", None), ("sup", "supervisor", None), ("agent1", "agent", "agent1"), ("agent2", "agent", "agent2"),
+            ("kiosk", "kiosk", None)]
     out = "users:\n"
     for uid, role, agent in rows:
-        out += f"  - {{id: {uid}, name: {uid.title()}, role: {role}, token_hash: '{hash_secret(Secret(TOKENS[uid]), n=2**10)}'"
-        out += f", agent_id: {agent}}}\n" if agent else "}\n"
+        user_id = TOKENS[uid].split(".")[0]
+        out += f"  - {{id: {user_id}, name: {uid.title()}, role: {role}, token_hash: '{hash_secret(Secret(TOKENS[uid]), n=2**10)}'"
+        out += f", agent_id: {agent}}}\n" if agent else (", endpoint: PJSIP/sup}\n" if uid == "sup" else "}\n")
     return out
 
 

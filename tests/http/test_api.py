@@ -62,6 +62,9 @@ ROLE_TABLE = [
     ("POST", "/api/v1/customers/nope/erase", {"none": 401, "agent1": 403, "sup": 403, "admin": 422}),
     ("POST", "/api/v1/agents/agent1/link", {"none": 401, "agent2": 403, "agent1": 422, "sup": 422}),
     ("POST", "/api/v1/webhooks/contacts", {"none": 404, "agent1": 404}),  # 404: the webhook is off (no token configured)
+    # supervisors (acd/http/supervise.py); the kiosk role is refused everything else (test_wallboard.py)
+    ("GET", "/api/v1/wallboard", {"none": 401, "agent1": 403, "sup": 200, "admin": 200, "kiosk": 200}),
+    ("POST", "/api/v1/agents/agent1/spy", {"none": 401, "agent1": 403, "agent2": 403, "kiosk": 403, "sup": 422}),  # 422: no mode
     ("GET", "/api/v1/reports/quality", {"none": 401, "agent1": 403, "sup": 200}),
     # tasks (acd/http/tasks.py)
     ("GET", "/api/v1/task-types", {"none": 401, "agent1": 200, "sup": 200}),

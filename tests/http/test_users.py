@@ -102,6 +102,21 @@ def test_demo_tokens_name_their_user_by_id_or_role(tmp_path, monkeypatch):
     assert users.authenticate("demo-agent-token") is None and len(checks) == 3  # two agents: names nobody, no KDF
 
 
+def test_a_kiosk_token_comes_with_its_wallboard_link_and_endpoints_are_kept(tmp_path, capsys):
+    (tmp_path / "users.yaml").write_text(users_yaml())
+    assert main(["users", "token", "wall", "--config", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    token = out.out.strip()
+    assert f"/wallboard#kiosk={token}" in out.err
+    assert main(["users", "token", "sup", "--config", str(tmp_path)]) == 0
+    users = load_users(tmp_path / "users.yaml")
+    assert users.get("sup").endpoint == "PJSIP/sup" and users.authenticate(token).role.name == "KIOSK"
+
+
+def test_an_endpoint_must_be_a_channel(tmp_path):
+    (tmp_path / "users.yaml").write_text("users:\n  - {id: s, name: S, role: supervisor, endpoint: sup1}\n")
+    with pytest.raises(ConfigError, match=r"users\[0\].endpoint: 'sup1' is not a channel"):
+        load_users(tmp_path / "users.yaml")
 def test_users_add_creates_the_user_with_a_token_shown_once(tmp_path, capsys):
     (tmp_path / "agents.yaml").write_text("agents:\n  - {id: agent7, name: Seven, endpoint: PJSIP/agent7}\n")
     assert main(["users", "add", "sup2", "--role", "supervisor", "--name", "Sue Visor", "--config", str(tmp_path)]) == 0

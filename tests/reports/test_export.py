@@ -23,7 +23,7 @@ def test_queue_csv_shape_and_values():
     assert first == {
         "interval_start": "2026-11-23T09:00:00+00:00", "queue": "sales", "offered": "7", "answered": "4", "abandoned": "2",
         "short_abandoned": "1", "other": "1", "answered_in_sl": "1", "service_level": "0.2500",
-        "service_level_abandons": "0.2000", "asa_s": "27.500", "aht_s": "195.000", "abandon_rate": "0.2857",
+        "service_level_abandons": "0.2000", "asa_s": "27.500", "aht_s": "195.000", "abandon_rate": "0.1667",
         "longest_wait_s": "100.000", "service_level_s": "20.000", "short_abandon_s": "5.000"}
     empty = dict(zip(rows[0], rows[2]))
     assert empty["queue"] == "support" and empty["offered"] == "0" and empty["service_level"] == "" and empty["asa_s"] == ""
@@ -48,7 +48,7 @@ def test_table_is_aligned_and_readable():
     assert lines[0].split() == ["interval", "queue", "offered", "answered", "abandoned", "short", "SL", "SL+abn", "ASA",
                                 "s", "AHT", "s", "abn", "%", "max", "wait", "s"]
     assert set(lines[1]) <= {"-", " "}
-    assert lines[2].split() == ["2026-11-23", "09:00", "sales", "7", "4", "2", "1", "25.0%", "20.0%", "27.5", "195.0", "28.6%", "100.0"]
+    assert lines[2].split() == ["2026-11-23", "09:00", "sales", "7", "4", "2", "1", "25.0%", "20.0%", "27.5", "195.0", "16.7%", "100.0"]
     assert lines[3].split()[:3] == ["2026-11-23", "10:00", "sales"]  # support's empty rows are left out
     assert len({len(line) for line in lines[:2]}) == 1  # header and rule line up
     assert to_table([], "agent").splitlines()[-1] == "(no agents in this range)"

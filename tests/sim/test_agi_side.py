@@ -227,3 +227,54 @@ async def test_engine_down_sends_the_caller_to_fallback():
         assert apps[:9] == ["Set", "Answer", "AGI", "Goto", "NoOp", "GotoIf", "Set", "AGI", "Playback"] and "Queue" in apps
     finally:
         await pbx.stop()
+
+
+def _fallback_steps(events: list[tuple[str, dict]]) -> list[str]:
+    """The caller's way through [acd-fallback] up to app_queue, as ``Event[:Application or Variable=Value]``."""
+    out: list[str] = []
+    started = False
+    for name, h in events:
+        if name == "Newexten" and h.get("AppData") == "acd-fallback,s,1":
+            started = True
+        if not started:
+            continue
+        if name == "Newexten":
+            out.append(f"Newexten:{h.get('Application')}")
+        elif name == "VarSet" and h.get("Variable") in ("ACD_RESUMED", "AGISTATUS"):
+            out.append(f"VarSet:{h.get('Variable')}={h.get('Value')}")
+        elif name == "QueueCallerJoin":
+            out.append(f"QueueCallerJoin:{h.get('Position')}/{h.get('Count')}")
+            break
+    return out
+
+
+async def test_the_fallback_path_is_the_one_asterisk_showed_when_the_engine_was_killed():
+    """shared/asterisk/observed/engine_killed_while_caller_waits.ami.jsonl: after the broken ivr
+    session, [acd-fallback] sets ACD_RESUMED, its resume AGI fails (no engine), an apology, then
+    app_queue's QueueCallerJoin; the caller's hangup handler sends UserEvent(AcdHangup) with the
+    Uniqueid header twice."""
+    import json
+
+    from tests.transcripts import SHARED
+
+    observed_file = SHARED / "observed" / "engine_killed_while_caller_waits.ami.jsonl"
+    rows = [json.loads(line) for line in observed_file.read_text().splitlines()]
+    caller = next(r["Uniqueid"] for r in rows if r["Event"] == "Newchannel")
+    observed = [(r["Event"], r) for r in rows if r.get("Uniqueid", "").split("|")[0] == caller]
+    # the engine's first session was cut while a command ran: AGISTATUS SUCCESS there; here none answers at all
+    expected = [s.replace("AGISTATUS=SUCCESS", "AGISTATUS=FAILURE") for s in _fallback_steps(observed)]
+    assert expected[:3] == ["Newexten:Goto", "Newexten:NoOp", "Newexten:GotoIf"]  # the recording is read right
+
+    pbx = SimPbx(agi_port=1, time_scale=0.2)
+    await pbx.start()
+    try:
+        call = await pbx.place_call(CallerScript(fallback_patience_s=5))
+        await call.finished(5)
+        ours = [(e.name, dict(e.headers)) for e in pbx.events if dict(e.headers).get("Uniqueid") == call.uniqueid]
+        assert _fallback_steps(ours) == expected
+        [user] = [e for e in pbx.events_named("UserEvent") if dict(e.headers).get("Uniqueid") == call.uniqueid]
+        assert [v for k, v in user.headers if k == "Uniqueid"] == [call.uniqueid, call.uniqueid]
+        assert [e.name for e in pbx.events if e.name.startswith("QueueCaller") and dict(e.headers).get("Uniqueid") == call.uniqueid] == [
+            "QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave"]
+    finally:
+        await pbx.stop()

@@ -215,7 +215,7 @@ async def test_demo_traffic_places_varied_calls():
         await wait_until(lambda: demo.placed >= 5, 10)
         await demo.stop()
         assert len({c.script.caller_id for c in demo.calls}) == len(demo.calls)
-        assert {c.script.name for c in demo.calls} <= {"impatient", "barge-in", "account", "regular"}
+        assert {c.script.name for c in demo.calls} <= {"impatient", "callback", "barge-in", "account", "regular"}
         assert demo.summary()["placed"] == demo.placed
     finally:
         await close(engine, pbx, ami)

@@ -15,6 +15,7 @@ import uuid
 import asyncpg
 import pytest
 
+from acd import events
 from acd.clock import FakeClock
 from acd.store.durable import DurableRecorder
 from acd.store.records import Outcome
@@ -24,11 +25,11 @@ from tests.tcpproxy import TcpProxy
 
 
 def record_answered_call(rec: DurableRecorder, call_id: str, ani: str = "+442079460000") -> None:
-    rec.event(call_id, "call_start", {"ani": ani, "dnis": "0800", "uniqueid": call_id, "linkedid": call_id})
-    rec.event(call_id, "queue_enter", {"queue": "support", "priority": 0})
-    rec.event(call_id, "connected", {"agent": "agent1", "queue": "support", "waited_s": 4.0})
-    rec.event(call_id, "ivr_end", {"outcome": "answered"})
-    rec.event(call_id, "ended", {"agent": "agent1", "talk_s": 61.0})
+    rec.event(call_id, events.CallStarted(ani=ani, dnis="0800", uniqueid=call_id, linkedid=call_id))
+    rec.event(call_id, events.QueueEntered(queue="support", priority=0))
+    rec.event(call_id, events.Connected(agent="agent1", queue="support", waited_s=4.0))
+    rec.event(call_id, events.IvrEnded(outcome="answered"))
+    rec.event(call_id, events.Ended(agent="agent1", talk_s=61.0))
 
 
 async def wait_for(pred, timeout=10.0):
@@ -151,7 +152,7 @@ async def test_a_secret_in_event_data_is_spooled_masked(tmp_path, clock):
     from acd.secrets import Secret
 
     rec = DurableRecorder(tmp_path / "spool", None, clock)
-    rec.event("c", "flow_step", {"step": "pin", "inputs": {"pin": Secret("4321")}})
+    rec.event("c", events.FlowStep(step="pin", inputs={"pin": Secret("4321")}))
     await rec.close()
     text = "".join(p.read_text() for p in (tmp_path / "spool").glob("*.jsonl"))
     assert "4321" not in text and "***" in text

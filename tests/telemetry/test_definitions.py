@@ -216,6 +216,35 @@ tests:
             exp_annotations:
               summary: "High abandon rate on queue sales"
               description: "33.33% of callers hung up while waiting (short abandons excluded)."
+  # e1: 6 MB wait in the spool and every write fails; e2 is healthy (a small backlog, no failure)
+  - interval: 1m
+    input_series:
+      - series: 'acd_spool_backlog_bytes{{job="acd",instance="e1"}}'
+        values: '6000000x20'
+      - series: 'acd_spool_backlog_bytes{{job="acd",instance="e2"}}'
+        values: '2000x20'
+      - series: 'acd_database_write_failures_total{{job="acd",instance="e1"}}'
+        values: '0+3x20'
+      - series: 'acd_database_write_failures_total{{job="acd",instance="e2"}}'
+        values: '0x20'
+    alert_rule_test:
+      - eval_time: 3m
+        alertname: AcdSpoolBacklog
+        exp_alerts: []
+      - eval_time: 10m
+        alertname: AcdSpoolBacklog
+        exp_alerts:
+          - exp_labels: {{severity: warning, job: acd, instance: e1}}
+            exp_annotations:
+              summary: "Call records are piling up in the acd spool"
+              description: "5.722MiB of call records on e1 wait for the database."
+      - eval_time: 15m
+        alertname: AcdDatabaseWriteFailures
+        exp_alerts:
+          - exp_labels: {{severity: critical, job: acd, instance: e1}}
+            exp_annotations:
+              summary: "The acd engine cannot write call records to its database"
+              description: "15 failed writes in 5 minutes on e1; records stay in the spool until it is back."
 """
 
 

@@ -70,10 +70,13 @@ function showError(e) { $("desk-error").textContent = e.message; }
 function renderState() {
   const s = $("state");
   s.textContent = pretty(agent.state); s.className = agent.state;
-  $("reason").textContent = agent.reason ? `(${agent.reason})` : "";
+  const pause = agent.not_ready_after_call;  // asked for during the call (by the agent or a supervisor)
+  $("reason").textContent = agent.reason ? `(${agent.reason})` : pause ? `(not ready after this call: ${pause})` : "";
   tick();
+  const busy = ["on_call", "wrap_up"].includes(agent.state);
   $("btn-ready").disabled = !["not_ready", "logged_out"].includes(agent.state);
-  $("btn-not-ready").disabled = !["ready", "reserved", "ringing"].includes(agent.state);
+  $("btn-not-ready").disabled = !["ready", "reserved", "ringing", "on_call", "wrap_up"].includes(agent.state) || (busy && Boolean(pause));
+  $("btn-not-ready").textContent = busy ? "Not ready after this call" : "Not ready";
   $("btn-logout").disabled = !["ready", "not_ready"].includes(agent.state);
   const wrap = $("wrapup"), wasHidden = wrap.classList.contains("hidden");
   wrap.classList.toggle("hidden", agent.state !== "wrap_up");

@@ -1,7 +1,11 @@
-// Shared by the pages: the token (kept in sessionStorage), API calls, and the live stream.
-export function token() { return sessionStorage.getItem("acd.token") || ""; }
-export function setToken(t) { sessionStorage.setItem("acd.token", t); }
-export function clearToken() { sessionStorage.removeItem("acd.token"); }
+// Shared by the pages: the token (kept in sessionStorage: a signed-in person's token ends with the
+// browser session), API calls, and the live stream. A kiosk (a wall screen's read-only token) keeps
+// its token in localStorage instead, so the screen needs no sign-in after a browser restart.
+let store = sessionStorage, key = "acd.token";
+export function useKioskStorage() { store = localStorage; key = "acd.kiosk"; }
+export function token() { return store.getItem(key) || ""; }
+export function setToken(t) { store.setItem(key, t); }
+export function clearToken() { store.removeItem(key); }
 
 export async function api(method, path, body) {
   const r = await fetch(path, {

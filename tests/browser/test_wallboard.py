@@ -1,0 +1,117 @@
+"""The wallboard in headless Chromium: service-level colours from the queue's thresholds, every
+agent state shown even at 0, the clock and "updated" time, and kiosk mode (a link with a
+read-only token, no sign-in after the browser comes back, large type)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from acd.routing.model import AgentState
+from acd.sim import AgentBehaviour, CallerScript
+from tests.browser.helpers import run, sign_in, text, until
+from tests.http.conftest import TOKENS
+
+
+def _colour(browser) -> str:
+    return browser.find_element(By.CSS_SELECTOR, "tr[data-queue=general] .sl").get_attribute("data-colour")
+
+
+async def test_service_level_colour_follows_the_queue_thresholds(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=0.5)
+    await sign_in(browser, base, "wallboard", TOKENS["sup"])
+    await until(lambda: text(browser, "tr[data-queue=general] .offered") == "0")
+    assert _colour(browser) == "none" and text(browser, "tr[data-queue=general] .sl") == "–"  # no call: no service level yet
+    counts = text(browser, "#state-counts")
+    for state in ("ringing: 0", "reserved: 0", "on call: 0", "wrap up: 0", "ready: 1", "not ready: 1", "logged out: 0"):
+        assert state in counts
+    assert text(browser, "#clock") and text(browser, "#updated").startswith("updated ")
+    await engine.pbx.place_call(CallerScript(caller_id="+447700900402", dnis="5551234", keys="1"))
+    await until(lambda: text(browser, "tr[data-queue=general] .answered") == "1" and _colour(browser) == "green", 30)
+    assert text(browser, "tr[data-queue=general] .sl") == "100.0 %"
+    assert "sl-green" in browser.find_element(By.CSS_SELECTOR, "tr[data-queue=general] .sl").get_attribute("class")
+    browser.shot("green")
+    general = engine.core.queues["general"]
+    engine.acd.apply_config((dataclasses.replace(general, sl_green=1.5, sl_amber=0.9),), ())  # 100 % is now only amber
+    await until(lambda: _colour(browser) == "amber", 15)
+    browser.shot("amber")
+    engine.acd.apply_config((dataclasses.replace(general, sl_green=1.5, sl_amber=1.2),), ())
+    await until(lambda: _colour(browser) == "red", 15)
+    browser.shot("red")
+
+
+async def test_kiosk_link_needs_no_sign_in_after_a_restart_and_shows_large_type(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    await run(browser.get, f"{base}/wallboard#kiosk={TOKENS['kiosk']}")
+    await until(lambda: "ready" in text(browser, "tr[data-agent=agent1]"))
+    assert TOKENS["kiosk"] not in browser.current_url  # the token left the address bar
+    assert not browser.find_element(By.ID, "signin").is_displayed()
+    assert not browser.find_element(By.ID, "signout").is_displayed()
+    size = await run(lambda: browser.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)"))
+    assert size >= 24
+    browser.shot("kiosk")
+    # the browser is closed and opened again on the bookmarked screen: no token in the link any more
+    await run(lambda: browser.execute_script("sessionStorage.clear()"))  # what a browser restart forgets
+    await run(browser.get, "about:blank")
+    await run(browser.get, f"{base}/wallboard#kiosk")
+    engine.acd.set_not_ready("agent1", "lunch")
+    await until(lambda: "lunch" in text(browser, "tr[data-agent=agent1]"), 20)  # polled: no event stream for a kiosk
+    assert not browser.find_element(By.ID, "signin").is_displayed()
+    assert engine.core.agents["agent1"].state == AgentState.NOT_READY
+    assert not browser.find_elements(By.CSS_SELECTOR, "button.listen")  # a wall screen supervises nobody
+    browser.shot("kiosk-after-restart")
+
+
+async def test_listen_from_the_wallboard_rings_the_supervisor_into_the_agents_call(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=None)
+    engine.pbx.agents["sup"] = AgentBehaviour(answer_after_s=0.2, talk_s=None)
+    await sign_in(browser, base, "wallboard", TOKENS["sup"])
+    await until(lambda: "ready" in text(browser, "tr[data-agent=agent1]"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-agent=agent1] button.listen")  # no call: nothing to listen to
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900407", dnis="5551234", keys="1"))
+    await until(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-agent=agent1] button.listen").is_displayed(), 20)
+    browser.shot("on-call")
+    await run(lambda: browser.find_element(By.CSS_SELECTOR, "tr[data-agent=agent1] button.listen").click())
+    await until(lambda: "calling your phone (PJSIP/sup)" in text(browser, "#spy-result"), 10)
+    await until(lambda: len(engine.pbx.spy_legs) == 1, 10)
+    [leg] = engine.pbx.spy_legs
+    assert leg.mode == "listen" and leg.spyee.startswith("PJSIP/agent1-")
+    browser.shot("listening")
+    call.hangup()
+    await until(lambda: leg.ended is not None, 10)
+
+
+async def test_the_desktop_asks_for_not_ready_after_this_call(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=None)
+    await sign_in(browser, base, "agent", TOKENS["agent1"])
+    await until(lambda: text(browser, "#state") == "ready")
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900408", dnis="5551234", keys="1"))
+    await until(lambda: text(browser, "#state") == "on call", 20)
+    assert text(browser, "#btn-not-ready") == "Not ready after this call"
+    await run(lambda: Select(browser.find_element(By.ID, "reason-pick")).select_by_value("lunch"))
+    await run(lambda: browser.find_element(By.ID, "btn-not-ready").click())
+    await until(lambda: "not ready after this call: lunch" in text(browser, "#reason"), 10)
+    assert engine.core.agents["agent1"].state == AgentState.ON_CALL  # the call goes on
+    browser.shot("pause-pending")
+    call.hangup()
+    await until(lambda: text(browser, "#state") == "not ready" and "lunch" in text(browser, "#reason"), 20)
+    assert engine.core.agents["agent1"].reason == "lunch"
+
+
+async def test_a_kiosk_token_typed_into_the_form_reads_the_board_without_a_stream(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent2", "break")
+    await sign_in(browser, base, "wallboard", TOKENS["kiosk"])
+    await until(lambda: "ready" in text(browser, "tr[data-agent=agent1]"))
+    assert "kiosk" in browser.find_element(By.TAG_NAME, "body").get_attribute("class")
+    engine.acd.set_not_ready("agent1", "lunch")
+    await until(lambda: "lunch" in text(browser, "tr[data-agent=agent1]"), 20)  # by polling
+    assert engine.bus.subscribers == 0  # no event stream: a kiosk token may not open one
