@@ -40,6 +40,10 @@ class MemoryLeaderLease:
         return token
 
     async def acquire(self, node_id: str, ttl_s: float | None = None, at_least: int = 0) -> FencingToken | None:
+        return self.acquire_now(node_id, ttl_s, at_least)
+
+    def acquire_now(self, node_id: str, ttl_s: float | None = None, at_least: int = 0) -> FencingToken | None:
+        """``acquire`` without a suspension point (the single node's synchronous path)."""
         held = self._live()
         if held is not None and held.node_id != node_id:
             return None
@@ -116,6 +120,11 @@ class MemoryEventLog:
         return self._write(self._last.epoch if self._last else 0, records)
 
     async def fenced_append_many(self, token: FencingToken, records: list[Record]) -> list[LogPosition]:
+        return self.write_fenced(token, records)
+
+    def write_fenced(self, token: FencingToken, records: list[Record]) -> list[LogPosition]:
+        """``fenced_append_many`` without a suspension point: the single node appends and
+        handles an input in one step."""
         self._fence(token)
         return self._write(token.value, records)
 

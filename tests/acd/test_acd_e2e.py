@@ -12,9 +12,12 @@ from tests.acd.conftest import wait_until
 async def make_longest_idle(engine, first: str, then: str) -> None:
     """``first`` has been idle longer than ``then``: ``then`` pauses and comes back, through
     the API, a moment later (no poking at the core's fields)."""
+    assert await engine.acd.settled()  # with a shared log the inputs apply once the log has them
     engine.acd.set_not_ready(then, "break")
+    assert await engine.acd.settled()
     await asyncio.sleep(0.01)
     engine.acd.set_ready(then)
+    assert await engine.acd.settled()
     assert engine.core.agents[first].idle_since < engine.core.agents[then].idle_since
 
 
