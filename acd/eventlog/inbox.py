@@ -34,7 +34,7 @@ class RedisInbox:
         """Entries after ``after`` (from the start when None), waiting up to ``timeout_s``."""
         since = after or "0-0"
         block_ms = max(1, int(min(timeout_s, self.timeout_s / 2) * 1000))
-        reply = await guarded(
+        reply: Any = await guarded(
             self.redis.xread({self.key: since}, count=limit, block=block_ms), "inbox_read", self.timeout_s + block_ms / 1000, self.monitor,
         )
         out: list[tuple[str, dict[str, Any]]] = []
