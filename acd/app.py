@@ -207,6 +207,7 @@ async def _event_log(engine: Engine) -> AsyncIterator[Journal]:
 async def _acd_service(engine: Engine) -> AsyncIterator[AcdService]:
     acd = engine.acd
     await acd.start()
+    engine.core = acd.core  # with a shared log, the core rebuilt from it
     await engine.ami.start()  # fail loudly at start: wrong credentials, unreachable Asterisk
     try:
         yield acd

@@ -201,6 +201,7 @@ async def agent_get(request: web.Request) -> web.Response:
 async def agent_login(request: web.Request) -> web.Response:
     engine, agent_id = _engine(request), request.match_info["agent_id"]
     engine.acd.login(agent_id)
+    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
     return web.json_response(_agent_view(engine, agent_id))
 
 
@@ -208,6 +209,7 @@ async def agent_logout(request: web.Request) -> web.Response:
     engine, agent_id = _engine(request), request.match_info["agent_id"]
     engine.core.agent(agent_id)
     engine.acd.logout(agent_id)
+    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
     return web.json_response(_agent_view(engine, agent_id))
 
 
@@ -229,6 +231,7 @@ async def agent_state(request: web.Request) -> web.Response:
     user = _user(request)
     if user.agent_id != agent_id:
         log.event("http.agent.state_forced", agent=agent_id, by=user.id, state=body["state"], reason=body.get("reason"))
+    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
     return web.json_response(_agent_view(engine, agent_id))
 
 
@@ -244,6 +247,7 @@ async def agent_wrapup(request: web.Request) -> web.Response:
     body = await _json_body(request, WRAPUP_BODY)
     engine.core.agent(agent_id)
     engine.acd.finish_wrapup(agent_id, body["disposition"], body.get("notes"), ready=body.get("ready", True))
+    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
     return web.json_response(_agent_view(engine, agent_id))
 
 
