@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from acd.eventlog import Entry, EventLogError, FencingToken, Follower, LeaderLease, Unavailable
 from acd.eventlog.inbox import RedisInbox
-from acd.eventlog.timing import raise_if_cancelled
+from acd.eventlog.timing import Backoff, raise_if_cancelled
 from acd.logs import get_logger
 from acd.routing import inputs as ev
 from acd.routing.commands import AnswerClaim, Command, EndWait
@@ -52,6 +52,8 @@ class Replica:
         self._queued = 0  # inputs put in the pipeline by this node ...
         self._handled = 0  # ... and handled (or refused) by it
         self._sent: str | None = None  # the last inbox entry this node added
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # for the inbox, in order, kept while Redis is down
+        self._sending = False
         self._progress = asyncio.Condition()
 
     # ------------------------------------------------------------------ lifecycle
@@ -66,6 +68,7 @@ class Replica:
             on_leader=self._on_leader, on_lost=self._on_lost,
         )
         self.follower.start()
+        self._tasks["outbox"] = self._spawn(self._send_outbox(), f"acd-replica-outbox-{self.node_id}")
 
     async def stop(self) -> None:
         self._stop_leading()
@@ -89,15 +92,14 @@ class Replica:
             self._queued += 1
             self._queue.put_nowait((record_of(event), None))
         else:
-            self._spawn(self._to_inbox(record_of(event)), f"acd-inbox-add-{type(event).__name__}")
+            self._outbox.put_nowait(record_of(event))
 
     async def settled(self, timeout_s: float = 3.0) -> bool:
         """Wait until this node's core has applied every input this node submitted (through
         its pipeline, or the inbox and the leader); False after ``timeout_s``. The HTTP API
         answers after this, so a request's effect is visible in its reply."""
         def done() -> bool:
-            inputs_pending = bool(self._tasks_named("acd-inbox-add-"))
-            if inputs_pending:
+            if self._sending or not self._outbox.empty():
                 return False
             if self.leading:
                 return self._handled >= self._queued
@@ -116,18 +118,28 @@ class Replica:
             return False
         return True
 
-    def _tasks_named(self, prefix: str) -> list[asyncio.Task[Any]]:
-        return [t for t in self.acd._tasks if t.get_name().startswith(prefix) and not t.done()]
-
     async def _notify(self) -> None:
         async with self._progress:
             self._progress.notify_all()
 
-    async def _to_inbox(self, record: dict[str, Any]) -> None:
-        try:
-            self._sent = await self.inbox.add(record)
-        except Unavailable as exc:
-            log.warn_event("acd.replica.inbox_unavailable", node=self.node_id, input=record.get("type"), error=type(exc).__name__)
+    async def _send_outbox(self) -> None:
+        """One input at a time, in the order submitted; while Redis is down each is retried
+        (backing off), so nothing a caller or an agent did is lost."""
+        backoff = Backoff(0.05, 1.0)
+        while True:
+            record = await self._outbox.get()
+            self._sending = True
+            while True:
+                try:
+                    self._sent = await self.inbox.add(record)
+                    backoff.reset()
+                    break
+                except Unavailable as exc:
+                    raise_if_cancelled()
+                    log.warn_event("acd.replica.inbox_unavailable", node=self.node_id, input=record.get("type"), error=type(exc).__name__)
+                    await asyncio.sleep(backoff.next_delay())
+            self._sending = self._outbox.qsize() > 0
+            await self._notify()
 
     # ------------------------------------------------------------------ the leader
     def _on_leader(self, token: FencingToken) -> None:
@@ -167,7 +179,7 @@ class Replica:
         while not self._queue.empty():  # never handled, never in the log: the inputs go to the inbox
             record, inbox_id = self._queue.get_nowait()
             if inbox_id is None:
-                self._spawn(self._to_inbox(record), "acd-inbox-add-requeued")
+                self._outbox.put_nowait(record)
         self._handled = self._queued
 
     async def _pipeline(self) -> None:
@@ -188,6 +200,9 @@ class Replica:
                 self.refused += 1
                 log.warn_event("acd.replica.append_refused", node=self.node_id, epoch=token.value, error=type(exc).__name__, inputs=len(batch))
                 self._requeue_to_inbox(batch)
+                heartbeat = self.follower.heartbeat if self.follower is not None else None
+                if heartbeat is not None:  # lead no more (the campaign starts again); this task ends here
+                    await heartbeat.stop(release=False)
                 return
             for (position, record), (_, inbox_id) in zip(zip(positions, records, strict=True), batch, strict=True):
                 commands = self.journal.apply(self.acd.core, Entry(position, record))
@@ -200,7 +215,7 @@ class Replica:
     def _requeue_to_inbox(self, batch: list[tuple[dict[str, Any], str | None]]) -> None:
         for record, inbox_id in batch:
             if inbox_id is None:  # the others are still in the inbox, after the log's cursor
-                self._spawn(self._to_inbox(record), "acd-inbox-add-requeued")
+                self._outbox.put_nowait(record)
 
     async def _drain_inbox(self) -> None:
         while True:
