@@ -12,7 +12,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -388,5 +388,5 @@ async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: floa
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
         try:
             await asyncio.wait_for(stop.wait(), duration_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

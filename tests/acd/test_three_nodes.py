@@ -220,8 +220,12 @@ async def test_router_killed_while_the_agent_rings(cluster):
     await wait_until(lambda: c.pbx.agent_offers.get("PJSIP/agent1") == 1, 15)
     c.nodes["node-a"].proc.send_signal(signal.SIGKILL)
     leader, took = await c.wait_leader(other_than="node-a")
+    print(f"takeover {took:.2f} s")
     assert took <= TAKEOVER_S, took
+    agent2 = await c.api(leader, "GET", "/api/v1/agents/agent2")
+    assert (agent2["state"], agent2["reason"]) == ("not_ready", "break")  # the not-ready reason survived
     await answered_in_order(c, calls)
+    assert "PJSIP/agent2" not in c.pbx.agent_offers
 
 
 async def test_router_killed_while_a_call_is_connected(cluster):
@@ -230,11 +234,15 @@ async def test_router_killed_while_a_call_is_connected(cluster):
     await wait_until(lambda: calls[0].outcome.connected, 15)
     c.nodes["node-a"].proc.send_signal(signal.SIGKILL)
     leader, took = await c.wait_leader(other_than="node-a")
+    print(f"takeover {took:.2f} s")
     assert took <= TAKEOVER_S, took
     await answered_in_order(c, calls)
 
 
-@pytest.mark.parametrize("cluster", [4], indirect=True)
+WRAPUP_S = 6
+
+
+@pytest.mark.parametrize("cluster", [WRAPUP_S], indirect=True)
 async def test_router_killed_during_wrap_up(cluster):
     c = cluster
     calls = await place_three(c, AgentBehaviour(answer_after_s=0.3, talk_s=0.5))
@@ -247,8 +255,12 @@ async def test_router_killed_during_wrap_up(cluster):
         raise AssertionError("agent1 never went into wrap-up")
     c.nodes["node-a"].proc.send_signal(signal.SIGKILL)
     leader, took = await c.wait_leader(other_than="node-a")
+    print(f"takeover {took:.2f} s")
     assert took <= TAKEOVER_S, took
+    assert await c.agent_state(leader, "agent1") == "wrap_up"  # the wrap-up survived ...
     await answered_in_order(c, calls)
+    # ... and ended when it was due (its timer re-armed on the new leader, not restarted)
+    assert calls[1].outcome.bridged_at - calls[0].outcome.ended >= WRAPUP_S - 0.5
 
 
 @pytest.mark.parametrize("cluster", [3], indirect=True)
@@ -260,6 +272,7 @@ async def test_router_stopped_past_its_lease_issues_nothing_when_it_wakes(cluste
     c.proxy.targets = [("127.0.0.1", b.agi_port), ("127.0.0.1", cc.agi_port)]  # the balancer's health check drops A
     a.proc.send_signal(signal.SIGSTOP)
     leader, took = await c.wait_leader(other_than="node-a")
+    print(f"takeover {took:.2f} s")
     assert took <= TAKEOVER_S, took
     await wait_until(lambda: calls[1].outcome.connected, 20)  # the new leader routes
     a.proc.send_signal(signal.SIGCONT)  # A wakes with its wrap-up timer overdue and its lease gone
