@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from acd.eventlog import Entry, EventLogError, FencingToken, Follower, LeaderLease, Unavailable
+from acd.eventlog import Entry, EventLogError, FencingToken, Follower, LeaderLease, LogGap, Unavailable
 from acd.eventlog.inbox import RedisInbox
 from acd.eventlog.timing import Backoff, raise_if_cancelled
 from acd.logs import get_logger
 from acd.routing import inputs as ev
 from acd.routing.commands import AnswerClaim, Command, EndWait
+from acd.routing.core import AcdCore
+from acd.routing.snapshot import from_state, to_state
 from acd.service.journal import Journal, record_of
 
 if TYPE_CHECKING:
@@ -59,16 +61,34 @@ class Replica:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self.acd.core.now = 0.0  # every replica starts from the same state: time comes from the entries
-        core, replayed = await self.journal.restore(self.acd.core)
-        self.acd.core = core
-        self.acd.observer.core = core
+        self._initial = to_state(self.acd.core)  # the configured start, for a rebuild after a gap
+        await self._restore()
+        self._follow()
+        self._tasks["outbox"] = self._spawn(self._send_outbox(), f"acd-replica-outbox-{self.node_id}")
+
+    async def _restore(self) -> None:
+        core, replayed = await self.journal.restore(from_state(self._initial))
+        _adopt(self.acd.core, core)
         log.event("acd.replica.restored", node=self.node_id, at=str(self.journal.position), replayed=replayed)
+
+    def _follow(self) -> None:
         self.follower = Follower(
             self.journal.log, self.lease, self.node_id, self._apply_tailed, after=self.journal.position, ttl_s=self.ttl_s,
-            on_leader=self._on_leader, on_lost=self._on_lost,
+            on_leader=self._on_leader, on_lost=self._on_lost, on_gap=self._on_gap,
         )
         self.follower.start()
-        self._tasks["outbox"] = self._spawn(self._send_outbox(), f"acd-replica-outbox-{self.node_id}")
+
+    def _on_gap(self, gap: LogGap) -> None:
+        """Entries this copy needs are gone (trimmed past it, or lost in a Redis failover): the
+        copy is rebuilt from the last snapshot plus the log, and follows again."""
+        self._spawn(self._rebuild_after_gap(), f"acd-replica-rebuild-{self.node_id}")
+
+    async def _rebuild_after_gap(self) -> None:
+        self._stop_leading()
+        if self.follower is not None:
+            await self.follower.stop(release=True)
+        await self._restore()
+        self._follow()
 
     async def stop(self) -> None:
         self._stop_leading()
@@ -247,6 +267,14 @@ class Replica:
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = self.acd._spawn(coro, name)
         return task
+
+
+def _adopt(core: AcdCore, rebuilt: AcdCore) -> None:
+    """Give ``core`` the rebuilt one's state in place: the engine, the HTTP views, the waiting
+    room and the observers all hold this object."""
+    state: dict[str, Any] = core.__dict__
+    state.clear()
+    state.update(rebuilt.__dict__)
 
 
 def _stream_id(entry_id: str | None) -> tuple[int, int]:
