@@ -129,6 +129,10 @@ class MemoryEventLog:
         return self._write(token.value, records)
 
     async def read(self, after: LogPosition | None = None, limit: int = 1000) -> list[Entry]:
+        return self.read_now(after, limit)
+
+    def read_now(self, after: LogPosition | None = None, limit: int = 1000) -> list[Entry]:
+        """``read`` without a suspension point (the single node's synchronous journal)."""
         start = 0 if after is None else bisect.bisect_right(self._positions, after)
         stop = min(len(self._positions), start + max(0, limit))
         return [Entry(self._positions[i], decode_record(*self._payloads[i])) for i in range(start, stop)]
@@ -149,6 +153,9 @@ class MemoryEventLog:
         return self._last
 
     async def trim(self, before: LogPosition) -> int:
+        return self.trim_now(before)
+
+    def trim_now(self, before: LogPosition) -> int:
         cut = bisect.bisect_left(self._positions, before)
         del self._positions[:cut]
         del self._payloads[:cut]

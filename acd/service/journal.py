@@ -50,6 +50,11 @@ class Journal:
         self._memory_token: FencingToken | None = None
         self._saving: asyncio.Task[None] | None = None
         self._trim_to: LogPosition | None = None  # the snapshot before the last: lagging readers keep a window
+        self._bound: AcdCore | None = None  # ``bind``'s window (one node, synchronous)
+        self._bound_keep = 20_000
+        self._bound_state: dict[str, Any] = {}
+        self._bound_after: LogPosition | None = None
+        self._bound_count = 0
 
     # ------------------------------------------------------------------ one node: synchronous
     @property
@@ -67,6 +72,44 @@ class Journal:
                 raise RuntimeError("the in-process log's lease is held by another writer")
         (position,) = memlog.write_fenced(self._memory_token, [record_of(event)])
         return position
+
+    # ------------------------------------------------------------------ one node: a bounded window
+    def bind(self, core: AcdCore, keep: int = 20_000) -> None:
+        """Start a window at the core's present state (``append`` / ``rebuild``): a snapshot in
+        memory, the entries after it; past ``keep`` entries the snapshot moves up (memory stays
+        flat). The benchmarks and the replay proofs use this synchronous form."""
+        self._bound = core
+        self._bound_keep = keep
+        self._bound_state = to_state(core)
+        self._bound_after = self.position
+        self._bound_count = 0
+
+    def append(self, event: ev.AcdInput) -> LogPosition:
+        """``append_now`` inside the bound window."""
+        bound = self._bound
+        if bound is not None and self._bound_count >= self._bound_keep:
+            self.bind(bound, self._bound_keep)
+            memlog = self.log
+            if isinstance(memlog, MemoryEventLog) and self._bound_after is not None:
+                memlog.trim_now(self._bound_after)
+        position = self.append_now(event)
+        self.position = position
+        if bound is not None:
+            self._bound_count += 1
+        return position
+
+    def rebuild(self) -> AcdCore:
+        """A fresh core from the window's snapshot plus the entries after it."""
+        memlog = self.log
+        if self._bound is None or not isinstance(memlog, MemoryEventLog):
+            raise ValueError("the journal was never bound to a core (or its log is not in-process)")
+        core = from_state(self._bound_state)
+        after = self._bound_after
+        while entries := memlog.read_now(after, 1000):
+            for entry in entries:
+                core.handle(event_of(entry.record))
+                after = entry.position
+        return core
 
     # ------------------------------------------------------------------ the shared log
     async def append_fenced(self, token: FencingToken, records: list[dict[str, Any]]) -> list[LogPosition]:

@@ -65,6 +65,20 @@ class Cluster:
     nodes: dict[str, Node] = field(default_factory=dict)
     proxy: TcpProxy | None = None
     redis: aioredis.Redis = field(default_factory=lambda: aioredis.from_url("redis://127.0.0.1:6379/0"))
+    queued: set[str] = field(default_factory=set)  # callers whose CallQueued is in the shared log
+
+    async def watch_log(self) -> None:
+        """Read the shared log as it grows (before any trim) and note every caller queued."""
+        last = "0-0"
+        while True:
+            for entry_id, fields in await self.redis.xrange(f"{self.prefix}:log", min=f"({last}" if last != "0-0" else "-", max="+"):
+                last = entry_id.decode()
+                payload = fields.get(b"j")  # one field: the record's kind, then its JSON
+                if payload is not None:
+                    record = json.loads(payload)
+                    if record.get("type") == "CallQueued":
+                        self.queued.add(record["call_id"])
+            await asyncio.sleep(0.02)
 
     def configure(self, name: str) -> Node:
         conf = self.base / name
@@ -86,7 +100,7 @@ class Cluster:
               mode: asterisk
               ami: {{host: 127.0.0.1, port: {self.pbx.ami_port}, username: acd, secret: secret}}
               agi: {{host: 127.0.0.1, port: {node.agi_port}}}
-            live_state: {{backend: redis, key_prefix: '{self.prefix}', lease_ttl_s: 2.0}}
+            live_state: {{backend: redis, key_prefix: '{self.prefix}', lease_ttl_s: 2.0, snapshot_every: 10}}
             database: {{url: 'sqlite+aiosqlite:///{conf}/acd.sqlite3', spool_dir: '{conf}/spool'}}
             flows: {{directory: ''}}
             http: {{port: {node.http_port}}}
@@ -156,6 +170,7 @@ async def cluster(tmp_path, request):
     a, b, cc = (c.nodes[n] for n in ("node-a", "node-b", "node-c"))
     c.proxy = await TcpProxy("127.0.0.1", a.agi_port, ("127.0.0.1", b.agi_port), ("127.0.0.1", cc.agi_port)).start()
     pbx.agi_port = c.proxy.port
+    watcher = asyncio.create_task(c.watch_log(), name="test-watch-log")
     try:
         await c.start("node-a")
         assert (await c.wait_leader())[0] == "node-a"
@@ -170,6 +185,8 @@ async def cluster(tmp_path, request):
                 raise AssertionError(f"{name} never saw agent1 ready")
         yield c
     finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
         await c.close()
         await c.proxy.stop()
         await pbx.stop()
@@ -181,6 +198,10 @@ async def place_three(c: Cluster, first: AgentBehaviour) -> list:
     for n in range(3):
         calls.append(await c.pbx.place_call(CallerScript(caller_id=f"+44770090010{n}", hangup_after_bridge_s=None)))
         await asyncio.sleep(0.2)  # distinct arrival times: the order to keep
+    # every caller is in the queue (in the log) before anything is killed: a caller whose session
+    # breaks before it ever reached the queue may find no engine for its resume, and goes to
+    # the dialplan's plain fallback queue, which is Asterisk's business, not the takeover's
+    await wait_until(lambda: {call.uniqueid for call in calls} <= c.queued, 10)
     return calls
 
 
