@@ -35,17 +35,25 @@ from acd.service.flowports import AcdQueuePort, CallChannels, RecordedCallbacks,
 from acd.service.configreload import reload_config
 from acd.service.desk import AgentDesk
 from acd.service.ivr import IvrEntry
+from acd.service.survey import PostCallSurvey
 from acd.store.durable import DurableRecorder
 from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
+from acd.tasks.rules import TaskConfig, load_task_config
+from acd.knowledge.cards import load_cards
+from acd.knowledge.popsection import CardsSection
+from acd.reports.quality_load import FcrGaugeJob
+from acd.tasks.flowport import StoreTaskPort
+from acd.telemetry.quality import QualityMetrics
+from acd.tasks.service import TaskRunner
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
 from acd.http.events import EventBus
 from acd.http.queuefeed import QueueFeed
-from acd.http.users import Users, load_users
+from acd.http.users import Users, demo_tokens_refusal, load_users
 from acd.service.web import create_web_app
-from acd.settings import Settings
+from acd.settings import ConfigError, Settings
 from acd.sim import SimPbx
 from acd.sim.demo import DemoTraffic, demo_agents
 
@@ -71,6 +79,15 @@ class Engine:
     flows: FlowRegistry | None = None
     callbacks: RecordedCallbacks | None = None
     catalogue: DeskCatalogue = field(default_factory=DeskCatalogue)
+    task_config: TaskConfig = field(default_factory=TaskConfig)  # config/tasks.yaml
+    tasks: TaskRunner | None = None  # escalations and due call-backs
+    survey: PostCallSurvey | None = None  # [acd-survey] sessions (needs flows)
+    quality: QualityMetrics | None = None  # CSAT and FCR on Prometheus
+    knowledge: tuple = ()  # acd.knowledge.cards.Card from config/knowledge/
+
+    @property
+    def task_types(self) -> dict:
+        return self.task_config.types
     desk: AgentDesk | None = None
     listeners: list = field(default_factory=list)  # (kind, data) -> None: the live push stream
     users: Users | None = None
@@ -111,9 +128,17 @@ async def _agi_server(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FastAgiSer
     claim_session = counted("claim", lambda channel: engine.acd.handle_claim(channel))
     resume_session = counted("resume", lambda channel: ivr.resume(channel))
 
+    async def survey(channel) -> None:  # [acd-survey]: the caller after the agent left
+        if engine.survey is None:
+            await channel.hangup()
+            return
+        await engine.survey(channel)
+
+    survey_session = counted("survey", survey)
+
     port = 0 if engine.settings.pbx.mode == "sim" else cfg.port
     server = FastAgiServer(
-        {"ivr": ivr_session, "claim": claim_session, "resume": resume_session}, cfg.host, port,
+        {"ivr": ivr_session, "claim": claim_session, "resume": resume_session, "survey": survey_session}, cfg.host, port,
         max_sessions=cfg.max_sessions, env_timeout=cfg.env_timeout_s, command_timeout=cfg.command_timeout_s,
         on_command=t.agi_command, on_reject=t.agi_session_rejected,
     )
@@ -216,14 +241,35 @@ async def _acd_service(engine: Engine) -> AsyncIterator[AcdService]:
 
 
 @contextlib.asynccontextmanager
+async def _task_runner(engine: Engine) -> AsyncIterator[TaskRunner]:
+    """Escalations and due call-backs, every ``check_every`` of config/tasks.yaml."""
+    runner = TaskRunner(engine.customers, engine.acd, engine.clock, engine.task_config,
+                        fallback_queue=engine.settings.flows.fallback_queue, emit=engine.emit)
+    engine.tasks = runner
+    engine.quality = QualityMetrics(engine.telemetry)
+    c = engine.settings.customers
+    fcr = FcrGaugeJob(engine.customers, engine.quality, engine.clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min)
+    runner.start()
+    fcr.start()
+    try:
+        yield runner
+    finally:
+        await fcr.stop()
+        await runner.stop()
+
+
+@contextlib.asynccontextmanager
 async def _http(engine: Engine) -> AsyncIterator[int]:
     cfg = engine.settings.http
     app = create_web_app(engine.telemetry.render)
     engine.users = load_users(Path(engine.settings.config_dir) / "users.yaml", set(engine.core.agents))
     demo_users = await asyncio.to_thread(engine.users.with_demo_tokens)
     if demo_users:  # public tokens: fine for the demo, never against a real PBX
-        warn = log.error_event if engine.settings.pbx.mode == "asterisk" else log.warn_event
-        warn("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
+        refusal = demo_tokens_refusal(engine.settings.pbx.mode, demo_users, engine.users.path)
+        if refusal is not None:
+            log.error_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
+            raise ConfigError([refusal])
+        log.warn_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
     bus = EventBus()
     engine.bus = bus
     engine.listeners.append(lambda kind, data: bus.publish(kind, data))
@@ -284,14 +330,17 @@ async def _flows(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FlowRegistry | 
         directory=engine.customers, verification=SqlVerification(engine.customers, engine.clock, LockoutPolicy(s.verification.max_failures, s.verification.window_s),
                                      on_attempt=engine.telemetry.verification_attempt),
         recorder=engine.calllog, queue=AcdQueuePort(engine.acd, channels, engine.clock), http=http, callbacks=engine.callbacks,
+        tasks=StoreTaskPort(engine, emit=engine.emit),
     )
     interpreter = FlowInterpreter(ports, engine.clock, fallback_queue=s.flows.fallback_queue)
     ivr.flow_runner = engine_flow_runner(registry, interpreter, channels, engine.ami)
     engine.flows = registry
+    engine.survey = PostCallSurvey(engine, registry, interpreter)
     try:
         yield registry
     finally:
         ivr.flow_runner = None
+        engine.survey = None
         await registry.stop()
         await http.close()
 
@@ -317,6 +366,8 @@ def build_core(engine: Engine) -> None:
     queues = load_queues(config_dir / "queues.yaml")
     agents = load_agents(config_dir / "agents.yaml")
     engine.catalogue = load_desk(config_dir / "desk.yaml")
+    engine.task_config = load_task_config(config_dir / "tasks.yaml", frozenset(q.name for q in queues))
+    engine.knowledge = load_cards(config_dir / "knowledge", [q.name for q in queues])
 
     engine.core = AcdCore(queues, agents, id_prefix=f"{engine.settings.engine.node_id}-{uuid.uuid4().hex[:8]}", now=engine.clock.now())
     engine.calllog = MemoryCallLog(engine.clock, observers=[IvrMetrics(engine.telemetry)])
@@ -342,12 +393,15 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Syst
         if engine.demo is not None:
             await _seed_demo(engine)
         engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store,
-                                node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit, journal=engine.journal)
+                                node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit, journal=engine.journal,
+                                recordings_dir=settings.recording.dir, record_calls=settings.recording.enabled)
         if engine.lease is not None and engine.inbox is not None:
             engine.acd.share_log(Replica(engine.acd, engine.journal, engine.lease, engine.inbox, ttl_s=settings.live_state.lease_ttl_s))  # type: ignore[arg-type]
         engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
+        engine.desk.sections.append(CardsSection(engine))
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))
+        await stack.enter_async_context(_task_runner(engine))
         await stack.enter_async_context(_flows(engine, ivr))
         await stack.enter_async_context(_http(engine))
         if engine.demo is not None:

@@ -1,6 +1,7 @@
 """End to end over the simulated PBX: how long from the moment a call can be offered (it entered
-the queue, or its agent became ready) until the engine has sent the agent's Originate.
-200 concurrent calls, 50 agents."""
+the queue, or its agent became ready) until the core's routing decision is on the record (the
+ring latency suite, ``bench.ring_latency``, goes on to the Originate). 200 concurrent calls,
+50 agents."""
 
 from __future__ import annotations
 

@@ -44,6 +44,9 @@ from acd.flows.ports_extra import (
     QueueOutcome,
     QueuePort,
     RecordingControl,
+    TaskPort,
+    TaskRefused,
+    TaskRequest,
 )
 from acd.flows.template import Prompt, SayPart, SoundPart, TextTemplate, valid_sound_name
 from acd.logs import bind_call, get_logger
@@ -107,6 +110,7 @@ class FlowPorts:
     queue: QueuePort
     http: HttpPort
     callbacks: CallbackPort
+    tasks: TaskPort | None = None  # follow-up tasks (acd.tasks); None: the task step fails
 
 
 @dataclass(frozen=True)
@@ -839,6 +843,31 @@ class FlowInterpreter:
         )
         inputs.update({"number": number, "queue": queue})
         inputs["callback_id"] = await self.ports.callbacks.request_callback(request)
+        return "ok"
+
+    async def _do_task(self, step, p, st, flow, frame, channel, inputs) -> str:
+        """A follow-up task on the caller's customer; ``failed`` (with the reason on the record)
+        when the engine has no task store or refuses it."""
+        scope = self._scope(st, frame)
+
+        def render(t: TextTemplate | None) -> str | None:
+            return (t.render(scope).strip() or None) if t is not None else None
+
+        kind = render(p.type) or ""
+        number = render(p.number) or (None if st.call.withheld else st.call.caller or None)
+        request = TaskRequest(
+            call_id=st.call.call_id, flow=flow.name, step=step.name, type=kind,
+            customer_id=st.customer.customer_id if st.customer else None, title=render(p.title), queue=render(p.queue),
+            agent=render(p.agent), due=render(p.due), priority=p.priority, note=render(p.note), number=number)
+        inputs["type"] = kind
+        if self.ports.tasks is None:
+            inputs["problem"] = "tasks are off in this engine"
+            return "failed"
+        try:
+            inputs["task_id"] = await self.ports.tasks.create_task(request)
+        except TaskRefused as exc:
+            inputs["problem"] = str(exc)
+            return "failed"
         return "ok"
 
     async def _do_subflow(self, step, p, st, flow, frame, channel, inputs) -> str | _End:

@@ -40,6 +40,7 @@ ACTION_OUTCOMES: dict[str, tuple[str, ...]] = {
     "transfer": ("transferred",),
     "voicemail": ("left",),
     "callback": ("ok", "failed"),
+    "task": ("ok", "failed"),
     "subflow": (),  # the subflow's return outcomes
     "language": ("done",),
     "hangup": ("hangup",),
@@ -293,6 +294,20 @@ class CallbackParams:
     ask_number: DigitSpec | None = None  # collect a number when none is known (or always)
     always_ask: bool = False
     note: TextTemplate | None = None
+
+
+@dataclass(frozen=True)
+class TaskParams:
+    """A follow-up task on the caller's customer (``acd.tasks``)."""
+
+    type: TextTemplate
+    title: TextTemplate | None = None
+    queue: TextTemplate | None = None
+    agent: TextTemplate | None = None
+    due: TextTemplate | None = None
+    priority: str | None = None
+    note: TextTemplate | None = None
+    number: TextTemplate | None = None
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,36 @@ class CallbackPort(Protocol):
         ...
 
 
+# --------------------------------------------------------------------------- follow-up tasks
+@dataclass(frozen=True)
+class TaskRequest:
+    """A flow's ``task:`` step, rendered: the port checks it against config/tasks.yaml."""
+
+    call_id: str
+    flow: str
+    step: str
+    type: str
+    customer_id: str | None = None
+    title: str | None = None
+    queue: str | None = None
+    agent: str | None = None
+    due: str | None = None
+    priority: str | None = None
+    note: str | None = None
+    number: str | None = None
+
+
+class TaskRefused(Exception):
+    """The port refused the task (unknown type, queue or agent; bad due time); the step's
+    outcome is ``failed`` and the reason is on the record."""
+
+
+class TaskPort(Protocol):
+    async def create_task(self, request: TaskRequest) -> str:
+        """Stores the task; returns its id (``TaskRefused`` if the request is not acceptable)."""
+        ...
+
+
 # --------------------------------------------------------------------------- recording
 class RecordingControl(Protocol):
     """Pause/resume the call recording of one call (e.g. MixMonitor mute) while a secret is typed,

@@ -17,6 +17,7 @@ from acd.store.customers_edit import InvalidCustomer
 from acd.store.merge import MergeRefused
 from acd.store.search import BadQuery
 from acd.store.sql import NotFound as StoreNotFound, StoreError
+from acd.tasks.model import IllegalTaskChange, InvalidTask
 
 log = get_logger(__name__)
 
@@ -79,9 +80,9 @@ def as_response(exc: BaseException) -> web.Response | None:
     if isinstance(exc, InvalidCustomer):  # every field's problem, so a form can mark each one
         return _body("invalid", str(exc), 422, field=exc.field,
                      problems=[{"field": p.field, "detail": p.message} for p in exc.problems])
-    if isinstance(exc, (InvalidContact, BadQuery)):
+    if isinstance(exc, (InvalidContact, BadQuery, InvalidTask)):
         return _body("invalid", str(exc), 422, field=exc.field)
-    if isinstance(exc, MergeRefused):
+    if isinstance(exc, (MergeRefused, IllegalTaskChange)):
         return _body("conflict", str(exc), 409)
     if isinstance(exc, StoreError):
         return _body("invalid", str(exc), 422)

@@ -378,7 +378,8 @@ class AcdCore(CallPolicy, RoutingState):
 AcdCore._HANDLERS = {  # type: ignore[assignment]
     ev.ConfigApplied: AcdCore._on_config, ev.AgentLogin: AcdCore._on_login, ev.AgentLogout: AcdCore._on_logout,
     ev.AgentReady: AcdCore._on_ready, ev.AgentNotReady: AcdCore._on_not_ready, ev.CallQueued: AcdCore._on_queued,
-    ev.CallerLeft: AcdCore._on_caller_left, ev.CallbackAsked: AcdCore._on_callback_asked, ev.LegRinging: AcdCore._on_ringing,
+    ev.CallerLeft: AcdCore._on_caller_left, ev.CallbackAsked: AcdCore._on_callback_asked,
+    ev.CallbackBooked: AcdCore._on_callback_booked, ev.LegRinging: AcdCore._on_ringing,
     ev.ClaimAsked: AcdCore._on_claim, ev.CallerBridged: AcdCore._on_bridged, ev.OfferFailed: AcdCore._on_offer_failed,
     ev.LegHungUp: AcdCore._on_leg_hung_up, ev.CallHungUp: AcdCore._on_hung_up, ev.HoldChanged: AcdCore._on_hold,
     ev.WrapUpFinished: AcdCore._on_wrapup_finished, ev.WrapUpExtended: AcdCore._on_wrapup_extended,

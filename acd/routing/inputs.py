@@ -123,6 +123,22 @@ class CallbackAsked(AcdInput):
 
 
 @dataclass(frozen=True)
+class CallbackBooked(AcdInput):
+    """A call-back nobody is waiting on the line for (a follow-up task fell due): it joins the
+    queue as a callback, reserved for ``preferred_agent`` for ``sticky_s``; the agent's leg rings
+    first, then the customer's number, as for a caller who asked for a callback."""
+
+    call_id: str
+    queue: str
+    number: str
+    preferred_agent: str | None = None
+    sticky_s: float = 0.0
+    customer_id: str | None = None
+    priority: int = 0
+    task_id: str | None = None
+
+
+@dataclass(frozen=True)
 class LegRinging(AcdInput):
     offer_id: str
 
@@ -226,7 +242,7 @@ class EngineStopping(AcdInput):
 
 INPUT_TYPES: tuple[type[AcdInput], ...] = (
     ConfigApplied, AgentLogin, AgentLogout, AgentReady, AgentNotReady, CallQueued, CallerLeft,
-    CallbackAsked, LegRinging, ClaimAsked, CallerBridged, OfferFailed, LegHungUp, CallHungUp,
+    CallbackAsked, CallbackBooked, LegRinging, ClaimAsked, CallerBridged, OfferFailed, LegHungUp, CallHungUp,
     HoldChanged, WrapUpFinished, WrapUpExtended, DeviceStateChanged, TimerFired, AgentBridged,
     ChannelsPresent, EngineStopping,
 )

@@ -58,6 +58,7 @@ class QueueConfig:
     relax: tuple[RelaxStep, ...] = ()
     announce_ewt: bool = True
     default_handle_s: float = 180.0  # handle time assumed for EWT until calls have been measured
+    survey: str | None = None  # a flow (ivr_flows/) the caller stays on the line for when the agent hangs up
     overflow_to: str | None = None  # another queue
     overflow_after_s: float | None = None  # move the call there after this long
     overflow_if_no_agents: bool = False  # ... or at once when no agent who could take it is logged in

@@ -201,6 +201,26 @@ class CallPolicy(_Core):
         self._record(entry.call_id, "callback_requested", queue=entry.queue, number=e.number, in_queue=True)
         self._emit(EndWait(entry.call_id, "callback", entry.node))
 
+    def _on_callback_booked(self, e: ev.CallbackBooked) -> None:
+        """A booked call-back (a task fell due) waits in its queue as a callback from the start."""
+        q = self.queues.get(e.queue)
+        if e.call_id in self.calls or e.call_id in self.live or not e.number:
+            return
+        if q is None:
+            self._record(e.call_id, "queue_refused", queue=e.queue, reason="unknown queue", task_id=e.task_id)
+            return
+        entry = CallEntry(e.call_id, q.name, "", e.at, priority=e.priority, caller_number=e.number,
+                          preferred_agent=e.preferred_agent, sticky_s=e.sticky_s, customer_id=e.customer_id,
+                          attributes={"task_id": e.task_id} if e.task_id else {})
+        entry.callback_number = e.number
+        self._call_state(entry, C.CALLBACK)
+        self.calls[entry.call_id] = entry
+        self._insert(entry)
+        self._record(entry.call_id, "callback_booked", queue=q.name, number=e.number, task_id=e.task_id,
+                     preferred_agent=e.preferred_agent, customer_id=e.customer_id, enqueued_at=entry.enqueued_at)
+        if entry.sticky_s > 0:
+            heapq.heappush(self.dues, (entry.enqueued_at + entry.sticky_s, entry.call_id, "route"))
+
     def _on_leg_hung_up(self, e: ev.LegHungUp) -> None:
         """An agent leg ended before the bridge. For a callback the customer did not answer (not
         the agent's fault): tried again later, or given up after the queue's attempts."""

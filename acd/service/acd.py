@@ -45,6 +45,9 @@ from acd.telemetry import Telemetry
 log = get_logger(__name__)
 
 
+SURVEY_BRIDGE_OPTS = "F(acd-survey^s^1)"  # the bridged caller goes on at [acd-survey] s,1 when the agent leaves
+
+
 def _dialable(number: str) -> str:
     """The extension for ``[acd-callback]``: digits only (E.164's + dropped), so the dialplan's
     ``_X.`` pattern matches and the trunk gets a plain number."""
@@ -262,7 +265,8 @@ class AcdService:
             exten=_dialable(callback) if callback else "s", priority=1,
             channel_id=offer.offer_id, timeout_ms=int(offer.ring_timeout_s * 1000),
             caller_id=f'"{"Callback " if callback else ""}{_cid_text(offer.queue)}" <{_cid_text(command.caller_number, 40)}>',
-            variables={"ACD_CALLER": offer.call_id, "ACD_OFFER": offer.offer_id, "ACD_QUEUE": offer.queue},
+            variables={"ACD_CALLER": offer.call_id, "ACD_OFFER": offer.offer_id, "ACD_QUEUE": offer.queue,
+                       "ACD_BRIDGE_OPTS": self._bridge_options(offer.queue, callback)},
         )
         with bind_call(offer.call_id):
             if not await self._reserve(offer):
@@ -286,11 +290,20 @@ class AcdService:
             if offer.offer_id not in self.core.offers and offer.call_id not in self.core.connected:
                 await self._hangup_leg(offer.offer_id, offer.agent_id)  # withdrawn while the Originate was in flight
 
+    def _bridge_options(self, queue: str, callback: str | None) -> str:
+        """``[acd-connect]``'s Bridge() options: ``x`` hangs the caller up with the agent; a queue
+        with a post-call survey continues the caller in ``[acd-survey]`` instead (``F()``)."""
+        q = self.core.queues.get(queue)
+        return SURVEY_BRIDGE_OPTS if q is not None and q.survey and not callback else "x"
+
     async def _reserve(self, offer: Offer) -> bool:
         """The shared reservation, fail closed: a store that cannot answer rings nobody, and
         routing pauses until it answers again."""
         try:
-            ok = await asyncio.wait_for(self.store.reserve(offer.agent_id, offer.offer_id, self.node_id, offer.ring_timeout_s + 10, token=self.token), 2.0)
+            # asyncio.timeout, not wait_for: no task of its own, so a store that answers without
+            # waiting (the in-process one) lets the Originate go out in this same step of the loop
+            async with asyncio.timeout(2.0):
+                ok = await self.store.reserve(offer.agent_id, offer.offer_id, self.node_id, offer.ring_timeout_s + 10, token=self.token)
         except Exception as exc:  # noqa: BLE001 - an outage of the store is an outcome here: fail closed
             log.warn_event("acd.store.unavailable", op="reserve", error=type(exc).__name__)
             self.telemetry.state_repair("store_unavailable")
@@ -320,7 +333,8 @@ class AcdService:
     def _store_op(self, op: Callable[[], Any], what: str) -> None:
         async def run() -> None:
             try:
-                await asyncio.wait_for(op(), 5.0)
+                async with asyncio.timeout(5.0):  # like _reserve: no task of its own, so a release
+                    await op()  # spawned before a reservation is also carried out before it
             except Exception as exc:  # noqa: BLE001 - logged and counted; the reservation expires by itself
                 log.warn_event("acd.store.unavailable", op=what, error=type(exc).__name__)
         self._spawn(run(), f"acd-store-{what}")
@@ -404,6 +418,13 @@ class AcdService:
         if not 0 < seconds <= 3600:
             raise InvalidChoice("seconds", str(seconds))
         self._desk(ev.WrapUpExtended(self.now(), agent_id, seconds))
+
+    def book_callback(self, call_id: str, queue: str, number: str, *, preferred_agent: str | None = None, sticky_s: float = 0.0,
+                      customer_id: str | None = None, priority: int = 0, task_id: str | None = None) -> None:
+        """An outbound call-back nobody waits on the line for (a follow-up task fell due): it
+        joins ``queue`` as a callback; ``preferred_agent`` alone is rung for ``sticky_s``, then
+        anyone; the agent's leg then dials ``number`` (the core's policy decides, in acd.routing)."""
+        self.submit(ev.CallbackBooked(self.now(), call_id, queue, number, preferred_agent, sticky_s, customer_id, priority, task_id))
 
     def wrapup_call(self, agent_id: str) -> str | None:
         return self.core.wrapups.get(agent_id)

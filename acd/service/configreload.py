@@ -25,6 +25,19 @@ def reload_config(engine) -> dict:
             loaded[name] = loader()
         except ConfigError as exc:
             problems += exc.problems
+    if "queues" in loaded:
+        from acd.tasks.rules import load_task_config
+
+        from acd.knowledge.cards import load_cards
+
+        try:
+            loaded["tasks"] = load_task_config(cfg / "tasks.yaml", frozenset(q.name for q in loaded["queues"]))
+        except ConfigError as exc:
+            problems += exc.problems
+        try:
+            loaded["knowledge"] = load_cards(cfg / "knowledge", [q.name for q in loaded["queues"]])
+        except ConfigError as exc:
+            problems += exc.problems
     if "agents" in loaded:
         try:
             loaded["users"] = load_users(cfg / "users.yaml", {a.id for a in loaded["agents"]})
@@ -33,7 +46,11 @@ def reload_config(engine) -> dict:
     if problems:
         log.warn_event("config.reload.refused", problems=len(problems))
         return {"ok": False, "errors": problems}
-    applied, restart = ["desk", "users"], []
+    applied, restart = ["desk", "users", "tasks", "knowledge"], []
+    engine.task_config = loaded["tasks"]
+    engine.knowledge = loaded["knowledge"]
+    if engine.tasks is not None:
+        engine.tasks.config = loaded["tasks"]
     engine.catalogue = loaded["desk"]
     engine.acd.catalogue = loaded["desk"]
     if engine.users is not None:

@@ -200,6 +200,7 @@ class CallOutcome:
     fallback_reason: str | None = None  # "agi_failed" (no engine) or "session_ended"
     transferred_to: str | None = None
     prompts: list[str] = field(default_factory=list)
+    surveyed: bool = False  # stayed on the line after the agent left, in [acd-survey]
     keys: list[KeyPress] = field(default_factory=list)
     silence_gaps: list[SilenceGap] = field(default_factory=list)
     recordings: list[Recording] = field(default_factory=list)

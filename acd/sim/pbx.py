@@ -9,7 +9,7 @@ Dialplan modelled (docker/asterisk/extensions.conf; priorities are part of the c
                    h,1 NoOp(...)                  ; only for a caller who leaves before a bridge
     [acd-connect]  s,1 AGI(agi://ENGINE/claim)
                      2 GotoIf($["${ACD_CLAIM}" != "ok"]?lost)
-                     3 Bridge(${ACD_CALLER},x)
+                     3 Bridge(${ACD_CALLER},<x, or F(acd-survey^s^1) from ACD_BRIDGE_OPTS>)
                      4 Hangup()
                      5(lost) Hangup()
                    h,1 NoOp(...)
@@ -18,6 +18,7 @@ Dialplan modelled (docker/asterisk/extensions.conf; priorities are part of the c
                      7 Playback(vm-goodbye)  8 Hangup()
     [acd-callback] _X.,1 AGI(agi://ENGINE/claim)  2 GotoIf(claim lost?lost)  3 Dial(PJSIP/${EXTEN}@trunk,60)
                      4 Hangup()  5(lost) Hangup()    ; the customer answers as ``pbx.customers[number]``
+    [acd-survey]   s,1 AGI(agi://ENGINE/survey)  2 Hangup()   ; the caller after the agent left (Bridge F())
     [acd-hangup]   s,1 UserEvent(AcdHangup,Uniqueid: ${UNIQUEID},Cause: ${HANGUPCAUSE})  2 Return()
     [acd-transfer] / [acd-voicemail]: reached by ``EXEC Goto`` from the IVR; simulated briefly.
 
@@ -553,6 +554,16 @@ class SimPbx:
             if context in ("acd-transfer", "acd-voicemail"):
                 await self._transfer(handle, context, exten)
                 return
+            if context == "acd-survey":  # the agent hung up and Bridge F() continued the caller here
+                outcome.surveyed = True
+                ch.yanked.clear()  # out of the bridge: a new AGI() of its own
+                self.step(ch, context, exten, 1, "AGI", f"agi://{self.agi_host}:{self.agi_port}/survey")
+                await self._caller_agi(handle, script_name="survey")
+                if not ch.gone.is_set():
+                    self.step(ch, context, exten, 2, "Hangup", "")
+                    self.request_hangup(ch, cause=16, by="pbx", soft_cause=16)
+                self._finish(ch, h_exten=False)
+                return
             log.warn_event("sim.dialplan.no_such_place", channel=ch.name, context=context, exten=exten, priority=priority)
             self.request_hangup(ch, cause=16, by="pbx")
             self._finish(ch, h_exten=False)
@@ -1015,13 +1026,14 @@ class SimPbx:
             self._finish(ch, h_exten=True)
             return
         target = ch.variables.get("ACD_CALLER", "")
-        self.step(ch, ctx, ext, 3, "Bridge", f"{target},x")
+        options = ch.variables.get("ACD_BRIDGE_OPTS") or "x"  # ${IF($["${ACD_BRIDGE_OPTS}" = ""]?x:...)}
+        self.step(ch, ctx, ext, 3, "Bridge", f"{target},{options}")
         result = self.bridge_with_caller(ch, target)
         if result == "SUCCESS":
             if b.talk_s is not None:
                 self.spawn(self._hang_up_later(ch, b.talk_s, "agent"), f"sim-agent-talk-{ch.uniqueid}")
             await self._first(ch.gone, ch.left_bridge)
-            if ch.gone.is_set():  # the agent hung up (or was hung up): x hangs up the caller too
+            if ch.gone.is_set():  # the agent hung up (or was hung up): x hangs up the caller too, F() moves it on
                 bridge = ch.bridge
                 self._leave_bridge(ch)
                 caller = bridge.channels[0] if bridge is not None and bridge.channels else None
@@ -1033,8 +1045,13 @@ class SimPbx:
                     self._dissolve(bridge)
                 self._finish(ch, h_exten=True)
                 if caller is not None and not caller.gone.is_set():
-                    caller.hangup_cause, caller.hung_up_by = 16, ch.hung_up_by or "agent"
-                    caller.gone.set()
+                    place = _bridge_continue_at(options)
+                    if place is not None:  # Bridge F(context^exten^priority): the caller goes on there
+                        caller.variables["__goto__"] = ",".join(place)
+                        caller.async_goto.set()
+                    else:
+                        caller.hangup_cause, caller.hung_up_by = 16, ch.hung_up_by or "agent"
+                        caller.gone.set()
                 return
         self.set_channel_variable(ch, "BRIDGERESULT", result)
         self.step(ch, ctx, ext, 4, "Hangup", "")
@@ -1049,6 +1066,15 @@ class SimPbx:
         if not ch.gone.is_set():
             ch.hangup_cause = 16
         self._finish(ch, h_exten=False)
+
+
+def _bridge_continue_at(options: str) -> tuple[str, str, str] | None:
+    """The place of Bridge's ``F(context^exten^priority)`` option, if given."""
+    start = options.find("F(")
+    if start < 0:
+        return None
+    parts = options[start + 2:options.index(")", start)].split("^")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,10 @@ async def contacts_of(store: SqlStore, customer_id: str, *, limit: int | None = 
 
 
 async def full_timeline(store: SqlStore, customer_id: str) -> dict[str, Any]:
-    """The customer, revisions, every call with its timeline and every other contact, and
-    ``touchpoints``: calls and contacts in one list, oldest first."""
+    """The customer, revisions, every call with its timeline, every other contact, the tasks,
+    and ``touchpoints``: calls, contacts and task events (escalations...) in one list, oldest first."""
+    from acd.store.tasks import customer_task_timeline
+
     data = await store.customer_timeline(customer_id)
     contacts = list(reversed(await contacts_of(store, customer_id)))
     data["contacts"] = contacts
@@ -120,6 +122,8 @@ async def full_timeline(store: SqlStore, customer_id: str) -> dict[str, Any]:
               for i in data["interactions"]]
     points += [{"at": c["at"], "channel": c["channel"], "direction": c["direction"], "id": c["contact_id"],
                 "summary": c["subject"], "agent": c["agent"], "outcome": None} for c in contacts]
+    data["tasks"], task_points = await customer_task_timeline(store, customer_id)
+    points += task_points
     data["touchpoints"] = sorted(points, key=lambda p: (p["at"] or 0.0, p["id"]))
     return data
 

@@ -14,7 +14,9 @@ What goes, for the customer and every record merged into it:
 - the spool: lines of those calls already written to the database are scrubbed in place (same
   length, so the writer's offsets hold); lines not yet written are counted and left (they are
   anonymised when they reach the database only if erasure is run again);
-- merge snapshots that hold the person's old field values.
+- merge snapshots that hold the person's old field values;
+- tasks: notes and call-back numbers blanked and the customer link cleared (type, owner, times
+  and status stay for the workload figures).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from sqlalchemy import delete, select, update
 
 from acd.logs import get_logger
 from acd.store.models import (
-    ChannelContactRow, CustomerRow, ErasureRow, EventRow, InteractionRow, MergeRow, VerificationAttemptRow,
+    ChannelContactRow, CustomerRow, ErasureRow, EventRow, InteractionRow, MergeRow, TaskRow, VerificationAttemptRow,
 )
 from acd.store.retention import _remove, _scrub, anonymised_record
 from acd.store.sql import NotFound, SqlStore
@@ -43,7 +45,7 @@ async def erase_customer(store: SqlStore, customer_id: str, *, by: str, reason: 
     audit entry."""
     now = store.clock.now()
     counts = {"customers": 0, "interactions": 0, "events": 0, "recordings": 0, "recordings_missing": 0,
-              "contacts": 0, "verification_attempts": 0, "spool_lines": 0, "spool_pending": 0, "merges": 0}
+              "contacts": 0, "tasks": 0, "verification_attempts": 0, "spool_lines": 0, "spool_pending": 0, "merges": 0}
     async with store.session() as s:
         if await s.get(CustomerRow, customer_id) is None:
             raise NotFound(f"no customer {customer_id}")
@@ -72,6 +74,8 @@ async def erase_customer(store: SqlStore, customer_id: str, *, by: str, reason: 
             counts["events"] += 1
         counts["contacts"] = (await s.execute(update(ChannelContactRow).where(ChannelContactRow.customer_id.in_(ids)).values(
             customer_id=None, subject=None, summary=None, link=None, anonymised_at=now))).rowcount or 0
+        counts["tasks"] = (await s.execute(update(TaskRow).where(TaskRow.customer_id.in_(ids)).values(
+            customer_id=None, notes=None, callback_number=None))).rowcount or 0
         counts["verification_attempts"] = (await s.execute(update(VerificationAttemptRow).where(
             VerificationAttemptRow.customer_id.in_(ids) | VerificationAttemptRow.call_id.in_(call_ids)).values(
             caller_number=None, customer_id=None))).rowcount or 0

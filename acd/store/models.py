@@ -205,3 +205,51 @@ class ErasureRow(Base):
     by: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(200))
     counts: Mapped[dict] = mapped_column(JSON)
+
+
+# --------------------------------------------------------------------------- tasks (0003)
+class TaskRow(Base):
+    """A follow-up task (call back, case) on a customer, owned by an agent or a queue."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_owner", "owner_kind", "owner", "status", "due_at"),
+        Index("ix_tasks_customer", "customer_id", "created_at"),
+        Index("ix_tasks_status_due", "status", "due_at"),
+    )
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.customer_id", ondelete="SET NULL"))
+    call_id: Mapped[str | None] = mapped_column(String(64))  # the call it came from
+    type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    owner_kind: Mapped[str] = mapped_column(String(8))  # agent | queue
+    owner: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[float] = mapped_column(Float)
+    priority: Mapped[int] = mapped_column(Integer)  # acd.tasks.model.Priority
+    status: Mapped[str] = mapped_column(String(12))  # open | done | cancelled
+    source: Mapped[str] = mapped_column(String(12))  # api | wrapup | flow
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    closed_at: Mapped[float | None] = mapped_column(Float)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_to_supervisor: Mapped[bool] = mapped_column(Boolean, default=False)
+    callback_number: Mapped[str | None] = mapped_column(String(40))
+    callback_call_id: Mapped[str | None] = mapped_column(String(64))  # the outbound call booked for it
+
+
+class TaskEventRow(Base):
+    """What happened to a task: created, escalated, reassigned, completed... (its history, and
+    the customer's timeline)."""
+
+    __tablename__ = "task_events"
+    __table_args__ = (Index("ix_task_events_task", "task_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.task_id", ondelete="CASCADE"))
+    at: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(24))
+    by: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict] = mapped_column(JSON)

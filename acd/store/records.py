@@ -73,6 +73,8 @@ class Interaction:
     ended_at: float | None = None
     ended_by: str | None = None  # who hung up first on a connected call: caller | agent
     callback_requested: bool = False
+    survey: dict[str, Any] | None = None  # the post-call survey: flow, answers by question, agent, completed
+    cards_shown: list[dict[str, Any]] = field(default_factory=list)  # knowledge cards on the screen-pop: id, version
     outcome: Outcome = Outcome.IN_PROGRESS
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,8 +180,18 @@ def _apply(rec: Interaction, kind: str, t: float, ev: Mapping[str, Any]) -> None
         rec.disposition, rec.notes = get("disposition"), get("notes")
     elif kind == "callback_requested":
         rec.callback_requested = True
+    elif kind == "callback_booked":  # an outbound call-back for a follow-up task
+        rec.queues.append(QueueVisit(queue=get("queue"), entered_at=t))
+        rec.queue, rec.callback_requested = get("queue"), True
+        rec.dnis = get("number") or rec.dnis
+        rec.customer_id = get("customer_id") or rec.customer_id
     elif kind == "linked":
         rec.customer_id = get("customer_id")
+    elif kind == "knowledge_shown":
+        rec.cards_shown += [{"id": c.get("id"), "version": c.get("version"), "at": t} for c in get("cards") or []]
+    elif kind == "survey":
+        rec.survey = {"flow": get("flow"), "answers": dict(get("answers") or {}), "completed": bool(get("completed")),
+                      "agent": get("agent") or rec.agent, "at": t}
 
 
 def _open_visit(rec: Interaction, queue: str | None) -> QueueVisit | None:

@@ -26,21 +26,19 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from acd.secrets import Secret, hash_secret
 from acd.sim import AgentBehaviour, CallerScript, SimPbx
 from tests.acd.conftest import wait_until
 from tests.acd.test_two_nodes import free_port, port_open
 from tests.tcpproxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
-SUPERVISOR = "demo-supervisor-token"
+SUPERVISOR = f"sup1.{uuid.uuid4().hex}"  # not the public demo token: the nodes face a "real" PBX
 TAKEOVER_S = 3.0
 
 
 def _users_yaml() -> str:
-    raw = (ROOT / "config" / "users.yaml").read_text()
-    start = raw.index("  - id: sup1")
-    end = raw.index("  - id:", start + 5)
-    return "users:\n" + raw[start:end]
+    return f"users:\n  - {{id: sup1, name: Sam Supervisor, role: supervisor, token_hash: '{hash_secret(Secret(SUPERVISOR))}'}}\n"
 
 
 @dataclass

@@ -1,5 +1,7 @@
 import { api, clearToken, el, follow, pretty, seconds, setToken, token } from "/static/common.js";
 import { initCustomers, resetCustomers, showCall } from "/static/agent-customers.js";
+import { showCards } from "/static/agent-cards.js";
+import { clearWrapupTask, initTasks, refreshTasks, resetTasks, wrapupTask, wrapupTaskFailed } from "/static/agent-tasks.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null, agent = null, stream = null, since = 0, lastPop = null, refreshing = null, again = false;
@@ -23,6 +25,7 @@ async function signIn(t) {
   for (const id of ["desk", "signout"]) $(id).classList.remove("hidden");
   $("who").textContent = "— " + me.name;
   initCustomers(me, { linked: () => refresh().catch(showError) });
+  initTasks(me).catch((e) => ($("tasks-error").textContent = e.message));
   $("desk-title").focus();
   stream = follow({
     onEvent, onReset: () => refresh().catch(showError),
@@ -34,7 +37,7 @@ async function signIn(t) {
 function signOut(message = "") {
   if (stream) stream.close();
   stream = null; me = null; agent = null; lastPop = null; clearToken();
-  resetCustomers();
+  resetCustomers(); resetTasks();
   for (const id of ["desk", "pop", "wrapup", "signout"]) $(id).classList.add("hidden");
   $("signin").classList.remove("hidden");
   $("who").textContent = "";
@@ -58,6 +61,7 @@ async function refresh() {
 
 function onEvent(kind, data) {
   if (data.agent_id && data.agent_id !== me.agent_id) return;
+  if (kind.startsWith("task_")) { refreshTasks().catch(showError); return; }
   refresh().catch(showError);
 }
 
@@ -78,6 +82,7 @@ function renderState() {
 
 function renderWork(work) {
   showCall(work);  // customer 360: the pop's contacts, and the call "Link" would link
+  showCards(work);  // knowledge cards for the call's queue, intent and IVR path
   const wrapping = Boolean(work.call && work.call.wrap_up);
   // in wrap-up the engine sends the call's screen-pop again (a reloaded desktop still shows it)
   const w = work.call && (!wrapping || work.call.queue) ? work.call : work.offer;
@@ -137,7 +142,10 @@ $("btn-extend").addEventListener("click", () => act(() => api("POST", agentPath(
 $("wrapup-form").addEventListener("submit", (e) => {
   e.preventDefault();
   act(async () => {
-    await api("POST", agentPath("wrapup"), { disposition: $("disposition").value, notes: $("notes").value });
+    const body = { disposition: $("disposition").value, notes: $("notes").value }, task = wrapupTask();
+    if (task) body.task = task;
+    try { await api("POST", agentPath("wrapup"), body); } catch (e) { wrapupTaskFailed(e); throw e; }
+    if (task) { clearWrapupTask(); refreshTasks().catch(showError); }
     $("notes").value = ""; $("disposition").value = "";
     $("pop").classList.add("hidden"); lastPop = null;
     $("desk-title").focus();

@@ -1,0 +1,80 @@
+"""The post-call survey: a queue with ``survey: <flow>`` (queues.yaml) has its agent legs bridged
+with ``F(acd-survey^s^1)`` (``AcdService._bridge_options``), so when the agent hangs up the caller
+stays on the line and ``[acd-survey]`` opens a FastAGI ``survey`` session. This runs the queue's
+survey flow (the flow language: "rate us 1 to 5") and puts the answers on that call's record, tied
+to its customer and agent (a ``survey`` event; ``acd.store.records`` folds it).
+
+The survey's own steps go on the call's timeline as ``survey_*`` events (``survey_step``...), not
+``flow_*``: they are not the call's IVR path, and the record's verification stays what the IVR
+found. An answer is a menu step's key (the step's name is the question: ``csat``, ``resolved``...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+from collections.abc import Mapping
+
+from acd.flows.ports_extra import CallContext
+from acd.logs import get_logger
+from acd.store.records import fold
+
+log = get_logger(__name__)
+
+
+@dataclass
+class SurveyRecorder:
+    """The call log, with the survey flow's events renamed ``survey_*`` and its answers kept."""
+
+    inner: Any  # InteractionRecorder
+    answers: dict[str, int | str] = field(default_factory=dict)
+
+    def event(self, call_id: str, kind: str, data: Mapping[str, Any]) -> None:
+        if kind == "flow_step" and data.get("action") == "menu" and str(data.get("outcome", "")).isdigit():
+            self.answers[str(data["step"])] = int(data["outcome"])
+        self.inner.event(call_id, "survey_" + kind.removeprefix("flow_"), data)
+
+
+class PostCallSurvey:
+    def __init__(self, engine, registry, interpreter) -> None:
+        self.engine, self.registry = engine, registry
+        self.interpreter = interpreter  # its ports' recorder is replaced per call (SurveyRecorder)
+
+    def flow_for(self, queue: str | None):
+        q = self.engine.core.queues.get(queue or "")
+        if q is None or not q.survey:
+            return None
+        return self.registry.current.flows.get(q.survey)
+
+    async def __call__(self, channel) -> None:
+        call = CallContext.from_agi(channel.env)
+        engine = self.engine
+        timeline = engine.calllog.timeline(call.call_id)
+        rec = fold(call.call_id, timeline) if timeline else None
+        flow = self.flow_for(rec.queue if rec else None)
+        if rec is None or flow is None:
+            log.warn_event("survey.no_flow", call_id=call.call_id, queue=rec.queue if rec else None)
+            engine.calllog.event(call.call_id, "survey", {"flow": None, "answers": {}, "completed": False,
+                                                          "reason": "no survey flow for this call's queue"})
+            await channel.hangup()
+            return
+        recorder = SurveyRecorder(engine.calllog)
+        interpreter = replace_recorder(self.interpreter, recorder)
+        result = await interpreter.run(flow, channel, call, flows=self.registry.current.flows)
+        data = {"flow": flow.name, "version": str(flow.version), "answers": dict(recorder.answers),
+                "completed": result.outcome == "hangup" and not result.failed, "agent": rec.agent,
+                "customer_id": rec.customer_id, "queue": rec.queue}
+        engine.calllog.event(call.call_id, "survey", data)
+        score = recorder.answers.get("csat")
+        if engine.quality is not None and isinstance(score, int) and 1 <= score <= 5:
+            engine.quality.survey_answered(rec.queue, rec.agent, score, engine.settings.customers.csat_satisfied_min)
+        engine.emit("survey_done", {"call_id": call.call_id, "agent_id": rec.agent, "queue": rec.queue, "answers": data["answers"]})
+        log.event("survey.done", call_id=call.call_id, flow=flow.name, answers=len(recorder.answers), outcome=result.outcome)
+
+
+def replace_recorder(interpreter, recorder):
+    """The same interpreter (ports, clock, limits) recording through ``recorder``."""
+    from copy import copy
+
+    clone = copy(interpreter)
+    clone.ports = replace(interpreter.ports, recorder=recorder)
+    return clone

@@ -1,0 +1,43 @@
+"""The flows' ``task:`` step in a running engine: the rendered request is checked like an API
+request (``TaskInput.parse`` against config/tasks.yaml, the agents and queues) and stored with
+``source=flow``; the task is pushed on the event stream like any other."""
+
+from __future__ import annotations
+
+from typing import Any
+from collections.abc import Callable
+
+from acd.flows.ports_extra import TaskRefused, TaskRequest
+from acd.logs import get_logger
+from acd.store import tasks as store_tasks
+from acd.store.sql import NotFound
+from acd.tasks.model import InvalidTask, Owner, TaskInput
+
+log = get_logger(__name__)
+
+
+class StoreTaskPort:
+    def __init__(self, engine, *, emit: Callable[[str, dict[str, Any]], None]) -> None:
+        self.engine = engine
+        self.emit = emit
+
+    async def create_task(self, request: TaskRequest) -> str:
+        engine = self.engine
+        if engine.customers is None:
+            raise TaskRefused("the customer store is not configured")
+        body = {"type": request.type, "title": request.title, "owner_queue": request.queue, "owner_agent": request.agent,
+                "due": request.due, "priority": request.priority, "notes": request.note, "customer_id": request.customer_id,
+                "call_id": request.call_id, "callback_number": request.number}
+        try:
+            inp = TaskInput.parse({k: v for k, v in body.items() if v is not None}, now=engine.clock.now(), types=engine.task_types,
+                                  agents=frozenset(engine.core.agents), queues=frozenset(engine.core.queues),
+                                  default_owner=Owner("queue", engine.settings.flows.fallback_queue))
+            task = await store_tasks.create_task(engine.customers, inp, source="flow", by=f"flow:{request.flow}"[:64])
+        except (InvalidTask, NotFound) as exc:
+            raise TaskRefused(str(exc)) from None
+        owner = task["owner"]
+        self.emit("task_created", {"task_id": task["task_id"], "type": task["type"], "title": task["title"], "owner": owner,
+                                   "due_at": task["due_at"], "priority": task["priority"], "status": task["status"],
+                                   "customer_id": task["customer_id"], "agent_id": owner["id"] if owner["kind"] == "agent" else None})
+        log.event("task.created", task_id=task["task_id"], type=task["type"], owner=str(inp.owner), by=f"flow:{request.flow}", source="flow")
+        return str(task["task_id"])

@@ -1,0 +1,148 @@
+"""The tasks' clockwork in a running engine: a tracked periodic task that, every
+``check_every``, applies the escalation rules due (``acd.tasks.rules.escalations_due``, pure) and
+turns due call-back tasks into outbound calls through the ACD's callback path
+(``AcdService.book_callback``): the owning agent is rung first, its leg then dials the customer.
+
+Every escalation and booking is in the task's history (the customer's timeline) and pushed on the
+event stream (``task_escalated``, ``task_callback_booked``). The time is the engine's clock;
+``run_once`` is what the loop calls, and what tests call with a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+from collections.abc import Callable
+
+from sqlalchemy.exc import DBAPIError
+
+from acd.clock import Clock
+from acd.logs import get_logger
+from acd.store import tasks as store_tasks
+from acd.store.sql import NotFound, SqlStore
+from acd.tasks.rules import TaskConfig, escalations_due
+
+log = get_logger(__name__)
+
+RUN_TIMEOUT_S = 60.0
+DOWN = (DBAPIError, OSError, TimeoutError)  # the database away: tried again at the next tick
+
+
+@dataclass
+class TickReport:
+    escalated: list[str] = field(default_factory=list)  # task ids
+    callbacks: list[str] = field(default_factory=list)  # call ids booked
+    unreachable: list[str] = field(default_factory=list)  # call-back tasks with no number to ring
+
+
+class TaskRunner:
+    def __init__(self, store: SqlStore, acd, clock: Clock, config: TaskConfig, *, fallback_queue: str,
+                 emit: Callable[[str, dict[str, Any]], None]) -> None:
+        self.store, self.acd, self.clock, self.config = store, acd, clock, config
+        self.fallback_queue = fallback_queue
+        self.emit = emit
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run_forever(), name="acd-tasks-escalation")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.check_every_s)
+            try:
+                await asyncio.wait_for(self.run_once(), RUN_TIMEOUT_S)
+            except DOWN as exc:
+                log.warn_event("tasks.tick_failed", error=type(exc).__name__)
+
+    async def run_once(self) -> TickReport:
+        report = TickReport()
+        await self._escalate(report)
+        await self._book_callbacks(report)
+        return report
+
+    # ------------------------------------------------------------------ escalation
+    async def _escalate(self, report: TickReport) -> None:
+        types = self.config.types
+        with_rules = [name for name, t in types.items() if t.escalation]
+        if not with_rules:
+            return
+        now = self.clock.now()
+        for task_id, state in await store_tasks.overdue_open(self.store, now, with_rules):
+            due = escalations_due(state, types, now)
+            if not due:
+                continue
+            task = await store_tasks.apply_escalations(self.store, task_id, due)
+            if task is None:
+                continue  # changed meanwhile (closed, or another node escalated it)
+            report.escalated.append(task_id)
+            last = due[-1]
+            log.event("task.escalated", task_id=task_id, type=task["type"], level=last.level, to=last.rule.to, owner=str(last.owner))
+            self._publish("task_escalated", task, escalations=[e.describe() for e in due])
+
+    # ------------------------------------------------------------------ call-backs
+    async def _book_callbacks(self, report: TickReport) -> None:
+        kinds = [name for name, t in self.config.types.items() if t.callback]
+        if not kinds or self.acd is None:
+            return
+        for task in await store_tasks.due_callbacks(self.store, self.clock.now(), kinds):
+            number = task["callback_number"] or await self._customer_phone(task["customer_id"])
+            if not number:
+                if await store_tasks.note_callback_booked(self.store, task["task_id"], "", number="", agent=None, kind="callback_unreachable"):
+                    report.unreachable.append(task["task_id"])
+                    log.warn_event("task.callback_unreachable", task_id=task["task_id"])
+                    self._publish("task_callback_unreachable", task)
+                continue
+            call_id = f"cb-{task['task_id']}"
+            owner = task["owner"]
+            agent = owner["id"] if owner["kind"] == "agent" else None
+            if not await store_tasks.note_callback_booked(self.store, task["task_id"], call_id, number=number, agent=agent):
+                continue  # booked meanwhile by another node
+            queue = await self._queue_for(task)
+            self.acd.book_callback(call_id, queue, number, preferred_agent=agent, sticky_s=self.config.callback_hold_s if agent else 0.0,
+                                   customer_id=task["customer_id"], priority=task_priority(task), task_id=task["task_id"])
+            report.callbacks.append(call_id)
+            log.event("task.callback_booked", task_id=task["task_id"], call_id=call_id, queue=queue, preferred_agent=agent)
+            self._publish("task_callback_booked", task, call_id=call_id, queue=queue)
+
+    async def _customer_phone(self, customer_id: str | None) -> str | None:
+        if not customer_id:
+            return None
+        try:
+            customer = await self.store.get_customer(customer_id)
+        except NotFound:
+            return None
+        phones = customer.get("phones") or []
+        return phones[0] if phones else None
+
+    async def _queue_for(self, task: dict[str, Any]) -> str:
+        """The owning queue; for an agent's task, the queue of the call it came from; else the
+        flows' fallback queue."""
+        if task["owner"]["kind"] == "queue" and task["owner"]["id"] in self.acd.core.queues:
+            return task["owner"]["id"]
+        if task["call_id"]:
+            with contextlib.suppress(NotFound):
+                rec = await self.store.interaction(task["call_id"])
+                if rec.queue in self.acd.core.queues:
+                    return str(rec.queue)
+        return self.fallback_queue
+
+    def _publish(self, kind: str, task: dict[str, Any], **extra: Any) -> None:
+        owner = task["owner"]
+        self.emit(kind, {"task_id": task["task_id"], "type": task["type"], "title": task["title"], "owner": owner,
+                         "due_at": task["due_at"], "priority": task["priority"], "status": task["status"],
+                         "customer_id": task["customer_id"], "escalated_to_supervisor": task["escalated_to_supervisor"],
+                         "agent_id": owner["id"] if owner["kind"] == "agent" else None, **extra})
+
+
+def task_priority(task: dict[str, Any]) -> int:
+    """The call's queue priority for a task's priority: urgent call-backs go first."""
+    return {"low": 0, "normal": 0, "high": 1, "urgent": 2}.get(task["priority"], 0)

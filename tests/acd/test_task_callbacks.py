@@ -1,0 +1,138 @@
+"""Follow-up tasks in a running engine (simulated PBX, SQLite store): the runner applies the
+escalation rules of config/tasks.yaml once each and pushes them live; a due call-back task becomes
+an outbound call through the ACD's callback path, the owning agent rung first and then the
+customer, booked once; the call lands on the customer's record."""
+
+from __future__ import annotations
+
+import pytest
+
+from acd.routing.model import AgentState
+from acd.sim import AgentBehaviour
+from acd.store import contacts, tasks as store_tasks
+from acd.tasks.model import TaskInput
+from tests.acd.conftest import wait_until
+from tests.acd.test_flow_calls import stored_interaction
+
+QUEUES = """
+queues:
+  - {name: general, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 0.3, moh_slice_s: 1, announce_position: false,
+     announce_ewt: false, callback_retry_s: 0.5, callback_attempts: 2}
+  - {name: escalations, skills: {general: 1}, ring_timeout_s: 5, wrapup_s: 0.3, moh_slice_s: 1, announce_position: false}
+"""
+TASKS = """
+check_every: 1h   # the tests call run_once themselves
+callback_hold: 30s
+types:
+  callback:
+    label: Call back
+    due: 1d
+    callback: true
+  complaint:
+    due: 4h
+    escalation:
+      - {overdue: 30m, to: priority, priority: high}
+      - {overdue: 2h, to: supervisor}
+      - {overdue: 1d, to: queue, queue: escalations}
+"""
+
+
+@pytest.fixture
+async def engine(make_engine, tmp_path):
+    (tmp_path / "tasks.yaml").write_text(TASKS)
+    return await make_engine(n_agents=2, queues=QUEUES)
+
+
+def _task(engine, **body) -> TaskInput:
+    return TaskInput.parse(body, now=engine.clock.now(), types=engine.task_types, agents=frozenset(engine.core.agents),
+                           queues=frozenset(engine.core.queues))
+
+
+async def test_escalations_apply_once_each_and_are_pushed(engine):
+    seen: list[tuple[str, dict]] = []
+    engine.listeners.append(lambda kind, data: seen.append((kind, data)) if kind.startswith("task_") else None)
+    cid = await engine.customers.create_customer(name="Ada Lovelace", by="test")
+    now = engine.clock.now()
+    late = await store_tasks.create_task(engine.customers, _task(engine, type="complaint", owner_agent="agent1", customer_id=cid,
+                                                                 due=now - 3 * 3600), source="api", by="sup")
+    fresh = await store_tasks.create_task(engine.customers, _task(engine, type="complaint", owner_agent="agent2"), source="api", by="sup")
+    report = await engine.tasks.run_once()
+    assert report.escalated == [late["task_id"]]
+    task = await store_tasks.get_task(engine.customers, late["task_id"])
+    assert task["priority"] == "high" and task["escalated_to_supervisor"] and task["escalation_level"] == 2
+    assert task["owner"] == {"kind": "agent", "id": "agent1"}  # the queue rule is a day away
+    assert (await store_tasks.get_task(engine.customers, fresh["task_id"]))["escalation_level"] == 0
+    assert [(k, d["task_id"], [e["to"] for e in d["escalations"]]) for k, d in seen] == [
+        ("task_escalated", late["task_id"], ["priority", "supervisor"])]
+    assert (await engine.tasks.run_once()).escalated == []  # each rule once
+    timeline = await contacts.full_timeline(engine.customers, cid)
+    assert [p["outcome"] for p in timeline["touchpoints"] if p["channel"] == "task"] == ["created", "escalated", "escalated"]
+
+
+async def test_a_due_callback_rings_the_owner_first_then_the_customer_once(engine):
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=1.0)
+    engine.pbx.customers["447700900321"] = AgentBehaviour(answer_after_s=0.3, talk_s=1.0)
+    cid = await engine.customers.create_customer(name="Grace Hopper", phones=["+447700900321"], by="test")
+    now = engine.clock.now()
+    later = await store_tasks.create_task(engine.customers, _task(engine, type="callback", owner_agent="agent1", customer_id=cid),
+                                          source="wrapup", by="agent1")
+    due = await store_tasks.create_task(engine.customers, _task(engine, type="callback", owner_agent="agent1", customer_id=cid,
+                                                                due=now - 5, title="Call back about the bill"),
+                                        source="wrapup", by="agent1")
+    report = await engine.tasks.run_once()
+    call_id = f"cb-{due['task_id']}"
+    assert report.callbacks == [call_id]  # the other is not due until tomorrow
+    await wait_until(lambda: engine.pbx.callbacks_dialled == ["447700900321"], 15)  # the customer's number, from the record
+    await wait_until(lambda: call_id in engine.core.connected, 15)
+    assert engine.core.connected[call_id] == "agent1"
+    assert (await engine.tasks.run_once()).callbacks == []  # booked once
+    await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 15)
+    rec = await stored_interaction(engine, call_id)
+    assert rec.customer_id == cid and rec.agent == "agent1" and rec.callback_requested and rec.queue == "general"
+    history = await store_tasks.history(engine.customers, due["task_id"])
+    assert [h["kind"] for h in history] == ["created", "callback_booked"] and history[1]["call_id"] == call_id
+    assert (await store_tasks.get_task(engine.customers, later["task_id"]))["callback_call_id"] is None
+
+
+async def test_a_callback_with_no_number_is_reported_once(engine):
+    cid = await engine.customers.create_customer(name="No Phone", by="test")
+    task = await store_tasks.create_task(engine.customers, _task(engine, type="callback", owner_queue="general", customer_id=cid,
+                                                                 due=engine.clock.now() - 1), source="api", by="sup")
+    assert (await engine.tasks.run_once()).unreachable == [task["task_id"]]
+    assert (await engine.tasks.run_once()).unreachable == []
+    assert engine.pbx.callbacks_dialled == []
+
+
+BOOK_FLOW = """
+flow: book
+steps:
+  look:
+    lookup_caller: true
+    next: book
+  book:
+    task: {type: callback, title: "Call back: {{ customer.name }}", queue: general, due: +2h, note: "asked in the IVR"}
+    on: {ok: thanks, failed: thanks}
+  thanks:
+    hangup: {prompt: thanks}
+"""
+
+
+async def test_a_flow_task_step_stores_a_task_on_the_callers_customer(make_engine, tmp_path):
+    from acd.sim import CallerScript
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "book.yaml").write_text(BOOK_FLOW)
+    (tmp_path / "tasks.yaml").write_text(TASKS)
+    engine = await make_engine(n_agents=1, queues=QUEUES, engine_yaml=f"flows:\n  directory: {flows}\n  default_flow: book\n")
+    cid = await engine.customers.create_customer(name="Ada Lovelace", phones=["+447700900555"], by="test")
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900555"))
+    await call.finished(20)
+    found = await store_tasks.list_tasks(engine.customers, store_tasks.TaskQuery(customer_id=cid))
+    assert len(found) == 1, engine.calllog.timeline(call.uniqueid)
+    task = found[0]
+    assert task["source"] == "flow" and task["created_by"] == "flow:book" and task["title"] == "Call back: Ada Lovelace"
+    assert task["owner"] == {"kind": "queue", "id": "general"} and task["call_id"] == call.uniqueid
+    assert task["callback_number"] == "+447700900555" and task["notes"] == "asked in the IVR"
+    assert abs(task["due_at"] - (task["created_at"] + 7200)) < 1
