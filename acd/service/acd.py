@@ -105,7 +105,7 @@ class AcdService:
         self.emit = emit or (lambda kind, data: None)  # push to the live stream (HTTP API)
         self.journal = journal or Journal()
         self.core.rona_recover_s = rona_recover_s  # before the first event: the journal starts here
-        self.timers = TimerWheel(clock, lambda timer_id: self.submit(ev.TimerFired(self.clock.now(), timer_id)))
+        self.timers = TimerWheel(clock, self._timer_fired)
         self.observer = RecordObserver(core, telemetry, self.emit)
         self.room = WaitingRoom(self, bridge_grace_s=bridge_grace_s, moh_margin_s=moh_margin_s)
         self.edge = AmiEdge(self)
@@ -130,6 +130,9 @@ class AcdService:
         self.journal.applied(position, self.core)
         self.carry_out(commands, lead=True)
         return commands
+
+    def _timer_fired(self, timer_id: str) -> None:
+        self.submit(ev.TimerFired(self.clock.now(), timer_id))
 
     async def settled(self, timeout_s: float = 3.0) -> bool:
         """Every input this node submitted has been applied to its core (at once on one node)."""
