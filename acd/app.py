@@ -25,7 +25,10 @@ from acd.livestate import MemoryLiveStore
 from acd.logs import get_logger
 from acd.routing.config import DeskCatalogue, load_agents, load_desk, load_queues
 from acd.routing.core import AcdCore
+from acd.eventlog import OutageMonitor
 from acd.service.acd import AcdService
+from acd.service.journal import Journal
+from acd.service.replica import Replica
 from acd.flows.httpport import AiohttpPort
 from acd.flows.interpreter import FlowInterpreter, FlowPorts
 from acd.flows.registry import FlowRegistry
@@ -96,6 +99,10 @@ class Engine:
     http_app: web.Application | None = None
     http_port: int | None = None
     reconciler: Reconciler | None = None
+    journal: Journal | None = None  # the ACD's event log (acd.service.journal)
+    lease: object | None = None  # the leader lease (several nodes)
+    inbox: object | None = None  # other nodes' inputs for the leader (several nodes)
+    redis_monitor: OutageMonitor | None = None  # one outage count for every Redis object of the node
 
     def reload_config(self) -> dict:
         return reload_config(self)
@@ -188,7 +195,7 @@ async def _live_store(engine: Engine) -> AsyncIterator[object]:
     if cfg.backend == "redis":
         from acd.livestate.redis import RedisLiveStore
 
-        store = RedisLiveStore(cfg.redis_url, cfg.key_prefix)
+        store = RedisLiveStore(cfg.redis_url, cfg.key_prefix, monitor=engine.redis_monitor)
         await asyncio.wait_for(store.redis.ping(), 5)  # unreachable Redis: refuse to start
     else:
         store = MemoryLiveStore(engine.clock)
@@ -200,11 +207,39 @@ async def _live_store(engine: Engine) -> AsyncIterator[object]:
 
 
 @contextlib.asynccontextmanager
+async def _event_log(engine: Engine) -> AsyncIterator[Journal]:
+    """The ACD's log: in-process for one node; with ``live_state.backend: redis`` the shared
+    Redis Stream, its snapshots, the leader lease and the inbox (``acd.service.replica``)."""
+    cfg = engine.settings.live_state
+    if cfg.backend != "redis":
+        engine.journal = Journal(snapshot_every=cfg.snapshot_every)
+        yield engine.journal
+        return
+    from acd.eventlog.inbox import RedisInbox
+    from acd.eventlog.redis_lease import RedisLeaderLease
+    from acd.eventlog.redis_log import RedisEventLog, RedisSnapshotStore
+    from acd.eventlog.redisconn import connect
+
+    client = connect(cfg.redis_url)
+    monitor = engine.redis_monitor
+    engine.journal = Journal(RedisEventLog(client, cfg.key_prefix, monitor=monitor), RedisSnapshotStore(client, cfg.key_prefix, monitor=monitor),
+                             snapshot_every=cfg.snapshot_every)
+    engine.lease = RedisLeaderLease(client, cfg.key_prefix, ttl_s=cfg.lease_ttl_s, monitor=monitor)
+    engine.inbox = RedisInbox(client, cfg.key_prefix, monitor=monitor)
+    try:
+        yield engine.journal
+    finally:
+        await engine.journal.flush()
+        await client.aclose()
+
+
+@contextlib.asynccontextmanager
 async def _acd_service(engine: Engine) -> AsyncIterator[AcdService]:
     acd = engine.acd
     engine.reconciler = Reconciler(acd, engine.ivr, engine.calllog, engine.customers, engine.records)
     engine.reconciler.subscribe()  # before the first connect: its re-sync closes what a crash left open
     await acd.start()
+    engine.core = acd.core  # with a shared log, the core rebuilt from it
     await engine.ami.start()  # fail loudly at start: wrong credentials, unreachable Asterisk
     try:
         yield acd
@@ -349,6 +384,12 @@ async def _seed_demo(engine: Engine) -> None:
         log.warn_event("demo.customers_not_seeded", error=f"{type(exc).__name__}: {exc}")
 
 
+def redis_outage_monitor(engine: Engine) -> OutageMonitor:
+    """Redis down and up again: logged by the monitor, counted and alerted here."""
+    t = engine.telemetry
+    return OutageMonitor(on_down=lambda op, exc: t.redis_outage(True), on_up=lambda lasted: t.redis_outage(False, lasted))
+
+
 def build_core(engine: Engine) -> None:
     config_dir = Path(engine.settings.config_dir)
     queues = load_queues(config_dir / "queues.yaml")
@@ -374,13 +415,17 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         await stack.enter_async_context(_agi_server(engine, ivr))
         await stack.enter_async_context(_sim_pbx(engine, with_demo))
         await stack.enter_async_context(_ami_client(engine))
+        engine.redis_monitor = redis_outage_monitor(engine)
         await stack.enter_async_context(_live_store(engine))
+        await stack.enter_async_context(_event_log(engine))
         await stack.enter_async_context(_customer_store(engine))
         if engine.demo is not None:
             await _seed_demo(engine)
         engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store,
-                                node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit,
+                                node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit, journal=engine.journal,
                                 recordings_dir=settings.recording.dir, record_calls=settings.recording.enabled)
+        if engine.lease is not None and engine.inbox is not None:
+            engine.acd.share_log(Replica(engine.acd, engine.journal, engine.lease, engine.inbox, ttl_s=settings.live_state.lease_ttl_s))  # type: ignore[arg-type]
         engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
         engine.desk.sections.append(CardsSection(engine))
         ivr.acd = engine.acd

@@ -113,6 +113,8 @@ class LiveStateSection:
     backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "acd"
+    snapshot_every: int = 1000  # a snapshot of the ACD core every this many log entries
+    lease_ttl_s: float = 2.0  # the leader lease (redis): a follower takes over within about this long
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ first post-warm-up level: ``flat`` in the result.
 The simulator keeps every call and every AMI action it saw, for tests to inspect; the soak drops
 those records of finished calls as it goes, so what is measured is the engine, not the
 simulator's notebook. The engine's own bounded caches (the event bus's replay buffer of 10,000
-events, the last 500 calls' timelines, the ACD journal's window of 20,000 inputs) are made small
-(1,000 events, 50 calls, 1,000 inputs) so they are full before the warm-up ends: a bounded cache
+events, the last 500 calls' timelines, the ACD log between snapshots) are made small
+(1,000 events, 50 calls, a snapshot every 1,000 inputs) so they are full before the warm-up ends: a bounded cache
 still filling would look like a leak in a short run.
 """
 
@@ -41,7 +41,7 @@ from acd.sim import AgentBehaviour, CallerScript
 FLAT_WITHIN = 0.10
 BUS_RETAIN = 1_000  # the event bus's replay buffer (10,000 events by default)
 CALLLOG_KEEP = 50  # call timelines kept in memory (500 by default)
-JOURNAL_KEEP = 1_000  # the ACD core's input window before a new snapshot (20,000 by default)
+JOURNAL_KEEP = 1_000  # inputs between snapshots of the ACD core, after which the log is trimmed
 
 
 @dataclass
@@ -159,7 +159,7 @@ async def soak(duration_s: float, calls: int = 200, agents: int = 100, *, sample
             # grows after it is growth without a bound (see the module docstring).
             engine.bus._log = collections.deque(maxlen=BUS_RETAIN)
             engine.calllog.keep = CALLLOG_KEEP
-            engine.acd.journal.keep = JOURNAL_KEEP
+            engine.acd.journal.snapshot_every = JOURNAL_KEEP
             pbx.sound_seconds = lambda name: 0.5
             rng = random.Random(1)  # talk times spread, so calls end at all times rather than in waves
             for i in range(agents):

@@ -40,6 +40,10 @@ class MemoryLeaderLease:
         return token
 
     async def acquire(self, node_id: str, ttl_s: float | None = None, at_least: int = 0) -> FencingToken | None:
+        return self.acquire_now(node_id, ttl_s, at_least)
+
+    def acquire_now(self, node_id: str, ttl_s: float | None = None, at_least: int = 0) -> FencingToken | None:
+        """``acquire`` without a suspension point (the single node's synchronous path)."""
         held = self._live()
         if held is not None and held.node_id != node_id:
             return None
@@ -116,10 +120,19 @@ class MemoryEventLog:
         return self._write(self._last.epoch if self._last else 0, records)
 
     async def fenced_append_many(self, token: FencingToken, records: list[Record]) -> list[LogPosition]:
+        return self.write_fenced(token, records)
+
+    def write_fenced(self, token: FencingToken, records: list[Record]) -> list[LogPosition]:
+        """``fenced_append_many`` without a suspension point: the single node appends and
+        handles an input in one step."""
         self._fence(token)
         return self._write(token.value, records)
 
     async def read(self, after: LogPosition | None = None, limit: int = 1000) -> list[Entry]:
+        return self.read_now(after, limit)
+
+    def read_now(self, after: LogPosition | None = None, limit: int = 1000) -> list[Entry]:
+        """``read`` without a suspension point (the single node's synchronous journal)."""
         start = 0 if after is None else bisect.bisect_right(self._positions, after)
         stop = min(len(self._positions), start + max(0, limit))
         return [Entry(self._positions[i], decode_record(*self._payloads[i])) for i in range(start, stop)]
@@ -140,6 +153,9 @@ class MemoryEventLog:
         return self._last
 
     async def trim(self, before: LogPosition) -> int:
+        return self.trim_now(before)
+
+    def trim_now(self, before: LogPosition) -> int:
         cut = bisect.bisect_left(self._positions, before)
         del self._positions[:cut]
         del self._payloads[:cut]

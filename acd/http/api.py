@@ -207,6 +207,7 @@ async def agent_get(request: web.Request) -> web.Response:
 async def agent_login(request: web.Request) -> web.Response:
     engine, agent_id = _engine(request), request.match_info["agent_id"]
     engine.acd.login(agent_id)
+    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
     return web.json_response(_agent_view(engine, agent_id))
 
 
@@ -215,6 +216,7 @@ async def agent_logout(request: web.Request) -> web.Response:
     engine.core.agent(agent_id)
     user = _user(request)
     engine.acd.logout(agent_id, by=user.agent_id if user.agent_id == agent_id else user.id)  # a supervisor's is forced
+    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
     return web.json_response(_agent_view(engine, agent_id))
 
 
@@ -243,6 +245,7 @@ async def agent_state(request: web.Request) -> web.Response:
     if user.agent_id != agent_id:
         log.event("http.agent.state_forced", agent=agent_id, by=user.id, state=body["state"], reason=body.get("reason"),
                   after_call=pending)
+    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
     view = _agent_view(engine, agent_id)
     if pending:  # accepted: the agent goes not ready when the call (and its wrap-up) is done
         return web.json_response(view, status=202)
@@ -271,6 +274,7 @@ async def agent_wrapup(request: web.Request) -> web.Response:
 
         pending = wrapup_task_input(request, agent_id, task)
     engine.acd.finish_wrapup(agent_id, body["disposition"], body.get("notes"), ready=body.get("ready", True))
+    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
     view = _agent_view(engine, agent_id)
     if pending is not None:
         view["task"] = await create_task_from(request, pending, source="wrapup")

@@ -23,6 +23,7 @@ from acd.agi.channel import AgiChannel
 from acd.ami import AmiClient, AmiError, AmiLinkLost
 from acd.ami.actions import OriginateRequest, hangup, mix_monitor, originate
 from acd.clock import Clock
+from acd.eventlog import FencingToken
 from acd.livestate import LiveStore, MemoryLiveStore
 from acd.logs import bind_call, get_logger
 from acd.ports import InteractionRecorder
@@ -36,6 +37,7 @@ from acd.routing.core import AcdCore, IllegalTransition, NotInWrapUp  # noqa: F4
 from acd.routing.model import AgentState, CallEntry, Offer
 from acd.service.amiedge import AmiEdge
 from acd.service.journal import Journal
+from acd.service.replica import Replica, for_this_node
 from acd.service.observers import RecordObserver
 from acd.service.timers import TimerWheel
 from acd.service.waiting import WaitingRoom
@@ -104,26 +106,58 @@ class AcdService:
         self.emit = emit or (lambda kind, data: None)  # push to the live stream (HTTP API)
         self.journal = journal or Journal()
         self.core.rona_recover_s = rona_recover_s  # before the first event: the journal starts here
-        self.journal.bind(self.core)  # only a bound journal keeps its window bounded (unbound, it kept every input: bench/soak.py)
-        self.timers = TimerWheel(clock, lambda timer_id: self.submit(ev.TimerFired(self.clock.now(), timer_id)))
+        self.timers = TimerWheel(clock, self._timer_fired)
         self.observer = RecordObserver(core, telemetry, self.emit)
         self.room = WaitingRoom(self, bridge_grace_s=bridge_grace_s, moh_margin_s=moh_margin_s)
         self.edge = AmiEdge(self)
         self._claims: dict[str, asyncio.Future[bool]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.routing_paused = False
+        self.replica: Replica | None = None  # set by ``share_log``: several nodes on one Redis log
 
     # ------------------------------------------------------------------ the one way in
     def submit(self, event: ev.AcdInput) -> list[Command]:
-        """Append the event to the log, let the core handle it, carry out what it says."""
-        self.journal.append(event)
+        """Append the event to the log, let the core handle it, carry out what it says. With a
+        shared log the input goes to the leader's pipeline (or the inbox) and [] comes back: the
+        commands follow once the log holds the input."""
+        if self.replica is not None:
+            self.replica.submit(event)
+            return []
+        position = self.journal.append_now(event)
         started = time.perf_counter()
         commands = self.core.handle(event)
         if any(isinstance(c, Ring) for c in commands):
             self.telemetry.routing_decision(time.perf_counter() - started)
-        for command in commands:
-            self._execute(command)
+        self.journal.applied(position, self.core)
+        self.carry_out(commands, lead=True)
         return commands
+
+    def _timer_fired(self, timer_id: str) -> None:
+        self.submit(ev.TimerFired(self.clock.now(), timer_id))
+
+    async def settled(self, timeout_s: float = 3.0) -> bool:
+        """Every input this node submitted has been applied to its core (at once on one node)."""
+        return True if self.replica is None else await self.replica.settled(timeout_s)
+
+    def share_log(self, replica: Replica) -> None:
+        """Run as one node of several (``acd.service.replica``); before ``start``."""
+        self.replica = replica
+
+    def carry_out(self, commands: list[Command], *, lead: bool) -> None:
+        for command in commands:
+            if for_this_node(command, self.node_id, lead):
+                self._execute(command)
+
+    @property
+    def token(self) -> FencingToken | None:
+        """The leader's fencing token for the shared store (None on a single node)."""
+        return self.replica.token if self.replica is not None else None
+
+    def may_act(self) -> bool:
+        """Whether this node may send anything to Asterisk now: a single node always; with a
+        shared log only while it holds the lease (checked locally: a paused node wakes up not
+        leader)."""
+        return self.replica is None or self.replica.is_leader
 
     def now(self) -> float:
         return self.clock.now()
@@ -167,9 +201,11 @@ class AcdService:
             if self.record_calls:
                 self._spawn(self._record(command.call_id, command.channel), f"acd-record-{command.call_id}")
         elif isinstance(command, ReleaseAgent):
-            self._store_op(lambda: self.store.release(command.agent_id, command.ref), "release")
+            token = self.token
+            self._store_op(lambda: self.store.release(command.agent_id, command.ref, token=token), "release")
         elif isinstance(command, ConfirmAgent):
-            self._store_op(lambda: self.store.confirm(command.agent_id, command.offer_id, command.call_id), "confirm")
+            token = self.token
+            self._store_op(lambda: self.store.confirm(command.agent_id, command.offer_id, command.call_id, token=token), "confirm")
         elif isinstance(command, Publish):
             self.observer.publish(command)
         else:  # a command this driver does not know is a programming error, never an outcome
@@ -177,22 +213,42 @@ class AcdService:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self.edge.subscribe()
         for q in self.core.queues.values():
             self.telemetry.set_queue_targets(q.name, q.service_level_s, q.service_level_goal)
         self.telemetry.add_scrape_hook(self.publish)
+        if self.replica is not None:
+            await self.replica.start()  # the core from the log; AMI and routing once it leads
+            return
+        self.edge.subscribe()
+        self.on_leading()
+
+    def on_leading(self) -> None:
+        """This node routes from now on (at start, or on taking the lease over)."""
+        self.telemetry.leader(True)
+        if self.replica is not None and self.journal.position is None:
+            # an empty shared log starts with the configuration: every replica takes its ids from it
+            self.submit(ev.ConfigApplied(self.now(), tuple(self.core.queues.values()), tuple(a.config for a in self.core.agents.values()),
+                                         rona_recover_s=self.core.rona_recover_s, id_prefix=self.core.id_prefix))
         for agent in list(self.core.agents.values()):
             if agent.config.auto_ready and agent.state == AgentState.LOGGED_OUT:
                 self.submit(ev.AgentLogin(self.now(), agent.id, by="auto_ready"))
 
     async def stop(self) -> None:
         """A clean stop: ringing legs are cancelled (and waited for, bounded), calls closed on
-        the record, agents logged out; then every task of this service ends."""
+        the record, agents logged out; then every task of this service ends. One node of several
+        hands the lease over instead: the calls and agents carry on with the next leader."""
+        if self.replica is not None:
+            await self.replica.stop()
+            await self._end_tasks()
+            return
         self.edge.unsubscribe()
         self.submit(ev.EngineStopping(self.now()))
         cancels = [t for t in self._tasks if t.get_name().startswith("acd-cancel-")]
         if cancels:
             await asyncio.wait(cancels, timeout=2.0)
+        await self._end_tasks()
+
+    async def _end_tasks(self) -> None:
         self.timers.cancel_all()
         tasks = list(self._tasks)
         for t in tasks:
@@ -218,6 +274,9 @@ class AcdService:
         )
         with bind_call(offer.call_id):
             if not await self._reserve(offer):
+                return
+            if not self.may_act():  # the lease lapsed while the reservation was in flight
+                log.warn_event("acd.offer.not_leader", offer=offer.offer_id, agent=offer.agent_id)
                 return
             try:
                 await originate(self.ami, req)
@@ -248,7 +307,7 @@ class AcdService:
             # asyncio.timeout, not wait_for: no task of its own, so a store that answers without
             # waiting (the in-process one) lets the Originate go out in this same step of the loop
             async with asyncio.timeout(2.0):
-                ok = await self.store.reserve(offer.agent_id, offer.offer_id, self.node_id, offer.ring_timeout_s + 10)
+                ok = await self.store.reserve(offer.agent_id, offer.offer_id, self.node_id, offer.ring_timeout_s + 10, token=self.token)
         except Exception as exc:  # noqa: BLE001 - an outage of the store is an outcome here: fail closed
             log.warn_event("acd.store.unavailable", op="reserve", error=type(exc).__name__)
             self.telemetry.state_repair("store_unavailable")
@@ -260,10 +319,14 @@ class AcdService:
         return ok
 
     async def _cancel_leg(self, command: CancelLeg) -> None:
-        self._store_op(lambda: self.store.release(command.agent_id, command.offer_id), "release")
+        token = self.token
+        self._store_op(lambda: self.store.release(command.agent_id, command.offer_id, token=token), "release")
         await self._hangup_leg(command.offer_id, command.agent_id)
 
     async def _hangup_leg(self, offer_id: str, agent_id: str) -> None:
+        if not self.may_act():
+            log.warn_event("acd.offer.not_leader", offer=offer_id, agent=agent_id)
+            return
         try:
             await hangup(self.ami, offer_id, cause=16)
             self.telemetry.agent_offer("cancelled")
@@ -299,6 +362,11 @@ class AcdService:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._claims[offer_id] = future
         self.submit(ev.ClaimAsked(self.now(), offer_id, self.node_id))
+        if not future.done() and self.replica is not None:  # the answer comes back through the log
+            try:
+                await asyncio.wait_for(asyncio.shield(future), 3.0)
+            except TimeoutError:
+                log.warn_event("acd.offer.claim_unanswered", offer=offer_id)
         won = future.result() if future.done() else False
         self._claims.pop(offer_id, None)
         if won:
@@ -308,7 +376,7 @@ class AcdService:
                 # one leg per caller may reach the bridge; a callback is claimed afresh on each attempt
                 key = f"{offer.call_id}:callback-{entry.callback_attempts}" if entry.callback_number else offer.call_id
                 try:
-                    won = await asyncio.wait_for(self.store.claim(key, offer_id, 3600), 2.0)
+                    won = await asyncio.wait_for(self.store.claim(key, offer_id, 3600, token=self.token), 2.0)
                 except Exception as exc:  # noqa: BLE001 - fail closed: no bridge without the shared claim
                     log.warn_event("acd.store.unavailable", op="claim", error=type(exc).__name__)
                     won = False

@@ -389,6 +389,9 @@ class Telemetry:
             "acd_database_write_failures", "Failed attempts to write a batch of call records to the database "
             "(the records stay in the spool and are retried).", registry=r,
         )
+        self.redis_outages = Counter("acd_redis_outages", "Redis outages (down, then up again count once).", registry=r)
+        self.redis_down = Gauge("acd_redis_down", "1 while this node cannot reach Redis (the shared log and lease), else 0.", registry=r)
+        self.is_leader = Gauge("acd_node_leader", "1 while this node holds the leader lease and routes.", registry=r)
         self.state_repairs = Counter(
             "acd_state_repairs", "Live-state corrections made by reconciliation, by kind.", ["kind"], registry=r
         )
@@ -602,6 +605,15 @@ class Telemetry:
 
     def ami_reconnect(self) -> None:
         self.ami_reconnects.inc()
+
+    def redis_outage(self, down: bool, lasted_s: float = 0.0) -> None:
+        """Redis went down (counted once per outage) or came back."""
+        if down:
+            self.redis_outages.inc()
+        self.redis_down.set(1 if down else 0)
+
+    def leader(self, leading: bool) -> None:
+        self.is_leader.set(1 if leading else 0)
 
     def state_repair(self, kind: str) -> None:
         self.state_repairs.labels(self.guard("kind", kind)).inc()

@@ -19,9 +19,12 @@ pytestmark = pytest.mark.virtual_time
 async def make_longest_idle(engine, first: str, then: str) -> None:
     """``first`` has been idle longer than ``then``: ``then`` takes a one-minute break through
     the API (virtual time: the minute costs nothing)."""
+    assert await engine.acd.settled()  # with a shared log the inputs apply once the log has them
     engine.acd.set_not_ready(then, "break")
+    assert await engine.acd.settled()
     await asyncio.sleep(60)
     engine.acd.set_ready(then)
+    assert await engine.acd.settled()
     assert engine.core.agents[first].idle_since < engine.core.agents[then].idle_since
 
 
