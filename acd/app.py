@@ -42,6 +42,7 @@ from acd.knowledge.cards import load_cards
 from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
 from acd.tasks.flowport import StoreTaskPort
+from acd.tasks.popsection import OpenTasksSection
 from acd.telemetry.quality import QualityMetrics
 from acd.tasks.service import TaskRunner
 from acd.telemetry import Telemetry
@@ -349,7 +350,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Syst
         engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store,
                                 node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit)
         engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
-        engine.desk.sections.append(CardsSection(engine))
+        engine.desk.sections += [CardsSection(engine), OpenTasksSection(engine)]
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))
         await stack.enter_async_context(_task_runner(engine))
