@@ -49,9 +49,9 @@ from acd.telemetry import Telemetry
 from acd.http.api import add_api
 from acd.http.events import EventBus
 from acd.http.queuefeed import QueueFeed
-from acd.http.users import Users, load_users
+from acd.http.users import Users, demo_tokens_refusal, load_users
 from acd.service.web import create_web_app
-from acd.settings import Settings
+from acd.settings import ConfigError, Settings
 from acd.sim import SimPbx
 from acd.sim.demo import DemoTraffic, demo_agents
 
@@ -231,8 +231,11 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     engine.users = load_users(Path(engine.settings.config_dir) / "users.yaml", set(engine.core.agents))
     demo_users = await asyncio.to_thread(engine.users.with_demo_tokens)
     if demo_users:  # public tokens: fine for the demo, never against a real PBX
-        warn = log.error_event if engine.settings.pbx.mode == "asterisk" else log.warn_event
-        warn("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
+        refusal = demo_tokens_refusal(engine.settings.pbx.mode, demo_users, engine.users.path)
+        if refusal is not None:
+            log.error_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
+            raise ConfigError([refusal])
+        log.warn_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
     bus = EventBus()
     engine.bus = bus
     engine.listeners.append(lambda kind, data: bus.publish(kind, data))
@@ -348,7 +351,8 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Syst
         if engine.demo is not None:
             await _seed_demo(engine)
         engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store,
-                                node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit)
+                                node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit,
+                                recordings_dir=settings.recording.dir, record_calls=settings.recording.enabled)
         engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
         engine.desk.sections += [CardsSection(engine), OpenTasksSection(engine)]
         ivr.acd = engine.acd

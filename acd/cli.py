@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from acd.logs import configure_cli
+
+    configure_cli()
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:

@@ -135,6 +135,66 @@ class JsonFormatter(logging.Formatter):
         return _json_safe(json.dumps(doc, ensure_ascii=False))
 
 
+# Sentences for the events an admin is most likely to meet on a command's standard error; any
+# other event is shown as its name with its fields.
+EVENT_TEXT = {
+    "flow.queue.unknown": "a flow asked for queue {queue!r}, which is not in config/queues.yaml; the call went to the fallback queue",
+    "flows.refused": "flow file {file} was refused: {problems}",
+    "acd.store.unavailable": "the database did not answer ({op}: {error})",
+    "acd.recording.failed": "recording call {call_id} failed: {error}",
+}
+
+
+class CliFormatter(logging.Formatter):
+    """One readable line per warning for people at a terminal: ``acd: warning: <what happened>``,
+    with the event's details (secrets masked as everywhere)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        name = record.getMessage()
+        fields = _fields(record)
+        template = EVENT_TEXT.get(name)
+        text = None
+        if template is not None:
+            try:
+                text = template.format(**fields)
+            except (KeyError, IndexError, ValueError):
+                text = None
+        if text is None:
+            detail = ", ".join(f"{k}={_plain(v)}" for k, v in fields.items())
+            text = name.replace(".", " ").replace("_", " ") + (f" ({detail})" if detail else "") + f" [{name}]"
+        line = f"acd: {record.levelname.lower()}: {escape_controls(text)}"
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            line += f": {type(exc).__name__}: {escape_controls(str(exc))}"
+        return line
+
+
+class _CliHandler(logging.StreamHandler):
+    """Writes to the standard error of the moment (a test or a caller may have swapped it)."""
+
+    def __init__(self, stream=None) -> None:
+        super().__init__(stream or sys.stderr)
+        self._fixed = stream is not None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self._fixed:
+            self.stream = sys.stderr
+        super().emit(record)
+
+
+def configure_cli(stream=None) -> None:
+    """For the ``acd`` tools: warnings and errors as readable lines on standard error, unless
+    the command configures logging itself (``serve``, ``demo`` call ``configure``)."""
+    root = logging.getLogger()
+    if any(isinstance(h, _CliHandler) for h in root.handlers) or (root.handlers and stream is None):
+        return
+    handler = _CliHandler(stream)
+    handler.setFormatter(CliFormatter())
+    handler.setLevel(logging.WARNING)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
 def configure(level: str = "INFO", fmt: str = "text", stream=None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())

@@ -81,6 +81,14 @@ class RetentionSection:
 
 
 @dataclass(frozen=True)
+class RecordingSection:
+    # Where Asterisk's MixMonitor writes call recordings (a path on the Asterisk host); retention
+    # deletes files there, so the engine needs it read-write when they share a volume.
+    dir: str = "/var/spool/asterisk/monitor"
+    enabled: bool = True  # off: no call is recorded, whatever a queue's `record` says
+
+
+@dataclass(frozen=True)
 class VerificationSection:
     max_failures: int = 3  # failed attempts (per customer, and per caller number) before the lock
     window_s: float = 3600.0  # ... counted within this window, across calls
@@ -130,6 +138,7 @@ class Settings:
     database: DatabaseSection = field(default_factory=DatabaseSection)
     verification: VerificationSection = field(default_factory=VerificationSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
+    recording: RecordingSection = field(default_factory=RecordingSection)
     customers: CustomersSection = field(default_factory=CustomersSection)
     live_state: LiveStateSection = field(default_factory=LiveStateSection)
     http: HttpSection = field(default_factory=HttpSection)
@@ -139,6 +148,60 @@ class Settings:
 
 
 ENV_PREFIX = "ACD_"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The range a number setting must lie in: ``low`` (inclusive, or exclusive when
+    ``above``) up to ``high`` (inclusive). ``None`` leaves that side open."""
+
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+
+    def problem(self, value: float) -> str | None:
+        if self.low is not None and (value <= self.low if self.above else value < self.low):
+            return f"must be {'greater than' if self.above else 'at least'} {_num(self.low)}"
+        if self.high is not None and value > self.high:
+            return f"must be at most {_num(self.high)}"
+        return None
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+POSITIVE = Bound(0, above=True)
+NOT_NEGATIVE = Bound(0)
+AT_LEAST_ONE = Bound(1)
+PORT = Bound(0, 65535)
+
+# dataclass -> field -> the range its value must lie in (checked by ``build_section`` and
+# ``load_settings`` with the file, line and key of the value).
+BOUNDS: dict[type, dict[str, Bound]] = {
+    AmiSection: {"port": PORT, "action_timeout_s": POSITIVE, "ping_interval_s": POSITIVE},
+    AgiSection: {"port": PORT, "max_sessions": AT_LEAST_ONE, "env_timeout_s": POSITIVE, "command_timeout_s": POSITIVE},
+    VerificationSection: {"max_failures": AT_LEAST_ONE, "window_s": POSITIVE},
+    RetentionSection: {"interaction_days": AT_LEAST_ONE, "recording_days": AT_LEAST_ONE, "run_every_h": NOT_NEGATIVE},
+    CustomersSection: {"stale_days": AT_LEAST_ONE},
+    HttpSection: {"port": PORT},
+    DemoSection: {"calls_per_minute": POSITIVE, "agents": AT_LEAST_ONE},
+}
+
+
+def register_bounds(cls: type, **bounds: Bound) -> None:
+    """Declare the ranges of ``cls``'s number fields (a module outside settings, e.g. the
+    routing configuration, registers its own)."""
+    BOUNDS.setdefault(cls, {}).update(bounds)
+
+
+def _check_bound(cls: type, name: str, value: Any, key: str, loc: Location, problems: list[str]) -> None:
+    bound = BOUNDS.get(cls, {}).get(name)
+    if bound is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    why = bound.problem(value)
+    if why:
+        problems.append(f"{loc}: {key}: {why} (got {value!r})")
 
 
 def _type_name(tp: Any) -> str:
@@ -194,7 +257,9 @@ def _build(cls: type, node: Mapping[str, Any], path: str, loc: Location, problem
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name in node:
-            kwargs[f.name] = _convert(hints[f.name], node[f.name], f"{path}.{f.name}".lstrip("."), where(node, f.name, loc.file), problems)
+            key, floc = f"{path}.{f.name}".lstrip("."), where(node, f.name, loc.file)
+            kwargs[f.name] = _convert(hints[f.name], node[f.name], key, floc, problems)
+            _check_bound(cls, f.name, kwargs[f.name], key, floc, problems)
     return cls(**kwargs)
 
 

@@ -11,10 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from bench import agi, ami, e2e, eventlog, routing
+from bench import agi, ami, cpu, e2e, eventlog, logrouting, ring_latency, routing
+from bench import property as bench_property
 from bench.common import render_table
 
-SUITES = {"routing": routing.run, "ivr": agi.run, "ami": ami.run, "e2e": e2e.run, "eventlog": eventlog.run}
+SUITES = {"routing": routing.run, "logrouting": logrouting.run, "ivr": agi.run, "ami": ami.run, "e2e": e2e.run, "eventlog": eventlog.run, "cpu": cpu.run,
+          "ring": ring_latency.run, "property": bench_property.run}
 
 
 def main(argv: list[str] | None = None) -> int:

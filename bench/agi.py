@@ -37,7 +37,7 @@ async def raw_round_trip(n: int) -> float:
     """Seconds per line round trip on a bare asyncio loopback echo (the floor)."""
 
     async def echo(reader, writer):
-        while line := await reader.readline():
+        while await reader.readline():
             writer.write(REPLY)
         writer.close()
 

@@ -60,7 +60,7 @@ async def serve(data: bytes) -> asyncio.Server:
         buf = b""
         while b"\r\n\r\n" not in buf:
             buf += await reader.read(4096)
-        action_id = [l.split(b": ", 1)[1] for l in buf.split(b"\r\n") if l.lower().startswith(b"actionid:")]
+        action_id = [ln.split(b": ", 1)[1] for ln in buf.split(b"\r\n") if ln.lower().startswith(b"actionid:")]
         writer.write(b"Response: Success\r\n" + (b"ActionID: " + action_id[0] + b"\r\n" if action_id else b"") + b"Message: Authentication accepted\r\n\r\n")
         writer.write(data + b"Event: BenchDone\r\n\r\n")
         await writer.drain()
@@ -165,7 +165,7 @@ def run(smoke: bool) -> list[Row]:
     rows = [Row("ami", f"codec, {count:,} recorded events", {"events/s": codec_rate(data, count)})]
     runs = 1 if smoke else 3  # best of three: this machine's timing noise is larger than 2x
     ours = max(asyncio.run(client_rate(data, count)) for _ in range(runs))
-    rows.append(Row("ami", "acd client in its own process, best of %d" % runs, {"events/s": ours}))
+    rows.append(Row("ami", f"acd client in its own process, best of {runs}", {"events/s": ours}))
     if smoke:
         rows.append(Row("ami", "panoramisk 1.4", {"status": "not run in the smoke run"}))
         return rows
@@ -175,5 +175,5 @@ def run(smoke: bool) -> list[Row]:
         rows.append(Row("ami", "panoramisk 1.4", {"status": "could not be installed or run"}, ">= 2x panoramisk", False))
     else:
         rate, seen = theirs
-        rows.append(Row("ami", "panoramisk 1.4 in its own process, same stream, best of %d" % runs, {"events/s": rate, "events seen": seen, "ratio": ours / rate}, ">= 2x panoramisk", ours / rate >= 2))
+        rows.append(Row("ami", f"panoramisk 1.4 in its own process, same stream, best of {runs}", {"events/s": rate, "events seen": seen, "ratio": ours / rate}, ">= 2x panoramisk", ours / rate >= 2))
     return rows

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from acd.settings import ConfigError, load_settings
@@ -53,3 +55,50 @@ def test_yaml_syntax_error_is_located(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_settings(tmp_path, environ={})
     assert "engine.yaml:" in str(err.value)
+
+
+def test_out_of_range_values_name_file_line_and_key(tmp_path):
+    (tmp_path / "engine.yaml").write_text(
+        "verification:\n  max_failures: 0\n  window_s: -5\n"
+        "retention:\n  run_every_h: -1\n"
+        "http:\n  port: 70000\n"
+        "demo:\n  agents: 0\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, environ={"ACD_PBX__AMI__ACTION_TIMEOUT_S": "0"})
+    f = tmp_path / "engine.yaml"
+    assert err.value.problems == [
+        "$ACD_PBX__AMI__ACTION_TIMEOUT_S:1:1: pbx.ami.action_timeout_s: must be greater than 0 (got 0.0)",
+        f"{f}:2:3: verification.max_failures: must be at least 1 (got 0)",
+        f"{f}:3:3: verification.window_s: must be greater than 0 (got -5.0)",
+        f"{f}:5:3: retention.run_every_h: must be at least 0 (got -1.0)",
+        f"{f}:7:3: http.port: must be at most 65535 (got 70000)",
+        f"{f}:9:3: demo.agents: must be at least 1 (got 0)",
+    ]
+    # the edges are allowed
+    (tmp_path / "engine.yaml").write_text("verification:\n  max_failures: 1\nretention:\n  run_every_h: 0\n")
+    assert load_settings(tmp_path, environ={}).verification.max_failures == 1
+
+
+def test_every_setting_is_documented_in_the_shipped_engine_yaml():
+    """config/engine.yaml is the reference: every key of acd/settings.py appears there."""
+    import dataclasses
+    import typing
+
+    from acd.settings import Settings
+    from acd.yamlsrc import load_yaml
+
+    shipped = load_yaml(Path(__file__).resolve().parents[1] / "config" / "engine.yaml")
+
+    def missing(cls, node, prefix):
+        out = []
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.name == "config_dir":
+                continue
+            if f.name not in node:
+                out.append(prefix + f.name)
+            elif dataclasses.is_dataclass(hints[f.name]):
+                out += missing(hints[f.name], node[f.name], f"{prefix}{f.name}.")
+        return out
+
+    assert missing(Settings, shipped, "") == []

@@ -31,10 +31,15 @@ def _settings_flows(args: argparse.Namespace) -> tuple[str, tuple[str, ...], str
 
 
 def _registry(args: argparse.Namespace, directory: str | Path | None = None) -> FlowRegistry:
+    from acd.flows.catalogue import load_catalogue
+
     conf_dir, sound_dirs, default_flow, _ = _settings_flows(args)
     if getattr(args, "sound_dir", None):
         sound_dirs = tuple(args.sound_dir)
-    return FlowRegistry(directory or getattr(args, "dir", None) or conf_dir, sound_dirs=sound_dirs, default_flow=default_flow)
+    config = Path(getattr(args, "config", "config"))
+    catalogue = load_catalogue(config) if (config / "queues.yaml").is_file() else None
+    return FlowRegistry(directory or getattr(args, "dir", None) or conf_dir, sound_dirs=sound_dirs,
+                        default_flow=default_flow, catalogue=catalogue)
 
 
 def _print_problems(problems: Sequence[Problem], out) -> None:
@@ -71,17 +76,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"acd flows validate: {target} is not a flow file", file=sys.stderr)
         return 2
     problems.sort(key=lambda p: (p.location.file, p.location.line, p.location.column))
-    if problems:
-        _print_problems(problems, sys.stdout)
-        files = len({p.location.file for p in problems})
-        print(f"{len(problems)} problem(s) in {files} file(s)", file=sys.stderr)
-        return 1
+    _print_problems(problems, sys.stdout)
     flows = registry.current.flows
-    checked = [f for f in flows.values() if target.is_dir() or Path(f.file).resolve() == target.resolve()]
+    refused = {str(Path(p.location.file).resolve()) for p in problems}
+    checked = [f for f in flows.values() if (target.is_dir() or Path(f.file).resolve() == target.resolve())
+               and str(Path(f.file).resolve()) not in refused]
     for f in sorted(checked, key=lambda f: f.name):
         print(f"ok  {f.name:<20} {len(f.steps):>3} steps  {f.version}  {f.file}")
     if not registry.sound_dirs:
         print("note: no sound directory configured (flows.sound_dirs or --sound-dir): prompts were not checked", file=sys.stderr)
+    if registry.catalogue is None:
+        print(f"note: no queues.yaml in {getattr(args, 'config', 'config')}: queue, skill and language names were not checked",
+              file=sys.stderr)
+    if problems:
+        files = len({p.location.file for p in problems})
+        print(f"{len(problems)} problem(s) in {files} file(s); {len(checked)} file(s) ok", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -121,16 +131,27 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if flow is None:
         return 1
     fmt = args.format
-    if fmt == "svg":
+    if fmt in ("svg", "png"):
         if not graph.dot_available():
-            print("acd flows graph: SVG needs Graphviz 'dot', which is not installed. Install graphviz, or use "
+            print(f"acd flows graph: {fmt.upper()} needs Graphviz 'dot', which is not installed. Install graphviz, or use "
                   "--format dot (render it elsewhere) or --format mermaid (GitHub and many editors draw it).", file=sys.stderr)
             return 2
         try:
-            text = graph.to_svg(flow)
+            rendered = graph.render(flow, fmt)
         except (RuntimeError, OSError) as exc:
             print(f"acd flows graph: {exc}", file=sys.stderr)
             return 2
+        if fmt == "png":
+            if not args.output or args.output == "-":
+                if sys.stdout.isatty():
+                    print("acd flows graph: PNG is binary: give -o FILE.png (or redirect standard output)", file=sys.stderr)
+                    return 2
+                sys.stdout.buffer.write(rendered)
+                return 0
+            Path(args.output).write_bytes(rendered)
+            print(f"wrote {args.output} (png, flow {flow.name}, {len(flow.steps)} steps)", file=sys.stderr)
+            return 0
+        text = rendered.decode("utf-8")
     elif fmt == "mermaid":
         text = graph.to_mermaid(flow)
     else:
@@ -289,7 +310,8 @@ def register(subparsers) -> None:
     g = sub.add_parser("graph", help="draw a flow (Graphviz DOT, SVG through dot, or Mermaid)",
                        description="Write a picture of a flow for admins.")
     g.add_argument("flow", help="flow name, or a path to a flow file")
-    g.add_argument("--format", choices=("dot", "mermaid", "svg"), default="dot", help="output format (default dot; svg needs Graphviz)")
+    g.add_argument("--format", choices=("dot", "mermaid", "svg", "png"), default="dot",
+                   help="output format (default dot; svg and png need Graphviz)")
     g.add_argument("-o", "--output", help="output file (default: standard output)")
     g.add_argument("--dir", help="flows directory (default: flows.directory from settings)")
     g.add_argument("--config", default="config", help="settings directory (default: config)")

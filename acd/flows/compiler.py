@@ -14,9 +14,11 @@ step; ``FlowCompileError`` carries them all. Checks after the schema:
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import hashlib
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jsonschema
 import yaml
 
+from acd.flows.catalogue import FlowCatalogue, catalogue_problems, did_you_mean
 from acd.flows.expr import ExprError, FUNCTIONS, Expr, literal_expr, parse_expr
 from acd.flows.model import (
     secret_input_ahead,
@@ -190,7 +193,11 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         return "a step needs one action: " + ", ".join(actions)
     if v == "additionalProperties":
         extra = [k for k in err.instance if k not in err.schema.get("properties", {})] if isinstance(err.instance, dict) else []
-        known = ", ".join(sorted(err.schema.get("properties", {})))
+        properties = err.schema.get("properties", {})
+        hints = [did_you_mean(str(k), properties) for k in extra]
+        if extra and all(hints):
+            return "; ".join(f"unknown field {k!r}{h.replace(' (', ': ').rstrip(')')}" for k, h in zip(extra, hints))
+        known = ", ".join(sorted(properties))
         return f"unknown field {', '.join(map(repr, extra))}" + (f" (expected one of: {known})" if known else "")
     if v == "required":
         return err.message.replace("is a required property", "is missing")
@@ -227,7 +234,8 @@ def schema_problems(doc: Any, file: str, schema: Mapping[str, Any], *, defs_ref:
         schema = {"$schema": schema.get("$schema"), "$defs": schema["$defs"], "$ref": defs_ref}
     validator = jsonschema.Draft202012Validator(schema)
     problems: list[Problem] = []
-    for err in validator.iter_errors(doc):
+    errors = list(validator.iter_errors(doc))
+    for err in errors:
         path = list(err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
@@ -240,10 +248,43 @@ def schema_problems(doc: Any, file: str, schema: Mapping[str, Any], *, defs_ref:
                 f" (it must match {err.validator_value})" if err.validator == "pattern" else f": {err.message}")
         loc, step = _locate(doc, path, file)
         problems.append(Problem(loc, message, step))
+    for err in errors:
+        if err.validator == "additionalProperties":
+            _read_typo_as_meant(err.instance, err.schema.get("properties", {}))
     return problems
 
 
+def _read_typo_as_meant(node: Any, properties: Mapping[str, Any]) -> None:
+    """A mistyped key (``nxt:``) is read as the one it is close to (``next``) for the rest of
+    the checks, so one typo is reported once and not as a cascade of unreachable steps. The
+    flow is refused all the same: the typo itself stays a problem."""
+    if not isinstance(node, SrcDict):
+        return
+    for key in [k for k in node if k not in properties]:
+        close = difflib.get_close_matches(str(key), sorted(properties), n=1, cutoff=0.6)
+        if close and close[0] not in node:
+            node[close[0]] = node[key]
+            node.key_locs[close[0]] = node.key_locs.get(key, node.loc)
+
+
 # --------------------------------------------------------------------------- sounds
+def _files_following_links(root: Path) -> Iterable[Path]:
+    """Every file under ``root``, through symlinked folders too (Debian's
+    /usr/share/asterisk/sounds/en is a symlink; ``Path.rglob`` does not follow it). A link loop
+    is visited once."""
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        base = Path(dirpath)
+        for name in filenames:
+            if (base / name).is_file():
+                yield base / name
+
+
 class SoundIndex:
     """Which sound files exist in the configured directories (Asterisk layout: ``dir/name.ext`` or
     ``dir/<language>/name.ext``)."""
@@ -254,10 +295,9 @@ class SoundIndex:
         for d in self.dirs:
             if not d.is_dir():
                 continue
-            for p in d.rglob("*"):
-                if p.is_file():
-                    rel = p.relative_to(d).as_posix()
-                    self._names.add(rel.rsplit(".", 1)[0] if "." in p.name else rel)
+            for p in _files_following_links(d):
+                rel = p.relative_to(d).as_posix()
+                self._names.add(rel.rsplit(".", 1)[0] if "." in p.name else rel)
 
     @property
     def enabled(self) -> bool:
@@ -956,8 +996,10 @@ def compile_flow_text(
     loaded_at: float | None = None,
     schema: Mapping[str, Any] | None = None,
     sound_index: SoundIndex | None = None,
+    catalogue: FlowCatalogue | None = None,
 ) -> CompiledFlow:
-    """Compile one flow file's text; raises ``FlowCompileError`` listing every problem found."""
+    """Compile one flow file's text; raises ``FlowCompileError`` listing every problem found.
+    With a ``catalogue``, queue, skill and language names are checked against ``config/``."""
     try:
         raw = load_yaml_text(text, file)
     except YamlError as exc:
@@ -970,6 +1012,8 @@ def compile_flow_text(
         # build what can be built anyway, so expression errors are listed together with schema errors
         pass
     ctx = _Ctx(file, doc, problems=list(problems), shared_schedules=shared_schedules or {})
+    if catalogue is not None:
+        ctx.problems += [Problem(loc, message, step) for loc, message, step in catalogue_problems(doc, file, catalogue)]
     name = str(doc.get("flow", Path(file).stem))
     ctx.timezone = str(doc.get("timezone", "UTC"))
     if "timezone" in doc and not _valid_tz(ctx.timezone):

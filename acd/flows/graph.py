@@ -126,10 +126,21 @@ def dot_available() -> bool:
 
 def to_svg(flow: CompiledFlow, *, timeout_s: float = 30.0) -> str:
     """SVG through Graphviz ``dot``; raises ``RuntimeError`` when dot is not installed or fails."""
+    return render(flow, "svg", timeout_s=timeout_s).decode()
+
+
+def render(flow: CompiledFlow, fmt: str, *, timeout_s: float = 30.0) -> bytes:
+    """The flow drawn by Graphviz ``dot`` as ``svg`` or ``png`` bytes; raises ``RuntimeError``
+    when dot is not installed, fails, or takes longer than ``timeout_s``."""
+    if fmt not in ("svg", "png"):
+        raise ValueError(f"dot output format {fmt!r} is not svg or png")
     exe = shutil.which("dot")
     if exe is None:
         raise RuntimeError("Graphviz 'dot' is not installed")
-    done = subprocess.run([exe, "-Tsvg"], input=to_dot(flow).encode(), capture_output=True, timeout=timeout_s, check=False)
+    try:
+        done = subprocess.run([exe, f"-T{fmt}"], input=to_dot(flow).encode(), capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"dot took longer than {timeout_s:g} s") from None
     if done.returncode != 0:
         raise RuntimeError("dot failed: " + done.stderr.decode(errors="replace").strip())
-    return done.stdout.decode()
+    return done.stdout

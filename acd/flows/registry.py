@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Mapping, Sequence
 
 from acd.clock import Clock, SystemClock
+from acd.flows.catalogue import FlowCatalogue
 from acd.flows.compiler import (
     SCHEDULES_FILE,
     FlowCompileError,
@@ -87,8 +88,10 @@ class FlowRegistry:
         clock: Clock | None = None,
         poll_interval_s: float = 2.0,
         schema_path: str | Path | None = None,
+        catalogue: FlowCatalogue | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.catalogue = catalogue  # queue, skill and language names a flow may use (config/)
         self.sound_dirs = tuple(sound_dirs)
         self.default_flow = default_flow
         self.last_report: ReloadReport | None = None
@@ -172,7 +175,8 @@ class FlowRegistry:
                 continue
             try:
                 flow = compile_flow_text(text, key, sound_index=sounds, shared_schedules=self._shared,
-                                         shared_hash=self._shared_digest, loaded_at=now, schema=schema)
+                                         shared_hash=self._shared_digest, loaded_at=now, schema=schema,
+                                         catalogue=self.catalogue)
             except FlowCompileError as exc:
                 refused[key] = list(exc.problems)
                 if old is not None:
@@ -248,7 +252,7 @@ class FlowRegistry:
         schedules as a reload), without loading it: the admin API's "validate"."""
         try:
             compile_flow_text(text, file, sound_dirs=self.sound_dirs, shared_schedules=self._shared,
-                              shared_hash=self._shared_digest,
+                              shared_hash=self._shared_digest, catalogue=self.catalogue,
                               schema=load_schema(self.schema_path) if self.schema_path else load_schema(self._schema_file()))
         except FlowCompileError as exc:
             return list(exc.problems)

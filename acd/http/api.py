@@ -286,7 +286,9 @@ async def dispositions(request: web.Request) -> web.Response:
 
 # --------------------------------------------------------------------------- handlers: supervisors
 async def queues(request: web.Request) -> web.Response:
-    return web.json_response({"queues": _engine(request).acd.live()["queues"]}, dumps=_dumps)
+    """A list, as ``/agents`` is: each queue's figures with its name under ``queue``."""
+    live_queues = _engine(request).acd.live()["queues"]
+    return web.json_response({"queues": [{"queue": name, **figures} for name, figures in live_queues.items()]}, dumps=_dumps)
 
 
 async def live(request: web.Request) -> web.Response:
@@ -380,8 +382,9 @@ async def reports(request: web.Request) -> web.Response:
         tz = compute.zone(q.get("tz") or "UTC")
     except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
         raise Invalid("tz", "an IANA time zone such as Europe/London") from None
-    end = _float(request, "to") or engine.clock.now()
-    start = _float(request, "from") or end - 86400
+    from acd.reports.period import default_period  # the same default as `acd report`: today in tz
+
+    start, end = default_period(engine.clock.now(), tz, _float(request, "from"), _float(request, "to"))
     if not start < end:
         raise Invalid("from", "must be before to")
     if end - start > 93 * 86400:
@@ -579,15 +582,27 @@ ROUTES: tuple[Route, ...] = (
 
 
 def openapi(routes: tuple[Route, ...] = ROUTES, extra: tuple[Route, ...] = ()) -> dict[str, Any]:
+    from acd.http import openapi_doc as doc
+
     paths: dict[str, Any] = {}
     for r in routes + extra:
         params = [{"name": p[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
                   for p in r.path.split("/") if p.startswith("{")]
-        params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in r.query]
+        params += [doc.query_param(q) for q in r.query]
+        name = r.handler.__name__
+        schema = doc.response_schema(name)
+        if r.stream:
+            content = {"text/event-stream": {"schema": {"type": "string", "description": "server-sent events"}}}
+        elif name == "reports":
+            content = {"application/json": {"schema": schema}, "text/plain": {"schema": {"type": "string"}}}
+        elif name == "customer_export":
+            content = {"application/json": {"schema": schema}, "application/xml": {"schema": {"type": "string"}}}
+        else:
+            content = {"application/json": {"schema": schema}} if schema else {"application/json": {}}
         op: dict[str, Any] = {
-            "summary": r.summary, "tags": [r.tag], "operationId": r.handler.__name__, "x-acd-role": r.rule,
+            "summary": r.summary, "tags": [r.tag], "operationId": name, "x-acd-role": r.rule,
             "parameters": params,
-            "responses": {"200": {"description": "OK", "content": {"text/event-stream" if r.stream else "application/json": {}}}},
+            "responses": {doc.success_status(name): {"description": "OK", "content": content}},
         }
         if r.rule == WEBHOOK:
             op["security"] = [{"bearer": []}]
@@ -595,19 +610,24 @@ def openapi(routes: tuple[Route, ...] = ROUTES, extra: tuple[Route, ...] = ()) -
         elif r.rule != PUBLIC:
             op["security"] = [{"bearer": []}]
             op["responses"].update({"401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}})
-        if "{" in r.path:
+        if "{" in r.path or r.rule == WEBHOOK:
             op["responses"]["404"] = {"$ref": "#/components/responses/Error"}
+        if r.rule != PUBLIC:  # the engine's state may refuse (an agent on a call, flows off...)
+            op["responses"]["409"] = {"$ref": "#/components/responses/Error"}
+        if r.body is not None or r.query:
+            op["responses"]["422"] = {"$ref": "#/components/responses/Error"}
         if r.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": r.body}}}
-            op["responses"]["422"] = {"$ref": "#/components/responses/Error"}
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "acd engine API", "version": "1",
-                 "description": "Agents, supervisors and admins. Roles: agent < supervisor < admin; x-acd-role gives each route's rule."},
+                 "description": "Agents, supervisors and admins. Roles: agent < supervisor < admin; x-acd-role gives each route's rule. "
+                                "Times in responses are seconds since 1970-01-01T00:00:00Z; query times take ISO 8601 with a zone too."},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": doc.components(),
             "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["error", "detail"],
                 "properties": {"error": {"type": "string"}, "detail": {"type": "string"}, "field": {"type": "string"}}}}}}},

@@ -1,4 +1,4 @@
-"""``acd users list|token``: the API users in ``config/users.yaml``."""
+"""``acd users list|add|token``: the API users in ``config/users.yaml``."""
 
 from __future__ import annotations
 
@@ -41,6 +41,30 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add(args: argparse.Namespace) -> int:
+    from acd.http.users import add_user
+    from acd.routing.config import load_agents
+
+    config = Path(args.config)
+    agent_ids = None
+    if (config / "agents.yaml").exists():
+        try:
+            agent_ids = {a.id for a in load_agents(config / "agents.yaml")}
+        except ConfigError as exc:
+            print(f"acd users add: {exc}", file=sys.stderr)
+            return 2
+    try:
+        token = add_user(config / "users.yaml", args.id, args.name or args.id, args.role, args.agent, agent_ids)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"acd users add: {problem}", file=sys.stderr)
+        return 1
+    print(token)
+    print(f"user {args.id} ({args.role}) added to {config / 'users.yaml'}; its token is shown once (only its hash is kept). "
+          "The engine picks it up on POST /api/v1/config/reload or restart.", file=sys.stderr)
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("users", help="API users and their tokens (config/users.yaml)",
                               description="List API users, or issue a user a new token (printed once, stored hashed).")
@@ -49,6 +73,13 @@ def register(subparsers) -> None:
     ls = sub.add_parser("list", help="users, roles and whether a token is set")
     ls.add_argument("--config", default="config", help="settings directory (default: config)")
     ls.set_defaults(handler=cmd_list)
+    ad = sub.add_parser("add", help="add a user and print their first token (once)")
+    ad.add_argument("id", help="the new user's id (letters, digits, - and _)")
+    ad.add_argument("--role", required=True, choices=("agent", "supervisor", "admin"))
+    ad.add_argument("--name", help="display name (default: the id)")
+    ad.add_argument("--agent", help="for an agent user: the agent id in config/agents.yaml")
+    ad.add_argument("--config", default="config", help="settings directory (default: config)")
+    ad.set_defaults(handler=cmd_add)
     tk = sub.add_parser("token", help="issue a new token for a user (replaces the old one)")
     tk.add_argument("id", help="the user's id")
     tk.add_argument("--config", default="config", help="settings directory (default: config)")

@@ -151,6 +151,43 @@ class Users:
         return token
 
 
+def demo_tokens_refusal(pbx_mode: str, demo_users: list[str], path: Path | None) -> str | None:
+    """Why the engine must not start: users whose token is the public demo one, against a real
+    PBX (``pbx.mode: asterisk``). None when that is fine (the simulated PBX of the demo)."""
+    if pbx_mode != "asterisk" or not demo_users:
+        return None
+    return (f"{path or 'users.yaml'}: users {', '.join(demo_users)} still have the public demo tokens; against a real PBX "
+            f"give each a new one (acd users token <id>) or remove them")
+
+
+def add_user(path: Path, user_id: str, name: str, role: str, agent_id: str | None = None,
+             agent_ids: set[str] | None = None) -> str:
+    """Add a user to ``path`` (created if missing) with a new token, returned once. Refuses a
+    taken id, an unknown role, an agent user without its agent (or one not in ``agent_ids``)
+    with a ``ConfigError`` naming the field; the file is rewritten only when all is well."""
+    problems = []
+    if not user_id or not all(c.isalnum() or c in "-_" for c in user_id):
+        problems.append(f"id: {user_id!r} must be letters, digits, '-' or '_'")
+    if role.upper() not in Role.__members__:
+        problems.append(f"role: {role!r} is not agent, supervisor or admin")
+    if role == "agent" and not agent_id:
+        problems.append("agent_id: an agent user names its agent (--agent)")
+    if agent_id and agent_ids is not None and agent_id not in agent_ids:
+        problems.append(f"agent_id: {agent_id!r} is not in agents.yaml")
+    users = load_users(path)
+    if user_id in users.entries:
+        problems.append(f"id: {user_id!r} is already a user in {path}")
+    if problems:
+        raise ConfigError([f"{path}: users add: {p}" for p in problems])
+    raw = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    item: dict[str, str] = {"id": user_id, "name": name, "role": role}
+    if agent_id:
+        item["agent_id"] = agent_id
+    raw.setdefault("users", []).append(item)
+    path.write_text(_HEADER + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    return load_users(path).issue_token(user_id)
+
+
 _HEADER = """# API users. role: agent | supervisor | admin; an agent user names its agent_id (config/agents.yaml).
 # token_hash is a scrypt hash: set a user's token with `acd users token ID` (prints it once).
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import sys
 import time
@@ -69,18 +70,12 @@ def _parse_time(value: str, tz: dt.tzinfo) -> float:
 def resolve_range(args: argparse.Namespace, now: float | None = None) -> Range:
     """``--from`` (default: today's midnight in ``--tz``) to ``--to`` (default: a day after the
     start). Times without an offset are in ``--tz``. ValueError when the range is empty."""
+    from acd.reports.period import default_period
+
     tz = compute.zone(getattr(args, "tz", None))
-    if args.start:
-        start = _parse_time(args.start, tz)
-    else:
-        today = dt.datetime.fromtimestamp(time.time() if now is None else now, tz).date()
-        start = dt.datetime(today.year, today.month, today.day, tzinfo=tz).timestamp()
-    if args.end:
-        end = _parse_time(args.end, tz)
-    else:
-        d = dt.datetime.fromtimestamp(start, tz)
-        nxt = d.date() + dt.timedelta(days=1)
-        end = dt.datetime(nxt.year, nxt.month, nxt.day, d.hour, d.minute, d.second, tzinfo=tz).timestamp()
+    start, end = default_period(time.time() if now is None else now, tz,
+                                _parse_time(args.start, tz) if args.start else None,
+                                _parse_time(args.end, tz) if args.end else None)
     if end <= start:
         raise ValueError(f"--to ({export.iso(end, tz)}) must be after --from ({export.iso(start, tz)})")
     return Range(start, end, tz)
@@ -102,7 +97,10 @@ def render_report(interactions: Sequence[Interaction], args: argparse.Namespace,
     size = "day" if args.interval == "day" else f"{args.interval} min"
     head = (f"{args.by} report {export.iso(rng.start, rng.tz)} to {export.iso(rng.end, rng.tz)}, {size} intervals"
             + ("; occupancy needs agent state history, not available" if args.by == "agent" and spans is None else "") + "\n")
-    return head + export.to_table(rows, args.by, rng.tz, day=args.interval == "day")
+    from acd.reports.totals import agent_totals, queue_totals
+
+    totals = queue_totals(rep.queues) if args.by == "queue" else agent_totals(rep.agents)
+    return head + export.to_table(rows, args.by, rng.tz, day=args.interval == "day", totals=totals)
 
 
 def render_queue_log(interactions: Sequence[Interaction], args: argparse.Namespace, *, now: float | None = None) -> str:
@@ -163,6 +161,8 @@ def _prepare(args: argparse.Namespace, name: str):
         return None, None, 2
     try:
         settings = load_settings(args.config)
+        if getattr(args, "database", None):
+            settings = dataclasses.replace(settings, database=dataclasses.replace(settings.database, url=args.database))
         args.thresholds = _thresholds(settings.config_dir)
         args.agents = _agents(settings.config_dir)
     except ConfigError as exc:
@@ -204,6 +204,8 @@ def _range_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tz", type=_tz, default="UTC", help="time zone of the intervals and of times without an offset (default UTC)")
     p.add_argument("--output", "-o", help="write to this file (default: standard output)")
     p.add_argument("--config", default="config", help="settings directory (default: config)")
+    p.add_argument("--database", metavar="URL",
+                   help="read this store instead of database.url (e.g. postgresql+asyncpg://user@host/db)")
 
 
 def register(subparsers) -> None:

@@ -87,16 +87,22 @@ AGENT_TABLE = (
 )
 
 
-def to_table(rows: Sequence[QueueRow | AgentRow], kind: str, tz: dt.tzinfo = UTC, *, day: bool = False) -> str:
+def to_table(rows: Sequence[QueueRow | AgentRow], kind: str, tz: dt.tzinfo = UTC, *, day: bool = False,
+             totals: Sequence[QueueRow | AgentRow] = ()) -> str:
     """Aligned columns, one line per row, the interval start as local ``YYYY-MM-DD HH:MM`` (the
-    date alone for day intervals). Text columns left-aligned, figures right-aligned."""
+    date alone for day intervals). Text columns left-aligned, figures right-aligned. Intervals in
+    which nothing happened are left out (the CSV keeps them); ``totals`` rows end the table."""
+    from acd.reports.totals import is_empty
+
     spec = QUEUE_TABLE if columns(kind) is QUEUE_COLUMNS else AGENT_TABLE
     titles = ["interval"] + [c.title for c in spec]
     body = []
-    for row in rows:
+    shown = [r for r in rows if not is_empty(r)]
+    for row in shown:
         start = dt.datetime.fromtimestamp(row.interval_start, tz)
         body.append([start.strftime("%Y-%m-%d" if day else "%Y-%m-%d %H:%M")] + [c.fmt(getattr(row, c.name)) for c in spec])
-    widths = [max(len(r[i]) for r in [titles] + body) for i in range(len(titles))]
+    foot = [["total"] + [c.fmt(getattr(row, c.name)) for c in spec] for row in totals if not is_empty(row)]
+    widths = [max(len(r[i]) for r in [titles] + body + foot) for i in range(len(titles))]
     left = {0, 1}
 
     def line(cells: list[str]) -> str:
@@ -104,6 +110,11 @@ def to_table(rows: Sequence[QueueRow | AgentRow], kind: str, tz: dt.tzinfo = UTC
 
     out = [line(titles), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in body]
+    if foot:
+        out.append("  ".join("-" * w for w in widths))
+        out += [line(r) for r in foot]
     if not body:
-        out.append(f"(no {kind}s in this range)")
+        what = "calls" if kind == "queue" else "agent activity"
+        out.append(f"(no {what} in this range: {len(rows)} empty interval rows not shown; --format csv lists them)"
+                   if rows else f"(no {kind}s in this range)")
     return "\n".join(out) + "\n"

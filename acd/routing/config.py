@@ -9,10 +9,33 @@ import dataclasses
 from pathlib import Path
 
 from acd.routing.model import AgentConfig, QueueConfig, RelaxStep
-from acd.settings import ConfigError, build_section
+from acd.settings import AT_LEAST_ONE, NOT_NEGATIVE, POSITIVE, Bound, ConfigError, build_section, register_bounds
 from acd.yamlsrc import YamlError, load_yaml, where
 
 STRATEGIES = ("longest_idle", "most_skilled", "least_occupied", "round_robin")
+PROFICIENCY = Bound(1, 5)
+
+register_bounds(
+    QueueConfig,
+    service_level_s=POSITIVE, ring_timeout_s=POSITIVE, max_wait_s=POSITIVE, moh_slice_s=POSITIVE,
+    priority_aging_s=POSITIVE, default_handle_s=POSITIVE, callback_retry_s=POSITIVE,
+    overflow_after_s=POSITIVE, overflow_if_ewt_s=POSITIVE,
+    wrapup_s=NOT_NEGATIVE, callback_after_s=NOT_NEGATIVE, sticky_s=NOT_NEGATIVE, short_abandon_s=NOT_NEGATIVE,
+    vip_priority=NOT_NEGATIVE,
+    max_length=AT_LEAST_ONE, callback_attempts=AT_LEAST_ONE,
+    service_level_goal=Bound(0, 1),
+)
+register_bounds(RelaxStep, after_s=NOT_NEGATIVE, min_proficiency=PROFICIENCY)
+
+
+def _skill_levels(node, field_name: str, owner: str, path: Path, problems: list[str]) -> None:
+    """Proficiencies (agents' skills, queues' minimums) are 1 to 5."""
+    skills = node.get(field_name) if isinstance(node, dict) else None
+    if not isinstance(skills, dict):
+        return
+    for skill, level in skills.items():
+        if isinstance(level, int) and not isinstance(level, bool) and not 1 <= level <= 5:
+            problems.append(f"{where(skills, skill, str(path))}: {owner}.{field_name}.{skill}: proficiency {level} is not between 1 and 5")
 
 
 def _load_list(path: Path, section: str) -> list:
@@ -42,6 +65,7 @@ def load_queues(path: Path) -> list[QueueConfig]:
             q = build_section(QueueConfig, raw, f"queues[{i}]", str(path))
             steps = tuple(build_section(RelaxStep, s, f"queues[{i}].relax[{j}]", str(path)) for j, s in enumerate(relax))
             q = dataclasses.replace(q, relax=steps)
+            _skill_levels(node, "skills", f"queues[{i}]", path, problems)
             if q.strategy not in STRATEGIES:
                 problems.append(f"{where(node, 'strategy', str(path))}: queues[{i}].strategy: {q.strategy!r} is not one of {', '.join(STRATEGIES)}")
             index[len(out)] = i
@@ -65,9 +89,7 @@ def load_agents(path: Path) -> list[AgentConfig]:
     for i, node in enumerate(_load_list(path, "agents")):
         try:
             agent = build_section(AgentConfig, node, f"agents[{i}]", str(path))
-            for skill, level in agent.skills.items():
-                if not 1 <= level <= 5:
-                    problems.append(f"{where(node['skills'], skill, str(path))}: agents[{i}].skills.{skill}: proficiency {level} is not between 1 and 5")
+            _skill_levels(node, "skills", f"agents[{i}]", path, problems)
             out.append(agent)
         except ConfigError as exc:
             problems += exc.problems

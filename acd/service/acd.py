@@ -243,7 +243,10 @@ class AcdService:
         """The shared reservation, fail closed: a store that cannot answer rings nobody, and
         routing pauses until it answers again."""
         try:
-            ok = await asyncio.wait_for(self.store.reserve(offer.agent_id, offer.offer_id, self.node_id, offer.ring_timeout_s + 10), 2.0)
+            # asyncio.timeout, not wait_for: no task of its own, so a store that answers without
+            # waiting (the in-process one) lets the Originate go out in this same step of the loop
+            async with asyncio.timeout(2.0):
+                ok = await self.store.reserve(offer.agent_id, offer.offer_id, self.node_id, offer.ring_timeout_s + 10)
         except Exception as exc:  # noqa: BLE001 - an outage of the store is an outcome here: fail closed
             log.warn_event("acd.store.unavailable", op="reserve", error=type(exc).__name__)
             self.telemetry.state_repair("store_unavailable")
@@ -269,7 +272,8 @@ class AcdService:
     def _store_op(self, op: Callable[[], Any], what: str) -> None:
         async def run() -> None:
             try:
-                await asyncio.wait_for(op(), 5.0)
+                async with asyncio.timeout(5.0):  # like _reserve: no task of its own, so a release
+                    await op()  # spawned before a reservation is also carried out before it
             except Exception as exc:  # noqa: BLE001 - logged and counted; the reservation expires by itself
                 log.warn_event("acd.store.unavailable", op=what, error=type(exc).__name__)
         self._spawn(run(), f"acd-store-{what}")

@@ -75,7 +75,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     for line in shown:
         print(line, file=sys.stderr)
     if len(report.messages) > len(shown):
-        print(f"... {len(report.messages) - len(shown)} more in {report.rejected_file}", file=sys.stderr)
+        where = f"in {report.rejected_file}" if report.rejected_file else "(run without --dry-run to get them all in FILE.rejected.csv)"
+        print(f"... {len(report.messages) - len(shown)} more {where}", file=sys.stderr)
     print(report.summary())
     return 0 if report.rejected == 0 else 1
 

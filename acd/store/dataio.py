@@ -51,6 +51,7 @@ class ImportReport:
     rows: int = 0
     created: int = 0
     updated: int = 0
+    unchanged: int = 0  # rows equal to the stored customer: nothing written, no revision
     rejected: int = 0
     rejected_file: Path | None = None
     dry_run: bool = False
@@ -58,13 +59,14 @@ class ImportReport:
 
     @property
     def imported(self) -> int:
-        return self.created + self.updated
+        return self.created + self.updated + self.unchanged
 
     def summary(self) -> str:
-        """``8 imported (5 created, 3 updated), 2 rejected, of 10 rows; rejected rows in FILE``."""
+        """``8 imported (5 created, 3 updated, 0 unchanged), 2 rejected, of 10 rows; rejected rows
+        in FILE``; a dry run says "would be" and writes no file."""
         would = "would be " if self.dry_run else ""
-        text = (f"{self.imported} {would}imported ({self.created} created, {self.updated} updated), "
-                f"{self.rejected} rejected, of {self.rows} rows")
+        text = (f"{self.imported} {would}imported ({self.created} created, {self.updated} updated, {self.unchanged} unchanged), "
+                f"{self.rejected} {would}rejected, of {self.rows} rows")
         if self.rejected_file is not None:
             text += f"; rejected rows in {self.rejected_file}"
         return text
@@ -98,25 +100,36 @@ def _progress(done: int, total: int, out: TextIO) -> None:
 
 
 async def _write_row(store: SqlStore, row: Row, by: str, dry_run: bool, report: ImportReport) -> None:
-    """Create the customer, or update the one with the row's account number (revision history by
-    ``by``); secrets through ``set_secret`` (hashed). A store error rejects the row."""
+    """Create the customer, or update the one with the row's account number with only what
+    differs (revision history by ``by``; a row equal to the record writes nothing and is counted
+    unchanged); secrets through ``set_secret`` (hashed). A dry run decides the same and writes
+    nothing. A store error rejects the row."""
     try:
         existing = await store.find_by_account(row.fields["account_number"]) if row.fields.get("account_number") else None
-        if dry_run:
-            pass
-        elif existing is not None:
-            changes = {k: v for k, v in row.fields.items() if k != "name" or v}
-            await store.update_customer(existing.customer_id, changes, by=by)
-            for phone in row.phones:
-                await store.add_contact(existing.customer_id, "phone", phone, by=by)
-            for email in row.emails:
-                await store.add_contact(existing.customer_id, "email", email, by=by)
-            for kind, secret in row.secrets.items():
-                if not await _same_secret(store, existing.customer_id, kind, secret):  # unchanged: no new revision
-                    await store.set_secret(existing.customer_id, kind, secret, by=by)
-        else:
-            cid = await store.create_customer(phones=row.phones, emails=row.emails, by=by, **row.fields)
-            for kind, secret in row.secrets.items():
+        if existing is None:
+            if not dry_run:
+                cid = await store.create_customer(phones=row.phones, emails=row.emails, by=by, **row.fields)
+                for kind, secret in row.secrets.items():
+                    await store.set_secret(cid, kind, secret, by=by)
+            report.created += 1
+            return
+        cid = existing.customer_id
+        current = await store.get_customer(cid)
+        changes = {k: v for k, v in row.fields.items() if (k != "name" or v) and current.get(k) != v}
+        phones = [p for p in row.phones if p not in current["phones"]]
+        emails = [e for e in row.emails if e.strip().lower() not in current["emails"]]
+        secrets = {kind: secret for kind, secret in row.secrets.items() if not await _same_secret(store, cid, kind, secret)}
+        if not (changes or phones or emails or secrets):
+            report.unchanged += 1
+            return
+        if not dry_run:
+            if changes:
+                await store.update_customer(cid, changes, by=by)
+            for phone in phones:
+                await store.add_contact(cid, "phone", phone, by=by)
+            for email in emails:
+                await store.add_contact(cid, "email", email, by=by)
+            for kind, secret in secrets.items():
                 await store.set_secret(cid, kind, secret, by=by)
     except StoreError as exc:  # the store's own refusals name no secret
         row.errors.append(f"store: {exc}")
@@ -125,10 +138,7 @@ async def _write_row(store: SqlStore, row: Row, by: str, dry_run: bool, report: 
         # only the type: a driver's message may quote the statement's parameters (hashes, notes)
         row.errors.append(f"store: {type(exc).__name__} (the row was not written, or only in part)")
         return
-    if existing is not None:
-        report.updated += 1
-    else:
-        report.created += 1
+    report.updated += 1
 
 
 async def _same_secret(store: SqlStore, customer_id: str, kind: str, secret: Secret) -> bool:
@@ -206,7 +216,7 @@ async def import_customers(store: SqlStore, path: Path, *, by: str = "import", d
     report.rejected = sum(1 for r in rows if r.errors)
     report.messages = [m for r in rows for m in r.messages()]
     rejected = [r for r in rows if r.errors]
-    if rejected:
+    if rejected and not dry_run:  # a dry run writes nothing: the reasons are in report.messages
         report.rejected_file = path.with_name(path.name + ".rejected.csv")
         with open(report.rejected_file, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=["row", *header, "error"])

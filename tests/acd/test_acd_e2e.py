@@ -251,3 +251,34 @@ queues:
     assert (overflow["to"], overflow["reason"]) == ("general", "estimated wait")
     call.hangup()
     first.hangup()
+
+
+async def test_recordings_go_to_the_configured_folder_and_a_queue_can_opt_out(make_engine, tmp_path):
+    """recording.dir is where MixMonitor is told to write; a queue with record: false is not
+    recorded (issue #12.7)."""
+    queues = """
+queues:
+  - name: general
+    skills: {general: 1}
+    ring_timeout_s: 1.0
+    wrapup_s: 0.3
+    moh_slice_s: 2
+    announce_position: false
+    service_level_s: 20
+    record: %s
+"""
+    folder = tmp_path / "recs"
+    engine = await make_engine(n_agents=1, queues=queues % "true", engine_yaml=f"recording:\n  dir: {folder}/\n")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
+    call = await engine.pbx.place_call(CallerScript(caller_id="+441234567890"))
+    outcome = await call.finished(15)
+    assert outcome.connected
+    assert [r["file"] for r in outcome.recordings] == [f"{folder}/{call.uniqueid}.wav"]
+
+    quiet = await make_engine(n_agents=1, queues=queues % "false")
+    quiet.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.1, talk_s=0.3)
+    call = await quiet.pbx.place_call(CallerScript(caller_id="+441234567891"))
+    outcome = await call.finished(15)
+    assert outcome.connected and outcome.recordings == []
+    assert not [a for a in quiet.pbx.ami.actions_seen if a.name.lower() == "mixmonitor"]
+    assert "recording" not in kinds(quiet, call.uniqueid)

@@ -34,3 +34,48 @@ def test_agent_errors(tmp_path):
     text = "\n".join(err.value.problems)
     assert "agents[0].endpoint: required key is missing" in text
     assert "agents[1].skills.x: proficiency 9 is not between 1 and 5" in text
+
+
+def test_queue_ranges_are_checked_with_file_line_and_key(tmp_path):
+    f = tmp_path / "queues.yaml"
+    f.write_text(
+        "queues:\n"
+        "  - name: a\n"
+        "    service_level_s: 0\n"
+        "    ring_timeout_s: -1\n"
+        "    wrapup_s: -0.5\n"
+        "    max_wait_s: 0\n"
+        "    moh_slice_s: 0\n"
+        "    max_length: 0\n"
+        "    callback_attempts: 0\n"
+        "    callback_after_s: -1\n"
+        "    sticky_s: -2\n"
+        "    service_level_goal: 1.5\n"
+        "    skills: {billing: 7}\n"
+        "    relax:\n"
+        "      - {after_s: -1, min_proficiency: 0}\n")
+    with pytest.raises(ConfigError) as err:
+        load_queues(f)
+    assert set(err.value.problems) == {
+        f"{f}:3:5: queues[0].service_level_s: must be greater than 0 (got 0.0)",
+        f"{f}:4:5: queues[0].ring_timeout_s: must be greater than 0 (got -1.0)",
+        f"{f}:5:5: queues[0].wrapup_s: must be at least 0 (got -0.5)",
+        f"{f}:6:5: queues[0].max_wait_s: must be greater than 0 (got 0.0)",
+        f"{f}:7:5: queues[0].moh_slice_s: must be greater than 0 (got 0.0)",
+        f"{f}:8:5: queues[0].max_length: must be at least 1 (got 0)",
+        f"{f}:9:5: queues[0].callback_attempts: must be at least 1 (got 0)",
+        f"{f}:10:5: queues[0].callback_after_s: must be at least 0 (got -1.0)",
+        f"{f}:11:5: queues[0].sticky_s: must be at least 0 (got -2.0)",
+        f"{f}:12:5: queues[0].service_level_goal: must be at most 1 (got 1.5)",
+    }
+    # fixed, the relax step and the skill level are reported next
+    f.write_text("queues:\n  - name: a\n    skills: {billing: 7}\n    relax:\n      - {after_s: -1, min_proficiency: 0}\n")
+    with pytest.raises(ConfigError) as err:
+        load_queues(f)
+    text = "\n".join(err.value.problems)
+    assert f"{f}:5:10: queues[0].relax[0].after_s: must be at least 0 (got -1.0)" in text
+    assert "queues[0].relax[0].min_proficiency: must be at least 1 (got 0)" in text
+    f.write_text("queues:\n  - name: a\n    skills: {billing: 7}\n")
+    with pytest.raises(ConfigError) as err:
+        load_queues(f)
+    assert err.value.problems == [f"{f}:3:14: queues[0].skills.billing: proficiency 7 is not between 1 and 5"]

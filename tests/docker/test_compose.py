@@ -63,7 +63,7 @@ def test_dockerfile_copy_sources_exist() -> None:
     for m in re.finditer(r"^COPY (?!--from)(.+)$", asterisk, re.M):
         *sources, _dest = m.group(1).split()
         for src in sources:
-            assert (DOCKER / "asterisk" / src).exists(), src
+            assert list((DOCKER / "asterisk").glob(src)), src
 
 
 def _settings_paths(cls: type, prefix: str = "") -> set[str]:
@@ -134,3 +134,56 @@ def test_grafana_is_provisioned_with_the_datasource_and_the_dashboard(compose: d
     path = providers[0]["options"]["path"]
     dash_mount = next(t for s, t in mounts.items() if s.endswith("metrics/grafana-dashboard.json"))
     assert dash_mount.startswith(path + "/")
+
+
+def _mounts(svc: dict) -> dict[str, tuple[str, str]]:
+    """target -> (source, mode)"""
+    out = {}
+    for vol in svc.get("volumes", []):
+        parts = vol.split(":")
+        out[parts[1]] = (parts[0], parts[2] if len(parts) > 2 else "rw")
+    return out
+
+
+def test_recordings_are_shared_read_write_where_retention_deletes_them(compose: dict) -> None:
+    env = compose["services"]["engine"]["environment"]
+    folder = env["ACD_RECORDING__DIR"]
+    engine, asterisk = _mounts(compose["services"]["engine"]), _mounts(compose["services"]["asterisk"])
+    assert engine[folder][1] == "rw" and asterisk[folder][1] == "rw"
+    assert engine[folder][0] == asterisk[folder][0] and engine[folder][0] in compose["volumes"]
+    # the same group owns the folder in both images (the engine can delete what Asterisk wrote)
+    gids = {re.search(r"groupadd --system --gid (\d+) recordings", (d / "Dockerfile").read_text()).group(1)
+            for d in (DOCKER, DOCKER / "asterisk")}
+    assert len(gids) == 1
+    assert "chmod 2775 /var/spool/asterisk/monitor" in (DOCKER / "asterisk" / "Dockerfile").read_text()
+
+
+def test_config_and_flows_are_mounted_for_hot_reload_and_the_spool_is_on_a_volume(compose: dict) -> None:
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    workdir = re.search(r"^WORKDIR (\S+)", dockerfile, re.M).group(1)
+    assert 'CMD ["acd", "serve", "--config", "config"]' in dockerfile
+    mounts = _mounts(compose["services"]["engine"])
+    assert (DOCKER / mounts[f"{workdir}/config"][0]).resolve() == ROOT / "config"
+    assert (DOCKER / mounts[f"{workdir}/ivr_flows"][0]).resolve() == ROOT / "ivr_flows"
+    spool = compose["services"]["engine"]["environment"]["ACD_DATABASE__SPOOL_DIR"]
+    assert mounts[spool][0] in compose["volumes"] and mounts[spool][1] == "rw"
+
+
+def test_no_demo_token_in_compose_and_the_engine_refuses_them_against_a_real_pbx(compose: dict) -> None:
+    from acd.http.users import demo_tokens_refusal, load_users
+
+    text = (DOCKER / "compose.yaml").read_text()
+    env = compose["services"]["engine"]["environment"]
+    assert "demo-" not in text and not [k for k in env if "TOKEN" in k]
+    assert compose["services"]["engine"]["environment"]["ACD_PBX__MODE"] == "asterisk"
+    # the shipped users still have the demo tokens: this stack refuses to start until they are replaced
+    demo = load_users(ROOT / "config" / "users.yaml").with_demo_tokens()
+    assert demo and "acd users token" in demo_tokens_refusal("asterisk", demo, None)
+    assert demo_tokens_refusal("sim", demo, None) is None and demo_tokens_refusal("asterisk", [], None) is None
+
+
+def test_docker_readme_walks_an_admin_through_it() -> None:
+    readme = (DOCKER / "README.md").read_text()
+    for step in ("acd users token", "manager.conf", "pjsip.conf", "docker compose", "recordings", "ivr_flows",
+                 "config/", "spool", "retention", "SIGHUP", "ACD_PBX__AMI__SECRET", "docker compose logs"):
+        assert step in readme, step

@@ -140,3 +140,92 @@ def test_run_fallback_shown(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 1
     assert "! failure at fetch" in out and "result: fallback:answered" in out
+
+
+def _config(tmp_path: Path) -> Path:
+    conf = tmp_path / "config"
+    conf.mkdir()
+    (conf / "queues.yaml").write_text("queues:\n  - {name: general, skills: {general: 1}}\n  - {name: billing, skills: {billing: 2}}\n")
+    (conf / "agents.yaml").write_text("agents:\n  - {id: a1, name: A, endpoint: PJSIP/a1, skills: {general: 3, billing: 3, french: 2}}\n")
+    (conf / "engine.yaml").write_text("customers:\n  languages: [en, fr]\n")
+    return conf
+
+
+def test_validate_checks_queues_skills_and_languages_against_config(tmp_path, capsys):
+    conf = _config(tmp_path)
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "bad.yaml").write_text(textwrap.dedent("""\
+        flow: bad
+        language: frr
+        steps:
+          ask:
+            language: de
+            next: q
+          q:
+            queue: {name: biling, skills: {bilings: 1}}
+            next: bye
+          bye:
+            hangup: true
+    """))
+    (flows / "good.yaml").write_text("flow: good\nsteps:\n  q:\n    queue: {name: billing, skills: {french: 1}}\n    next: bye\n  bye:\n    hangup: true\n")
+    assert main(["flows", "validate", str(flows), "--config", str(conf)]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    bad = flows / "bad.yaml"
+    assert f"{bad}:2:1: language 'frr' is not defined in {conf}/engine.yaml (customers.languages) (did you mean `fr`?)" in lines
+    assert f"{bad}:5:5: step 'ask': language 'de' is not defined in {conf}/engine.yaml (customers.languages)" in lines
+    assert f"{bad}:8:13: step 'q': queue 'biling' is not defined in {conf}/queues.yaml (did you mean `billing`?)" in lines
+    assert any(line.startswith(f"{bad}:8:") and "skill 'bilings'" in line and "did you mean `billing`" in line for line in lines)
+    # the valid file is still reported ok
+    assert any(line.startswith("ok  good ") for line in lines)
+    assert "4 problem(s) in 1 file(s); 1 file(s) ok" in captured.err
+    # a name made by an expression is only known when the call runs: not checked
+    (flows / "bad.yaml").unlink()
+    (flows / "dyn.yaml").write_text("flow: dyn\nvariables: {q: billing}\nsteps:\n  q:\n    queue: {name: '{{ q }}'}\n    next: bye\n  bye:\n    hangup: true\n")
+    assert main(["flows", "validate", str(flows), "--config", str(conf)]) == 0
+
+
+def test_a_mistyped_key_says_did_you_mean_and_does_not_cascade(tmp_path, capsys):
+    (tmp_path / "t.yaml").write_text(textwrap.dedent("""\
+        flow: t
+        steps:
+          hello:
+            play: hello
+            nxt: menu
+          menu:
+            menu: {prompt: choose}
+            on: {"1": bye}
+            on_timeout: bye
+            on_invalid: bye
+          bye:
+            hangup: true
+    """))
+    assert main(["flows", "validate", str(tmp_path), "--config", str(tmp_path / "none")]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == [f"{tmp_path}/t.yaml:5:5: step 'hello': unknown field 'nxt': did you mean `next`?"]
+
+
+def test_graph_png(tmp_path, capsys):
+    out = tmp_path / "main.png"
+    assert main(["flows", "graph", "main", "--dir", str(FLOWS), "--format", "png", "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "wrote" in capsys.readouterr().err
+
+
+def test_cli_warnings_are_readable_lines_with_their_detail(capsys):
+    import logging
+
+    from acd.logs import CliFormatter, get_logger
+
+    record = logging.LogRecord("acd.service.flowports", logging.ERROR, __file__, 1, "flow.queue.unknown", (), None)
+    record.acd_fields = {"queue": "genral"}
+    line = CliFormatter().format(record)
+    assert line == ("acd: error: a flow asked for queue 'genral', which is not in config/queues.yaml; "
+                    "the call went to the fallback queue")
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "acd.offer.cancel_failed", (), None)
+    record.acd_fields = {"offer": "o-1", "pin": "1234"}
+    line = CliFormatter().format(record)
+    assert line.startswith("acd: warning: acd offer cancel failed (offer=o-1, pin=") and "1234" not in line
+    assert line.endswith("[acd.offer.cancel_failed]")
+    del get_logger

@@ -365,6 +365,36 @@ def test_missing_prompts_are_found_in_sound_dirs(tmp_path):
     compile_flow_text(textwrap.dedent(text.replace("vm-goodbye", "nothing-here")), "f.yaml")
 
 
+def test_sound_dirs_follow_symlinked_folders(tmp_path):
+    """Debian's /usr/share/asterisk/sounds/en is a symlink to the installed language folder: its
+    files count, and a link loop inside does not hang the scan."""
+    real = tmp_path / "installed" / "en"
+    (real / "acme").mkdir(parents=True)
+    (real / "acme" / "hello.gsm").write_bytes(b"")
+    (real / "vm-goodbye.ulaw").write_bytes(b"")
+    (real / "an-error-has-occurred.gsm").write_bytes(b"")
+    sounds = tmp_path / "sounds"
+    sounds.mkdir()
+    (sounds / "en").symlink_to(real, target_is_directory=True)
+    (real / "loop").symlink_to(sounds, target_is_directory=True)
+    text = """\
+        flow: x
+        steps:
+          a:
+            play: acme/hello
+            next: b
+          b:
+            hangup: {prompt: vm-goodbye}
+    """
+    compile_flow_text(textwrap.dedent(text), "f.yaml", sound_dirs=[sounds])
+    (real / "vm-goodbye.ulaw").unlink()
+    assert problems(text, sound_dirs=[sounds]) == [
+        f"f.yaml:7:14: step 'b': sound file 'vm-goodbye' is missing from the sound directories ({sounds})"]
+    # the configured folder itself may be a symlink too
+    (tmp_path / "link").symlink_to(sounds, target_is_directory=True)
+    compile_flow_text(textwrap.dedent(text.replace("vm-goodbye", "acme/hello")), "f.yaml", sound_dirs=[tmp_path / "link"])
+
+
 def test_currency_sounds_are_checked_when_money_is_said(tmp_path):
     sounds = tmp_path / "s"
     sounds.mkdir()

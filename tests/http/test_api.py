@@ -3,6 +3,7 @@ their own state and wrap-up, supervisors forcing state, admins reloading flows a
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import pytest
@@ -154,7 +155,7 @@ async def test_a_call_through_the_api_screen_pop_wrap_up_and_the_record(api):
     status, body = await api.call("GET", f"/api/v1/interactions/{call.uniqueid}/decisions", "sup")
     assert status == 200 and body["decisions"][0]["agent"] == "agent1" and body["decisions"][0]["scores"]
     status, body = await api.call("GET", "/api/v1/queues", "sup")
-    assert body["queues"]["general"]["answered"] == 1
+    assert [(q["queue"], q["answered"]) for q in body["queues"]] == [("general", 1)]  # a list, as /agents is
     # the caller was unknown: a supervisor files the call under a new customer
     cid = await engine.customers.create_customer(name="Walk-in Caller", by="test")
     status, body = await api.call("POST", f"/api/v1/interactions/{call.uniqueid}/link", "sup", json={"customer_id": cid})
@@ -285,3 +286,20 @@ async def test_reports_from_the_records_with_occupancy_from_agent_states(api):
     status, text = await api.call("GET", f"/api/v1/reports?by=queue_log&from={start}&to={end}", "sup")
     assert status == 200 and text.count("|ENTERQUEUE|") == 2 and text.count("|CONNECT|") == 2
     assert (await api.call("GET", "/api/v1/reports?interval=7", "sup"))[1]["field"] == "interval"
+
+
+async def test_reports_default_to_the_same_period_as_the_cli(api):
+    """Without from/to the API reports today, midnight to midnight in tz, as `acd report` does."""
+    import argparse
+    import zoneinfo
+
+    from acd.reports.cli import resolve_range
+
+    now = api.engine.clock.now()
+    for tz in ("UTC", "Europe/Paris"):
+        status, body = await api.call("GET", f"/api/v1/reports?tz={tz}", "sup")
+        assert status == 200
+        cli = resolve_range(argparse.Namespace(start=None, end=None, tz=tz), now=now)
+        assert (body["from"], body["to"]) == (cli.start, cli.end)
+        midnight = dt.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(tz)).replace(hour=0, minute=0, second=0, microsecond=0)
+        assert body["from"] == midnight.timestamp()

@@ -100,3 +100,24 @@ def test_demo_tokens_name_their_user_by_id_or_role(tmp_path, monkeypatch):
         "admin", "sup1", "agent2"]
     assert len(checks) == 3  # one KDF each
     assert users.authenticate("demo-agent-token") is None and len(checks) == 3  # two agents: names nobody, no KDF
+
+
+def test_users_add_creates_the_user_with_a_token_shown_once(tmp_path, capsys):
+    (tmp_path / "agents.yaml").write_text("agents:\n  - {id: agent7, name: Seven, endpoint: PJSIP/agent7}\n")
+    assert main(["users", "add", "sup2", "--role", "supervisor", "--name", "Sue Visor", "--config", str(tmp_path)]) == 0
+    token = capsys.readouterr().out.strip()
+    users = load_users(tmp_path / "users.yaml")
+    assert users.authenticate(token).role == Role.SUPERVISOR and users.get("sup2").name == "Sue Visor"
+    assert token not in (tmp_path / "users.yaml").read_text()
+    assert main(["users", "add", "a7", "--role", "agent", "--agent", "agent7", "--config", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert load_users(tmp_path / "users.yaml", {"agent7"}).get("a7").agent_id == "agent7"
+    before = (tmp_path / "users.yaml").read_text()
+    # refused, and the file is left as it was
+    assert main(["users", "add", "sup2", "--role", "admin", "--config", str(tmp_path)]) == 1
+    assert "'sup2' is already a user" in capsys.readouterr().err
+    assert main(["users", "add", "a8", "--role", "agent", "--agent", "agent9", "--config", str(tmp_path)]) == 1
+    assert "agent_id: 'agent9' is not in agents.yaml" in capsys.readouterr().err
+    assert main(["users", "add", "a9", "--role", "agent", "--config", str(tmp_path)]) == 1
+    assert "an agent user names its agent" in capsys.readouterr().err
+    assert (tmp_path / "users.yaml").read_text() == before

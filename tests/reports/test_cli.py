@@ -65,8 +65,16 @@ def test_render_queue_table():
     text = render_report(sample(), args)
     lines = text.splitlines()
     assert lines[0] == "queue report 2026-11-23T09:00:00+00:00 to 2026-11-23T11:00:00+00:00, 60 min intervals"
-    assert len(lines) == 1 + 2 + 4
-    assert lines[3].split()[:5] == ["2026-11-23", "09:00", "sales", "7", "4"]
+    # support had no call: its empty rows are not shown; each queue with calls, and all, get a total
+    assert [line.split()[:5] for line in lines[3:]] == [
+        ["2026-11-23", "09:00", "sales", "7", "4"],
+        ["2026-11-23", "10:00", "sales", "1", "1"],
+        ["----------------", "-----", "-------", "--------", "---------"],
+        ["total", "sales", "8", "5", "2"],
+        ["total", "(all)", "8", "5", "2"],
+    ]
+    # the totals' rates come from the summed counts: SL 2 of 5 answered, ASA (4 x 27.5 + 15) / 5
+    assert lines[6].split()[6:9] == ["40.0%", "33.3%", "25.0"]
 
 
 def test_render_agent_csv_at_15_minutes_with_spans():
@@ -82,7 +90,16 @@ def test_render_day_table_without_spans_says_occupancy_is_missing():
     args = parse("--from", "2026-11-23", "--interval", "day", "--by", "agent")
     text = render_report(sample(), args)
     assert "occupancy needs agent state history" in text.splitlines()[0]
-    assert [line.split()[:3] for line in text.splitlines()[3:]] == [["2026-11-23", "a1", "2"], ["2026-11-23", "a2", "2"], ["2026-11-23", "a3", "1"]]
+    assert [line.split()[:3] for line in text.splitlines()[3:6]] == [["2026-11-23", "a1", "2"], ["2026-11-23", "a2", "2"], ["2026-11-23", "a3", "1"]]
+    assert text.splitlines()[-1].split()[:4] == ["total", "(all)", "5", "780.0"]
+
+
+def test_a_range_without_calls_is_one_line_not_a_screen_of_zeros():
+    args = parse("--from", "2026-11-20", "--interval", "15")
+    args.thresholds = {"sales": QueueThresholds(20, 5)}
+    lines = render_report([], args).splitlines()
+    assert len(lines) == 4
+    assert lines[-1] == "(no calls in this range: 96 empty interval rows not shown; --format csv lists them)"
 
 
 def test_render_queue_log_in_range():

@@ -49,6 +49,6 @@ def test_table_is_aligned_and_readable():
                                 "s", "AHT", "s", "abn", "%", "max", "wait", "s"]
     assert set(lines[1]) <= {"-", " "}
     assert lines[2].split() == ["2026-11-23", "09:00", "sales", "7", "4", "2", "1", "25.0%", "20.0%", "27.5", "195.0", "28.6%", "100.0"]
-    assert lines[3].split() == ["2026-11-23", "09:00", "support", "0", "0", "0", "0", "-", "-", "-", "-", "-", "0.0"]
+    assert lines[3].split()[:3] == ["2026-11-23", "10:00", "sales"]  # support's empty rows are left out
     assert len({len(line) for line in lines[:2]}) == 1  # header and rule line up
     assert to_table([], "agent").splitlines()[-1] == "(no agents in this range)"

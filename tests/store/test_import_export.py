@@ -95,7 +95,7 @@ def test_cli_import_and_export(tmp_path, capsys):
     path.write_text("name,account_number,phones\nAda Lovelace,1001,02079460000\nNobody,,12\n")
     assert main(["customers", "import", str(path), "--database", db]) == 1  # a row was rejected
     out = capsys.readouterr()
-    assert out.out.startswith("1 imported (1 created, 0 updated), 1 rejected, of 2 rows; rejected rows in ")
+    assert out.out.startswith("1 imported (1 created, 0 updated, 0 unchanged), 1 rejected, of 2 rows; rejected rows in ")
     assert "imported 2/2 rows" in out.err and "row 3: phones: '12' is not a possible phone number" in out.err
     assert main(["customers", "export", "nope", "--database", db]) == 1
     import asyncio
@@ -225,7 +225,7 @@ def test_cli_dry_run_import_and_json_export_to_stdout(tmp_path, capsys):
     path = tmp_path / "c.csv"
     path.write_text("name,account_number\nAda Lovelace,1001\n")
     assert main(["customers", "import", str(path), "--dry-run", "--database", db]) == 0
-    assert capsys.readouterr().out == "1 would be imported (1 created, 0 updated), 0 rejected, of 1 rows\n"
+    assert capsys.readouterr().out == "1 would be imported (1 created, 0 updated, 0 unchanged), 0 would be rejected, of 1 rows\n"
     assert main(["customers", "import", str(path), "--by", "crm", "--database", db]) == 0
     capsys.readouterr()
     import asyncio
@@ -245,3 +245,37 @@ def test_cli_dry_run_import_and_json_export_to_stdout(tmp_path, capsys):
     assert data["customer"]["account_number"] == "1001" and data["revisions"][0]["by"] == "crm"
     assert main(["customers", "import", str(tmp_path / "missing.csv"), "--database", db]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+async def test_dry_run_writes_nothing_not_even_the_rejected_file_and_counts_right(store, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(CSV)
+    report = await import_customers(store, path, dry_run=True)
+    assert (report.rows, report.created, report.updated, report.unchanged, report.rejected) == (9, 2, 0, 0, 7)
+    assert report.rejected_file is None and not (tmp_path / "customers.csv.rejected.csv").exists()
+    assert [p for p in tmp_path.iterdir() if "acd.sqlite3" not in p.name] == [path]
+    assert await store.find_by_account("1001") is None
+    assert report.summary().startswith("2 would be imported (2 created, 0 updated, 0 unchanged), 7 would be rejected, of 9 rows")
+    assert len(report.messages) >= 7  # the reasons are still shown
+
+
+async def test_reimporting_an_unchanged_file_creates_no_revision(store, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(CSV)
+    await import_customers(store, path, by="ops")
+    ada = await store.find_by_account("1001")
+    alan = await store.find_by_account("1002")
+    before = (await store.revisions(ada.customer_id), await store.revisions(alan.customer_id))
+    stamp = (await store.get_customer(ada.customer_id))["updated_at"]
+    dry = await import_customers(store, path, by="ops", dry_run=True)
+    assert (dry.created, dry.updated, dry.unchanged) == (0, 0, 2)
+    again = await import_customers(store, path, by="ops")
+    assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 2, 7)
+    assert (await store.revisions(ada.customer_id), await store.revisions(alan.customer_id)) == before
+    assert (await store.get_customer(ada.customer_id))["updated_at"] == stamp
+    # one changed cell: one revision, for that field only
+    path.write_text(CSV.replace("Alan Turing,1002,02079460002,,silver", "Alan Turing,1002,02079460002,,gold"))
+    third = await import_customers(store, path, by="ops")
+    assert (third.updated, third.unchanged) == (1, 1)
+    added = (await store.revisions(alan.customer_id))[len(before[1]):]
+    assert [(r["field"], r["old"], r["new"]) for r in added] == [("segment", "silver", "gold")]
