@@ -48,6 +48,7 @@ from acd.knowledge.cards import load_cards
 from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
 from acd.tasks.flowport import StoreTaskPort
+from acd.tasks.popsection import OpenTasksSection
 from acd.telemetry.quality import QualityMetrics
 from acd.tasks.service import TaskRunner
 from acd.telemetry import Telemetry
@@ -427,7 +428,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         if engine.lease is not None and engine.inbox is not None:
             engine.acd.share_log(Replica(engine.acd, engine.journal, engine.lease, engine.inbox, ttl_s=settings.live_state.lease_ttl_s))  # type: ignore[arg-type]
         engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
-        engine.desk.sections.append(CardsSection(engine))
+        engine.desk.sections += [CardsSection(engine), OpenTasksSection(engine)]
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))
         await stack.enter_async_context(_task_runner(engine))

@@ -287,8 +287,8 @@ def to_xml(data: dict[str, Any]) -> str:
     """The export as XML (stdlib ``xml.etree``), read back exactly by ``from_xml``.
 
     Element names: the root ``<customer-export version="2">`` holds ``<customer>`` (the fields,
-    ``<phones>``/``<emails>`` lists), ``<revisions>``, ``<interactions>``, ``<contacts>`` (other channels) and ``<touchpoints>``
-    (calls and contacts in one list); each interaction has the
+    ``<phones>``/``<emails>`` lists), ``<revisions>``, ``<interactions>``, ``<contacts>`` (other channels), ``<tasks>``
+    (follow-up tasks) and ``<touchpoints>`` (calls, contacts and task events in one list); each interaction has the
     record's fields and ``<timeline>``, whose entries have ``<kind>``, ``<t>`` and the event's data.
     A field is an element named after its key; a key that is not an XML name is
     ``<field name="the key">``. A list is ``type="list"`` with one ``<item>`` per entry, a mapping
@@ -296,7 +296,7 @@ def to_xml(data: dict[str, Any]) -> str:
     ``null="true"``, a string holding characters XML cannot carry is ``encoding="json"`` (its JSON
     literal). Everything else is text."""
     root = ET.Element("customer-export", version=XML_VERSION)
-    for key in ("customer", "revisions", "interactions", "contacts", "touchpoints"):
+    for key in ("customer", "revisions", "interactions", "contacts", "tasks", "touchpoints"):
         _xml_value(root, key, data.get(key))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -87,6 +87,8 @@ async def test_a_task_from_wrapup_goes_on_the_calls_customer_and_is_pushed(tapi)
     call = await engine.pbx.place_call(CallerScript(caller_id="+447700900123"))
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.WRAP_UP, 20)
     assert (await tapi.call("POST", "/api/v1/agents/agent1/link", "agent1", json={"customer_id": cid}))[0] == 200
+    status, work = await tapi.call("GET", "/api/v1/agents/agent1/work", "agent1")
+    assert work["call"]["open_tasks"] == []  # the screen-pop's open tasks of the customer: none yet
     status, body = await tapi.call("POST", "/api/v1/agents/agent1/wrapup", "agent1", json={
         "disposition": "resolved", "task": {"type": "callback", "due": "soon"}})
     assert status == 422 and body["field"] == "due"
@@ -99,3 +101,9 @@ async def test_a_task_from_wrapup_goes_on_the_calls_customer_and_is_pushed(tapi)
     assert task["callback_number"] == "+447700900123" and task["title"] == "Call back Tuesday"
     assert task["customer_id"] == cid
     assert [(k, d["task_id"], d["agent_id"]) for k, d in seen] == [("task_created", task["task_id"], "agent1")]
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=30)
+    await engine.pbx.place_call(CallerScript(caller_id="+447700900123"))
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 20)
+    assert (await tapi.call("POST", "/api/v1/agents/agent1/link", "agent1", json={"customer_id": cid}))[0] == 200
+    status, work = await tapi.call("GET", "/api/v1/agents/agent1/work", "agent1")
+    assert [t["title"] for t in work["call"]["open_tasks"]] == ["Call back Tuesday"]  # the next call shows the promise
