@@ -17,7 +17,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Callable
+from collections.abc import Callable
 
 from acd.agi.codec import DEAD_OK_COMMANDS, AgiEngineDecoder, AgiEnvironment, Hangup, Reply, encode_command, match_command
 from acd.agi.errors import AgiCommandError, AgiHangup, AgiProtocolError, AgiTimeout

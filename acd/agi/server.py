@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from typing import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from acd.agi.channel import AgiChannel
 from acd.agi.codec import AgiEngineDecoder, AgiEnvironment, Hangup, Reply

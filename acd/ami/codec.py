@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from acd.ami.errors import AmiEncodeError, AmiProtocolError
 from acd.ami.frames import Action, Banner, Event, Headers, Response
@@ -50,7 +50,7 @@ class EventHeaders(Headers):
     __slots__ = ("_text",)
 
     @classmethod
-    def _from_text(cls, text: str) -> "EventHeaders":
+    def _from_text(cls, text: str) -> EventHeaders:
         h = cls.__new__(cls)
         h._text = text
         h._index = None

@@ -8,7 +8,8 @@ import asyncio
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from acd import events as rec

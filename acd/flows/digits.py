@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from acd.flows.model import Validator
 
@@ -100,10 +101,10 @@ def date_epoch(value: Any) -> int:
         try:
             if len(text) == 10:
                 d = dt.date.fromisoformat(text)
-                return int(dt.datetime(d.year, d.month, d.day, 12, tzinfo=dt.timezone.utc).timestamp())
+                return int(dt.datetime(d.year, d.month, d.day, 12, tzinfo=dt.UTC).timestamp())
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.timezone.utc)
+                parsed = parsed.replace(tzinfo=dt.UTC)
             return int(parsed.timestamp())
         except ValueError:
             pass

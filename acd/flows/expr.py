@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from acd.secrets import Secret
 
@@ -222,7 +223,7 @@ class Expr:
         _collect_names(self.root, found)
         return frozenset(found)
 
-    def evaluate(self, scope: "Scope") -> Any:
+    def evaluate(self, scope: Scope) -> Any:
         return _Evaluator(scope).eval(self.root, 0)
 
     def __str__(self) -> str:

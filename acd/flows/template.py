@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Union
+from collections.abc import Callable
 
 from acd.flows.expr import Expr, ExprError, ExprEvalError, ExprSyntaxError, Scope, parse_expr, _str
 from acd.secrets import Secret

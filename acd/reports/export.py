@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from acd.reports.compute import AGENT_COLUMNS, QUEUE_COLUMNS, UTC, AgentRow, QueueRow
 
