@@ -197,7 +197,7 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         properties = err.schema.get("properties", {})
         hints = [did_you_mean(str(k), properties) for k in extra]
         if extra and all(hints):
-            return "; ".join(f"unknown field {k!r}{h.replace(' (', ': ').rstrip(')')}" for k, h in zip(extra, hints))
+            return "; ".join(f"unknown field {k!r}{h.replace(' (', ': ').rstrip(')')}" for k, h in zip(extra, hints, strict=False))
         known = ", ".join(sorted(properties))
         return f"unknown field {', '.join(map(repr, extra))}" + (f" (expected one of: {known})" if known else "")
     if v == "required":
@@ -567,7 +567,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
         return SetParams(tuple(assignments))
     if action == "branch":
         cases = []
-        for i, case in enumerate(value):
+        for _i, case in enumerate(value):
             cloc = where(case, "if", ctx.file)
             e = ctx.expr(case["if"], cloc)
             if e is not None:
@@ -978,7 +978,7 @@ def _report_var(name: str, universe: frozenset[str], step: Step, loc: Location, 
 
 def _check_sounds(sounds: SoundIndex, ctx: _Ctx, languages: set[str], extra: list[tuple[str, Location]]) -> None:
     seen: set[tuple[str, Location]] = set()
-    items = [(name, loc, step) for p, loc, step in ctx.prompts for name in p.sounds()] + [(n, l, None) for n, l in extra]
+    items = [(name, loc, step) for p, loc, step in ctx.prompts for name in p.sounds()] + [(n, where, None) for n, where in extra]
     for name, loc, step in items:
         if (name, loc) in seen or sounds.has(name, languages):
             continue
