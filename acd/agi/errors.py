@@ -1,5 +1,12 @@
 """FastAGI errors, split by whose fault they are."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from acd.agi.codec import AgiEnvironment, Hangup, Reply
+
 
 class AgiError(Exception):
     """Base of every FastAGI failure."""
@@ -14,9 +21,9 @@ class AgiProtocolError(AgiError):
 
     Raised by the decoder, ``frames`` holds what it decoded before the bad line in that feed."""
 
-    def __init__(self, message: str, frames: list | None = None) -> None:
+    def __init__(self, message: str, frames: list[AgiEnvironment | Reply | Hangup] | None = None) -> None:
         super().__init__(message)
-        self.frames: list = list(frames or [])
+        self.frames: list[AgiEnvironment | Reply | Hangup] = list(frames or [])
 
 
 class AgiLimitError(AgiProtocolError):
@@ -36,7 +43,7 @@ class AgiTimeout(AgiError):
 class AgiCommandError(AgiError):
     """Asterisk refused the command: ``510`` (unknown) or ``520`` (usage). Our bug, not the caller's."""
 
-    def __init__(self, command: str, reply) -> None:
+    def __init__(self, command: str, reply: Reply) -> None:
         super().__init__(f"{command!r} refused: {' | '.join(reply.lines)}")
         self.command = command
         self.reply = reply

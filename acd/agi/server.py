@@ -81,7 +81,7 @@ class FastAgiServer:
         self._on_command = on_command
         self._on_reject = on_reject
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         # counters (the metrics layer reads them or hooks on_command/on_reject)
         self.sessions_total = 0  # sessions whose environment block arrived

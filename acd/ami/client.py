@@ -31,7 +31,8 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from acd.ami.codec import AmiClientDecoder, encode_action
 from acd.ami.errors import (
@@ -216,7 +217,7 @@ class AmiClient:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def __aenter__(self) -> "AmiClient":
+    async def __aenter__(self) -> AmiClient:
         await self.start()
         return self
 

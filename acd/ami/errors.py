@@ -46,7 +46,7 @@ class AmiNotConnected(AmiError):
 class AmiActionError(AmiError):
     """Asterisk answered ``Response: Error``; ``response`` holds the reply."""
 
-    def __init__(self, action: str, response: "Response") -> None:
+    def __init__(self, action: str, response: Response) -> None:
         super().__init__(f"{action} failed: {response.message or 'Error'}")
         self.action = action
         self.response = response

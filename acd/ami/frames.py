@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 
 class Headers:
@@ -17,7 +17,7 @@ class Headers:
         self._index: dict[str, str] | None = None
 
     @classmethod
-    def _trusted(cls, pairs: list[tuple[str, str]]) -> "Headers":
+    def _trusted(cls, pairs: list[tuple[str, str]]) -> Headers:
         """From the codec: pairs already are str tuples (skips the copy on the hot path)."""
         h = cls.__new__(cls)
         h._pairs = pairs

@@ -8,7 +8,8 @@ import asyncio
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from acd import events as rec
@@ -281,7 +282,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     call = CallContext(call_id="run-1", caller=caller, dnis=args.dnis, channel="Local/flows-run")
     print(f"call {call.call_id}: caller {caller or 'withheld'} -> {args.dnis or '-'}; flow {flow.name} {flow.version}", file=out)
     result = asyncio.run(interpreter.run(flow, channel, call, flows=flowset.flows))
-    for c, req in queue.requests:
+    for _c, req in queue.requests:
         skills = ", ".join(f"{s.skill}>={s.min_proficiency}{'' if s.required else '?'}" for s in req.skills)
         print(f"  queued: {req.queue} skills [{skills}] priority {req.priority} language {req.language} "
               f"verification {req.verification.value} vip {req.vip} customer {req.customer_id}", file=out)

@@ -198,7 +198,7 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         properties = err.schema.get("properties", {})
         hints = [did_you_mean(str(k), properties) for k in extra]
         if extra and all(hints):
-            return "; ".join(f"unknown field {k!r}{h.replace(' (', ': ').rstrip(')')}" for k, h in zip(extra, hints))
+            return "; ".join(f"unknown field {k!r}{h.replace(' (', ': ').rstrip(')')}" for k, h in zip(extra, hints, strict=False))
         known = ", ".join(sorted(properties))
         return f"unknown field {', '.join(map(repr, extra))}" + (f" (expected one of: {known})" if known else "")
     if v == "required":

@@ -22,7 +22,8 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from acd import events
 from acd.agi.errors import AgiError, AgiHangup
@@ -278,7 +279,7 @@ class FlowInterpreter:
             except (AgiHangup, AgiError, asyncio.CancelledError):
                 self._record(st, flow, step, "caller_hangup", inputs, started, t0, None)
                 raise
-            except (StepError, ExprError, ValueError, TypeError, KeyError, LookupError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, StepError, ExprError, ValueError, TypeError, KeyError, LookupError, OSError) as exc:
                 outcome, error = "error", _describe(exc)
             except Exception as exc:  # noqa: BLE001 - a port raising anything is a step error
                 outcome, error = "error", _describe(exc)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
+from collections.abc import Mapping
 
 from acd.ports import WITHHELD_IDS, QueueRequest
 
@@ -26,7 +27,7 @@ class CallContext:
         return self.caller is None or self.caller.strip().lower() in WITHHELD_IDS
 
     @classmethod
-    def from_agi(cls, env: Any) -> "CallContext":
+    def from_agi(cls, env: Any) -> CallContext:
         """From an ``acd.agi.codec.AgiEnvironment``."""
         caller = env.callerid or None
         return cls(

@@ -6,7 +6,8 @@ snapshot current when the call arrived."""
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any
+from collections.abc import Awaitable, Callable
 
 from acd.flows.interpreter import FlowInterpreter, FlowResult
 from acd.flows.ports_extra import CallContext, RecordingControl

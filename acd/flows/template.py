@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any
+from collections.abc import Callable
 
 from acd.flows.expr import Expr, ExprError, ExprEvalError, ExprSyntaxError, Scope, parse_expr, _str
 from acd.secrets import Secret
@@ -41,7 +42,7 @@ class SayPart:
     kind: str = "auto"  # auto | number | digits | date | currency | sound
 
 
-PromptPart = Union[SoundPart, SayPart]
+PromptPart = SoundPart | SayPart
 
 
 @dataclass(frozen=True)

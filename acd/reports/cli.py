@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 from acd.reports import compute, export, queue_log
 from acd.reports.compute import AgentSpan, QueueThresholds

@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from acd.reports.compute import AGENT_COLUMNS, QUEUE_COLUMNS, UTC, AgentRow, QueueRow
 
@@ -106,7 +106,7 @@ def to_table(rows: Sequence[QueueRow | AgentRow], kind: str, tz: dt.tzinfo = UTC
     left = {0, 1}
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False))).rstrip()
 
     out = [line(titles), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in body]

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from acd.reports.compute import visit_result
 from acd.store.records import Interaction, QueueVisit
@@ -107,7 +107,7 @@ def lines(interactions: Sequence[Interaction], start: float | None = None, end: 
 
         def add(line: QueueLogLine) -> None:
             nonlocal seq
-            out.append((line.t, n, seq, line))
+            out.append((line.t, n, seq, line))  # noqa: B023 - add() is only called within this iteration
             seq += 1
 
         for v in rec.queues:

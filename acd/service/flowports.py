@@ -67,7 +67,7 @@ def entry_for(request: QueueRequest, call: CallContext, channel: str, now: float
 class AcdQueuePort:
     """A flow's ``queue`` step: the caller waits in the ACD on its own FastAGI channel."""
 
-    def __init__(self, acd: "AcdService", channels: CallChannels, clock: Clock) -> None:
+    def __init__(self, acd: AcdService, channels: CallChannels, clock: Clock) -> None:
         self.acd = acd
         self.channels = channels
         self.clock = clock

@@ -65,7 +65,7 @@ class _Dead(Exception):
 
 
 class AgiSession:
-    def __init__(self, pbx: "SimPbx", channel: "SimChannel", script_name: str, outcome: CallOutcome | None) -> None:
+    def __init__(self, pbx: SimPbx, channel: SimChannel, script_name: str, outcome: CallOutcome | None) -> None:
         self.pbx = pbx
         self.ch = channel
         self.script_name = script_name

@@ -34,11 +34,11 @@ def _hms(seconds: float) -> str:
 
 
 class AmiActions:
-    def __init__(self, pbx: "SimPbx") -> None:
+    def __init__(self, pbx: SimPbx) -> None:
         self.pbx = pbx
 
     # ------------------------------------------------------------------ helpers
-    def _channel(self, s: "AmiSession", a: Action, header: str = "Channel") -> SimChannel | None:
+    def _channel(self, s: AmiSession, a: Action, header: str = "Channel") -> SimChannel | None:
         ref = a.get(header) or ""
         if not ref:
             s.respond(a, "Error", ("Message", "No channel specified"))
@@ -53,7 +53,7 @@ class AmiActions:
     def _aid(a: Action) -> Headers:
         return [("ActionID", a.action_id)] if a.action_id is not None else []
 
-    def _list(self, s: "AmiSession", a: Action, message: str, items: list[tuple[str, Headers]], complete: str, extra: Headers = ()) -> None:
+    def _list(self, s: AmiSession, a: Action, message: str, items: list[tuple[str, Headers]], complete: str, extra: Headers = ()) -> None:
         s.respond(a, "Success", ("EventList", "start"), ("Message", message))
         aid = self._aid(a)
         for name, headers in items:
@@ -61,7 +61,7 @@ class AmiActions:
         s.send(encode_event(complete, aid + [("EventList", "Complete"), ("ListItems", str(len(items)))] + list(extra)))
 
     # ------------------------------------------------------------------ Originate
-    async def ami_originate(self, s: "AmiSession", a: Action) -> None:
+    async def ami_originate(self, s: AmiSession, a: Action) -> None:
         from acd.sim.pbx import OriginateSpec
 
         if not a.get("Channel"):
@@ -101,7 +101,7 @@ class AmiActions:
                 s.respond(a, "Error", ("Message", "Originate failed"))
 
     # ------------------------------------------------------------------ Hangup, Redirect
-    async def ami_hangup(self, s: "AmiSession", a: Action) -> None:
+    async def ami_hangup(self, s: AmiSession, a: Action) -> None:
         ref = a.get("Channel") or ""
         cause = int(a.get("Cause") or 0) if (a.get("Cause") or "0").isdigit() else 0
         if len(ref) > 2 and ref.startswith("/") and ref.endswith("/"):
@@ -121,7 +121,7 @@ class AmiActions:
         up = ch.state == ChannelState.UP
         self.pbx.request_hangup(ch, cause=cause, by="engine", soft_cause=16 if up else None)
 
-    async def ami_redirect(self, s: "AmiSession", a: Action) -> None:
+    async def ami_redirect(self, s: AmiSession, a: Action) -> None:
         ref = a.get("Channel") or ""
         ch = self.pbx.find_channel(ref)
         if ch is None or ch.gone.is_set():
@@ -137,7 +137,7 @@ class AmiActions:
         self.pbx.redirect(ch, context, exten, priority)
 
     # ------------------------------------------------------------------ variables
-    async def ami_getvar(self, s: "AmiSession", a: Action) -> None:
+    async def ami_getvar(self, s: AmiSession, a: Action) -> None:
         name = a.get("Variable") or ""
         if not name:
             s.respond(a, "Error", ("Message", "No variable specified"))
@@ -151,7 +151,7 @@ class AmiActions:
             value = self.pbx.global_vars.get(name)
         s.respond(a, "Success", ("Variable", name), ("Value", value or ""))
 
-    async def ami_setvar(self, s: "AmiSession", a: Action) -> None:
+    async def ami_setvar(self, s: AmiSession, a: Action) -> None:
         name = a.get("Variable") or ""
         if not name:
             s.respond(a, "Error", ("Message", "No variable specified"))
@@ -170,7 +170,7 @@ class AmiActions:
     def _newest_first(self) -> list[SimChannel]:
         return [c for c in reversed(list(self.pbx.channels.values())) if not c.destroyed.is_set()]
 
-    async def ami_status(self, s: "AmiSession", a: Action) -> None:
+    async def ami_status(self, s: AmiSession, a: Action) -> None:
         if a.get("Channel"):
             ch = self._channel(s, a)
             if ch is None:
@@ -202,7 +202,7 @@ class AmiActions:
             s.send(encode_event("Status", headers + self._aid(a)))
         s.send(encode_event("StatusComplete", self._aid(a) + [("EventList", "Complete"), ("ListItems", str(len(chans))), ("Items", str(len(chans)))]))
 
-    async def ami_coreshowchannels(self, s: "AmiSession", a: Action) -> None:
+    async def ami_coreshowchannels(self, s: AmiSession, a: Action) -> None:
         now = self.pbx.time.now()
         items = []
         for ch in self._newest_first():
@@ -215,12 +215,12 @@ class AmiActions:
             ]))
         self._list(s, a, "Channels will follow", items, "CoreShowChannelsComplete")
 
-    async def ami_bridgelist(self, s: "AmiSession", a: Action) -> None:
+    async def ami_bridgelist(self, s: AmiSession, a: Action) -> None:
         kind = a.get("BridgeType")
         items = [("BridgeListItem", b.headers()) for b in self.pbx.bridges.values() if not kind or kind == "basic"]
         self._list(s, a, "Bridge listing will follow", items, "BridgeListComplete")
 
-    async def ami_bridgeinfo(self, s: "AmiSession", a: Action) -> None:
+    async def ami_bridgeinfo(self, s: AmiSession, a: Action) -> None:
         bridge = self.pbx.bridges.get(a.get("BridgeUniqueid") or "")
         if bridge is None:
             s.respond(a, "Error", ("Message", f"Bridge {a.get('BridgeUniqueid') or ''} not found"))
@@ -228,12 +228,12 @@ class AmiActions:
         items = [("BridgeInfoChannel", ch.headers()) for ch in bridge.channels]
         self._list(s, a, "Bridge channel listing will follow", items, "BridgeInfoComplete", bridge.headers())
 
-    async def ami_devicestatelist(self, s: "AmiSession", a: Action) -> None:
+    async def ami_devicestatelist(self, s: AmiSession, a: Action) -> None:
         items = [("DeviceStateChange", [("Device", d), ("State", st)]) for d, st in self.pbx.device_states().items()]
         self._list(s, a, "Device State Changes will follow", items, "DeviceStateListComplete")
 
     # ------------------------------------------------------------------ recording
-    async def ami_mixmonitor(self, s: "AmiSession", a: Action) -> None:
+    async def ami_mixmonitor(self, s: AmiSession, a: Action) -> None:
         ch = self._channel(s, a)
         if ch is None:
             return
@@ -247,7 +247,7 @@ class AmiActions:
         else:
             s.respond(a, "Success")
 
-    async def ami_mixmonitormute(self, s: "AmiSession", a: Action) -> None:
+    async def ami_mixmonitormute(self, s: AmiSession, a: Action) -> None:
         ch = self.pbx.find_channel(a.get("Channel") or "")
         if ch is None or ch.recording is None:
             s.respond(a, "Error", ("Message", "Cannot set mute flag"))
@@ -260,7 +260,7 @@ class AmiActions:
         s.respond(a, "Success")
         self.pbx.mute_recording(ch, direction, on)
 
-    async def ami_stopmixmonitor(self, s: "AmiSession", a: Action) -> None:
+    async def ami_stopmixmonitor(self, s: AmiSession, a: Action) -> None:
         ch = self.pbx.find_channel(a.get("Channel") or "")
         mmid = a.get("MixMonitorID")
         if ch is None or ch.recording is None or (mmid and mmid != ch.recording.mix_monitor_id):
@@ -270,7 +270,7 @@ class AmiActions:
         self.pbx.stop_recording(ch)
 
     # ------------------------------------------------------------------ UserEvent
-    async def ami_userevent(self, s: "AmiSession", a: Action) -> None:
+    async def ami_userevent(self, s: AmiSession, a: Action) -> None:
         name = a.get("UserEvent") or ""
         if not name:
             s.respond(a, "Error", ("Message", "Missing UserEvent"))

@@ -41,15 +41,15 @@ class SimChannel:
     variables: dict[str, str] = field(default_factory=dict)
     application: str = ""
     app_data: str = ""
-    bridge: "SimBridge | None" = None
+    bridge: SimBridge | None = None
     moh_class: str | None = None  # MusicOnHold application playing (class) or None
     background_moh: str | None = None  # SET MUSIC on: music between AGI commands too
     activity: str | None = None  # "prompt" or "moh" while an application plays to the caller
     created: float = 0.0
     answered: float | None = None
     recording: Recording | None = None
-    agi: "AgiSession | None" = None
-    keypad: "KeyPad | None" = None
+    agi: AgiSession | None = None
+    keypad: KeyPad | None = None
     # soft hangup requested: AGI commands get -1/511 from now on, the channel is on its way out
     gone: asyncio.Event = field(default_factory=asyncio.Event)
     # the Hangup event was sent: the channel no longer exists

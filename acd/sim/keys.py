@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from acd.sim.model import CallerScript, CallOutcome, KeyPress, SilenceGap
 
@@ -58,7 +58,7 @@ class KeyPad:
 class Typist:
     """Types a ``CallerScript``'s keys on a ``KeyPad`` (see ``CallerScript`` for the two forms)."""
 
-    def __init__(self, script: CallerScript, sleep: Callable[[float], "asyncio.Future[None] | object"], spawn: Callable[..., asyncio.Task]) -> None:
+    def __init__(self, script: CallerScript, sleep: Callable[[float], asyncio.Future[None] | object], spawn: Callable[..., asyncio.Task]) -> None:
         self.script = script
         self.answers = script.answers()
         self._sleep = sleep

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 
 class ChannelState(IntEnum):
@@ -99,21 +100,21 @@ class AgentBehaviour:
     busy: bool = False
     talk_s: float | None = 5.0
     unreachable: bool = False
-    next_calls: list["AgentBehaviour"] = field(default_factory=list)
+    next_calls: list[AgentBehaviour] = field(default_factory=list)
 
     @classmethod
-    def never_answer(cls) -> "AgentBehaviour":
+    def never_answer(cls) -> AgentBehaviour:
         return cls(answer_after_s=None)
 
     @classmethod
-    def busy_line(cls) -> "AgentBehaviour":
+    def busy_line(cls) -> AgentBehaviour:
         return cls(busy=True)
 
     @property
     def hangup_after_s(self) -> float | None:
         return self.talk_s
 
-    def for_next_call(self) -> "AgentBehaviour":
+    def for_next_call(self) -> AgentBehaviour:
         return self.next_calls.pop(0) if self.next_calls else self
 
 

@@ -926,7 +926,7 @@ class SimPbx:
             b = self.default_customer  # any other number dialled back
         return b.for_next_call() if b is not None else None
 
-    async def originate(self, spec: "OriginateSpec", report: Callable[[str, str, int, str], None]) -> None:
+    async def originate(self, spec: OriginateSpec, report: Callable[[str, str, int, str], None]) -> None:
         """Run one agent leg. ``report(response, channel, reason, uniqueid)`` is called once,
         when Asterisk would send the OriginateResponse (answer or failure)."""
         tech, _, resource = spec.dial.partition("/")
@@ -957,7 +957,7 @@ class SimPbx:
                     ch.hangup_cause = 16
                 self._finish(ch, h_exten=False)
 
-    async def _ring(self, ch: SimChannel, spec: "OriginateSpec", b: AgentBehaviour, report: Callable[[str, str, int, str], None]) -> bool:
+    async def _ring(self, ch: SimChannel, spec: OriginateSpec, b: AgentBehaviour, report: Callable[[str, str, int, str], None]) -> bool:
         timeout = spec.timeout_s
         if b.unreachable:  # no provisional response: nothing to CANCEL, Reason 3 at the Timeout
             if await self._first(ch.gone, timeout=timeout) is None:
@@ -999,7 +999,7 @@ class SimPbx:
         self._update_device(ch.endpoint)  # recorded: INUSE comes after DialEnd and the first Newexten
         return True
 
-    async def _callback_dialplan(self, ch: SimChannel, spec: "OriginateSpec") -> None:
+    async def _callback_dialplan(self, ch: SimChannel, spec: OriginateSpec) -> None:
         """``[acd-callback]``: the claim, then ``Dial(PJSIP/<number>@trunk,60)`` from the agent leg."""
         ctx, ext = "acd-callback", spec.exten
         self.step(ch, ctx, ext, 1, "AGI", f"agi://{self.agi_host}:{self.agi_port}/claim")
@@ -1020,7 +1020,7 @@ class SimPbx:
         self.request_hangup(ch, cause=16, by="pbx", soft_cause=16)
         self._finish(ch, h_exten=True)
 
-    async def _agent_dialplan(self, ch: SimChannel, spec: "OriginateSpec", b: AgentBehaviour) -> None:
+    async def _agent_dialplan(self, ch: SimChannel, spec: OriginateSpec, b: AgentBehaviour) -> None:
         if spec.application:
             await self._agent_application(ch, spec)
             return
@@ -1077,7 +1077,7 @@ class SimPbx:
         self.request_hangup(ch, cause=16, by=ch.hung_up_by or "pbx", soft_cause=16)
         self._finish(ch, h_exten=True)
 
-    async def _agent_application(self, ch: SimChannel, spec: "OriginateSpec") -> None:
+    async def _agent_application(self, ch: SimChannel, spec: OriginateSpec) -> None:
         """Originate with Application/Data instead of a context (Wait, Playback, ChanSpy...)."""
         if spec.application.lower() == "chanspy":
             from acd.sim.chanspy import run_chanspy
@@ -1116,7 +1116,7 @@ class OriginateSpec:
     variables: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_headers(cls, get: Callable[[str], str | None], variables: list[str]) -> "OriginateSpec":
+    def from_headers(cls, get: Callable[[str], str | None], variables: list[str]) -> OriginateSpec:
         name, num = _split_callerid(get("CallerID") or "")
         pairs = []
         for v in variables:

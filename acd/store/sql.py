@@ -431,7 +431,7 @@ class SqlStore:
         for call_id, t, data in rows:
             by_agent.setdefault(call_id[len(AGENT_TIMELINE):], []).append((t, AgentStateChanged.from_record(data or {}).state))
         for agent, changes in by_agent.items():
-            for (t0, state), nxt in zip(changes, changes[1:] + [(stop, "")]):
+            for (t0, state), nxt in zip(changes, changes[1:] + [(stop, "")], strict=True):
                 t1 = nxt[0]
                 if t1 > start and t0 < end and t1 > t0:
                     spans.append(AgentSpan(agent, state, max(t0, start), min(t1, end)))

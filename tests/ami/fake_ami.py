@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from acd.ami.codec import AmiServerDecoder, encode_banner, encode_response
 from acd.ami.frames import Action
@@ -66,7 +66,7 @@ class FakeAmi:
         self.port = 0
 
     # ------------------------------------------------------------------ control
-    async def start(self) -> "FakeAmi":
+    async def start(self) -> FakeAmi:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self

@@ -27,7 +27,7 @@ from acd.flows.ports_extra import CallContext
 from acd.ports import CustomerSummary
 
 # Tuesday 24 November 2026, 10:00 in London (UTC in winter)
-TUESDAY_10AM = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone.utc).timestamp()
+TUESDAY_10AM = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC).timestamp()
 
 
 def compile_yaml(text: str, file: str = "test.yaml", **kwargs: Any) -> CompiledFlow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_minimal_flow_compiles_to_an_immutable_versioned_object():
     assert flow.start == "hello" and list(flow.steps) == ["hello", "bye"]
     assert len(flow.version.content_hash) == 64 and flow.version.loaded_at == 1_800_000_000
     assert str(flow.version).startswith(flow.version.content_hash[:12] + "@2027-01-15")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         flow.start = "bye"  # frozen
     with pytest.raises(TypeError):
         flow.steps["x"] = None  # read-only mapping

@@ -264,7 +264,7 @@ schedules:
 ])
 async def test_schedule(when, expected):
     h = Harness()
-    h.clock._now = when.replace(tzinfo=dt.timezone.utc).timestamp()
+    h.clock._now = when.replace(tzinfo=dt.UTC).timestamp()
     await h.run(SCHED)
     assert h.steps()[0] == ("hours", expected)
 

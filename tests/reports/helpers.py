@@ -6,7 +6,7 @@ import datetime as dt
 
 from acd.store.records import Interaction, Outcome, QueueVisit
 
-T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc).timestamp()
+T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC).timestamp()
 
 
 def answered(call_id: str, queue: str, enter: float, answer: float, agent: str, talk: float | None,

@@ -97,7 +97,7 @@ def test_occupancy_is_null_without_spans():
 
 @pytest.mark.parametrize("interval, rows", [(60, 24), (30, 48), (15, 96), ("day", 1)])
 def test_a_day_has_every_interval(interval, rows):
-    day = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc).timestamp()
+    day = dt.datetime(2026, 11, 23, tzinfo=dt.UTC).timestamp()
     rep = compute(sample(), day, day + 86400, interval, thresholds=TH)
     for q in ("sales", "support"):
         assert len([r for r in rep.queues if r.queue == q]) == rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from acd.agi import AgiChannel, AgiHangup, FastAgiServer
 from acd.ami.codec import AmiClientDecoder, encode_action
@@ -41,7 +41,7 @@ class RawAmi:
         self._task: asyncio.Task | None = None
         self._changed = asyncio.Event()
 
-    async def connect(self) -> "RawAmi":
+    async def connect(self) -> RawAmi:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         self._task = asyncio.create_task(self._read(), name="test-raw-ami")
         return self

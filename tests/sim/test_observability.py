@@ -40,7 +40,7 @@ async def close(engine, pbx, ami):
     for name, step in [("ami", ami.close()), ("pbx", pbx.stop()), ("engine", engine.server.stop())]:
         try:
             await asyncio.wait_for(step, 10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             stuck = [f"{t.get_name()}: {t.get_stack(limit=1)}" for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             raise AssertionError(f"{name} did not stop: {stuck}") from None
 
@@ -152,7 +152,7 @@ async def test_snapshots_have_the_recorded_formats():
             assert mine[-1].headers.keys() == theirs[-1].headers.keys()
         devices = {e["Device"]: e["State"] for e in ami.events("DeviceStateChange") if e.action_id == "snap-DeviceStateList"}
         assert devices["PJSIP/agent1"] == "INUSE" and devices["PJSIP/agent2"] == "NOT_INUSE" and devices["PJSIP/caller"] == "INUSE"
-        ami.send(f"Action: Status\r\nActionID: snap-7-status\r\nChannel: acd-agent-snap-1\r\nAllVariables: true\r\n\r\n".encode())
+        ami.send(b"Action: Status\r\nActionID: snap-7-status\r\nChannel: acd-agent-snap-1\r\nAllVariables: true\r\n\r\n")
         await ami.wait_for(lambda f: isinstance(f, Event) and f.name == "StatusComplete")
         status = [e for e in ami.events("Status")][0]
         rec_status = [f for f in snapshot_frames("Status") if isinstance(f, Event) and f.name == "Status"][0]

@@ -7,6 +7,8 @@ import math
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -194,8 +196,8 @@ def test_occupancy_is_busy_over_staffed_time(tel: Telemetry) -> None:
 def test_agents_by_state_exposes_every_state(tel: Telemetry) -> None:
     tel.set_agent_states({"ready": 3, "on_call": 2})
     tel.set_agent_states({"ready": 1})
-    for st in AGENT_STATES:
-        assert value(tel, "acd_agents", state=st) == (1 if st == "ready" else 0)
+    for agent_state in AGENT_STATES:
+        assert value(tel, "acd_agents", state=agent_state) == (1 if agent_state == "ready" else 0)
 
 
 def test_today_resets_at_midnight_in_the_configured_zone(clock: FakeClock) -> None:
@@ -330,8 +332,6 @@ def test_scrape_hooks_refresh_live_gauges_and_a_failing_hook_does_not_break_the_
     assert value(tel, "acd_queue_calls_waiting", queue="sales") == 4
 
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @settings(max_examples=60, deadline=None)

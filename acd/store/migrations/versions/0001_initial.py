@@ -1,7 +1,7 @@
 """customers, contact points, secrets, revisions, interactions, events, verification audit
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23
 """
 from alembic import op
