@@ -191,46 +191,6 @@ queues:
     assert "resumed" in [e["kind"] for e in timeline]
 
 
-async def test_redis_live_state_keeps_an_agent_held_by_another_node(make_engine):
-    """Two engine nodes on one Redis: an agent reserved by the other node is never rung here."""
-    import uuid
-
-    from acd.livestate.redis import RedisLiveStore
-
-    prefix = f"acdtest:{uuid.uuid4().hex}"
-    engine = await make_engine(n_agents=2, engine_yaml=f"live_state:\n  backend: redis\n  key_prefix: {prefix}\nengine:\n  node_id: node-a\n")
-    other_node = RedisLiveStore(prefix=prefix)
-    try:
-        assert await other_node.reserve("agent1", "offer-from-node-b", "node-b", 60)
-        engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=3, talk_s=60)
-        engine.pbx.agents["agent2"] = AgentBehaviour(answer_after_s=3, talk_s=60)
-        await make_longest_idle(engine, "agent1", "agent2")  # agent1 would be chosen first
-        call = await engine.pbx.place_call(CallerScript())
-        await wait_until(lambda: call.outcome.connected, 60)
-        assert engine.core.agents["agent1"].reason == "busy on another node"  # for 30 s, as after a RONA
-        outcome = await call.finished(120)
-        assert outcome.agent == "PJSIP/agent2"
-        assert "PJSIP/agent1" not in engine.pbx.agent_offers  # never rung
-        await wait_until(lambda: engine.core.agents["agent2"].state == AgentState.READY, 60)
-        holders = {}
-
-        async def released() -> bool:  # the release is a background store operation
-            holders["agent2"] = await other_node.holder("agent2")
-            return holders["agent2"] is None
-
-        for _ in range(100):
-            if await released():
-                break
-            await asyncio.sleep(0.1)
-        assert holders["agent2"] is None  # released after the call
-        assert await other_node.holder("agent1") == "offer-from-node-b"
-    finally:
-        keys = [k async for k in other_node.redis.scan_iter(f"{prefix}:*")]
-        if keys:
-            await other_node.redis.delete(*keys)
-        await other_node.close()
-
-
 async def test_join_empty_leave_when_empty_and_overflow_on_estimated_wait(make_engine):
     engine = await make_engine(n_agents=1, queues="""
 queues:

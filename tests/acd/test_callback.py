@@ -87,7 +87,7 @@ async def test_demo_callers_who_want_a_callback_book_one_and_the_summary_says_so
     call = await engine.pbx.place_call(script)
     demo.calls.append(call)
     demo.placed = 1
-    await call.finished(20)
+    await call.finished(300)
     await wait_until(lambda: "callback_requested" in [e["kind"] for e in engine.calllog.timeline(call.uniqueid)], 10)
     engine.demo = demo
     text = _demo_summary(engine, 12.0)
