@@ -4,17 +4,14 @@ periodic job that keeps the Prometheus FCR gauge current."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from acd.logs import get_logger
+from acd.periodic import PeriodicJob
 from acd.reports.quality import DAY_S, OtherContact, QualityReport, compute_quality
 from acd.store.models import ChannelContactRow
 
-log = get_logger(__name__)
 
 
 async def other_contacts_between(store, start: float, end: float) -> list[OtherContact]:
@@ -38,18 +35,10 @@ class FcrGaugeJob:
     def __init__(self, store, metrics, clock, *, fcr_days: int, satisfied_min: int, every_s: float = 900.0) -> None:
         self.store, self.metrics, self.clock = store, metrics, clock  # metrics: acd.telemetry.quality.QualityMetrics
         self.fcr_days, self.satisfied_min, self.every_s = fcr_days, satisfied_min, every_s
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="acd-fcr-gauge")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._job = PeriodicJob("acd-fcr-gauge", self.run_once, lambda: self.every_s, timeout_s=120,
+                                outside_errors=(DBAPIError, OSError, TimeoutError), failed_event="reports.fcr_gauge_failed",
+                                run_first=True)
+        self.start, self.stop = self._job.start, self._job.stop
 
     async def run_once(self) -> QualityReport:
         from acd.reports.compute import UTC
@@ -62,11 +51,3 @@ class FcrGaugeJob:
             if row.fcr is not None:
                 self.metrics.fcr_ratio.labels(queue=self.metrics.guard("queue", row.key)).set(row.fcr)
         return report
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self.run_once(), 120)
-            except (DBAPIError, OSError, TimeoutError) as exc:
-                log.warn_event("reports.fcr_gauge_failed", error=type(exc).__name__)
-            await asyncio.sleep(self.every_s)

@@ -9,7 +9,6 @@ event stream (``task_escalated``, ``task_callback_booked``). The time is the eng
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from acd.clock import Clock
 from acd.logs import get_logger
+from acd.periodic import PeriodicJob
 from acd.store import tasks as store_tasks
 from acd.store.sql import NotFound, SqlStore
 from acd.tasks.rules import TaskConfig, escalations_due
@@ -42,26 +42,10 @@ class TaskRunner:
         self.store, self.acd, self.clock, self.config = store, acd, clock, config
         self.fallback_queue = fallback_queue
         self.emit = emit
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run_forever(), name="acd-tasks-escalation")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.check_every_s)
-            try:
-                await asyncio.wait_for(self.run_once(), RUN_TIMEOUT_S)
-            except DOWN as exc:
-                log.warn_event("tasks.tick_failed", error=type(exc).__name__)
+        self._job = PeriodicJob("acd-tasks-escalation", self.run_once, lambda: self.config.check_every_s,
+                                timeout_s=RUN_TIMEOUT_S, outside_errors=DOWN, failed_event="tasks.tick_failed",
+                                run_first=False)
+        self.start, self.stop = self._job.start, self._job.stop
 
     async def run_once(self) -> TickReport:
         report = TickReport()
