@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -13,17 +14,19 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from acd import events as record_events
-from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable, error_middleware
+from acd.clock import Clock
+from acd.http.errors import Forbidden, Invalid, Unauthorized, error_middleware
 from acd.http.events import EventBus, Reset
 from acd.http.jsonbody import parse_json
+from acd.http.keys import ADMIN_CASES, AGENTS, CUSTOMERS, INTERACTIONS, REPORTS, SUPERVISION, TASKS, mount_use_cases
 from acd.http.signin import SignInGuard, TooManySignIns
 from acd.http.users import Role, User, Users
 from acd.logs import get_logger
+from acd.usecases.interactions import InteractionQuery
+from acd.usecases.wiring import UseCases
 
 log = get_logger(__name__)
 
-ENGINE = web.AppKey("engine", object)  # acd.app.Engine
 USERS = web.AppKey("users", Users)
 BUS = web.AppKey("bus", EventBus)
 USER = web.RequestKey("user", User)  # the authenticated user of this request
@@ -129,10 +132,6 @@ def _auth_middleware(routes: dict[tuple[str, str], Route]):
 
 
 # --------------------------------------------------------------------------- helpers
-def _engine(request: web.Request):
-    return request.app[ENGINE]
-
-
 def _user(request: web.Request) -> User:
     return request[USER]
 
@@ -161,23 +160,9 @@ async def _json_body(request: web.Request, schema: dict[str, Any]) -> dict[str, 
     return body
 
 
-def _agent_view(engine, agent_id: str) -> dict[str, Any]:
-    a = engine.core.agent(agent_id)
-    now = engine.clock.now()
-    return {"agent_id": a.id, "name": a.config.name, "state": a.state.value, "reason": a.reason,
-            "in_state_s": round(now - a.state_since, 1), "calls": a.calls_handled, "call_id": a.call_id,
-            "occupancy": round(engine.core.occupancy(a), 3), "not_ready_after_call": engine.core.after_call.get(a.id)}
-
-
-def _customers(engine):
-    if engine.customers is None:
-        raise Unavailable("the customer store is not configured")
-    return engine.customers
-
-
 def _float(request: web.Request, name: str) -> float | None:
     raw = request.query.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return None
     try:
         return float(raw)
@@ -190,34 +175,38 @@ def _float(request: web.Request, name: str) -> float | None:
             raise Invalid(name, "an epoch time or an ISO 8601 date-time") from None
 
 
+def _zone(request: web.Request) -> dt.tzinfo:
+    from acd.reports import compute
+
+    try:
+        return compute.zone(request.query.get("tz") or "UTC")
+    except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
+        raise Invalid("tz", "an IANA time zone such as Europe/London") from None
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=str)
+
+
 # --------------------------------------------------------------------------- handlers: agents
 async def me(request: web.Request) -> web.Response:
     return web.json_response(_user(request).view())
 
 
 async def agents_list(request: web.Request) -> web.Response:
-    engine = _engine(request)
-    return web.json_response({"agents": [_agent_view(engine, a) for a in engine.core.agents]})
+    return web.json_response({"agents": request.app[AGENTS].views()})
 
 
 async def agent_get(request: web.Request) -> web.Response:
-    return web.json_response(_agent_view(_engine(request), request.match_info["agent_id"]))
+    return web.json_response(request.app[AGENTS].view(request.match_info["agent_id"]))
 
 
 async def agent_login(request: web.Request) -> web.Response:
-    engine, agent_id = _engine(request), request.match_info["agent_id"]
-    engine.acd.login(agent_id)
-    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
-    return web.json_response(_agent_view(engine, agent_id))
+    return web.json_response(await request.app[AGENTS].login(request.match_info["agent_id"]))
 
 
 async def agent_logout(request: web.Request) -> web.Response:
-    engine, agent_id = _engine(request), request.match_info["agent_id"]
-    engine.core.agent(agent_id)
-    user = _user(request)
-    engine.acd.logout(agent_id, by=user.agent_id if user.agent_id == agent_id else user.id)  # a supervisor's is forced
-    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
-    return web.json_response(_agent_view(engine, agent_id))
+    return web.json_response(await request.app[AGENTS].logout(request.match_info["agent_id"], _user(request)))
 
 
 STATE_BODY = {"type": "object", "required": ["state"], "properties": {
@@ -226,30 +215,10 @@ STATE_BODY = {"type": "object", "required": ["state"], "properties": {
 
 
 async def agent_state(request: web.Request) -> web.Response:
-    engine, agent_id = _engine(request), request.match_info["agent_id"]
     body = await _json_body(request, STATE_BODY)
-    agent = engine.core.agent(agent_id)
-    user = _user(request)
-    by = user.agent_id if user.agent_id == agent_id else user.id  # a supervisor's change is forced, by them
-    pending = False
-    if body["state"] == "ready":
-        engine.acd.set_ready(agent_id, by=by)
-    else:
-        if not body.get("reason"):
-            raise Invalid("reason", "required when the state is not_ready")
-        pending = agent.state.value in ("on_call", "wrap_up")  # "not ready after this call"
-        if pending:
-            engine.acd.set_not_ready_after_call(agent_id, body["reason"], by=by)
-        else:
-            engine.acd.set_not_ready(agent_id, body["reason"], by=by)
-    if user.agent_id != agent_id:
-        log.event("http.agent.state_forced", agent=agent_id, by=user.id, state=body["state"], reason=body.get("reason"),
-                  after_call=pending)
-    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
-    view = _agent_view(engine, agent_id)
-    if pending:  # accepted: the agent goes not ready when the call (and its wrap-up) is done
-        return web.json_response(view, status=202)
-    return web.json_response(view)
+    done = await request.app[AGENTS].set_state(request.match_info["agent_id"], body["state"], body.get("reason"), _user(request))
+    # pending: accepted, the agent goes not ready when the call (and its wrap-up) is done
+    return web.json_response(done.view, status=202 if done.pending else 200)
 
 
 WRAPUP_BODY = {"type": "object", "required": ["disposition"], "properties": {
@@ -262,22 +231,17 @@ WRAPUP_BODY = {"type": "object", "required": ["disposition"], "properties": {
 
 
 async def agent_wrapup(request: web.Request) -> web.Response:
-    engine, agent_id = _engine(request), request.match_info["agent_id"]
+    agents, agent_id = request.app[AGENTS], request.match_info["agent_id"]
     body = await _json_body(request, WRAPUP_BODY)
-    engine.core.agent(agent_id)
+    agents.check_agent(agent_id)
     task = body.get("task")
     if task is not None and not isinstance(task, dict):
         raise Invalid("task", "must be an object")
-    pending = None
-    if task is not None:  # checked before the wrap-up ends: a refused task loses nothing
-        from acd.http.tasks import create_task_from, wrapup_task_input
-
-        pending = wrapup_task_input(request, agent_id, task)
-    engine.acd.finish_wrapup(agent_id, body["disposition"], body.get("notes"), ready=body.get("ready", True))
-    await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
-    view = _agent_view(engine, agent_id)
+    tasks, user = request.app[TASKS], _user(request)
+    pending = tasks.wrapup_task_input(agent_id, user, task) if task is not None else None  # checked first: a refused task loses nothing
+    view = await agents.finish_wrapup(agent_id, body["disposition"], body.get("notes"), ready=body.get("ready", True))
     if pending is not None:
-        view["task"] = await create_task_from(request, pending, source="wrapup")
+        view["task"] = await tasks.create(pending, user, source="wrapup")
     return web.json_response(view, dumps=_dumps)
 
 
@@ -285,80 +249,53 @@ EXTEND_BODY = {"type": "object", "required": ["seconds"], "properties": {"second
 
 
 async def agent_wrapup_extend(request: web.Request) -> web.Response:
-    engine, agent_id = _engine(request), request.match_info["agent_id"]
     body = await _json_body(request, EXTEND_BODY)
-    engine.core.agent(agent_id)
-    engine.acd.extend_wrapup(agent_id, float(body["seconds"]))
-    return web.json_response(_agent_view(engine, agent_id))
+    return web.json_response(request.app[AGENTS].extend_wrapup(request.match_info["agent_id"], float(body["seconds"])))
 
 
 async def agent_work(request: web.Request) -> web.Response:
-    engine, agent_id = _engine(request), request.match_info["agent_id"]
-    return web.json_response(await engine.desk.work(agent_id, viewer=_user(request).id), dumps=_dumps)
+    work = await request.app[AGENTS].work(request.match_info["agent_id"], viewer=_user(request).id)
+    return web.json_response(work, dumps=_dumps)
 
 
 async def reasons(request: web.Request) -> web.Response:
-    return web.json_response({"reasons": [{"code": r.code, "label": r.label} for r in _engine(request).catalogue.not_ready_reasons]})
+    return web.json_response({"reasons": request.app[AGENTS].reasons()})
 
 
 async def dispositions(request: web.Request) -> web.Response:
-    return web.json_response({"dispositions": [{"code": d.code, "label": d.label} for d in _engine(request).catalogue.dispositions]})
+    return web.json_response({"dispositions": request.app[AGENTS].dispositions()})
 
 
 # --------------------------------------------------------------------------- handlers: supervisors
 async def queues(request: web.Request) -> web.Response:
     """A list, as ``/agents`` is: each queue's figures with its name under ``queue``."""
-    live_queues = _engine(request).acd.live()["queues"]
-    return web.json_response({"queues": [{"queue": name, **figures} for name, figures in live_queues.items()]}, dumps=_dumps)
+    return web.json_response({"queues": request.app[SUPERVISION].queues()}, dumps=_dumps)
 
 
 async def live(request: web.Request) -> web.Response:
-    return web.json_response(_engine(request).acd.live(), dumps=_dumps)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, default=str)
+    return web.json_response(request.app[SUPERVISION].live(), dumps=_dumps)
 
 
 async def interactions(request: web.Request) -> web.Response:
-    engine, user = _engine(request), _user(request)
     q = request.query
     try:
         limit = int(q.get("limit", "100"))
     except ValueError:
         raise Invalid("limit", "a whole number") from None
-    agent = q.get("agent") or None
-    if user.role < Role.SUPERVISOR:
-        agent = user.agent_id  # an agent sees only its own calls
-    found = await _customers(engine).search_interactions(
-        customer_id=q.get("customer_id") or None, ani=q.get("ani") or None, agent=agent, queue=q.get("queue") or None,
-        outcome=q.get("outcome") or None, start=_float(request, "from"), end=_float(request, "to"), limit=limit)
+    query = InteractionQuery(customer_id=q.get("customer_id") or None, ani=q.get("ani") or None, agent=q.get("agent") or None,
+                             queue=q.get("queue") or None, outcome=q.get("outcome") or None, start=_float(request, "from"),
+                             end=_float(request, "to"), limit=limit)
+    found = await request.app[INTERACTIONS].search(query, _user(request))
     return web.json_response({"interactions": [i.to_dict() for i in found]}, dumps=_dumps)
 
 
-async def _visible_interaction(request: web.Request):
-    engine, user = _engine(request), _user(request)
-    rec = await _customers(engine).interaction(request.match_info["call_id"])
-    if user.role < Role.SUPERVISOR and user.agent_id not in {rec.agent, *(o.agent for o in rec.offers)}:
-        raise NotFound(f"no interaction {request.match_info['call_id']}")  # not "forbidden": do not confirm it exists
-    return engine, rec
-
-
 async def interaction(request: web.Request) -> web.Response:
-    engine, rec = await _visible_interaction(request)
-    body = rec.to_dict()
-    body["timeline"] = await engine.customers.timeline(rec.call_id)
+    body = await request.app[INTERACTIONS].with_timeline(request.match_info["call_id"], _user(request))
     return web.json_response(body, dumps=_dumps)
 
 
 async def decisions(request: web.Request) -> web.Response:
-    engine = _engine(request)
-    call_id = request.match_info["call_id"]
-    await _customers(engine).interaction(call_id)
-    timeline = await engine.customers.timeline(call_id)
-    if not timeline:
-        timeline = engine.calllog.timeline(call_id)
-    return web.json_response({"decisions": [e for e in timeline if isinstance(record_events.from_timeline(e), record_events.RoutingDecision)]}, dumps=_dumps)
+    return web.json_response({"decisions": await request.app[INTERACTIONS].decisions(request.match_info["call_id"])}, dumps=_dumps)
 
 
 LINK_BODY = {"type": "object", "required": ["customer_id"], "properties": {"customer_id": {"type": "string", "maxLength": 64}}}
@@ -366,31 +303,20 @@ LINK_BODY = {"type": "object", "required": ["customer_id"], "properties": {"cust
 
 async def interaction_link(request: web.Request) -> web.Response:
     """File a call from an unknown number under a customer, after the fact."""
-    engine = _engine(request)
     body = await _json_body(request, LINK_BODY)
-    call_id = request.match_info["call_id"]
-    await _customers(engine).link_interaction(call_id, body["customer_id"], by=_user(request).id)
-    return web.json_response((await engine.customers.interaction(call_id)).to_dict(), dumps=_dumps)
+    linked = await request.app[INTERACTIONS].link(request.match_info["call_id"], body["customer_id"], _user(request))
+    return web.json_response(linked.to_dict(), dumps=_dumps)
 
 
 async def customer_unlock(request: web.Request) -> web.Response:
     """Lift a verification lock after checking the caller another way (audited)."""
-    from acd.store.verification import SqlVerification
-
-    engine, customer_id = _engine(request), request.match_info["customer_id"]
-    await _customers(engine).get_customer(customer_id)
-    await SqlVerification(engine.customers, engine.clock).unlock(customer_id, by=_user(request).id)
-    return web.json_response({"customer_id": customer_id, "unlocked": True})
+    return web.json_response(await request.app[CUSTOMERS].unlock(request.match_info["customer_id"], _user(request)))
 
 
 async def reports(request: web.Request) -> web.Response:
     """Interval report per queue or per agent, from the interaction records (``acd report``)."""
-    from acd.reports import compute, queue_log
-    from acd.reports.cli import LOOKBACK_S
-    from acd.reports.export import columns
+    from acd.reports import compute
 
-    engine = _engine(request)
-    store = _customers(engine)
     q = request.query
     try:
         interval = compute.parse_interval(q.get("interval", "60"))
@@ -399,55 +325,16 @@ async def reports(request: web.Request) -> web.Response:
     by = q.get("by", "queue")
     if by not in ("queue", "agent", "queue_log", "channel"):
         raise Invalid("by", "queue, agent, queue_log or channel")
-    try:
-        tz = compute.zone(q.get("tz") or "UTC")
-    except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
-        raise Invalid("tz", "an IANA time zone such as Europe/London") from None
-    from acd.reports.period import default_period  # the same default as `acd report`: today in tz
-
-    start, end = default_period(engine.clock.now(), tz, _float(request, "from"), _float(request, "to"))
-    if not start < end:
-        raise Invalid("from", "must be before to")
-    if end - start > 93 * 86400:
-        raise Invalid("to", "at most 93 days per request")
-    if by == "channel":  # calls and other contacts per channel and direction (acd/reports/channels.py)
-        from acd.reports.channels import channel_counts
-        from acd.store.contacts import contacts_between
-
-        rows = channel_counts(await store.interactions_between(start, end), await contacts_between(store, start, end), start, end)
-        return web.json_response({"by": by, "from": start, "to": end, "rows": [
-            {"channel": r.channel, "inbound": r.inbound, "outbound": r.outbound, "total": r.total} for r in rows]})
-    records = await store.interactions_between(start - LOOKBACK_S, end)
-    if by == "queue_log":
-        return web.Response(text=queue_log.render(records, start, end), content_type="text/plain")
-    spans = await store.agent_spans_between(start, end) if by == "agent" else None
-    thresholds = {name: compute.QueueThresholds(qc.service_level_s, qc.short_abandon_s) for name, qc in engine.core.queues.items()}
-    report = compute.compute(records, start, end, interval, thresholds=thresholds, spans=spans, tz=tz,
-                             agents=list(engine.core.agents) if by == "agent" else ())
-    rows = report.queues if by == "queue" else report.agents
-    cols = columns(by)
-    return web.json_response({"interval": str(interval), "by": by, "from": start, "to": end,
-                              "rows": [{c: getattr(r, c) for c in cols} for r in rows]}, dumps=_dumps)
+    tz = _zone(request)
+    report = await request.app[REPORTS].interval(by, interval, tz, _float(request, "from"), _float(request, "to"))
+    if isinstance(report, str):  # by=queue_log: Asterisk's queue_log text
+        return web.Response(text=report, content_type="text/plain")
+    return web.json_response(report, dumps=_dumps)
 
 
 # --------------------------------------------------------------------------- handlers: admins
-def _problem(p) -> dict[str, Any]:
-    return {"file": p.location.file, "line": p.location.line, "column": p.location.column, "step": p.step, "message": p.message}
-
-
-def _registry(engine):
-    if engine.flows is None:
-        raise Conflict("flows are off in this engine (flows.directory is empty)")
-    return engine.flows
-
-
 async def flows_list(request: web.Request) -> web.Response:
-    registry = _registry(_engine(request))
-    report = registry.last_report
-    return web.json_response({
-        "flows": [{"name": f.name, "version": str(f.version), "file": f.file} for f in registry.current.flows.values()],
-        "errors": [_problem(p) for ps in (report.refused.values() if report else ()) for p in ps],
-    })
+    return web.json_response(request.app[ADMIN_CASES].flows())
 
 
 VALIDATE_BODY = {"type": "object", "required": ["yaml"], "properties": {
@@ -455,21 +342,18 @@ VALIDATE_BODY = {"type": "object", "required": ["yaml"], "properties": {
 
 
 async def flows_validate(request: web.Request) -> web.Response:
-    registry = _registry(_engine(request))
+    admin = request.app[ADMIN_CASES]
+    admin.check_flows_on()  # flows off: 409 before the body is read
     body = await _json_body(request, VALIDATE_BODY)
-    problems = await asyncio.to_thread(registry.validate_text, body["yaml"], body.get("file") or "request.yaml")
-    return web.json_response({"ok": not problems, "errors": [_problem(p) for p in problems]})
+    return web.json_response(await admin.validate(body["yaml"], body.get("file") or "request.yaml"))
 
 
 async def flows_reload(request: web.Request) -> web.Response:
-    registry = _registry(_engine(request))
-    report = await asyncio.to_thread(registry.reload)
-    return web.json_response({"loaded": list(report.loaded), "unchanged": list(report.unchanged), "removed": list(report.removed),
-                              "refused": [{"file": f, "errors": [_problem(p) for p in ps]} for f, ps in report.refused.items()]})
+    return web.json_response(await request.app[ADMIN_CASES].reload_flows())
 
 
 async def config_reload(request: web.Request) -> web.Response:
-    result = await asyncio.to_thread(_engine(request).reload_config)
+    result = await request.app[ADMIN_CASES].reload_config()
     return web.json_response(result, status=200 if result["ok"] else 422)
 
 
@@ -671,11 +555,13 @@ STREAMS = web.AppKey("streams", set)
 SIGNIN = web.AppKey("signin", SignInGuard)
 
 
-def add_api(app: web.Application, engine, users: Users, bus: EventBus, *, public: tuple[Route, ...] = ()) -> None:
-    """Mount the API routes, the auth middleware and the error mapping on ``app``."""
-    app[ENGINE], app[USERS], app[BUS] = engine, users, bus
+def add_api(app: web.Application, cases: UseCases, users: Users, bus: EventBus, clock: Clock, *,
+            public: tuple[Route, ...] = ()) -> None:
+    """Mount the use cases, the API routes, the auth middleware and the error mapping on ``app``."""
+    mount_use_cases(app, cases)
+    app[USERS], app[BUS] = users, bus
     app[STREAMS] = set()
-    app[SIGNIN] = SignInGuard(engine.clock)
+    app[SIGNIN] = SignInGuard(clock)
     app.on_shutdown.append(_close_streams)
     table = {(r.method, r.path): r for r in ROUTES + public}
     app[OPENAPI] = openapi(ROUTES, public + (Route("GET", "/openapi.json", _openapi, PUBLIC, "This specification", tag="session"),))
@@ -684,11 +570,6 @@ def add_api(app: web.Application, engine, users: Users, bus: EventBus, *, public
     for r in ROUTES:
         app.router.add_route(r.method, r.path, r.handler)
     app.router.add_get("/openapi.json", _openapi)
-    for mount in MOUNTS:
-        mount(app)
-
-
-MOUNTS: list[Callable[[web.Application], None]] = []  # feature modules' per-app state (acd.http.supervise)
 
 
 def register_routes(routes: tuple[Route, ...]) -> None:

@@ -18,6 +18,7 @@ from acd.store.merge import MergeRefused
 from acd.store.search import BadQuery
 from acd.store.sql import NotFound as StoreNotFound, StoreError
 from acd.tasks.model import IllegalTaskChange, InvalidTask
+from acd.usecases.errors import BadInput, NotAllowed, NotVisible, Refused, Unreachable, UseCaseError
 
 log = get_logger(__name__)
 
@@ -71,6 +72,8 @@ def as_response(exc: BaseException) -> web.Response | None:
         return _body(exc.code, exc.detail, exc.status, field=exc.field)
     if isinstance(exc, ApiError):
         return _body(exc.code, exc.detail, exc.status)
+    if isinstance(exc, UseCaseError):
+        return _use_case_refusal(exc)
     if isinstance(exc, (UnknownAgent, StoreNotFound)):
         return _body("not_found", str(exc) if isinstance(exc, StoreNotFound) else f"no agent {exc}", 404)
     if isinstance(exc, (IllegalTransition, NotInWrapUp)):
@@ -93,6 +96,22 @@ def as_response(exc: BaseException) -> web.Response | None:
     if isinstance(exc, json.JSONDecodeError):
         return _body("invalid", "the body is not JSON", 422, field="body")
     return None
+
+
+_USE_CASE_STATUS: tuple[tuple[type[UseCaseError], int, str], ...] = (
+    (NotVisible, 404, "not_found"), (NotAllowed, 403, "forbidden"), (Refused, 409, "conflict"),
+    (Unreachable, 503, "unavailable"), (BadInput, 422, "invalid"),
+)
+
+
+def _use_case_refusal(exc: UseCaseError) -> web.Response:
+    """A use case's refusal (``acd.usecases.errors``) as its status and code."""
+    if isinstance(exc, BadInput):
+        return _body("invalid", exc.detail, 422, field=exc.field)
+    for kind, status, code in _USE_CASE_STATUS:
+        if isinstance(exc, kind):
+            return _body(code, exc.detail, status)
+    return _body("bad_request", exc.detail, 400)
 
 
 @web.middleware
