@@ -113,7 +113,7 @@ class Engine:
     quality: QualityMetrics | None = None  # CSAT and FCR on Prometheus
     knowledge: tuple[Card, ...] = ()  # from config/knowledge/
     desk: AgentDesk | None = None
-    listeners: list[Callable[[str, dict[str, Any]], None]] = field(default_factory=list)  # the live push stream
+    listeners: list[Callable[[str, dict[str, Any]], object]] = field(default_factory=list)  # the live push stream
     users: Users | None = None
     bus: EventBus | None = None
     http_app: web.Application | None = None
@@ -558,12 +558,12 @@ async def reload_on_signal(engine: Engine) -> None:
 def _demo_summary(engine: Engine, seconds: float) -> str:
     from acd.sim.demo import summary_table
 
-    assert engine.demo is not None
-    booked = sum(1 for out in engine.pbx.outcomes
-                 if any("callback" in str(e.get("kind")) or e.get("outcome") == "callback"
-                        for e in engine.calllog.timeline(out.uniqueid)))
-    days = {name: engine.telemetry.queue_today(name) for name in engine.core.queues}
-    return summary_table(engine.demo, days, booked, seconds)
+    demo, pbx, calllog, core = engine.demo, engine.pbx, engine.calllog, engine.core
+    assert demo is not None and pbx is not None and calllog is not None and core is not None  # a demo engine runs
+    booked = sum(1 for out in pbx.outcomes
+                 if any("callback" in str(e.get("kind")) or e.get("outcome") == "callback" for e in calllog.timeline(out.uniqueid)))
+    days = {name: engine.telemetry.queue_today(name) for name in core.queues}
+    return summary_table(demo, days, booked, seconds)
 
 
 def _warn_unknown_names(s: Settings) -> None:
@@ -587,7 +587,7 @@ async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: floa
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        reloads: set[asyncio.Task] = set()
+        reloads: set[asyncio.Task[None]] = set()
 
         def on_sighup() -> None:
             task = asyncio.create_task(reload_on_signal(engine), name="acd-sighup-reload")

@@ -13,10 +13,11 @@ from typing import Any
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from acd.clock import Clock
 from acd.http.errors import Forbidden, Invalid, Unauthorized, error_middleware
-from acd.http.events import EventBus, Reset
+from acd.http.events import BusEvent, EventBus, Reset
 from acd.http.jsonbody import parse_json
 from acd.http.keys import ADMIN_CASES, AGENTS, CUSTOMERS, INTERACTIONS, REPORTS, SUPERVISION, TASKS, mount_use_cases
 from acd.http.signin import SignInGuard, TooManySignIns
@@ -105,9 +106,9 @@ async def _authenticate(request: web.Request, token: str) -> User | None:
     return user
 
 
-def _auth_middleware(routes: dict[tuple[str, str], Route]):
+def _auth_middleware(routes: dict[tuple[str, str], Route]) -> Middleware:
     @web.middleware
-    async def middleware(request: web.Request, handler: Handler):
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         resource = request.match_info.route.resource
         if resource is None:  # no such path: the 404 comes from the router
             return await handler(request)
@@ -367,6 +368,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise Invalid("after", "a sequence number") from None
     streams = request.app[STREAMS]
     task = asyncio.current_task()
+    assert task is not None  # an aiohttp handler always runs in a task
     streams.add(task)
     try:
         return await _stream_events(request, bus, user, after, _token(request, allow_query=True) or "")
@@ -376,7 +378,8 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def _close_streams(app: web.Application) -> None:
     """At shutdown, end the open streams now (they would otherwise sit until their keepalive)."""
-    for task in list(app[STREAMS]):
+    streams = app[STREAMS]
+    for task in list(streams):
         task.cancel()
 
 
@@ -398,14 +401,14 @@ async def _stream_events(request: web.Request, bus: EventBus, user: User, after:
     # response starts comes from the backlog. The hello's id tells the client where it stands, so
     # a reconnect resumes from there even if no event has arrived yet.
     start = after if after is not None else bus.seq
-    stream = bus.subscribe(start).__aiter__()
+    stream = bus.subscribe(start)  # an async generator: its own iterator
     await response.prepare(request)
     await response.write(f"retry: 1000\nid: {start}\nevent: hello\ndata: {json.dumps({'seq': start})}\n\n".encode())
     users = request.app[USERS]
     entries = users.entries  # replaced (a new dict) when config/users.yaml is reloaded
     # One pending read at a time, never cancelled on a quiet spell: cancelling an async
     # generator's __anext__ closes the generator (the stream would end at every keepalive).
-    pending: asyncio.Future | None = None
+    pending: asyncio.Future[BusEvent] | None = None
     try:
         while True:
             if pending is None:
@@ -499,6 +502,7 @@ def openapi(routes: tuple[Route, ...] = ROUTES, extra: tuple[Route, ...] = ()) -
         params += [doc.query_param(q) for q in r.query]
         name = r.handler.__name__
         schema = doc.response_schema(name)
+        content: dict[str, Any]
         if r.stream:
             content = {"text/event-stream": {"schema": {"type": "string", "description": "server-sent events"}}}
         elif name == "reports":
@@ -550,8 +554,8 @@ async def _openapi(request: web.Request) -> web.Response:
     return web.json_response(request.app[OPENAPI])
 
 
-OPENAPI = web.AppKey("openapi", dict)
-STREAMS = web.AppKey("streams", set)
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+STREAMS = web.AppKey("streams", set[asyncio.Task[Any]])
 SIGNIN = web.AppKey("signin", SignInGuard)
 
 

@@ -9,6 +9,7 @@ store's use cases (``acd.store.*``); errors map to HTTP in ``acd.http.errors``."
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from acd.http.users import Role
 from acd.logs import get_logger
 from acd.store import audit, contacts, customers_edit, merge, search
 from acd.store.duplicates import candidates_for
+from acd.store.sql import SqlStore
 
 log = get_logger(__name__)
 
@@ -33,7 +35,7 @@ def _reason(request: web.Request, given: str | None = None) -> str | None:
     return f"call {call}" if call else None
 
 
-async def _audit(request: web.Request, ids, action: str, reason: str | None = None) -> None:
+async def _audit(request: web.Request, ids: Iterable[str], action: str, reason: str | None = None) -> None:
     await audit.record_access(request.app[CUSTOMERS].store, ids, who=_user(request).id, action=action,
                               reason=reason or _reason(request))
 
@@ -215,25 +217,25 @@ async def webhook_contact(request: web.Request) -> web.Response:
     return _json(await contacts.log_contact(store, cid, cases.contact(body), source="webhook"), status=201)
 
 
-async def _identify(store, account: str | None, phone: str | None, email: str | None) -> str:
+async def _identify(store: SqlStore, account: str | None, phone: str | None, email: str | None) -> str:
     if account:
         found = await store.find_by_account(account)
         if found is None:
             raise NotFound(f"no customer with account number {account}")
-        return found.customer_id
-    if phone or email:
-        query = phone or email
+        return str(found.customer_id)
+    query = phone or email
+    if query:
         page = await search.search_customers(store, query, per_page=2)
         matches = [c["customer_id"] for c in page.customers if (phone and phone_match(store, phone, c)) or (email and email.lower() in c["emails"])]
         if len(matches) == 1:
-            return matches[0]
+            return str(matches[0])
         if matches:
             raise Conflict(f"{len(matches)} customers have that {'phone' if phone else 'e-mail'}: give customer_id")
         raise NotFound("no customer with that phone or e-mail")
     raise Invalid("customer_id", "give customer_id, account_number, phone or email")
 
 
-def phone_match(store, phone: str, customer: dict[str, Any]) -> bool:
+def phone_match(store: SqlStore, phone: str, customer: dict[str, Any]) -> bool:
     from acd.store.phones import normalised_or_as_is
 
     return normalised_or_as_is(phone, store.region) in customer["phones"]

@@ -5,13 +5,15 @@ in the domain's words; the middleware picks the status and the JSON body
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from acd.http.signin import TooManySignIns
 from acd.logs import get_logger
-from acd.routing.core import IllegalTransition, UnknownAgent
-from acd.service.acd import InvalidChoice, NotInWrapUp
+from acd.routing.core import IllegalTransition, NotInWrapUp, UnknownAgent
+from acd.service.acd import InvalidChoice
 from acd.store.contacts import InvalidContact
 from acd.store.customers_edit import InvalidCustomer
 from acd.store.merge import MergeRefused
@@ -62,7 +64,7 @@ class Unavailable(ApiError):
     status, code = 503, "unavailable"
 
 
-def _body(code: str, detail: str, status: int, **extra) -> web.Response:
+def _body(code: str, detail: str, status: int, **extra: Any) -> web.Response:
     return web.json_response({"error": code, "detail": detail, **extra}, status=status)
 
 
@@ -115,7 +117,7 @@ def _use_case_refusal(exc: UseCaseError) -> web.Response:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler):
+async def error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:

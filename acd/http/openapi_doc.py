@@ -68,11 +68,13 @@ SPECIAL = {
 
 @functools.cache
 def _data() -> dict[str, Any]:
-    return json.loads((Path(__file__).with_name("openapi_responses.json")).read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((Path(__file__).with_name("openapi_responses.json")).read_text(encoding="utf-8"))
+    return data
 
 
 def components() -> dict[str, Any]:
-    return _data()["schemas"]
+    schemas: dict[str, Any] = _data()["schemas"]
+    return schemas
 
 
 def response_schema(operation_id: str) -> dict[str, Any] | None:

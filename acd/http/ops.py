@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from acd.http.keys import READINESS
 from acd.logs import get_logger
@@ -27,11 +28,11 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)
 
 
-def _access_log_middleware():
+def _access_log_middleware() -> Middleware:
     from acd.http.api import USER
 
     @web.middleware
-    async def access_log(request: web.Request, handler):
+    async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         status = 500
         try:
