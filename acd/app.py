@@ -13,16 +13,16 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from acd.agi import AgiChannel, FastAgiServer
+from acd.agi import FastAgiServer
 from acd.ami import AmiClient
 from acd.clock import Clock, SystemClock
 from acd.events import CallClosed
-from acd.livestate import LiveStore, MemoryLiveStore
+from acd.livestate import LiveStore
 from acd.logs import get_logger
 from acd.routing.config import DeskCatalogue, load_agents, load_desk, load_queues
 from acd.routing.core import AcdCore
@@ -41,7 +41,6 @@ from acd.service.ivr import IvrEntry
 from acd.service.reconcile import Reconciler
 from acd.service.survey import PostCallSurvey
 from acd.store.durable import DurableRecorder
-from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
 from acd.tasks.rules import TaskConfig, TaskType, load_task_config
@@ -62,7 +61,11 @@ from acd.knowledge.cards import Card
 from acd.service.web import create_web_app
 from acd.settings import ConfigError, Settings
 from acd.sim import SimPbx
-from acd.sim.demo import DemoTraffic, demo_agents
+from acd.sim.demo import DemoTraffic
+from acd.resources import (
+    AgiSessions, CustomerStore, agi_server, ami_client, customer_store, demo_traffic, event_log, live_store, redis_outage_monitor,
+    seed_demo, sim_pbx,
+)
 from acd.usecases.admin import Administration
 from acd.usecases.agents import AgentStates
 from acd.usecases.customers import Customers
@@ -79,8 +82,6 @@ if TYPE_CHECKING:
     from acd.eventlog.redis_lease import RedisLeaderLease
 
 log = get_logger(__name__)
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -139,195 +140,8 @@ class Engine:
                 log.error_event("engine.listener_failed", kind=kind, error=f"{type(exc).__name__}: {exc}")
 
 
-class Slot(Generic[T]):
-    """A part built after another that needs it already holds a reference (the FastAGI server is
-    listening before the ACD exists: the simulated PBX needs its port)."""
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-        self._value: T | None = None
-
-    def fill(self, value: T) -> None:
-        self._value = value
-
-    def clear(self) -> None:
-        self._value = None
-
-    def peek(self) -> T | None:
-        return self._value
-
-    def get(self) -> T:
-        if self._value is None:
-            raise RuntimeError(f"{self._what} is not running yet")
-        return self._value
-
-
-@dataclass(frozen=True)
-class _Sessions:
-    """What the FastAGI scripts reach, filled once the ACD and the IVR are built."""
-
-    acd: Slot[AcdService] = field(default_factory=lambda: Slot("the ACD"))
-    ivr: Slot[IvrEntry] = field(default_factory=lambda: Slot("the IVR"))
-    survey: Slot[PostCallSurvey] = field(default_factory=lambda: Slot("the post-call survey"))
-
-
 @contextlib.asynccontextmanager
-async def _agi_server(settings: Settings, telemetry: Telemetry, sessions: _Sessions) -> AsyncIterator[FastAgiServer]:
-    cfg = settings.pbx.agi
-    t = telemetry
-
-    def counted(script: str, handler: Callable[[AgiChannel], Awaitable[None]]) -> Callable[[AgiChannel], Awaitable[None]]:
-        async def session(channel: AgiChannel) -> None:
-            t.agi_session_started(script)
-            try:
-                await handler(channel)
-            finally:
-                t.agi_session_ended()
-        return session
-
-    async def survey(channel: AgiChannel) -> None:  # [acd-survey]: the caller after the agent left
-        run = sessions.survey.peek()
-        if run is None:  # flows off: no survey
-            await channel.hangup()
-            return
-        await run(channel)
-
-    scripts = {"ivr": counted("ivr", lambda channel: sessions.ivr.get()(channel)),
-               "claim": counted("claim", lambda channel: sessions.acd.get().handle_claim(channel)),
-               "resume": counted("resume", lambda channel: sessions.ivr.get().resume(channel)),
-               "survey": counted("survey", survey)}
-    port = 0 if settings.pbx.mode == "sim" else cfg.port
-    server = FastAgiServer(
-        scripts, cfg.host, port,
-        max_sessions=cfg.max_sessions, env_timeout=cfg.env_timeout_s, command_timeout=cfg.command_timeout_s,
-        on_command=t.agi_command, on_reject=t.agi_session_rejected, allow_peers=cfg.allow_peers,
-    )
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@contextlib.asynccontextmanager
-async def _sim_pbx(settings: Settings, core: AcdCore, agi: FastAgiServer, clock: Clock, rng: random.Random) -> AsyncIterator[SimPbx | None]:
-    if settings.pbx.mode != "sim":
-        yield None
-        return
-    endpoints = [a.config.endpoint for a in core.agents.values()]
-    pbx = SimPbx(agi.host, agi.port, users={settings.pbx.ami.username: settings.pbx.ami.secret},
-                 agents=demo_agents(endpoints, rng), clock=clock)
-    await pbx.start()
-    try:
-        yield pbx
-    finally:
-        await pbx.stop()
-
-
-@contextlib.asynccontextmanager
-async def _demo_traffic(settings: Settings, pbx: SimPbx, rng: random.Random) -> AsyncIterator[DemoTraffic]:
-    """Demo callers; started by run_engine once the whole engine is up (no caller before the ACD)."""
-    demo = DemoTraffic(pbx, settings.demo.calls_per_minute, rng)
-    try:
-        yield demo
-    finally:
-        await demo.stop()
-
-
-@contextlib.asynccontextmanager
-async def _ami_client(settings: Settings, pbx: SimPbx | None) -> AsyncIterator[AmiClient]:
-    cfg = settings.pbx.ami
-    port = pbx.ami_port if pbx else cfg.port
-    host = "127.0.0.1" if pbx else cfg.host
-    ami = AmiClient(host, port, cfg.username, cfg.secret, action_timeout=cfg.action_timeout_s, ping_interval=cfg.ping_interval_s)
-    try:
-        yield ami
-    finally:
-        await ami.stop()
-
-
-@contextlib.asynccontextmanager
-async def _live_store(settings: Settings, clock: Clock, monitor: OutageMonitor) -> AsyncIterator[LiveStore]:
-    cfg = settings.live_state
-    store: LiveStore
-    if cfg.backend == "redis":
-        from acd.livestate.redis import RedisLiveStore
-
-        redis_store = RedisLiveStore(cfg.redis_url, cfg.key_prefix, monitor=monitor)
-        await asyncio.wait_for(redis_store.redis.ping(), 5)  # unreachable Redis: refuse to start
-        store = redis_store
-    else:
-        store = MemoryLiveStore(clock)
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-@dataclass(frozen=True)
-class _EventLog:
-    journal: Journal
-    lease: RedisLeaderLease | None = None  # the leader lease (several nodes)
-    inbox: RedisInbox | None = None  # other nodes' inputs for the leader (several nodes)
-
-
-@contextlib.asynccontextmanager
-async def _event_log(settings: Settings, monitor: OutageMonitor) -> AsyncIterator[_EventLog]:
-    """The ACD's log: in-process for one node; with ``live_state.backend: redis`` the shared
-    Redis Stream, its snapshots, the leader lease and the inbox (``acd.service.replica``)."""
-    cfg = settings.live_state
-    if cfg.backend != "redis":
-        yield _EventLog(Journal(snapshot_every=cfg.snapshot_every))
-        return
-    from acd.eventlog.inbox import RedisInbox
-    from acd.eventlog.redis_lease import RedisLeaderLease
-    from acd.eventlog.redis_log import RedisEventLog, RedisSnapshotStore
-    from acd.eventlog.redisconn import connect
-
-    client = connect(cfg.redis_url)
-    journal = Journal(RedisEventLog(client, cfg.key_prefix, monitor=monitor), RedisSnapshotStore(client, cfg.key_prefix, monitor=monitor),
-                      snapshot_every=cfg.snapshot_every)
-    try:
-        yield _EventLog(journal, RedisLeaderLease(client, cfg.key_prefix, ttl_s=cfg.lease_ttl_s, monitor=monitor),
-                        RedisInbox(client, cfg.key_prefix, monitor=monitor))
-    finally:
-        await journal.flush()
-        await client.aclose()
-
-
-@dataclass(frozen=True)
-class _Records:
-    store: SqlStore
-    records: DurableRecorder
-
-
-@contextlib.asynccontextmanager
-async def _customer_store(settings: Settings, clock: Clock, telemetry: Telemetry, calllog: MemoryCallLog) -> AsyncIterator[_Records]:
-    """The SQL store and the durable spool in front of it. A database that is down at start does
-    not stop the engine: calls are spooled and written when it returns."""
-    cfg = settings.database
-    store = SqlStore(cfg.url, clock=clock, region=cfg.phone_region)
-    try:
-        await asyncio.wait_for(store.open(), 30)
-    except Exception as exc:  # noqa: BLE001 - spool until it is back
-        log.error_event("store.unavailable_at_start", error=f"{type(exc).__name__}: {exc}", spool=cfg.spool_dir)
-    records = DurableRecorder(cfg.spool_dir, store, clock)
-    records.on_write_failure = telemetry.database_write_failed
-    telemetry.add_scrape_hook(lambda t: t.spool_backlog(records.backlog_bytes()))
-    records.start()
-    retention = RetentionJob(store, settings, clock)
-    retention.start()
-    calllog.observers.append(records)
-    try:
-        yield _Records(store, records)
-    finally:
-        await retention.stop()
-        await records.close()
-        await store.close()
-
-
-@contextlib.asynccontextmanager
-async def _acd_service(engine: Engine, acd: AcdService, ami: AmiClient, ivr: IvrEntry, calllog: MemoryCallLog, saved: _Records,
+async def _acd_service(engine: Engine, acd: AcdService, ami: AmiClient, ivr: IvrEntry, calllog: MemoryCallLog, saved: CustomerStore,
                        agi: FastAgiServer) -> AsyncIterator[AcdService]:
     reconciler = Reconciler(acd, ivr, calllog, saved.store, saved.records)
     engine.reconciler = reconciler
@@ -373,7 +187,7 @@ async def _task_runner(engine: Engine, store: SqlStore, acd: AcdService) -> Asyn
 
 @contextlib.asynccontextmanager
 async def _flows(engine: Engine, ivr: IvrEntry, acd: AcdService, ami: AmiClient, store: SqlStore, calllog: MemoryCallLog,
-                 sessions: _Sessions) -> AsyncIterator[FlowRegistry | None]:
+                 sessions: AgiSessions) -> AsyncIterator[FlowRegistry | None]:
     """Flows from ``flows.directory``, reloaded on change; every inbound call runs its flow."""
     s, clock = engine.settings, engine.clock
     if not s.flows.directory:  # flows off: every call hears the greeting and waits in the fallback queue
@@ -407,7 +221,7 @@ async def _flows(engine: Engine, ivr: IvrEntry, acd: AcdService, ami: AmiClient,
         await http.close()
 
 
-def build_use_cases(engine: Engine, acd: AcdService, desk: AgentDesk, saved: _Records, calllog: MemoryCallLog, ami: AmiClient,
+def build_use_cases(engine: Engine, acd: AcdService, desk: AgentDesk, saved: CustomerStore, calllog: MemoryCallLog, ami: AmiClient,
                     flows: FlowRegistry | None) -> UseCases:
     """Each use case from exactly the parts it needs (the HTTP handlers get these, not the engine)."""
     s, clock, store = engine.settings, engine.clock, saved.store
@@ -468,22 +282,6 @@ async def _http(engine: Engine, cases: UseCases, users: Users, acd: AcdService, 
         await runner.cleanup()
 
 
-async def _seed_demo(store: SqlStore, demo: DemoTraffic) -> None:
-    from acd.sim.democustomers import DEMO_CUSTOMERS, seed_demo_customers
-
-    try:
-        await asyncio.wait_for(seed_demo_customers(store), 30)
-        demo.known_customers = list(DEMO_CUSTOMERS)
-    except Exception as exc:  # noqa: BLE001 - the demo runs on without known callers
-        log.warn_event("demo.customers_not_seeded", error=f"{type(exc).__name__}: {exc}")
-
-
-def redis_outage_monitor(telemetry: Telemetry) -> OutageMonitor:
-    """Redis down and up again: logged by the monitor, counted and alerted here."""
-    t = telemetry
-    return OutageMonitor(on_down=lambda op, exc: t.redis_outage(True), on_up=lambda lasted: t.redis_outage(False, lasted))
-
-
 def build_core(engine: Engine) -> tuple[AcdCore, MemoryCallLog]:
     config_dir = Path(engine.settings.config_dir)
     queues = load_queues(config_dir / "queues.yaml")
@@ -506,26 +304,26 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
     if settings.flows.fallback_queue not in core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
     clock_, telemetry = engine.clock, engine.telemetry
-    sessions = _Sessions()
+    sessions = AgiSessions()
     rng = random.Random(settings.demo.seed)  # the simulated agents', then the demo callers'
     async with contextlib.AsyncExitStack() as stack:
-        agi = engine.agi = await stack.enter_async_context(_agi_server(settings, telemetry, sessions))
-        pbx = engine.pbx = await stack.enter_async_context(_sim_pbx(settings, core, agi, clock_, rng))
-        demo = engine.demo = await stack.enter_async_context(_demo_traffic(settings, pbx, rng)) if with_demo and pbx is not None else None
-        ami = engine.ami = await stack.enter_async_context(_ami_client(settings, pbx))
+        agi = engine.agi = await stack.enter_async_context(agi_server(settings, telemetry, sessions))
+        pbx = engine.pbx = await stack.enter_async_context(sim_pbx(settings, core, agi, clock_, rng))
+        demo = engine.demo = await stack.enter_async_context(demo_traffic(settings, pbx, rng)) if with_demo and pbx is not None else None
+        ami = engine.ami = await stack.enter_async_context(ami_client(settings, pbx))
         monitor = engine.redis_monitor = redis_outage_monitor(telemetry)
-        live_store = engine.store = await stack.enter_async_context(_live_store(settings, clock_, monitor))
-        event_log = await stack.enter_async_context(_event_log(settings, monitor))
-        engine.journal, engine.lease, engine.inbox = event_log.journal, event_log.lease, event_log.inbox
-        saved = await stack.enter_async_context(_customer_store(settings, clock_, telemetry, calllog))
+        live = engine.store = await stack.enter_async_context(live_store(settings, clock_, monitor))
+        parts = await stack.enter_async_context(event_log(settings, monitor))
+        engine.journal, engine.lease, engine.inbox = parts.journal, parts.lease, parts.inbox
+        saved = await stack.enter_async_context(customer_store(settings, clock_, telemetry, calllog))
         engine.customers, engine.records = saved.store, saved.records
         if demo is not None:
-            await _seed_demo(saved.store, demo)
-        acd = engine.acd = AcdService(core, ami, calllog, telemetry, clock_, store=live_store, node_id=settings.engine.node_id,
-                                      catalogue=engine.catalogue, emit=engine.emit, journal=event_log.journal,
+            await seed_demo(saved.store, demo)
+        acd = engine.acd = AcdService(core, ami, calllog, telemetry, clock_, store=live, node_id=settings.engine.node_id,
+                                      catalogue=engine.catalogue, emit=engine.emit, journal=parts.journal,
                                       recordings_dir=settings.recording.dir, record_calls=settings.recording.enabled)
-        if event_log.lease is not None and event_log.inbox is not None:
-            acd.share_log(Replica(acd, event_log.journal, event_log.lease, event_log.inbox, ttl_s=settings.live_state.lease_ttl_s))
+        if parts.lease is not None and parts.inbox is not None:
+            acd.share_log(Replica(acd, parts.journal, parts.lease, parts.inbox, ttl_s=settings.live_state.lease_ttl_s))
         ivr = engine.ivr = IvrEntry(acd, calllog, clock_, fallback_queue=settings.flows.fallback_queue, history=saved.store.timeline)
         sessions.acd.fill(acd)
         sessions.ivr.fill(ivr)
