@@ -1,8 +1,10 @@
 """The one place that wires the engine: settings -> clock, telemetry, call log, ACD core and
 service, FastAGI server, AMI client, HTTP, and (in sim mode) the simulated PBX.
 
-Each resource has one async context (aiohttp cleanup-context style) entered in order and left in
-reverse, so a failure at start leaves nothing half-running."""
+Built bottom-up: each resource has one async context (aiohttp cleanup-context style, in
+``acd.resources`` for the outside ones) entered in order and left in reverse, so a failure at
+start leaves nothing half-running; each takes the parts it needs, already built. The HTTP layer
+gets the use cases (``acd.usecases``, from ``build_use_cases``), never the ``Engine``."""
 
 from __future__ import annotations
 

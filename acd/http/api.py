@@ -1,6 +1,9 @@
 """The HTTP API for agents, supervisors and admins (``/api/v1``), its OpenAPI spec, and the
 push stream. Every route and its role rule are declared once, in ``ROUTES``; one middleware
-enforces the rules and the spec is generated from the same table, so neither can drift."""
+enforces the rules and the spec is generated from the same table, so neither can drift.
+
+A handler parses the request, calls a use case (``acd.usecases``, from its typed app key in
+``acd.http.keys``) and renders the answer; it never sees the engine."""
 
 from __future__ import annotations
 

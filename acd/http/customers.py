@@ -3,8 +3,9 @@ edit, contact points, contacts other than calls (and their webhook), linking the
 duplicates, merge and undo, the data-quality report, export, erasure and the access audit.
 
 Every read of a record is written to the access audit with who and why: the ``reason`` given
-(a call or task id), else the reader's current call. Handlers build typed inputs and call the
-store's use cases (``acd.store.*``); errors map to HTTP in ``acd.http.errors``."""
+(a call or task id), else the reader's current call. Handlers take the customers' use case
+(``acd.usecases.customers``), build typed inputs and call it or the store's own use cases
+(``acd.store.*``) with its store; errors map to HTTP in ``acd.http.errors``."""
 
 from __future__ import annotations
 
