@@ -43,6 +43,7 @@ from acd.service.ivr import IvrEntry
 from acd.service.reconcile import Reconciler
 from acd.service.survey import PostCallSurvey
 from acd.store.durable import DurableRecorder
+from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
 from acd.tasks.rules import TaskConfig, TaskType, load_task_config
@@ -171,20 +172,31 @@ async def _end_sessions(acd: AcdService, ivr: IvrEntry, calllog: MemoryCallLog, 
 
 @contextlib.asynccontextmanager
 async def _task_runner(engine: Engine, store: SqlStore, acd: AcdService) -> AsyncIterator[TaskRunner]:
-    """Escalations and due call-backs, every ``check_every`` of config/tasks.yaml, and the FCR gauge."""
-    settings, clock = engine.settings, engine.clock
-    runner = TaskRunner(store, acd, clock, engine.task_config, fallback_queue=settings.flows.fallback_queue, emit=engine.emit)
-    quality = QualityMetrics(engine.telemetry)
-    engine.tasks, engine.quality = runner, quality
-    c = settings.customers
-    fcr = FcrGaugeJob(store, quality, clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min)
+    """Escalations and due call-backs, every ``check_every`` of config/tasks.yaml."""
+    runner = TaskRunner(store, acd, engine.clock, engine.task_config, fallback_queue=engine.settings.flows.fallback_queue,
+                        emit=engine.emit)
+    engine.tasks = runner
     runner.start()
-    fcr.start()
     try:
         yield runner
     finally:
-        await fcr.stop()
         await runner.stop()
+
+
+@contextlib.asynccontextmanager
+async def _periodic_jobs(engine: Engine, store: SqlStore) -> AsyncIterator[QualityMetrics]:
+    """The store's periodic jobs: retention, and the FCR gauge (CSAT and FCR on Prometheus)."""
+    settings, clock = engine.settings, engine.clock
+    quality = engine.quality = QualityMetrics(engine.telemetry)
+    c = settings.customers
+    jobs = (RetentionJob(store, settings, clock), FcrGaugeJob(store, quality, clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min))
+    for job in jobs:
+        job.start()
+    try:
+        yield quality
+    finally:
+        for job in reversed(jobs):
+            await job.stop()
 
 
 @contextlib.asynccontextmanager
@@ -333,6 +345,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         desk.sections += [CardsSection(engine), OpenTasksSection(engine)]
         await stack.enter_async_context(_acd_service(engine, acd, ami, ivr, calllog, saved, agi))
         await stack.enter_async_context(_task_runner(engine, saved.store, acd))
+        await stack.enter_async_context(_periodic_jobs(engine, saved.store))
         flows = await stack.enter_async_context(_flows(engine, ivr, acd, ami, saved.store, calllog, sessions))
         users = await _load_users(settings, acd.core, pbx)
         cases = build_use_cases(engine, acd, desk, saved, calllog, ami, flows)

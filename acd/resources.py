@@ -28,7 +28,6 @@ from acd.settings import Settings
 from acd.sim import SimPbx
 from acd.sim.demo import DemoTraffic, demo_agents
 from acd.store.durable import DurableRecorder
-from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.telemetry import Telemetry
 
@@ -217,13 +216,10 @@ async def customer_store(settings: Settings, clock: Clock, telemetry: Telemetry,
     records.on_write_failure = telemetry.database_write_failed
     telemetry.add_scrape_hook(lambda t: t.spool_backlog(records.backlog_bytes()))
     records.start()
-    retention = RetentionJob(store, settings, clock)
-    retention.start()
     calllog.observers.append(records)
     try:
         yield CustomerStore(store, records)
     finally:
-        await retention.stop()
         await records.close()
         await store.close()
 
