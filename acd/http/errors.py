@@ -60,10 +60,6 @@ class Invalid(ApiError):
         self.field = field
 
 
-class Unavailable(ApiError):
-    status, code = 503, "unavailable"
-
-
 def _body(code: str, detail: str, status: int, **extra: Any) -> web.Response:
     return web.json_response({"error": code, "detail": detail, **extra}, status=status)
 
