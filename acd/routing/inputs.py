@@ -291,7 +291,7 @@ def decode(data: dict[str, object]) -> AcdInput:
     for key in ("skills", "preferred_skills", "attributes"):
         if key in fields:
             fields[key] = tuple(tuple(x) for x in _array(fields, key))
-    return cls(**fields)  # type: ignore[arg-type]
+    return cls(**fields)  # type: ignore[arg-type]  # the fields encode() wrote, each checked by the dataclass
 
 
 def _array(fields: dict[str, object], key: str) -> Iterable[Any]:
