@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from acd import events as rec
+from acd.clihelp import Subparsers, usage_handler
 from acd.clock import FakeClock, SystemClock
 from acd.flows.compiler import Problem
 from acd.flows.model import CompiledFlow
@@ -300,18 +301,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- registration
-def _show_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
-    """The handler of ``acd flows`` without an action: print the usage and exit 2."""
-    def handler(args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
-    return handler
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser("flows", help="IVR flows: validate, graph, run offline",
                               description="Tools for IVR flow files (ivr_flows/*.yaml).")
-    p.set_defaults(handler=_show_help(p))
+    p.set_defaults(handler=usage_handler(p))
     sub = p.add_subparsers(dest="flows_command", metavar="ACTION")
 
     v = sub.add_parser("validate", help="check flow files; lists every problem with file:line:column",
