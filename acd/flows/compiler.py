@@ -538,6 +538,14 @@ def _json_template(value: Any, loc: Location, ctx: _Ctx) -> Any:
     return value
 
 
+def _mapping(node: SrcDict | None, action: str) -> SrcDict:
+    """The action's mapping. Not one: a TypeError, which the compiler turns into the schema's
+    problems (the schema requires a mapping for this action, so it has already said why)."""
+    if node is None:
+        raise TypeError(f"{action}: a mapping is required")
+    return node
+
+
 def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_name: str) -> Any:
     loc = _loc(step_node, action, ctx)
     node = value if isinstance(value, SrcDict) else None
@@ -546,7 +554,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
             return PlayParams(ctx.prompt(node.get("prompt"), _loc(node, "prompt", ctx)), bool(node.get("interruptible", False)))
         return PlayParams(ctx.prompt(value, loc))
     if action == "menu":
-        assert node is not None  # the schema requires a mapping
+        node = _mapping(node, action)
         options = tuple(k for k in (step_node.get("on") or {}) if len(k) == 1 and k in "0123456789*#")
         if not options:
             ctx.err(loc, "a menu needs at least one option: route keys under on:, e.g. on: {\"1\": balance}")
@@ -561,7 +569,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
             interruptible=bool(node.get("interruptible", True)),
         )
     if action == "collect":
-        assert node is not None  # the schema requires a mapping
+        node = _mapping(node, action)
         return CollectParams(into=str(node["into"]), digits=_digit_spec(node, ctx))
     if action == "set":
         assignments = []
@@ -593,18 +601,18 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
         number = ctx.text(node["number"], _loc(node, "number", ctx)) if node is not None and "number" in node else None
         return LookupParams(number)
     if action == "identify":
-        assert node is not None  # the schema requires a mapping
+        node = _mapping(node, action)
         account = ctx.text(node["account"], _loc(node, "account", ctx))
         return IdentifyParams(account) if account else None
     if action == "collect_account":
-        assert node is not None  # the schema requires a mapping
+        node = _mapping(node, action)
         return CollectAccountParams(
             into=str(node.get("into", "account_number")),
             digits=_digit_spec(node, ctx, defaults={"min_digits": 6, "max_digits": 12}),
             not_found_prompt=ctx.prompt(node.get("not_found_prompt"), _loc(node, "not_found_prompt", ctx)),
         )
     if action in ("verify_pin", "verify_date"):
-        assert node is not None  # the schema requires a mapping
+        node = _mapping(node, action)
         is_date = action == "verify_date"
         fmt = str(node.get("format", "DDMMYYYY"))
         defaults = {"min_digits": len(fmt), "max_digits": len(fmt)} if is_date else {"min_digits": 4, "max_digits": 8}
@@ -617,7 +625,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
             date_kind=str(node.get("kind", "dob")), date_format=fmt,
         )
     if action == "http":
-        assert node is not None  # the schema requires a mapping
+        node = _mapping(node, action)
         if "json" in node and "body" in node:
             ctx.err(_loc(node, "body", ctx), "give either json: or body:, not both")
         save = []
@@ -691,7 +699,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
         mailbox = ctx.text(node["mailbox"], _loc(node, "mailbox", ctx))
         return VoicemailParams(mailbox=mailbox, prompt=ctx.prompt(node.get("prompt"), _loc(node, "prompt", ctx))) if mailbox else None
     if action == "callback":
-        assert node is not None  # the schema requires a mapping
+        node = _mapping(node, action)
         ask = node.get("ask_number")
         return CallbackParams(
             queue=ctx.text(node["queue"], _loc(node, "queue", ctx)) or parse_text("general"),
@@ -701,7 +709,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
             note=ctx.text(node["note"], _loc(node, "note", ctx)) if "note" in node else None,
         )
     if action == "task":
-        assert node is not None  # the schema requires a mapping
+        node = _mapping(node, action)
         texts = {k: ctx.text(node[k], _loc(node, k, ctx)) if k in node else None
                  for k in ("title", "queue", "agent", "due", "note", "number")}
         if texts["queue"] is not None and texts["agent"] is not None:
