@@ -33,6 +33,7 @@ from acd.logs import get_logger
 from acd.store.models import (
     ChannelContactRow, CustomerRow, ErasureRow, EventRow, InteractionRow, MergeRow, TaskRow, VerificationAttemptRow,
 )
+from acd.store.dml import rows_affected
 from acd.store.retention import _remove, _scrub, anonymised_record
 from acd.store.sql import NotFound, SqlStore
 
@@ -72,17 +73,17 @@ async def erase_customer(store: SqlStore, customer_id: str, *, by: str, reason: 
                     data[key] = None
             e.data = data
             counts["events"] += 1
-        counts["contacts"] = (await s.execute(update(ChannelContactRow).where(ChannelContactRow.customer_id.in_(ids)).values(
-            customer_id=None, subject=None, summary=None, link=None, anonymised_at=now))).rowcount or 0
-        counts["tasks"] = (await s.execute(update(TaskRow).where(TaskRow.customer_id.in_(ids)).values(
-            customer_id=None, notes=None, callback_number=None))).rowcount or 0
-        counts["verification_attempts"] = (await s.execute(update(VerificationAttemptRow).where(
+        counts["contacts"] = await rows_affected(s, update(ChannelContactRow).where(ChannelContactRow.customer_id.in_(ids)).values(
+            customer_id=None, subject=None, summary=None, link=None, anonymised_at=now))
+        counts["tasks"] = await rows_affected(s, update(TaskRow).where(TaskRow.customer_id.in_(ids)).values(
+            customer_id=None, notes=None, callback_number=None))
+        counts["verification_attempts"] = await rows_affected(s, update(VerificationAttemptRow).where(
             VerificationAttemptRow.customer_id.in_(ids) | VerificationAttemptRow.call_id.in_(call_ids)).values(
-            caller_number=None, customer_id=None))).rowcount or 0
-        counts["merges"] = (await s.execute(update(MergeRow).where(MergeRow.kept_id.in_(ids) | MergeRow.merged_id.in_(ids))
-                                            .values(moved={"erased": True}, undone_at=now, undone_by="erasure"))).rowcount or 0
+            caller_number=None, customer_id=None))
+        counts["merges"] = await rows_affected(s, update(MergeRow).where(MergeRow.kept_id.in_(ids) | MergeRow.merged_id.in_(ids))
+                                            .values(moved={"erased": True}, undone_at=now, undone_by="erasure"))
         await s.execute(update(CustomerRow).where(CustomerRow.customer_id.in_(ids)).values(merged_into=None))
-        counts["customers"] = (await s.execute(delete(CustomerRow).where(CustomerRow.customer_id.in_(ids)))).rowcount or 0
+        counts["customers"] = await rows_affected(s, delete(CustomerRow).where(CustomerRow.customer_id.in_(ids)))
     if spool_dir is not None:
         lines, pending = await asyncio.to_thread(scrub_spool, Path(spool_dir), set(call_ids))
         counts["spool_lines"], counts["spool_pending"] = lines, pending

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.store.models import (
     ChannelContactRow, ContactPointRow, CustomerRow, InteractionRow, MergeRow, RevisionRow, SecretRow,
@@ -30,19 +31,24 @@ def _fields(row: CustomerRow) -> dict[str, Any]:
     return {**{f: getattr(row, f) for f in CUSTOMER_FIELDS}, "updated_at": row.updated_at}
 
 
+def _mergeable(cid: str, row: CustomerRow | None) -> CustomerRow:
+    """The row of a customer that may take part in a merge: refuses one missing, merged or anonymised."""
+    if row is None:
+        raise NotFound(f"no customer {cid}")
+    if row.merged_into is not None:
+        raise MergeRefused(f"customer {cid} is already merged into {row.merged_into}")
+    if row.anonymised_at is not None:
+        raise MergeRefused(f"customer {cid} is anonymised")
+    return row
+
+
 async def merge_customers(store: SqlStore, kept_id: str, merged_id: str, *, by: str) -> dict[str, Any]:
     if kept_id == merged_id:
         raise MergeRefused("a customer cannot be merged into itself")
     now = store.clock.now()
     async with store.session.begin() as s:
-        kept, merged = await s.get(CustomerRow, kept_id), await s.get(CustomerRow, merged_id)
-        for cid, row in ((kept_id, kept), (merged_id, merged)):
-            if row is None:
-                raise NotFound(f"no customer {cid}")
-            if row.merged_into is not None:
-                raise MergeRefused(f"customer {cid} is already merged into {row.merged_into}")
-            if row.anonymised_at is not None:
-                raise MergeRefused(f"customer {cid} is anonymised")
+        kept = _mergeable(kept_id, await s.get(CustomerRow, kept_id))
+        merged = _mergeable(merged_id, await s.get(CustomerRow, merged_id))
         moved: dict[str, Any] = {"kept_before": _fields(kept), "merged_before": _fields(merged)}
         moved["interactions"] = list((await s.scalars(select(InteractionRow.call_id).where(InteractionRow.customer_id == merged_id))).all())
         moved["contacts"] = list((await s.scalars(select(ChannelContactRow.contact_id).where(ChannelContactRow.customer_id == merged_id))).all())
@@ -77,7 +83,7 @@ async def merge_customers(store: SqlStore, kept_id: str, merged_id: str, *, by: 
     return merge_dict(merge)
 
 
-async def _move_contact_points(s, kept_id: str, merged_id: str) -> list[dict[str, Any]]:
+async def _move_contact_points(s: AsyncSession, kept_id: str, merged_id: str) -> list[dict[str, Any]]:
     """Phones and e-mails the kept record lacks move to it (not preferred there if it has one of
     that kind already); the ones it has stay on the merged record."""
     have = {(k, v): p for k, v, p in (await s.execute(select(ContactPointRow.kind, ContactPointRow.value, ContactPointRow.preferred)
@@ -94,7 +100,7 @@ async def _move_contact_points(s, kept_id: str, merged_id: str) -> list[dict[str
     return out
 
 
-async def _move_secrets(s, kept_id: str, merged_id: str) -> list[str]:
+async def _move_secrets(s: AsyncSession, kept_id: str, merged_id: str) -> list[str]:
     have = set((await s.scalars(select(SecretRow.kind).where(SecretRow.customer_id == kept_id))).all())
     kinds = [k for k in (await s.scalars(select(SecretRow.kind).where(SecretRow.customer_id == merged_id))).all() if k not in have]
     if kinds:

@@ -4,7 +4,7 @@ request (``TaskInput.parse`` against config/tasks.yaml, the agents and queues) a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from acd.flows.ports_extra import TaskRefused, TaskRequest
@@ -13,11 +13,14 @@ from acd.store import tasks as store_tasks
 from acd.store.sql import NotFound
 from acd.tasks.model import InvalidTask, Owner, TaskInput
 
+if TYPE_CHECKING:
+    from acd.app import Engine
+
 log = get_logger(__name__)
 
 
 class StoreTaskPort:
-    def __init__(self, engine, *, emit: Callable[[str, dict[str, Any]], None]) -> None:
+    def __init__(self, engine: Engine, *, emit: Callable[[str, dict[str, Any]], None]) -> None:
         self.engine = engine
         self.emit = emit
 
@@ -25,6 +28,8 @@ class StoreTaskPort:
         engine = self.engine
         if engine.customers is None:
             raise TaskRefused("the customer store is not configured")
+        if engine.core is None:
+            raise RuntimeError("a flow's task step runs on a started engine")
         body = {"type": request.type, "title": request.title, "owner_queue": request.queue, "owner_agent": request.agent,
                 "due": request.due, "priority": request.priority, "notes": request.note, "customer_id": request.customer_id,
                 "call_id": request.call_id, "callback_number": request.number}

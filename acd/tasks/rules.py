@@ -161,7 +161,7 @@ def load_task_config(path: Path, queues: frozenset[str]) -> TaskConfig:
     return TaskConfig(types, float(every or 30.0), float(hold or 0.0))
 
 
-def _types(doc: dict, file: str, queues: frozenset[str], problems: list[str]) -> dict[str, TaskType]:
+def _types(doc: dict[str, Any], file: str, queues: frozenset[str], problems: list[str]) -> dict[str, TaskType]:
     out: dict[str, TaskType] = {}
     for name, node in doc["types"].items():
         at = f"types.{name}"
@@ -174,7 +174,7 @@ def _types(doc: dict, file: str, queues: frozenset[str], problems: list[str]) ->
     return out
 
 
-def _task_type(name: str, node: dict, at: str, file: str, queues: frozenset[str], problems: list[str]) -> TaskType | None:
+def _task_type(name: str, node: dict[str, Any], at: str, file: str, queues: frozenset[str], problems: list[str]) -> TaskType | None:
     before = len(problems)
     for key in node:
         if key not in ("label", "due", "priority", "callback", "escalation"):
@@ -200,7 +200,7 @@ def _task_type(name: str, node: dict, at: str, file: str, queues: frozenset[str]
     return TaskType(name, str(label), float(due or 0.0), priority, bool(callback), tuple(r for r in escalation if r is not None))
 
 
-def _priority(node: dict, key: str, at: str, file: str, problems: list[str]) -> Priority | None:
+def _priority(node: dict[str, Any], key: str, at: str, file: str, problems: list[str]) -> Priority | None:
     value = node.get(key)
     if value is None:
         return None

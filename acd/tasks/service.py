@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError
@@ -22,6 +22,9 @@ from acd.periodic import PeriodicJob
 from acd.store import tasks as store_tasks
 from acd.store.sql import NotFound, SqlStore
 from acd.tasks.rules import TaskConfig, escalations_due
+
+if TYPE_CHECKING:
+    from acd.service.acd import AcdService
 
 log = get_logger(__name__)
 
@@ -37,7 +40,7 @@ class TickReport:
 
 
 class TaskRunner:
-    def __init__(self, store: SqlStore, acd, clock: Clock, config: TaskConfig, *, fallback_queue: str,
+    def __init__(self, store: SqlStore, acd: AcdService, clock: Clock, config: TaskConfig, *, fallback_queue: str,
                  emit: Callable[[str, dict[str, Any]], None]) -> None:
         self.store, self.acd, self.clock, self.config = store, acd, clock, config
         self.fallback_queue = fallback_queue
@@ -111,7 +114,7 @@ class TaskRunner:
         """The owning queue; for an agent's task, the queue of the call it came from; else the
         flows' fallback queue."""
         if task["owner"]["kind"] == "queue" and task["owner"]["id"] in self.acd.core.queues:
-            return task["owner"]["id"]
+            return str(task["owner"]["id"])
         if task["call_id"]:
             with contextlib.suppress(NotFound):
                 rec = await self.store.interaction(task["call_id"])
