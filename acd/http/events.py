@@ -20,6 +20,7 @@ class BusEvent:
     kind: str
     data: dict[str, Any]
     agent_id: str | None = None  # the agent the event is about (agents see only their own)
+    queue: str | None = None  # a queue-owned task's queue: the agents serving it see the event too
 
 
 class Reset(Exception):
@@ -44,8 +45,11 @@ class EventBus:
         self._log = collections.deque(maxlen=self.retain)
 
     def publish(self, kind: str, data: dict[str, Any], *, agent_id: str | None = None) -> int:
+        """``data``'s ``agent_id`` (unless given) and ``owner_queue`` say who beside supervisors
+        may see the event."""
         self.seq += 1
-        event = BusEvent(self.seq, kind, dict(data), agent_id if agent_id is not None else data.get("agent_id"))
+        event = BusEvent(self.seq, kind, dict(data), agent_id if agent_id is not None else data.get("agent_id"),
+                         data.get("owner_queue"))
         self._log.append(event)
         for sub in list(self._subscribers):
             try:

@@ -1,0 +1,60 @@
+"""What became of a call-back task's outbound call, and what to do next (pure: no I/O, no clock).
+
+A due call-back task is booked as a callback call through the ACD (``cb-<task>`` for the first
+attempt, ``cb-<task>-<n>`` for the n-th). Within one booking the queue already tries the customer
+again (``callback_attempts``/``callback_retry_s`` of queues.yaml: a no-answer, a busy line, a
+failed leg). When that booking ends without anyone connected, the task's retry policy of
+``config/tasks.yaml`` applies: booked again ``callback_retry`` later, at most
+``callback_attempts`` bookings; then the task is marked ``callback_exhausted`` on its record and
+escalated to the supervisors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from acd.store.records import Interaction
+
+CALL_PREFIX = "cb-"
+
+
+def callback_call_id(task_id: str, attempt: int) -> str:
+    """The call id of a task's ``attempt``-th booking (1: the first)."""
+    return f"{CALL_PREFIX}{task_id}" if attempt <= 1 else f"{CALL_PREFIX}{task_id}-{attempt}"
+
+
+@dataclass(frozen=True)
+class CallResult:
+    connected: bool
+    reason: str | None = None  # why it failed: the queue's exit reason (callback_failed, engine_stopped...) or refused
+
+
+def booked_call_result(rec: Interaction | None) -> CallResult | None:
+    """The end of a booked call-back as its stored record says it; None while it is still waiting
+    (or not yet in the store)."""
+    if rec is None:
+        return None
+    if rec.answered_at is not None:
+        return CallResult(connected=True)
+    if not rec.queues:
+        return CallResult(connected=False, reason="refused")  # the queue refused it: no visit was recorded
+    last = rec.queues[-1]
+    if last.exited_at is None:
+        return None
+    return CallResult(connected=False, reason=last.reason or "failed")
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    attempt: int  # the booking that failed (1: the first)
+    retry_at: float | None  # when to book the next one; None: attempts exhausted
+
+    @property
+    def exhausted(self) -> bool:
+        return self.retry_at is None
+
+
+def after_failed_callback(failed_before: int, *, attempts: int, spacing_s: float, now: float) -> RetryDecision:
+    """The decision after a booking failed, ``failed_before`` bookings of the task having failed
+    already: again ``spacing_s`` from now, unless that was the ``attempts``-th."""
+    attempt = failed_before + 1
+    return RetryDecision(attempt, None if attempt >= attempts else now + spacing_s)
