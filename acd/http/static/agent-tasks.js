@@ -17,7 +17,8 @@ export async function initTasks(user) {
   $("tasks").classList.remove("hidden");
   showFields();
   await refreshTasks();
-  timer = setInterval(() => refreshTasks().catch(() => {}), 30000);  // queue tasks are not pushed to agents
+  // my tasks and my queues' are pushed (task_* events); this catches a task taken away from me
+  timer = setInterval(() => refreshTasks().catch(() => {}), 60000);
 }
 
 export function resetTasks() {
