@@ -49,6 +49,7 @@ from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
 from acd.tasks.flowport import StoreTaskPort
 from acd.tasks.popsection import OpenTasksSection
+from acd.service.surveypop import LastSurveySection
 from acd.telemetry.quality import QualityMetrics
 from acd.tasks.service import TaskRunner
 from acd.telemetry import Telemetry
@@ -428,7 +429,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         if engine.lease is not None and engine.inbox is not None:
             engine.acd.share_log(Replica(engine.acd, engine.journal, engine.lease, engine.inbox, ttl_s=settings.live_state.lease_ttl_s))  # type: ignore[arg-type]
         engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
-        engine.desk.sections += [CardsSection(engine), OpenTasksSection(engine)]
+        engine.desk.sections += [CardsSection(engine), OpenTasksSection(engine), LastSurveySection(engine)]
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))
         await stack.enter_async_context(_task_runner(engine))

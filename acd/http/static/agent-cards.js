@@ -1,7 +1,7 @@
 // Knowledge cards on the screen-pop: the cards the engine matched to the call's queue, intent and
 // IVR path (config/knowledge/*.md), each with its version, formatted: `html` is the card's Markdown
 // rendered by the server (acd/knowledge/markdown.py: the card's own text escaped, only the safe
-// subset's tags); and the customer's open tasks.
+// subset's tags); the customer's open tasks; and the customer's last survey score.
 import { el } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -24,4 +24,9 @@ export function showCards(work) {
   $("pop-tasks").replaceChildren(...tasks.map((t) => el("li", {}, `${t.title} — due ${new Date(t.due_at * 1000).toLocaleString()}`,
     ...(t.overdue ? [" ", el("span", { class: "badge locked" }, "overdue")] : []))));
   if (!tasks.length) $("pop-tasks").append(el("li", {}, w && w.customer ? "none" : "–"));
+  const survey = w && w.last_survey;  // acd/service/surveypop.py
+  $("pop-survey").replaceChildren(survey
+    ? el("span", {}, el("strong", { class: "survey-score", "data-score": survey.score }, `${survey.score} / ${survey.out_of}`),
+      ` on ${survey.at ? new Date(survey.at * 1000).toLocaleDateString() : "an earlier call"}` + (survey.agent ? ` with ${survey.agent}` : ""))
+    : (w && w.customer ? "no survey answered" : "–"));
 }
