@@ -11,6 +11,7 @@ from typing import Any
 from collections.abc import Iterable
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.store.models import CustomerRow, TaskEventRow, TaskRow
 from acd.store.sql import NotFound, SqlStore
@@ -242,6 +243,24 @@ async def note_callback_failed(store: SqlStore, task_id: str, call_id: str, *, r
             row.callback_call_id, row.due_at = None, decision.retry_at
         row.updated_at = now
     return task_dict(row, now), decision
+
+
+ERASED_TITLE = "(erased)"
+PERSONAL_EVENT_KEYS = ("note", "number_last4")  # what a task's history may hold of the person
+
+
+async def erase_tasks(s: AsyncSession, customer_ids: list[str]) -> int:
+    """In the erasure's transaction: the customers' tasks keep their type, owner, times and status
+    (the workload figures) and lose the title, notes, number and customer link, and their history
+    the notes and number digits. The number of tasks."""
+    rows = (await s.scalars(select(TaskRow).where(TaskRow.customer_id.in_(customer_ids)))).all()
+    for row in rows:
+        row.customer_id, row.title, row.notes, row.callback_number = None, ERASED_TITLE, None, None
+    events = (await s.scalars(select(TaskEventRow).where(TaskEventRow.task_id.in_([r.task_id for r in rows])))).all() if rows else []
+    for e in events:
+        if any(k in (e.data or {}) for k in PERSONAL_EVENT_KEYS):
+            e.data = {k: v for k, v in e.data.items() if k not in PERSONAL_EVENT_KEYS}
+    return len(rows)
 
 
 async def history(store: SqlStore, task_id: str) -> list[dict[str, Any]]:
