@@ -87,3 +87,18 @@ async def test_a_follow_up_task_from_the_wrap_up_form(browser, web_engine):
     (task,) = await store_tasks.list_tasks(engine.customers, store_tasks.TaskQuery(owners=()))
     assert task["call_id"] == call.uniqueid and task["source"] == "wrapup" and task["callback_number"] == "+447700900888"
     assert not browser.find_element(By.ID, "wt-on").is_selected()  # the form is clean for the next call
+
+
+async def test_a_tasks_customer_opens_from_the_task_and_the_read_names_the_task(browser, web_engine):
+    from acd.store import audit
+
+    engine, base = web_engine.engine, web_engine.base
+    cid = await engine.customers.create_customer(name="Grace Hopper", phones=["+447700900611"], by="test")
+    task = await store_tasks.create_task(engine.customers, _task(engine, type="follow_up", owner_agent="agent1", customer_id=cid,
+                                                                 title="Send Grace the form"), source="api", by="sup")
+    await sign_in(browser, base, "agent", TOKENS["agent1"])
+    await until(lambda: "Send Grace the form" in text(browser, "#tasks-mine"))
+    await run(lambda: browser.find_element(By.CSS_SELECTOR, "#tasks-mine button[aria-label='Customer of: Send Grace the form']").click())
+    await until(lambda: "Customer: Grace Hopper" in text(browser, "#cust-record-title"))
+    reads = await audit.access_log(engine.customers, cid)
+    assert reads and all(r["who"] == "agent1" and r["reason"] == task["task_id"] for r in reads)  # why: the task
