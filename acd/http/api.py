@@ -508,7 +508,7 @@ async def _still_allowed(request: web.Request, user: User, token: str) -> bool:
         return False
 
 
-def queues_served(engine, agent_id: str | None) -> tuple[str, ...]:
+def queues_served(engine: Any, agent_id: str | None) -> tuple[str, ...]:
     """The queues whose required skills the agent has."""
     if not agent_id or agent_id not in engine.core.agents:
         return ()
@@ -517,7 +517,7 @@ def queues_served(engine, agent_id: str | None) -> tuple[str, ...]:
                  if all(skills.get(s, 0) >= level for s, level in q.skills.items()))
 
 
-def agent_sees(engine, user: User, event: BusEvent) -> bool:
+def agent_sees(engine: Any, user: User, event: BusEvent) -> bool:
     """An agent's stream: the events about itself, and those of the tasks of the queues it serves."""
     if event.agent_id is not None and event.agent_id == user.agent_id:
         return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from acd.reports.quality import csat_score
+from acd.routing.model import CallEntry
 
 LOOK_BACK_CALLS = 20  # the customer's newest calls looked at
 
@@ -15,10 +16,10 @@ LOOK_BACK_CALLS = 20  # the customer's newest calls looked at
 class LastSurveySection:
     __name__ = "last_survey"
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: Any) -> None:  # acd.app.Engine
         self.engine = engine
 
-    async def __call__(self, entry, customer: dict[str, Any] | None) -> dict[str, Any]:
+    async def __call__(self, entry: CallEntry, customer: dict[str, Any] | None) -> dict[str, Any]:
         if customer is None or self.engine.customers is None:
             return {"last_survey": None}
         calls = await self.engine.customers.search_interactions(customer_id=customer["customer_id"], limit=LOOK_BACK_CALLS)
