@@ -51,7 +51,7 @@ from acd.tasks.flowport import StoreTaskPort
 from acd.tasks.popsection import OpenTasksSection
 from acd.service.surveypop import LastSurveySection
 from acd.telemetry.quality import QualityMetrics
-from acd.tasks.service import TaskRunner
+from acd.tasks.service import TaskRunner, task_audience
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
 from acd.http.ops import add_ops
@@ -299,7 +299,7 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
         log.warn_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
     bus = EventBus()
     engine.bus = bus
-    engine.listeners.append(lambda kind, data: bus.publish(kind, data))
+    engine.listeners.append(lambda kind, data: bus.publish(kind, data, agents=task_audience(engine.core, kind, data)))
     engine.calllog.observers.append(QueueFeed(engine))  # queue events: callers joining and leaving
     add_api(app, engine, engine.users, bus)
     add_ops(app, engine)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from acd import events as record_events
 from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable, error_middleware
-from acd.http.events import BusEvent, EventBus, Reset
+from acd.http.events import EventBus, Reset
 from acd.http.jsonbody import parse_json
 from acd.http.signin import SignInGuard, TooManySignIns
 from acd.http.users import Role, User, Users
@@ -508,22 +508,6 @@ async def _still_allowed(request: web.Request, user: User, token: str) -> bool:
         return False
 
 
-def queues_served(engine: Any, agent_id: str | None) -> tuple[str, ...]:
-    """The queues whose required skills the agent has."""
-    if not agent_id or agent_id not in engine.core.agents:
-        return ()
-    skills = engine.core.agent(agent_id).config.skills
-    return tuple(name for name, q in engine.core.queues.items()
-                 if all(skills.get(s, 0) >= level for s, level in q.skills.items()))
-
-
-def agent_sees(engine: Any, user: User, event: BusEvent) -> bool:
-    """An agent's stream: the events about itself, and those of the tasks of the queues it serves."""
-    if event.agent_id is not None and event.agent_id == user.agent_id:
-        return True
-    return event.queue is not None and event.queue in queues_served(engine, user.agent_id)
-
-
 async def _stream_events(request: web.Request, bus: EventBus, user: User, after: int | None, token: str) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     # From here on, everything after `start` reaches this client: what is published while the
@@ -562,7 +546,7 @@ async def _stream_events(request: web.Request, bus: EventBus, user: User, after:
             if event is None:
                 await response.write(b": keepalive\n\n")
                 continue
-            if user.role < Role.SUPERVISOR and not agent_sees(request.app[ENGINE], user, event):
+            if user.role < Role.SUPERVISOR and not event.for_agent(user.agent_id):
                 continue
             await response.write(f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(event.data, default=str)}\n\n".encode())
     except ConnectionResetError:

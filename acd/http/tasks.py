@@ -12,14 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from acd.http.api import (AGENT_OWN, ANY, SUPERVISOR, Route, _customers, _dumps, _engine, _json_body, _user, queues_served,
-                          register_routes)
+from acd.http.api import AGENT_OWN, ANY, SUPERVISOR, Route, _customers, _dumps, _engine, _json_body, _user, register_routes
 from acd.http.errors import Forbidden, Invalid, NotFound
 from acd.http.users import Role, User
 from acd.logs import get_logger
 from acd.store import tasks as store_tasks
 from acd.tasks.model import PRIORITIES, Change, Owner, TaskInput, parse_owner, parse_priority, parse_time
-from acd.tasks.service import task_event
 
 log = get_logger(__name__)
 
@@ -41,6 +39,15 @@ EDIT_BODY = {"type": "object", "properties": {
     "owner_agent": TASK_PROPS["owner_agent"], "owner_queue": TASK_PROPS["owner_queue"], "due": TASK_PROPS["due"],
     "priority": TASK_PROPS["priority"], "note": {"type": "string", "nullable": True, "maxLength": 2000}}}
 CHANGE_BODY = {"type": "object", "properties": {"note": {"type": "string", "nullable": True, "maxLength": 2000}}}
+
+
+def queues_served(engine, agent_id: str | None) -> tuple[str, ...]:
+    """The queues whose required skills the agent has."""
+    if not agent_id or agent_id not in engine.core.agents:
+        return ()
+    skills = engine.core.agent(agent_id).config.skills
+    return tuple(name for name, q in engine.core.queues.items()
+                 if all(skills.get(s, 0) >= level for s, level in q.skills.items()))
 
 
 def visible_owners(engine, user: User) -> tuple[Owner, ...]:
@@ -70,8 +77,11 @@ def task_input(engine, user: User, body: dict[str, Any], **defaults: Any) -> Tas
 
 
 def _published(engine, kind: str, task: dict[str, Any], **extra: Any) -> None:
-    """Push a task change on the event stream (an agent's stream shows its own tasks and its queues')."""
-    engine.emit(kind, task_event(task, **extra))
+    """Push a task change on the event stream (an agent's stream shows its own tasks)."""
+    owner = task["owner"]
+    engine.emit(kind, {"task_id": task["task_id"], "type": task["type"], "title": task["title"], "owner": owner,
+                       "due_at": task["due_at"], "priority": task["priority"], "status": task["status"],
+                       "customer_id": task["customer_id"], "agent_id": owner["id"] if owner["kind"] == "agent" else None, **extra})
 
 
 def wrapup_task_input(request: web.Request, agent_id: str, body: dict[str, Any]) -> TaskInput:

@@ -182,9 +182,20 @@ class TaskRunner:
         self.emit(kind, task_event(task, **extra))
 
 
+def task_audience(core: Any, kind: str, data: dict[str, Any]) -> frozenset[str]:
+    """The agents whose streams carry a task event beside its owner's: for a task a queue owns,
+    the agents with the queue's required skills (they see and work the queue's tasks)."""
+    owner = data.get("owner") if kind.startswith("task_") else None
+    if not isinstance(owner, dict) or owner.get("kind") != "queue" or owner.get("id") not in core.queues:
+        return frozenset()
+    needed = core.queues[owner["id"]].skills
+    return frozenset(a.id for a in core.agents.values() if all(a.config.skills.get(s, 0) >= level for s, level in needed.items()))
+
+
 def task_event(task: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """A task change as pushed on the event stream: ``agent_id`` (an agent-owned task) or
-    ``owner_queue`` (a queue's) say which agents' streams carry it beside the supervisors'."""
+    ``owner_queue`` (a queue's: ``task_audience``) say which agents' streams carry it beside the
+    supervisors'."""
     owner = task["owner"]
     return {"task_id": task["task_id"], "type": task["type"], "title": task["title"], "owner": owner,
             "due_at": task["due_at"], "priority": task["priority"], "status": task["status"],

@@ -126,5 +126,5 @@ async def test_an_agents_stream_carries_its_queues_tasks_not_other_queues(tapi):
         assert status == 200
         got = await read_events(r, 2)
     # agent1 serves general, not billing: the general task's creation and completion, nothing of billing's or agent2's
-    assert [(k, d["task_id"], d["owner_queue"]) for _, k, d in got] == [
+    assert [(k, d["task_id"], d["owner"]["id"]) for _, k, d in got] == [
         ("task_created", general["task_id"], "general"), ("task_complete", general["task_id"], "general")]

@@ -27,6 +27,6 @@ export function showCards(work) {
   const survey = w && w.last_survey;  // acd/service/surveypop.py
   $("pop-survey").replaceChildren(survey
     ? el("span", {}, el("strong", { class: "survey-score", "data-score": survey.score }, `${survey.score} / ${survey.out_of}`),
-      ` on ${survey.at ? new Date(survey.at * 1000).toLocaleDateString() : "an earlier call"}` + (survey.agent ? ` with ${survey.agent}` : ""))
+      ` on ${survey.at ? new Date(typeof survey.at === "number" ? survey.at * 1000 : survey.at).toLocaleDateString() : "an earlier call"}` + (survey.agent ? ` with ${survey.agent}` : ""))
     : (w && w.customer ? "no survey answered" : "–"));
 }

@@ -5,6 +5,7 @@ import { api, el, pretty } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const LIMIT = 20;
+const secondsOf = (t) => (typeof t === "number" ? t : Date.parse(t) / 1000);  // epoch seconds or ISO 8601
 
 export async function loadOverdueTasks() {
   const { tasks, now } = await api("GET", `/api/v1/tasks?overdue=1&limit=${LIMIT}`);
@@ -14,7 +15,7 @@ export async function loadOverdueTasks() {
     el("td", {}, t.title, ...(t.escalated_to_supervisor ? [" ", el("span", { class: "badge locked" }, "escalated")] : [])),
     el("td", {}, pretty(t.type)), el("td", {}, `${t.owner.kind} ${t.owner.id}`),
     el("td", {}, el("span", { class: "badge " + t.priority }, t.priority)),
-    el("td", { class: "num" }, overdueFor(now - t.due_at)))));
+    el("td", { class: "num" }, overdueFor(secondsOf(now) - secondsOf(t.due_at))))));
   if (!tasks.length) $("overdue-tasks").tBodies[0].append(el("tr", {}, el("td", { colSpan: 5 }, "no overdue tasks")));
 }
 
