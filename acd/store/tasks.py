@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Iterable
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.store.models import CustomerRow, TaskEventRow, TaskRow
 from acd.store.sql import NotFound, SqlStore
-from acd.tasks.callbacks import CALL_PREFIX, RetryDecision, after_failed_callback
+from acd.tasks.callbacks import CALL_PREFIX, CallbackCounts, RetryDecision, after_failed_callback, callback_counts
 from acd.tasks.model import Change, Owner, Priority, Status, TaskInput, next_status
 from acd.tasks.rules import Escalation, TaskState
 
@@ -211,11 +211,15 @@ async def awaiting_callbacks(store: SqlStore, types: Iterable[str], limit: int =
         return [task_dict(r, store.clock.now()) for r in (await s.scalars(stmt)).all()]
 
 
-async def callback_failures(store: SqlStore, task_id: str) -> int:
-    """How many of the task's call-back calls ended with nobody connected."""
+async def _kinds(s: AsyncSession, task_id: str) -> list[str]:
+    return list((await s.scalars(select(TaskEventRow.kind).where(TaskEventRow.task_id == task_id)
+                                 .order_by(TaskEventRow.at, TaskEventRow.id))).all())
+
+
+async def callback_history(store: SqlStore, task_id: str) -> CallbackCounts:
+    """How many call-back calls the task has had, and how many failed since its last reset."""
     async with store.session() as s:
-        return int(await s.scalar(select(func.count()).select_from(TaskEventRow)
-                                  .where(TaskEventRow.task_id == task_id, TaskEventRow.kind == CALLBACK_FAILED)) or 0)
+        return callback_counts(await _kinds(s, task_id))
 
 
 async def note_callback_failed(store: SqlStore, task_id: str, call_id: str, *, reason: str, attempts: int,
@@ -229,8 +233,7 @@ async def note_callback_failed(store: SqlStore, task_id: str, call_id: str, *, r
         row = await s.get(TaskRow, task_id, with_for_update=True)
         if row is None or row.status != Status.OPEN.value or row.callback_call_id != call_id:
             return None
-        failed_before = int(await s.scalar(select(func.count()).select_from(TaskEventRow)
-                                           .where(TaskEventRow.task_id == task_id, TaskEventRow.kind == CALLBACK_FAILED)) or 0)
+        failed_before = callback_counts(await _kinds(s, task_id)).failed
         decision = after_failed_callback(failed_before, attempts=attempts, spacing_s=spacing_s, now=now)
         s.add(_event(row, CALLBACK_FAILED, "callbacks", now, call_id=call_id, reason=reason, attempt=decision.attempt,
                      retry_at=decision.retry_at))

@@ -6,10 +6,12 @@ again (``callback_attempts``/``callback_retry_s`` of queues.yaml: a no-answer, a
 failed leg). When that booking ends without anyone connected, the task's retry policy of
 ``config/tasks.yaml`` applies: booked again ``callback_retry`` later, at most
 ``callback_attempts`` bookings; then the task is marked ``callback_exhausted`` on its record and
-escalated to the supervisors."""
+escalated to the supervisors. A new due time (reschedule) or a reopened task starts the attempts
+again; call ids keep counting, so no call record is ever reused."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from acd.store.records import Interaction
@@ -20,6 +22,22 @@ CALL_PREFIX = "cb-"
 def callback_call_id(task_id: str, attempt: int) -> str:
     """The call id of a task's ``attempt``-th booking (1: the first)."""
     return f"{CALL_PREFIX}{task_id}" if attempt <= 1 else f"{CALL_PREFIX}{task_id}-{attempt}"
+
+
+RESETS = ("reschedule", "reopen")  # a new due time or a reopened task: the attempts start again
+
+
+@dataclass(frozen=True)
+class CallbackCounts:
+    booked: int  # call-back calls booked in the task's whole life (each call id is new)
+    failed: int  # of the ones since the last reset, those that ended with nobody connected
+
+
+def callback_counts(kinds: Sequence[str]) -> CallbackCounts:
+    """From the kinds of the task's history, oldest first."""
+    booked = sum(1 for k in kinds if k == "callback_booked")
+    since = max((i for i, k in enumerate(kinds) if k in RESETS), default=-1)
+    return CallbackCounts(booked, sum(1 for k in kinds[since + 1:] if k == "callback_failed"))
 
 
 @dataclass(frozen=True)

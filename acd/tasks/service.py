@@ -144,7 +144,8 @@ class TaskRunner:
                     log.warn_event("task.callback_unreachable", task_id=task["task_id"])
                     self._publish("task_callback_unreachable", task)
                 continue
-            call_id = callback_call_id(task["task_id"], await store_tasks.callback_failures(self.store, task["task_id"]) + 1)
+            booked = (await store_tasks.callback_history(self.store, task["task_id"])).booked
+            call_id = callback_call_id(task["task_id"], booked + 1)
             owner = task["owner"]
             agent = owner["id"] if owner["kind"] == "agent" else None
             if not await store_tasks.note_callback_booked(self.store, task["task_id"], call_id, number=number, agent=agent):

@@ -12,7 +12,7 @@ import pytest
 from acd.routing.model import AgentState
 from acd.sim import AgentBehaviour
 from acd.store import contacts, tasks as store_tasks
-from acd.tasks.model import TaskInput
+from acd.tasks.model import Change, TaskInput
 from tests.acd.conftest import wait_until
 from tests.acd.test_flow_calls import stored_interaction
 
@@ -152,6 +152,13 @@ async def test_a_callback_nobody_answers_is_booked_again_then_marked_exhausted_a
     assert seen[-1][1]["escalations"][0]["reason"] == "callback_exhausted" and seen[-1][1]["agent_id"] == "agent1"
     timeline = await contacts.full_timeline(engine.customers, cid)
     assert "callback_exhausted" in [p["outcome"] for p in timeline["touchpoints"] if p["channel"] == "task"]
+    # the agent gives it a new due time: the attempts start again, under a new call id (no record reused)
+    await store_tasks.change_task(engine.customers, task_id, Change.RESCHEDULE, by="agent1", due_at=engine.clock.now() - 1)
+    assert (await engine.tasks.run_once()).callbacks == [f"cb-{task_id}-3"]
+    await wait_until(lambda: f"cb-{task_id}-3" not in engine.core.calls, 900)
+    await engine.records.drain()
+    report = await engine.tasks.run_once()
+    assert report.failed == [f"cb-{task_id}-3"] and report.exhausted == []  # the first of two attempts again
 
 
 async def test_tasks_that_fall_due_are_announced_once(engine):
