@@ -222,6 +222,23 @@ async def callback_history(store: SqlStore, task_id: str) -> CallbackCounts:
         return callback_counts(await _kinds(s, task_id))
 
 
+async def note_callback_connected(store: SqlStore, task_id: str, call_id: str, *, agent: str | None) -> dict[str, Any] | None:
+    """The task's call ``call_id`` reached the customer: on its history once (None if it already
+    is, or the task moved on). The task stays open: the agent completes it."""
+    now = store.clock.now()
+    async with store.session.begin() as s:
+        row = await s.get(TaskRow, task_id, with_for_update=True)
+        if row is None or row.status != Status.OPEN.value or row.callback_call_id != call_id:
+            return None
+        noted = (await s.scalars(select(TaskEventRow.data).where(TaskEventRow.task_id == task_id,
+                                                                 TaskEventRow.kind == "callback_connected"))).all()
+        if any((d or {}).get("call_id") == call_id for d in noted):
+            return None
+        s.add(_event(row, "callback_connected", "callbacks", now, call_id=call_id, agent=agent))
+        row.updated_at = now
+    return task_dict(row, now)
+
+
 async def note_callback_failed(store: SqlStore, task_id: str, call_id: str, *, reason: str, attempts: int,
                                spacing_s: float) -> tuple[dict[str, Any], RetryDecision] | None:
     """The task's call ``call_id`` ended with nobody connected: on its history with the attempt,

@@ -43,6 +43,7 @@ def callback_counts(kinds: Sequence[str]) -> CallbackCounts:
 @dataclass(frozen=True)
 class CallResult:
     connected: bool
+    agent: str | None = None  # who talked to the customer
     reason: str | None = None  # why it failed: the queue's exit reason (callback_failed, engine_stopped...) or refused
 
 
@@ -52,7 +53,7 @@ def booked_call_result(rec: Interaction | None) -> CallResult | None:
     if rec is None:
         return None
     if rec.answered_at is not None:
-        return CallResult(connected=True)
+        return CallResult(connected=True, agent=rec.agent)
     if not rec.queues:
         return CallResult(connected=False, reason="refused")  # the queue refused it: no visit was recorded
     last = rec.queues[-1]

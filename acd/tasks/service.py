@@ -6,8 +6,8 @@ A booked call that ended with nobody connected is booked again later, or escalat
 attempts (``acd.tasks.callbacks``); a task that fell overdue since the last tick is announced.
 
 Every escalation, booking and failed call is in the task's history (the customer's timeline) and
-pushed on the event stream (``task_escalated``, ``task_callback_booked``, ``task_callback_failed``,
-``task_overdue``). The time is the engine's clock;
+pushed on the event stream (``task_escalated``, ``task_callback_booked``, ``task_callback_connected``,
+``task_callback_failed``, ``task_overdue``). The time is the engine's clock;
 ``run_once`` is what the loop calls, and what tests call with a fake clock."""
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class TickReport:
     escalated: list[str] = field(default_factory=list)  # task ids
     callbacks: list[str] = field(default_factory=list)  # call ids booked
     unreachable: list[str] = field(default_factory=list)  # call-back tasks with no number to ring
+    connected: list[str] = field(default_factory=list)  # call ids of booked call-backs that reached the customer
     failed: list[str] = field(default_factory=list)  # call ids of booked call-backs that ended with nobody connected
     exhausted: list[str] = field(default_factory=list)  # call-back tasks out of attempts (escalated)
     overdue: list[str] = field(default_factory=list)  # tasks that fell overdue since the last tick
@@ -96,8 +97,9 @@ class TaskRunner:
 
     # ------------------------------------------------------------------ call-backs
     async def _follow_booked_callbacks(self, report: TickReport) -> None:
-        """The booked call-backs whose call ended with nobody connected (as the stored record
-        says): booked again later, or, out of attempts, marked exhausted and escalated."""
+        """What became of the booked call-backs (as the stored records say): connected is noted
+        on the task's history once; ended with nobody connected is booked again later, or, out of
+        attempts, marked exhausted and escalated."""
         kinds = [name for name, t in self.config.types.items() if t.callback]
         if not kinds:
             return
@@ -110,11 +112,19 @@ class TaskRunner:
                 if result is None:
                     continue
                 if result.connected:
-                    if len(self._connected) > 50_000:
-                        self._connected.clear()
-                    self._connected.add(call_id)
+                    await self._callback_connected(task, call_id, result.agent, report)
                     continue
                 await self._callback_failed(task, call_id, result.reason or "failed", report)
+
+    async def _callback_connected(self, task: dict[str, Any], call_id: str, agent: str | None, report: TickReport) -> None:
+        if len(self._connected) > 50_000:
+            self._connected.clear()
+        self._connected.add(call_id)
+        changed = await store_tasks.note_callback_connected(self.store, task["task_id"], call_id, agent=agent)
+        if changed is not None:  # (None: already on the record, e.g. before a restart)
+            report.connected.append(call_id)
+            log.event("task.callback_connected", task_id=task["task_id"], call_id=call_id, agent=agent)
+            self._publish("task_callback_connected", changed, call_id=call_id, connected_agent=agent)
 
     async def _callback_failed(self, task: dict[str, Any], call_id: str, reason: str, report: TickReport) -> None:
         noted = await store_tasks.note_callback_failed(self.store, task["task_id"], call_id, reason=reason,

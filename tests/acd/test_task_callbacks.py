@@ -92,12 +92,18 @@ async def test_a_due_callback_rings_the_owner_first_then_the_customer_once(engin
     await wait_until(lambda: engine.pbx.callbacks_dialled == ["447700900321"], 60)  # the customer's number, from the record
     await wait_until(lambda: call_id in engine.core.connected, 60)
     assert engine.core.connected[call_id] == "agent1"
-    assert (await engine.tasks.run_once()).callbacks == []  # booked once
+    again = await engine.tasks.run_once()
+    assert again.callbacks == []  # booked once
     await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 300)
     rec = await stored_interaction(engine, call_id)
     assert rec.customer_id == cid and rec.agent == "agent1" and rec.callback_requested and rec.queue == "general"
+    await engine.records.drain()
+    report = await engine.tasks.run_once()
+    assert again.connected + report.connected == [call_id] and report.failed == []  # noted once, the call ended or not
+    assert (await engine.tasks.run_once()).connected == []
     history = await store_tasks.history(engine.customers, due["task_id"])
-    assert [h["kind"] for h in history] == ["created", "callback_booked"] and history[1]["call_id"] == call_id
+    assert [h["kind"] for h in history] == ["created", "callback_booked", "callback_connected"] and history[1]["call_id"] == call_id
+    assert history[2]["agent"] == "agent1" and history[2]["call_id"] == call_id
     assert (await store_tasks.get_task(engine.customers, later["task_id"]))["callback_call_id"] is None
 
 
