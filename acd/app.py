@@ -52,8 +52,9 @@ from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
 from acd.tasks.flowport import StoreTaskPort
 from acd.tasks.popsection import OpenTasksSection
+from acd.service.surveypop import LastSurveySection
 from acd.telemetry.quality import QualityMetrics
-from acd.tasks.service import TaskRunner
+from acd.tasks.service import TaskRunner, task_audience
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
 from acd.http.ops import add_ops
@@ -278,7 +279,7 @@ async def _http(engine: Engine, cases: UseCases, users: Users, acd: AcdService, 
     app = create_web_app(engine.telemetry.render)
     bus = EventBus()
     engine.users, engine.bus = users, bus
-    engine.listeners.append(lambda kind, data: bus.publish(kind, data))
+    engine.listeners.append(lambda kind, data: bus.publish(kind, data, agents=task_audience(acd.core, kind, data)))
     calllog.observers.append(QueueFeed(acd, engine.clock, engine.emit))  # queue events: callers joining and leaving
     add_api(app, cases, users, bus, engine.clock)
     add_ops(app, cases.readiness, access_log=cfg.access_log)
@@ -342,7 +343,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         sessions.acd.fill(acd)
         sessions.ivr.fill(ivr)
         desk = engine.desk = AgentDesk(acd, saved.store, calllog)
-        desk.sections += [CardsSection(engine), OpenTasksSection(engine)]
+        desk.sections += [CardsSection(engine), OpenTasksSection(engine), LastSurveySection(engine)]
         await stack.enter_async_context(_acd_service(engine, acd, ami, ivr, calllog, saved, agi))
         await stack.enter_async_context(_task_runner(engine, saved.store, acd))
         await stack.enter_async_context(_periodic_jobs(engine, saved.store))

@@ -15,8 +15,9 @@ What goes, for the customer and every record merged into it:
   length, so the writer's offsets hold); lines not yet written are counted and left (they are
   anonymised when they reach the database only if erasure is run again);
 - merge snapshots that hold the person's old field values;
-- tasks: notes and call-back numbers blanked and the customer link cleared (type, owner, times
-  and status stay for the workload figures).
+- tasks: titles (a flow's "Call back: {{ customer.name }}"), notes and call-back numbers blanked,
+  the notes and number digits in their history too, and the customer link cleared (type, owner,
+  times and status stay for the workload figures).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from acd.logs import get_logger
+from acd.store.tasks import erase_tasks
 from acd.store.models import (
-    ChannelContactRow, CustomerRow, ErasureRow, EventRow, InteractionRow, MergeRow, TaskRow, VerificationAttemptRow,
+    ChannelContactRow, CustomerRow, ErasureRow, EventRow, InteractionRow, MergeRow, VerificationAttemptRow,
 )
 from acd.store.dml import rows_affected
 from acd.store.retention import _remove, _scrub, anonymised_record
@@ -75,8 +77,7 @@ async def erase_customer(store: SqlStore, customer_id: str, *, by: str, reason: 
             counts["events"] += 1
         counts["contacts"] = await rows_affected(s, update(ChannelContactRow).where(ChannelContactRow.customer_id.in_(ids)).values(
             customer_id=None, subject=None, summary=None, link=None, anonymised_at=now))
-        counts["tasks"] = await rows_affected(s, update(TaskRow).where(TaskRow.customer_id.in_(ids)).values(
-            customer_id=None, notes=None, callback_number=None))
+        counts["tasks"] = await erase_tasks(s, ids)
         counts["verification_attempts"] = await rows_affected(s, update(VerificationAttemptRow).where(
             VerificationAttemptRow.customer_id.in_(ids) | VerificationAttemptRow.call_id.in_(call_ids)).values(
             caller_number=None, customer_id=None))

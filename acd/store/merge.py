@@ -2,7 +2,7 @@
 
 A merge deletes nothing. The merged record stays, hidden (``merged_into``), with what could not
 move (a phone or e-mail the kept record already has, a secret it already has). Its calls, other
-contacts, revisions, contact points and secrets move to the kept record; the kept record's empty
+contacts, follow-up tasks, revisions, contact points and secrets move to the kept record; the kept record's empty
 fields take the merged one's values. ``customer_merges`` keeps every moved row's id and both
 records' fields before, so ``undo_merge`` puts both back as they were, revisions included (the
 revisions the merge wrote are removed). The merge row stays, with who undid it and when."""
@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.store.models import (
-    ChannelContactRow, ContactPointRow, CustomerRow, InteractionRow, MergeRow, RevisionRow, SecretRow,
+    ChannelContactRow, ContactPointRow, CustomerRow, InteractionRow, MergeRow, RevisionRow, SecretRow, TaskRow,
 )
 from acd.store.sql import CUSTOMER_FIELDS, NotFound, SqlStore, StoreError
 
@@ -56,6 +56,8 @@ async def merge_customers(store: SqlStore, kept_id: str, merged_id: str, *, by: 
         await s.execute(update(InteractionRow).where(InteractionRow.call_id.in_(moved["interactions"])).values(customer_id=kept_id))
         await s.execute(update(ChannelContactRow).where(ChannelContactRow.contact_id.in_(moved["contacts"])).values(customer_id=kept_id))
         await s.execute(update(RevisionRow).where(RevisionRow.id.in_(moved["revisions"])).values(customer_id=kept_id))
+        moved["tasks"] = list((await s.scalars(select(TaskRow.task_id).where(TaskRow.customer_id == merged_id))).all())
+        await s.execute(update(TaskRow).where(TaskRow.task_id.in_(moved["tasks"])).values(customer_id=kept_id))
         moved["contact_points"] = await _move_contact_points(s, kept_id, merged_id)
         moved["secrets"] = await _move_secrets(s, kept_id, merged_id)
         added: list[RevisionRow] = []
@@ -127,6 +129,8 @@ async def undo_merge(store: SqlStore, merge_id: str, *, by: str) -> dict[str, An
         await s.execute(update(ChannelContactRow).where(ChannelContactRow.contact_id.in_(m["contacts"]),
                                                         ChannelContactRow.customer_id == kept.customer_id).values(customer_id=merged.customer_id))
         await s.execute(update(RevisionRow).where(RevisionRow.id.in_(m["revisions"])).values(customer_id=merged.customer_id))
+        await s.execute(update(TaskRow).where(TaskRow.task_id.in_(m.get("tasks", [])),  # (merges before tasks moved have none)
+                                              TaskRow.customer_id == kept.customer_id).values(customer_id=merged.customer_id))
         for point in m["contact_points"]:
             await s.execute(update(ContactPointRow).where(ContactPointRow.id == point["id"], ContactPointRow.customer_id == kept.customer_id)
                             .values(customer_id=merged.customer_id, preferred=point["preferred"]))
@@ -158,4 +162,4 @@ def merge_dict(row: MergeRow) -> dict[str, Any]:
     m = row.moved or {}
     return {"merge_id": row.merge_id, "kept_id": row.kept_id, "merged_id": row.merged_id, "at": row.at, "by": row.by,
             "undone_at": row.undone_at, "undone_by": row.undone_by,
-            "moved": {k: len(m.get(k) or ()) for k in ("interactions", "contacts", "revisions", "contact_points", "secrets")}}
+            "moved": {k: len(m.get(k) or ()) for k in ("interactions", "contacts", "tasks", "revisions", "contact_points", "secrets")}}

@@ -12,6 +12,7 @@ from acd.logs import get_logger
 from acd.store import tasks as store_tasks
 from acd.store.sql import NotFound
 from acd.tasks.model import InvalidTask, Owner, TaskInput
+from acd.tasks.service import task_event
 
 if TYPE_CHECKING:
     from acd.app import Engine
@@ -40,9 +41,6 @@ class StoreTaskPort:
             task = await store_tasks.create_task(engine.customers, inp, source="flow", by=f"flow:{request.flow}"[:64])
         except (InvalidTask, NotFound) as exc:
             raise TaskRefused(str(exc)) from None
-        owner = task["owner"]
-        self.emit("task_created", {"task_id": task["task_id"], "type": task["type"], "title": task["title"], "owner": owner,
-                                   "due_at": task["due_at"], "priority": task["priority"], "status": task["status"],
-                                   "customer_id": task["customer_id"], "agent_id": owner["id"] if owner["kind"] == "agent" else None})
+        self.emit("task_created", task_event(task))
         log.event("task.created", task_id=task["task_id"], type=task["type"], owner=str(inp.owner), by=f"flow:{request.flow}", source="flow")
         return str(task["task_id"])
