@@ -59,3 +59,14 @@ def test_a_late_part_is_missing_until_filled():
         slot.get()
     slot.fill("acd")
     assert slot.get() == "acd" and slot.peek() == "acd"
+
+
+async def test_report_use_cases_refuse_periods_and_windows_out_of_bounds(api):
+    status, body = await api.call("GET", "/api/v1/reports?from=2026-01-01T00:00:00%2B00:00&to=2026-06-01T00:00:00%2B00:00", "sup")
+    assert (status, body["error"], body["field"]) == (422, "invalid", "to")
+    status, body = await api.call("GET", "/api/v1/reports?from=2026-02-02T00:00:00%2B00:00&to=2026-02-01T00:00:00%2B00:00", "sup")
+    assert (status, body["field"]) == (422, "from")
+    status, body = await api.call("GET", "/api/v1/reports/quality?fcr_days=91", "sup")
+    assert (status, body["field"], body["detail"]) == (422, "fcr_days", "fcr_days: between 1 and 90")
+    status, body = await api.call("GET", "/api/v1/reports?from=2026-02-01T00:00:00%2B00:00&to=2026-02-02T00:00:00%2B00:00", "sup")
+    assert status == 200 and body["by"] == "queue"
