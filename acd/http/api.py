@@ -400,64 +400,6 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def openapi(routes: tuple[Route, ...] = ROUTES, extra: tuple[Route, ...] = ()) -> dict[str, Any]:
-    from acd.http import openapi_doc as doc
-
-    paths: dict[str, Any] = {}
-    for r in routes + extra:
-        params = [{"name": p[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
-                  for p in r.path.split("/") if p.startswith("{")]
-        params += [doc.query_param(q) for q in r.query]
-        name = r.handler.__name__
-        schema = doc.response_schema(name)
-        content: dict[str, Any]
-        if r.stream:
-            content = {"text/event-stream": {"schema": {"type": "string", "description": "server-sent events"}}}
-        elif name == "reports":
-            content = {"application/json": {"schema": schema}, "text/plain": {"schema": {"type": "string"}}}
-        elif name == "customer_export":
-            content = {"application/json": {"schema": schema}, "application/xml": {"schema": {"type": "string"}}}
-        else:
-            content = {"application/json": {"schema": schema}} if schema else {"application/json": {}}
-        op: dict[str, Any] = {
-            "summary": r.summary, "tags": [r.tag], "operationId": name, "x-acd-role": r.rule,
-            "parameters": params,
-            "responses": {doc.success_status(name): {"description": "OK", "content": content}},
-        }
-        for status, why in doc.ALSO_SUCCESS.get(name, {}).items():
-            op["responses"][status] = {"description": why, "content": content}
-        if r.rule == WEBHOOK:
-            op["security"] = [{"bearer": []}]
-            op["responses"]["401"] = {"$ref": "#/components/responses/Error"}
-        elif r.rule != PUBLIC:
-            op["security"] = [{"bearer": []}]
-            op["responses"].update({"401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}})
-        if "{" in r.path or r.rule == WEBHOOK:
-            op["responses"]["404"] = {"$ref": "#/components/responses/Error"}
-        if r.rule != PUBLIC:  # the engine's state may refuse (an agent on a call, flows off...)
-            op["responses"]["409"] = {"$ref": "#/components/responses/Error"}
-        if r.body is not None or r.query:
-            op["responses"]["422"] = {"$ref": "#/components/responses/Error"}
-        if r.body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": r.body}}}
-        paths.setdefault(r.path, {})[r.method.lower()] = op
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "acd engine API", "version": "1",
-                 "description": "Agents, supervisors and admins. Roles: agent < supervisor < admin; kiosk reads the wallboard only; "
-                                "x-acd-role gives each route's rule. "
-                                "Times in responses are seconds since 1970-01-01T00:00:00Z; query times take ISO 8601 with a zone too."},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": doc.components(),
-            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["error", "detail"],
-                "properties": {"error": {"type": "string"}, "detail": {"type": "string"}, "field": {"type": "string"}}}}}}},
-        },
-    }
-
-
 async def _openapi(request: web.Request) -> web.Response:
     return web.json_response(request.app[OPENAPI])
 
@@ -478,6 +420,8 @@ def add_api(app: web.Application, cases: UseCases, users: Users, bus: EventBus, 
 
     app.on_shutdown.append(close_streams)
     table = {(r.method, r.path): r for r in ROUTES + public}
+    from acd.http.openapi_doc import openapi
+
     app[OPENAPI] = openapi(ROUTES, public + (Route("GET", "/openapi.json", _openapi, PUBLIC, "This specification", tag="session"),))
     app.middlewares.append(error_middleware)
     app.middlewares.append(_auth_middleware(table))
