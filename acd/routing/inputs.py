@@ -233,6 +233,10 @@ class ChannelsPresent(AcdInput):
     uniqueids: frozenset[str] = frozenset()
     last_seen: tuple[tuple[str, float], ...] = ()
     grace_s: float = 1.0  # an offer younger than this may not have a channel yet
+    # the offers and calls the core held when the listing was asked for: only they are judged (an
+    # offer made while the listing was in flight, e.g. for an input queued during an outage and
+    # stamped then, has no channel in it yet). None: all (entries written before this field).
+    known: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +286,8 @@ def decode(data: dict[str, object]) -> AcdInput:
         fields["cause"] = FailCause(fields["cause"])
     if cls is ChannelsPresent:
         fields["uniqueids"] = frozenset(fields.get("uniqueids", ()))  # type: ignore[arg-type]
+        if fields.get("known") is not None:
+            fields["known"] = frozenset(fields["known"])  # type: ignore[arg-type]
         fields["last_seen"] = tuple(tuple(x) for x in fields.get("last_seen", ()))  # type: ignore[union-attr]
     if cls is ConfigApplied:
         fields["queues"] = tuple(_queue(q) for q in fields.get("queues", ()))  # type: ignore[union-attr]
