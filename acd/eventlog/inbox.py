@@ -22,6 +22,8 @@ class RedisInbox:
         self.key = f"{prefix}:inbox"
         self.timeout_s = timeout_s
         self.monitor = monitor
+        if monitor is not None:  # its pool is reset when an outage starts
+            monitor.watch(self.redis)
 
     async def add(self, record: dict[str, Any]) -> str:
         kind, payload = encode_record(record)
