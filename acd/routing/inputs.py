@@ -286,8 +286,9 @@ def decode(data: dict[str, object]) -> AcdInput:
         fields["cause"] = FailCause(fields["cause"])
     if cls is ChannelsPresent:
         fields["uniqueids"] = frozenset(fields.get("uniqueids", ()))  # type: ignore[arg-type]
-        if fields.get("known") is not None:
-            fields["known"] = frozenset(fields["known"])  # type: ignore[arg-type]
+        known = fields.get("known")
+        if isinstance(known, list):
+            fields["known"] = frozenset(known)
         fields["last_seen"] = tuple(tuple(x) for x in fields.get("last_seen", ()))  # type: ignore[union-attr]
     if cls is ConfigApplied:
         fields["queues"] = tuple(_queue(q) for q in fields.get("queues", ()))  # type: ignore[union-attr]
