@@ -67,6 +67,11 @@ class OutageMonitor:
         if self.on_up is not None:
             self.on_up(lasted)
 
+    async def pools_reset(self) -> None:
+        """Wait for the pool reset in flight, if any (a clean stop, tests)."""
+        if self._resetting is not None:
+            await asyncio.gather(self._resetting, return_exceptions=True)
+
     def _reset_pools(self) -> None:
         if not self._clients or (self._resetting is not None and not self._resetting.done()):
             return
