@@ -32,6 +32,14 @@ class RedisInbox:
         )
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
+    async def last_id(self) -> str | None:
+        """The id of the newest entry (None when the inbox is empty)."""
+        rows: Any = await guarded(self.redis.xrevrange(self.key, "+", "-", count=1), "inbox_last", self.timeout_s, self.monitor)
+        if not rows:
+            return None
+        entry_id = rows[0][0]
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
     async def read(self, after: str | None, timeout_s: float, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
         """Entries after ``after`` (from the start when None), waiting up to ``timeout_s``."""
         since = after or "0-0"

@@ -256,7 +256,8 @@ class Replica:
         first this node's own outbox (inputs it sent while it followed), then every entry the
         inbox holds after the log's cursor, and only then the inputs held since it leads."""
         await self._wait_outbox_sent(5.0)
-        while True:
+        pending = await self._inbox_end()  # up to the newest entry now: others may keep adding
+        while _stream_id(self._inbox_cursor) < _stream_id(pending):
             try:
                 rows = await self.inbox.read(self._inbox_cursor, 0.0)
             except Unavailable:
@@ -265,7 +266,7 @@ class Replica:
                 continue
             raise_if_cancelled()
             if not rows:
-                break
+                break  # trimmed (the inbox is bounded): nothing more to wait for
             self._take_from_inbox(rows)
         held, self._held = self._held or [], None
         for record in held:
@@ -280,6 +281,14 @@ class Replica:
                 continue
             raise_if_cancelled()
             self._take_from_inbox(rows)
+
+    async def _inbox_end(self) -> str | None:
+        while True:
+            try:
+                return await self.inbox.last_id()
+            except Unavailable:
+                raise_if_cancelled()
+                await asyncio.sleep(0.2)
 
     def _take_from_inbox(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
         for inbox_id, record in rows:
