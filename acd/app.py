@@ -280,7 +280,9 @@ async def _http(engine: Engine, cases: UseCases, users: Users, acd: AcdService, 
     bus = EventBus()
     engine.users, engine.bus = users, bus
     engine.listeners.append(lambda kind, data: bus.publish(kind, data, agents=task_audience(acd.core, kind, data)))
-    calllog.observers.append(QueueFeed(acd, engine.clock, engine.emit))  # queue events: callers joining and leaving
+    feed = QueueFeed(acd, engine.clock, engine.emit)  # queue events: callers joining and leaving
+    calllog.observers.append(feed)  # the records this node writes ...
+    acd.feeds.append(feed)  # ... and, on a node that follows the log, the leader's
     add_api(app, cases, users, bus, engine.clock)
     add_ops(app, cases.readiness, access_log=cfg.access_log)
     engine.http_app = app
