@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AST = ROOT / "docker" / "asterisk"
 CONF_FILES = sorted(p.name for p in AST.glob("*.conf"))
 # Files Asterisk requires to exist but that configure nothing here (comments only).
-COMMENT_ONLY = {"pjsip_wizard.conf", "websocket_client.conf"}
+COMMENT_ONLY = {"geolocation.conf", "pjsip_wizard.conf", "websocket_client.conf"}
 # Sections that may be empty: defaults kept ([general] of features.conf), mailboxes added by you.
 MAY_BE_EMPTY = {"general", "default"}
 
