@@ -300,7 +300,10 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
     bus = EventBus()
     engine.bus = bus
     engine.listeners.append(lambda kind, data: bus.publish(kind, data, agents=task_audience(engine.core, kind, data)))
-    engine.calllog.observers.append(QueueFeed(engine))  # queue events: callers joining and leaving
+    feed = QueueFeed(engine)  # queue events: callers joining and leaving
+    engine.calllog.observers.append(feed)  # the records this node writes ...
+    assert engine.acd is not None  # the HTTP API starts after the ACD service
+    engine.acd.feeds.append(feed)  # ... and, on a node that follows the log, the leader's
     add_api(app, engine, engine.users, bus)
     add_ops(app, engine)
     engine.http_app = app
