@@ -9,6 +9,7 @@ ready. After a takeover the new leader's core owns the ringing leg: it is kept. 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from acd import events
+from acd.ami.actions import core_show_channels, status
 from acd.app import run_engine
 from acd.routing.model import AgentState
 from acd.settings import load_settings
@@ -206,3 +208,39 @@ async def test_a_leg_whose_cancel_was_lost_with_the_ami_link_is_hung_up_at_the_r
     cancels = [e for e in engine.calllog.timeline(call.uniqueid) if e["kind"] == events.OfferCancelled.kind]
     assert len(cancels) == 1 and cancels[0]["reason"] != "engine_lost_call"  # the core's own, recorded once
     assert engine.core.agents["agent1"].state == AgentState.READY
+
+
+OBSERVED = ROOT.parent / "shared" / "asterisk" / "observed" / "caller_hangs_up_while_agent_rings.ami.jsonl"
+
+
+@pytest.mark.virtual_time
+async def test_the_sim_shows_a_ringing_leg_as_asterisk_22_does(make_engine):
+    """What the sweep reads: the leg's listing (AppDial2, Ringing, no bridge, Uniqueid = the
+    ChannelId) and its ACD_OFFER/ACD_CALLER, as recorded on a real Asterisk 22."""
+    real = [json.loads(line) for line in OBSERVED.read_text().splitlines()]
+    real_uid = next(e["Uniqueid"] for e in real if e.get("Event") == "OriginateResponse")
+    real_leg = [e for e in real if e.get("Uniqueid") == real_uid]
+    real_vars = {e["Variable"]: e["Value"] for e in real_leg if e.get("Event") == "VarSet"}
+    real_app = next(e for e in real_leg if e.get("Event") == "Newexten")
+    real_ringing = next(e for e in real_leg if e.get("Event") == "Newstate")
+
+    engine = await make_engine(n_agents=1)
+    engine.pbx.agents["agent1"] = AgentBehaviour.never_answer()
+    call = await engine.pbx.place_call(CallerScript())
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.RINGING, 30, step=0.01)
+    [offer_id] = list(engine.core.offers)
+    await asyncio.sleep(1.0)  # past the provisional response: the phone rings
+    listing = await core_show_channels(engine.acd.ami)
+    [sim_leg] = [e for e in listing.events if e.get("Uniqueid") == offer_id]
+    assert (sim_leg.get("Application"), sim_leg.get("ApplicationData")) == (real_app["Application"], real_app["AppData"])
+    # while it rings the leg is in its endpoint's context (pjsip.conf; "from-agents" on that test
+    # bed, [acd-agents] in docker/asterisk), not in the Originate's [acd-connect]
+    assert real_app["Context"] != "acd-connect" and sim_leg.get("Context") == engine.pbx.agent_context != "acd-connect"
+    assert (sim_leg.get("ChannelState"), sim_leg.get("ChannelStateDesc")) == (real_ringing["ChannelState"], real_ringing["ChannelStateDesc"])
+    assert sim_leg.get("BridgeId") == "" and sim_leg.get("Channel", "").startswith("PJSIP/agent1-")
+    detail = await status(engine.acd.ami, sim_leg.get("Channel"), ["ACD_OFFER", "ACD_CALLER"])
+    sim_vars = dict(v.split("=", 1) for e in detail.events for v in e.headers.get_all("Variable"))
+    assert real_vars["ACD_OFFER"] == real_uid and sim_vars["ACD_OFFER"] == offer_id  # the engine's mark on its legs
+    assert real_vars["ACD_CALLER"] == next(e["Uniqueid"] for e in real if e.get("Event") == "Newchannel")  # the caller's uniqueid
+    assert sim_vars["ACD_CALLER"] == call.uniqueid
+    assert engine.acd.edge.orphans.kept == [] and engine.acd.edge.orphans.hung_up == []  # the start's re-sync had nothing to do
