@@ -23,6 +23,7 @@ that offer, so nothing ends it against the agent (no RONA, no pause), and a phon
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 from acd import events as rec
@@ -38,13 +39,14 @@ log = get_logger(__name__)
 
 LOST = "engine_lost_call"  # the outcome vocabulary of acd.events.CallClosed / records.Outcome
 UP = "6"  # ChannelState of an answered channel
+KEEP = 1000  # how many leg ids ``kept`` and ``hung_up`` remember
 
 
 class OrphanLegs:
     def __init__(self, acd: AcdService) -> None:
         self.acd = acd
-        self.kept: list[str] = []  # legs of the engine's seen and kept (the core owns them)
-        self.hung_up: list[str] = []  # legs hung up here (the tests and the log read them)
+        self.kept: deque[str] = deque(maxlen=KEEP)  # the engine's legs seen and kept (the core owns them)
+        self.hung_up: deque[str] = deque(maxlen=KEEP)  # legs hung up here (the tests and the log read them)
 
     async def sweep(self, channels: list[Event]) -> list[str]:
         """Hang up the engine's ringing agent legs (in a ``CoreShowChannels`` listing) that the
@@ -102,9 +104,12 @@ class OrphanLegs:
     async def _hang_up(self, uid: str, agent: Agent, call_id: str) -> bool:
         acd = self.acd
         try:
-            await hangup(acd.ami, uid, cause=16)
+            reply = await hangup(acd.ami, uid, cause=16)
         except AmiError as exc:
             log.warn_event("acd.orphan.hangup_failed", offer=uid, agent=agent.id, error=str(exc))
+            return False
+        if not reply.ok:  # gone meanwhile (answered and hung up, its Originate timed out): nothing to end
+            log.event("acd.orphan.gone", offer=uid, agent=agent.id)
             return False
         self.hung_up.append(uid)
         token = acd.token

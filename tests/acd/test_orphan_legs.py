@@ -155,7 +155,7 @@ async def test_a_takeover_keeps_the_leg_the_new_leaders_core_owns(tmp_path):
 
             await wait_until(lambda: node_b.acd.replica is not None and node_b.acd.replica.leading, 20)
             await wait_until(lambda: offer_id in node_b.acd.edge.orphans.kept, 10)  # B's re-sync saw the leg, and kept it
-            assert node_b.acd.edge.orphans.hung_up == []
+            assert not node_b.acd.edge.orphans.hung_up
             assert offer_id not in engine_hangups(pbx) and not leg.destroyed.is_set()  # still ringing
             assert offer_id in node_b.core.offers
             call.hangup()  # the caller gives up: B, which owns the leg, cancels it as usual
@@ -202,7 +202,7 @@ async def test_a_leg_whose_cancel_was_lost_with_the_ami_link_is_hung_up_at_the_r
     await wait_until(lambda: not engine.core.offers, 5, step=0.01)
     assert not leg.destroyed.is_set()
     await asyncio.wait_for(leg.destroyed.wait(), 15)
-    assert engine.acd.edge.orphans.hung_up == [offer_id]
+    assert list(engine.acd.edge.orphans.hung_up) == [offer_id]
     [ended] = [e for e in engine.pbx.events_named("OriginateResponse") if e.get("Uniqueid") == offer_id]
     assert ended.get("Reason") == "0"  # hung up at the reconnect, not at the ring timeout (Reason 3)
     cancels = [e for e in engine.calllog.timeline(call.uniqueid) if e["kind"] == events.OfferCancelled.kind]
@@ -243,4 +243,4 @@ async def test_the_sim_shows_a_ringing_leg_as_asterisk_22_does(make_engine):
     assert real_vars["ACD_OFFER"] == real_uid and sim_vars["ACD_OFFER"] == offer_id  # the engine's mark on its legs
     assert real_vars["ACD_CALLER"] == next(e["Uniqueid"] for e in real if e.get("Event") == "Newchannel")  # the caller's uniqueid
     assert sim_vars["ACD_CALLER"] == call.uniqueid
-    assert engine.acd.edge.orphans.kept == [] and engine.acd.edge.orphans.hung_up == []  # the start's re-sync had nothing to do
+    assert not engine.acd.edge.orphans.kept and not engine.acd.edge.orphans.hung_up  # the start's re-sync had nothing to do
