@@ -18,6 +18,7 @@ from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from acd.http.events import EventBus, Reset
 from acd.http.jsonbody import parse_json
 from acd.http.signin import SignInGuard, TooManySignIns
+from acd.http.times import api_shape, engine_tz, json_reply
 from acd.http.users import Role, User, Users
 from acd.logs import get_logger
 
@@ -192,23 +193,23 @@ def _float(request: web.Request, name: str) -> float | None:
 
 # --------------------------------------------------------------------------- handlers: agents
 async def me(request: web.Request) -> web.Response:
-    return web.json_response(_user(request).view())
+    return json_reply(request, _user(request).view())
 
 
 async def agents_list(request: web.Request) -> web.Response:
     engine = _engine(request)
-    return web.json_response({"agents": [_agent_view(engine, a) for a in engine.core.agents]})
+    return json_reply(request, {"agents": [_agent_view(engine, a) for a in engine.core.agents]})
 
 
 async def agent_get(request: web.Request) -> web.Response:
-    return web.json_response(_agent_view(_engine(request), request.match_info["agent_id"]))
+    return json_reply(request, _agent_view(_engine(request), request.match_info["agent_id"]))
 
 
 async def agent_login(request: web.Request) -> web.Response:
     engine, agent_id = _engine(request), request.match_info["agent_id"]
     engine.acd.login(agent_id)
     await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
-    return web.json_response(_agent_view(engine, agent_id))
+    return json_reply(request, _agent_view(engine, agent_id))
 
 
 async def agent_logout(request: web.Request) -> web.Response:
@@ -217,7 +218,7 @@ async def agent_logout(request: web.Request) -> web.Response:
     user = _user(request)
     engine.acd.logout(agent_id, by=user.agent_id if user.agent_id == agent_id else user.id)  # a supervisor's is forced
     await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
-    return web.json_response(_agent_view(engine, agent_id))
+    return json_reply(request, _agent_view(engine, agent_id))
 
 
 STATE_BODY = {"type": "object", "required": ["state"], "properties": {
@@ -248,8 +249,8 @@ async def agent_state(request: web.Request) -> web.Response:
     await engine.acd.settled()  # with a shared log: applied once the leader has it in the log
     view = _agent_view(engine, agent_id)
     if pending:  # accepted: the agent goes not ready when the call (and its wrap-up) is done
-        return web.json_response(view, status=202)
-    return web.json_response(view)
+        return json_reply(request, view, status=202)
+    return json_reply(request, view)
 
 
 WRAPUP_BODY = {"type": "object", "required": ["disposition"], "properties": {
@@ -278,7 +279,7 @@ async def agent_wrapup(request: web.Request) -> web.Response:
     view = _agent_view(engine, agent_id)
     if pending is not None:
         view["task"] = await create_task_from(request, pending, source="wrapup")
-    return web.json_response(view, dumps=_dumps)
+    return json_reply(request, view)
 
 
 EXTEND_BODY = {"type": "object", "required": ["seconds"], "properties": {"seconds": {"type": "number"}}}
@@ -289,35 +290,31 @@ async def agent_wrapup_extend(request: web.Request) -> web.Response:
     body = await _json_body(request, EXTEND_BODY)
     engine.core.agent(agent_id)
     engine.acd.extend_wrapup(agent_id, float(body["seconds"]))
-    return web.json_response(_agent_view(engine, agent_id))
+    return json_reply(request, _agent_view(engine, agent_id))
 
 
 async def agent_work(request: web.Request) -> web.Response:
     engine, agent_id = _engine(request), request.match_info["agent_id"]
-    return web.json_response(await engine.desk.work(agent_id, viewer=_user(request).id), dumps=_dumps)
+    return json_reply(request, await engine.desk.work(agent_id, viewer=_user(request).id))
 
 
 async def reasons(request: web.Request) -> web.Response:
-    return web.json_response({"reasons": [{"code": r.code, "label": r.label} for r in _engine(request).catalogue.not_ready_reasons]})
+    return json_reply(request, {"reasons": [{"code": r.code, "label": r.label} for r in _engine(request).catalogue.not_ready_reasons]})
 
 
 async def dispositions(request: web.Request) -> web.Response:
-    return web.json_response({"dispositions": [{"code": d.code, "label": d.label} for d in _engine(request).catalogue.dispositions]})
+    return json_reply(request, {"dispositions": [{"code": d.code, "label": d.label} for d in _engine(request).catalogue.dispositions]})
 
 
 # --------------------------------------------------------------------------- handlers: supervisors
 async def queues(request: web.Request) -> web.Response:
     """A list, as ``/agents`` is: each queue's figures with its name under ``queue``."""
     live_queues = _engine(request).acd.live()["queues"]
-    return web.json_response({"queues": [{"queue": name, **figures} for name, figures in live_queues.items()]}, dumps=_dumps)
+    return json_reply(request, {"queues": [{"queue": name, **figures} for name, figures in live_queues.items()]})
 
 
 async def live(request: web.Request) -> web.Response:
-    return web.json_response(_engine(request).acd.live(), dumps=_dumps)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, default=str)
+    return json_reply(request, _engine(request).acd.live())
 
 
 async def interactions(request: web.Request) -> web.Response:
@@ -333,7 +330,7 @@ async def interactions(request: web.Request) -> web.Response:
     found = await _customers(engine).search_interactions(
         customer_id=q.get("customer_id") or None, ani=q.get("ani") or None, agent=agent, queue=q.get("queue") or None,
         outcome=q.get("outcome") or None, start=_float(request, "from"), end=_float(request, "to"), limit=limit)
-    return web.json_response({"interactions": [i.to_dict() for i in found]}, dumps=_dumps)
+    return json_reply(request, {"interactions": [i.to_dict() for i in found]})
 
 
 async def _visible_interaction(request: web.Request):
@@ -348,7 +345,7 @@ async def interaction(request: web.Request) -> web.Response:
     engine, rec = await _visible_interaction(request)
     body = rec.to_dict()
     body["timeline"] = await engine.customers.timeline(rec.call_id)
-    return web.json_response(body, dumps=_dumps)
+    return json_reply(request, body)
 
 
 async def decisions(request: web.Request) -> web.Response:
@@ -358,7 +355,7 @@ async def decisions(request: web.Request) -> web.Response:
     timeline = await engine.customers.timeline(call_id)
     if not timeline:
         timeline = engine.calllog.timeline(call_id)
-    return web.json_response({"decisions": [e for e in timeline if isinstance(record_events.from_timeline(e), record_events.RoutingDecision)]}, dumps=_dumps)
+    return json_reply(request, {"decisions": [e for e in timeline if isinstance(record_events.from_timeline(e), record_events.RoutingDecision)]})
 
 
 LINK_BODY = {"type": "object", "required": ["customer_id"], "properties": {"customer_id": {"type": "string", "maxLength": 64}}}
@@ -370,7 +367,7 @@ async def interaction_link(request: web.Request) -> web.Response:
     body = await _json_body(request, LINK_BODY)
     call_id = request.match_info["call_id"]
     await _customers(engine).link_interaction(call_id, body["customer_id"], by=_user(request).id)
-    return web.json_response((await engine.customers.interaction(call_id)).to_dict(), dumps=_dumps)
+    return json_reply(request, (await engine.customers.interaction(call_id)).to_dict())
 
 
 async def customer_unlock(request: web.Request) -> web.Response:
@@ -380,7 +377,7 @@ async def customer_unlock(request: web.Request) -> web.Response:
     engine, customer_id = _engine(request), request.match_info["customer_id"]
     await _customers(engine).get_customer(customer_id)
     await SqlVerification(engine.customers, engine.clock).unlock(customer_id, by=_user(request).id)
-    return web.json_response({"customer_id": customer_id, "unlocked": True})
+    return json_reply(request, {"customer_id": customer_id, "unlocked": True})
 
 
 async def reports(request: web.Request) -> web.Response:
@@ -415,8 +412,8 @@ async def reports(request: web.Request) -> web.Response:
         from acd.store.contacts import contacts_between
 
         rows = channel_counts(await store.interactions_between(start, end), await contacts_between(store, start, end), start, end)
-        return web.json_response({"by": by, "from": start, "to": end, "rows": [
-            {"channel": r.channel, "inbound": r.inbound, "outbound": r.outbound, "total": r.total} for r in rows]})
+        return json_reply(request, {"by": by, "from": start, "to": end, "rows": [
+            {"channel": r.channel, "inbound": r.inbound, "outbound": r.outbound, "total": r.total} for r in rows]}, tz=tz)
     records = await store.interactions_between(start - LOOKBACK_S, end)
     if by == "queue_log":
         return web.Response(text=queue_log.render(records, start, end), content_type="text/plain")
@@ -426,8 +423,8 @@ async def reports(request: web.Request) -> web.Response:
                              agents=list(engine.core.agents) if by == "agent" else ())
     rows = report.queues if by == "queue" else report.agents
     cols = columns(by)
-    return web.json_response({"interval": str(interval), "by": by, "from": start, "to": end,
-                              "rows": [{c: getattr(r, c) for c in cols} for r in rows]}, dumps=_dumps)
+    return json_reply(request, {"interval": str(interval), "by": by, "from": start, "to": end,
+                              "rows": [{c: getattr(r, c) for c in cols} for r in rows]}, tz=tz)
 
 
 # --------------------------------------------------------------------------- handlers: admins
@@ -444,7 +441,7 @@ def _registry(engine):
 async def flows_list(request: web.Request) -> web.Response:
     registry = _registry(_engine(request))
     report = registry.last_report
-    return web.json_response({
+    return json_reply(request, {
         "flows": [{"name": f.name, "version": str(f.version), "file": f.file} for f in registry.current.flows.values()],
         "errors": [_problem(p) for ps in (report.refused.values() if report else ()) for p in ps],
     })
@@ -458,19 +455,19 @@ async def flows_validate(request: web.Request) -> web.Response:
     registry = _registry(_engine(request))
     body = await _json_body(request, VALIDATE_BODY)
     problems = await asyncio.to_thread(registry.validate_text, body["yaml"], body.get("file") or "request.yaml")
-    return web.json_response({"ok": not problems, "errors": [_problem(p) for p in problems]})
+    return json_reply(request, {"ok": not problems, "errors": [_problem(p) for p in problems]})
 
 
 async def flows_reload(request: web.Request) -> web.Response:
     registry = _registry(_engine(request))
     report = await asyncio.to_thread(registry.reload)
-    return web.json_response({"loaded": list(report.loaded), "unchanged": list(report.unchanged), "removed": list(report.removed),
+    return json_reply(request, {"loaded": list(report.loaded), "unchanged": list(report.unchanged), "removed": list(report.removed),
                               "refused": [{"file": f, "errors": [_problem(p) for p in ps]} for f, ps in report.refused.items()]})
 
 
 async def config_reload(request: web.Request) -> web.Response:
     result = await asyncio.to_thread(_engine(request).reload_config)
-    return web.json_response(result, status=200 if result["ok"] else 422)
+    return json_reply(request, result, status=200 if result["ok"] else 422)
 
 
 # --------------------------------------------------------------------------- the push stream
@@ -517,7 +514,7 @@ async def _stream_events(request: web.Request, bus: EventBus, user: User, after:
     stream = bus.subscribe(start).__aiter__()
     await response.prepare(request)
     await response.write(f"retry: 1000\nid: {start}\nevent: hello\ndata: {json.dumps({'seq': start})}\n\n".encode())
-    users = request.app[USERS]
+    users, tz = request.app[USERS], engine_tz(request.app)
     entries = users.entries  # replaced (a new dict) when config/users.yaml is reloaded
     # One pending read at a time, never cancelled on a quiet spell: cancelling an async
     # generator's __anext__ closes the generator (the stream would end at every keepalive).
@@ -548,7 +545,7 @@ async def _stream_events(request: web.Request, bus: EventBus, user: User, after:
                 continue
             if user.role < Role.SUPERVISOR and event.agent_id != user.agent_id:
                 continue
-            await response.write(f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(event.data, default=str)}\n\n".encode())
+            await response.write(f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(api_shape(event.data, tz), default=str)}\n\n".encode())
     except ConnectionResetError:
         pass  # the client went away; it reconnects with Last-Event-ID
     finally:
@@ -650,7 +647,9 @@ def openapi(routes: tuple[Route, ...] = ROUTES, extra: tuple[Route, ...] = ()) -
         "info": {"title": "acd engine API", "version": "1",
                  "description": "Agents, supervisors and admins. Roles: agent < supervisor < admin; kiosk reads the wallboard only; "
                                 "x-acd-role gives each route's rule. "
-                                "Times in responses are seconds since 1970-01-01T00:00:00Z; query times take ISO 8601 with a zone too."},
+                                "Times in responses are ISO 8601 strings with the offset of engine.time_zone (format: date-time; a "
+                                "report's in the tz it was asked for); durations (names ending in _s) are seconds, rounded. "
+                                "Query times take ISO 8601 with a zone, or seconds since 1970-01-01T00:00:00Z."},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acd.http.api import SUPERVISOR, Route, _customers, _dumps, _engine, _float, register_routes
+from acd.http.api import SUPERVISOR, Route, _customers, _engine, _float, register_routes
 from acd.http.errors import Invalid
+from acd.http.times import json_reply
 from acd.reports import compute
 from acd.reports.quality import as_dicts
 from acd.reports.quality_load import quality_report
@@ -36,8 +37,8 @@ async def quality(request: web.Request) -> web.Response:
     report = await quality_report(_customers(engine), start, end, as_of=now, fcr_days=fcr_days,
                                   satisfied_min=cfg.csat_satisfied_min, tz=tz)
     rows = report.queues if by == "queue" else report.agents
-    return web.json_response({"by": by, "from": start, "to": end, "fcr_days": fcr_days, "satisfied_min": cfg.csat_satisfied_min,
-                              "rows": as_dicts(rows, by)}, dumps=_dumps)
+    return json_reply(request, {"by": by, "from": start, "to": end, "fcr_days": fcr_days, "satisfied_min": cfg.csat_satisfied_min,
+                              "rows": as_dicts(rows, by)}, tz=tz)
 
 
 ROUTES: tuple[Route, ...] = (

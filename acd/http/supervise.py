@@ -9,6 +9,7 @@ from aiohttp import web
 from acd.ami import AmiError
 from acd.http.api import MOUNTS, SUPERVISOR, WALLBOARD, Route, _engine, _json_body, _user, register_routes
 from acd.http.errors import Conflict, Unavailable
+from acd.http.times import json_reply
 from acd.http.wallboard import add_wallboard_cache, wallboard
 from acd.service.supervise import SPY_OPTIONS, CannotSupervise, start_spy
 
@@ -30,7 +31,7 @@ async def agent_spy(request: web.Request) -> web.Response:
         raise Conflict(str(exc)) from None
     except AmiError as exc:
         raise Unavailable(f"Asterisk refused or did not answer the Originate: {exc}") from None
-    return web.json_response(started.view(), status=202)
+    return json_reply(request, started.view(), status=202)
 
 
 register_routes((

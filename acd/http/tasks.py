@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from acd.http.api import AGENT_OWN, ANY, SUPERVISOR, Route, _customers, _dumps, _engine, _json_body, _user, register_routes
+from acd.http.api import AGENT_OWN, ANY, SUPERVISOR, Route, _customers, _engine, _json_body, _user, register_routes
 from acd.http.errors import Forbidden, Invalid, NotFound
+from acd.http.times import json_reply
 from acd.http.users import Role, User
 from acd.logs import get_logger
 from acd.store import tasks as store_tasks
@@ -128,13 +129,13 @@ async def task_list(request: web.Request) -> web.Response:
     found = await store_tasks.list_tasks(_customers(engine), store_tasks.TaskQuery(
         owners=owners, customer_id=q.get("customer_id") or None, statuses=statuses, overdue=_flag(request, "overdue"),
         escalated=_flag(request, "escalated"), limit=limit))
-    return web.json_response({"tasks": found, "now": engine.clock.now()}, dumps=_dumps)
+    return json_reply(request, {"tasks": found, "now": engine.clock.now()})
 
 
 async def task_create(request: web.Request) -> web.Response:
     engine, user = _engine(request), _user(request)
     inp = task_input(engine, user, await _json_body(request, TASK_BODY))
-    return web.json_response(await create_task_from(request, inp, source="api"), status=201, dumps=_dumps)
+    return json_reply(request, await create_task_from(request, inp, source="api"), status=201)
 
 
 async def _visible_task(request: web.Request) -> dict[str, Any]:
@@ -148,7 +149,7 @@ async def _visible_task(request: web.Request) -> dict[str, Any]:
 async def task_get(request: web.Request) -> web.Response:
     task = await _visible_task(request)
     task["history"] = await store_tasks.history(_customers(_engine(request)), task["task_id"])
-    return web.json_response(task, dumps=_dumps)
+    return json_reply(request, task)
 
 
 async def task_change(request: web.Request) -> web.Response:
@@ -163,7 +164,7 @@ async def task_change(request: web.Request) -> web.Response:
     body = await _json_body(request, CHANGE_BODY) if request.can_read_body else {}
     done = await store_tasks.change_task(_customers(engine), task["task_id"], change, by=user.id, note=body.get("note"))
     _published(engine, f"task_{change.value}", done)
-    return web.json_response(done, dumps=_dumps)
+    return json_reply(request, done)
 
 
 async def task_edit(request: web.Request) -> web.Response:
@@ -183,14 +184,14 @@ async def task_edit(request: web.Request) -> web.Response:
     done = await store_tasks.change_task(_customers(engine), task["task_id"], change, by=user.id, owner=owner, due_at=due,
                                          priority=priority, note=body.get("note"))
     _published(engine, "task_changed", done)
-    return web.json_response(done, dumps=_dumps)
+    return json_reply(request, done)
 
 
 async def task_types(request: web.Request) -> web.Response:
     """The configured task types (the desktop's wrap-up form), and the queues the user serves."""
     engine, user = _engine(request), _user(request)
     queues = list(engine.core.queues) if user.role >= Role.SUPERVISOR else list(queues_served(engine, user.agent_id))
-    return web.json_response({"types": [{"type": t.name, "label": t.label, "due_s": t.due_s, "priority": t.priority.label,
+    return json_reply(request, {"types": [{"type": t.name, "label": t.label, "due_s": t.due_s, "priority": t.priority.label,
                                          "callback": t.callback} for t in engine.task_types.values()],
                               "priorities": list(PRIORITIES), "queues": queues})
 

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.http.times import json_reply
 from acd.logs import get_logger
 from acd.reports import compute
 from acd.reports.cli import LOOKBACK_S
@@ -91,7 +92,7 @@ async def wallboard(request: web.Request) -> web.Response:
     rows = await _cached_rows(request.app, engine, start, now)
     view: dict[str, Any] = wallboard_view(now, engine.settings.engine.time_zone, start, targets(engine), rows,
                                           engine.core.snapshot(now)["queues"], live_agents(engine, now))
-    return web.json_response(view)
+    return json_reply(request, view)
 
 
 def add_wallboard_cache(app: web.Application) -> None:

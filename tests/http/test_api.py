@@ -303,6 +303,7 @@ async def test_reports_default_to_the_same_period_as_the_cli(api):
         status, body = await api.call("GET", f"/api/v1/reports?tz={tz}", "sup")
         assert status == 200
         cli = resolve_range(argparse.Namespace(start=None, end=None, tz=tz), now=now)
-        assert (body["from"], body["to"]) == (cli.start, cli.end)
+        start, end = dt.datetime.fromisoformat(body["from"]), dt.datetime.fromisoformat(body["to"])
+        assert (start.timestamp(), end.timestamp()) == (cli.start, cli.end)
         midnight = dt.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(tz)).replace(hour=0, minute=0, second=0, microsecond=0)
-        assert body["from"] == midnight.timestamp()
+        assert body["from"] == midnight.isoformat()  # ISO 8601 in the zone asked for, with its offset

@@ -69,8 +69,8 @@ async function load() {
   for (const a of data.agents) a.since = now - a.in_state_s * 1000;
   for (const q of data.queues) q.at = now;
   board = data; loadedAt = now;
-  $("updated").textContent = "updated " + zoneFormat({ timeStyle: "medium" }).format(new Date(data.now * 1000));
-  $("day").textContent = zoneFormat({ dateStyle: "medium" }).format(new Date(data.day_start * 1000) ) + " (" + data.time_zone + ")";
+  $("updated").textContent = "updated " + zoneFormat({ timeStyle: "medium" }).format(new Date(data.now));
+  $("day").textContent = zoneFormat({ dateStyle: "medium" }).format(new Date(data.day_start)) + " (" + data.time_zone + ")";
   $("day-warning").classList.toggle("hidden", data.day_figures !== "unavailable");
   render();
 }
