@@ -307,14 +307,20 @@ async def dispositions(request: web.Request) -> web.Response:
 
 
 # --------------------------------------------------------------------------- handlers: supervisors
-async def queues(request: web.Request) -> web.Response:
+def _queue_views(live_queues: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """A list, as ``/agents`` is: each queue's figures with its name under ``queue``."""
-    live_queues = _engine(request).acd.live()["queues"]
-    return json_reply(request, {"queues": [{"queue": name, **figures} for name, figures in live_queues.items()]})
+    return [{"queue": name, **figures} for name, figures in live_queues.items()]
+
+
+async def queues(request: web.Request) -> web.Response:
+    return json_reply(request, {"queues": _queue_views(_engine(request).acd.live()["queues"])})
 
 
 async def live(request: web.Request) -> web.Response:
-    return json_reply(request, _engine(request).acd.live())
+    """``/queues`` and ``/agents`` in one answer: two lists of objects with their id field."""
+    engine = _engine(request)
+    return json_reply(request, {"queues": _queue_views(engine.acd.live()["queues"]),
+                                "agents": [_agent_view(engine, a) for a in engine.core.agents]})
 
 
 async def interactions(request: web.Request) -> web.Response:
