@@ -315,6 +315,17 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
         await runner.cleanup()
 
 
+def _today_gauges(engine: Engine, store: SqlStore):
+    """Prometheus' "today" figures from the store, so they survive a restart (acd.telemetry.today)."""
+    from acd.reports.compute import QueueThresholds
+    from acd.telemetry.today import TodayGaugeJob
+
+    def thresholds() -> dict[str, QueueThresholds]:  # read at each run: a config reload applies
+        return {n: QueueThresholds(q.service_level_s, q.short_abandon_s) for n, q in engine.core.queues.items()}
+
+    return TodayGaugeJob(store, engine.telemetry, engine.clock, thresholds, lambda: engine.settings.engine.time_zone)
+
+
 @contextlib.asynccontextmanager
 async def _customer_store(engine: Engine) -> AsyncIterator[SqlStore]:
     """The SQL store and the durable spool in front of it. A database that is down at start does
@@ -331,12 +342,15 @@ async def _customer_store(engine: Engine) -> AsyncIterator[SqlStore]:
     records.start()
     retention = RetentionJob(store, engine.settings, engine.clock)
     retention.start()
+    today = _today_gauges(engine, store)
+    today.start()
     engine.customers, engine.records = store, records
     engine.ivr.history = store.timeline
     engine.calllog.observers.append(records)
     try:
         yield store
     finally:
+        await today.stop()
         await retention.stop()
         await records.close()
         await store.close()
@@ -406,7 +420,8 @@ def build_core(engine: Engine) -> None:
 @contextlib.asynccontextmanager
 async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Clock | None = None) -> AsyncIterator[Engine]:
     """Start everything; yield the running engine; stop everything in reverse order."""
-    engine = Engine(settings, clock=clock or SystemClock(), telemetry=Telemetry(day_tz=settings.engine.time_zone))
+    clock = clock or SystemClock()  # one clock: "today" on /metrics is the day of the engine's clock
+    engine = Engine(settings, clock=clock, telemetry=Telemetry(clock=clock, day_tz=settings.engine.time_zone))
     build_core(engine)
     if settings.flows.fallback_queue not in engine.core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
