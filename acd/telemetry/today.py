@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,7 +21,12 @@ from acd.periodic import PeriodicJob
 from acd.reports import compute
 from acd.reports.cli import LOOKBACK_S
 from acd.reports.today import day_start
-from acd.store.sql import interactions_from_raw
+from acd.store.sql import SqlStore, interactions_from_raw
+
+if TYPE_CHECKING:
+    from acd.clock import Clock
+    from acd.store.records import Interaction
+    from acd.telemetry.metrics import Telemetry
 
 EVERY_S = 15.0
 TIMEOUT_S = 30.0
@@ -61,7 +67,7 @@ def queue_today(row: compute.QueueRow) -> QueueToday:
                       asa_s=row.asa_s, aht_s=row.aht_s, abandon_rate=row.abandon_rate)
 
 
-def store_day(records, spans, start: float, now: float, thresholds: Mapping[str, compute.QueueThresholds],
+def store_day(records: Iterable[Interaction], spans: Sequence[compute.AgentSpan] | None, start: float, now: float, thresholds: Mapping[str, compute.QueueThresholds],
               tz: dt.tzinfo) -> StoreDay:
     """Pure: today's figures from the records and agent stretches read from the store."""
     end = max(now, start + 1.0)
@@ -76,9 +82,9 @@ class TodayGaugeJob:
     """Every ``every_s`` (a tracked task; a database away is tried again next time): today's
     figures from ``store`` onto ``telemetry.store_day``."""
 
-    def __init__(self, store, telemetry, clock, thresholds: Callable[[], Mapping[str, compute.QueueThresholds]],
+    def __init__(self, store: SqlStore, telemetry: Telemetry, clock: Clock, thresholds: Callable[[], Mapping[str, compute.QueueThresholds]],
                  time_zone: Callable[[], str], every_s: float = EVERY_S) -> None:
-        self.store, self.telemetry, self.clock = store, telemetry, clock  # telemetry: acd.telemetry.metrics.Telemetry
+        self.store, self.telemetry, self.clock = store, telemetry, clock
         self.thresholds, self.time_zone, self.every_s = thresholds, time_zone, every_s
         self._job = PeriodicJob("acd-today-gauges", self.run_once, lambda: self.every_s, timeout_s=TIMEOUT_S,
                                 outside_errors=(SQLAlchemyError, OSError, TimeoutError), failed_event="telemetry.today_failed",
