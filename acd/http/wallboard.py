@@ -47,7 +47,7 @@ def targets(engine) -> dict[str, QueueTargets]:
 def live_agents(engine, now: float) -> list[LiveAgent]:
     core = engine.core
     return [LiveAgent(a.id, a.config.name, a.state.value, a.reason, round(now - a.state_since, 1), a.calls_handled, a.call_id,
-                      tuple(q for q in core.queues if core.can_serve(a, q)))
+                      tuple(q for q in core.queues if core.can_serve(a, q)), core.after_call.get(a.id))
             for a in core.agents.values()]
 
 
