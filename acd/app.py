@@ -471,9 +471,8 @@ def _demo_summary(engine: Engine, seconds: float) -> str:
     from acd.sim.demo import summary_table
 
     assert engine.demo is not None
-    booked = sum(1 for out in engine.pbx.outcomes
-                 if any("callback" in str(e.get("kind")) or e.get("outcome") == "callback"
-                        for e in engine.calllog.timeline(out.uniqueid)))
+    booked = frozenset(out.uniqueid for out in engine.pbx.outcomes
+                       if any(e["kind"] == "callback_requested" for e in engine.calllog.timeline(out.uniqueid)))
     days = {name: engine.telemetry.queue_today(name) for name in engine.core.queues}
     return summary_table(engine.demo, days, booked, seconds)
 
