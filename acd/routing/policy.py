@@ -17,7 +17,36 @@ from acd.routing.errors import NotInWrapUp
 from acd.routing.model import Agent, AgentState, CallEntry, CallState, LiveCall, QueueConfig
 
 if TYPE_CHECKING:
-    from acd.routing.core import AcdCore as _Core
+    from acd.routing.commands import Command
+    from acd.routing.select import RoutingState
+
+    class _Core(RoutingState):
+        """What this mixin uses of ``AcdCore`` (declared for the type checker only; at run time the
+        mixin's base is ``object`` and ``AcdCore`` supplies all of it). mypy checks that ``AcdCore``'s
+        definitions match these."""
+
+        id_prefix: str
+        rona_recover_s: float
+        live: dict[str, LiveCall]
+        wrapups: dict[str, str]
+        after_call: dict[str, str]
+        after_call_by: dict[str, str]
+        timers: dict[str, float]
+        claimed: set[str]
+        dues: list[tuple[float, str, str]]
+
+        def next_id(self, kind: str) -> str: ...
+        def _emit(self, command: Command) -> None: ...
+        def _record(self, call_id: str, event: rec.CallEvent) -> None: ...
+        def _start_timer(self, kind: str, ref: str, at: float) -> str: ...
+        def agent(self, agent_id: str) -> Agent: ...
+        def _set_state(self, agent: Agent, new: AgentState, reason: str | None = None, *, by: str | None = None,
+                       forced: bool = False) -> None: ...
+        def _withdraw_offer(self, agent: Agent, why: str) -> None: ...
+        def _agent_free(self, agent: Agent, ref: str, *, ready: bool = True, reason: str | None = None,
+                        by: str | None = None) -> AgentState: ...
+        def _connect(self, entry: CallEntry, channel: str) -> None: ...
+        def _on_offer_failed(self, e: ev.OfferFailed) -> None: ...
 else:
     _Core = object
 
@@ -382,18 +411,21 @@ class CallPolicy(_Core):
         """What Asterisk no longer has is over: offers failed (not the agent's fault), connected
         calls ended where they were last seen (the PBX lost them), waiting callers gone."""
         seen = dict(e.last_seen)
+        known = e.known
         for offer_id, offer in list(self.offers.items()):
+            if known is not None and offer_id not in known:
+                continue  # made while the listing was in flight: its channel may not be in it
             if offer_id not in e.uniqueids and self.now - offer.created_at > e.grace_s:
                 self._on_offer_failed(ev.OfferFailed(self.now, offer_id, ev.FailCause.LINK_LOST))
                 self._emit(Publish("state_repair", {"kind": "offer", "agent_id": offer.agent_id}))
         for call_id in list(self.connected):
             live = self.live[call_id]
             key = live.offer_id if live.entry.callback_number else call_id
-            if key not in e.uniqueids:
+            if key not in e.uniqueids and (known is None or call_id in known):
                 self._on_hung_up(ev.CallHungUp(self.now, call_id, last_seen=seen.get(call_id), pbx_lost=True))
                 self._emit(Publish("state_repair", {"kind": "connected_call", "agent_id": live.agent_id}))
         for call_id, entry in list(self.calls.items()):
-            if call_id not in e.uniqueids and entry.state in (C.QUEUED, C.OFFERED):
+            if call_id not in e.uniqueids and entry.state in (C.QUEUED, C.OFFERED) and (known is None or call_id in known):
                 # gone without the engine hearing how (no HangupRequest, no session end): the PBX lost it
                 self._leave(entry, "pbx_lost", "abandoned")
                 self._emit(Publish("state_repair", {"kind": "waiting_call", "agent_id": None}))
