@@ -55,11 +55,11 @@ def api_dumps(tz: dt.tzinfo) -> Callable[[Any], str]:
 
 
 def engine_tz(app: web.Application) -> dt.tzinfo:
-    from acd.http.api import ENGINE
+    """``engine.time_zone`` (the wallboard's "today" is in it too)."""
+    from acd.http.keys import WALLBOARD_VIEW
     from acd.reports.compute import zone
 
-    engine: Any = app[ENGINE]
-    return zone(engine.settings.engine.time_zone)
+    return zone(app[WALLBOARD_VIEW].time_zone)
 
 
 def json_reply(request: web.Request, body: Any, *, status: int = 200, tz: dt.tzinfo | None = None) -> web.Response:
