@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-RUSH_FIRST_S, RUSH_EVERY_S, RUSH_CALLS, RUSH_GAP_S = 60.0, 150.0, 8, (0.5, 2.0)
+RUSH_FIRST_S, RUSH_EVERY_S, RUSH_CALLS, RUSH_GAP_S = 60.0, 150.0, 5, (0.5, 2.0)
 CALLBACK_TAKERS = 0.5  # share of the other general-queue callers who take the callback when offered
 FIRST_NAMES = ["Amélie", "Bjørn", "Chloé", "Dmitri", "Eilidh", "Farah", "Gökhan", "Hana", "Íde", "Jun"]
 
