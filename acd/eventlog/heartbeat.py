@@ -1,6 +1,8 @@
-"""Keeping the lease: renew at ttl/3, each renewal bounded by a timeout; the first renewal that is
-refused, times out or cannot reach Redis ends leadership (fail closed) and says so through
-``lost`` and the ``on_lost`` callback."""
+"""Keeping the lease: renew every ttl/3, counted from each renewal's start, each renewal bounded
+by the time the lease is still ours (a renewal slowed by a busy event loop or a loaded machine
+may take up to that long, not just ttl/3); the first renewal that is refused, cannot reach Redis
+or is still unanswered when the lease would lapse ends leadership (fail closed) and says so
+through ``lost`` and the ``on_lost`` callback."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from acd.clock import Clock, SystemClock
 from acd.eventlog.base import LeaderLease
 from acd.eventlog.errors import Unavailable
-from acd.eventlog.timing import RealSleeper, Sleeper, raise_if_cancelled
+from acd.eventlog.timing import STOP_TIMEOUT_S, RealSleeper, Sleeper, raise_if_cancelled, stop_tasks
 from acd.eventlog.types import FencingToken
 from acd.eventlog.logfields import log_event
 
@@ -68,14 +70,18 @@ class Heartbeat:
         if not math.isfinite(self.ttl_s):  # the single-node lease never expires: nothing to renew
             await self.lost.wait()
             return
+        next_at = self.clock.monotonic() + self.interval_s
         while True:
-            await self.sleeper.sleep(self.interval_s)
+            # every ttl/3 from the last renewal's *start*: a slow answer does not push the next
+            # renewal later and later until one is left too little time to come back
+            await self.sleeper.sleep(max(0.0, next_at - self.clock.monotonic()))
             if self.clock.monotonic() >= self._valid_until:
                 self._lose("expired before it could be renewed")  # e.g. the process was paused
                 return
             sent_at = self.clock.monotonic()
+            next_at = sent_at + self.interval_s
             try:
-                async with asyncio.timeout(self.interval_s):
+                async with asyncio.timeout(self._valid_until - sent_at):  # past it we hold nothing anyway
                     renewed = await self.lease.renew(self.token, self.ttl_s)
             except (Unavailable, TimeoutError) as exc:
                 raise_if_cancelled()
@@ -93,7 +99,7 @@ class Heartbeat:
         follower need not wait for the TTL."""
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await stop_tasks([self._task], STOP_TIMEOUT_S, f"lease-heartbeat-{self.token.node_id}")
             self._task = None
         was_ours = not self.lost.is_set()
         self._lose("stopped")
