@@ -12,7 +12,7 @@ from acd.clock import Clock, SystemClock
 from acd.eventlog.base import EventLog, LeaderLease
 from acd.eventlog.errors import LogGap, Unavailable
 from acd.eventlog.heartbeat import Heartbeat
-from acd.eventlog.timing import Backoff, RealSleeper, Sleeper, raise_if_cancelled
+from acd.eventlog.timing import STOP_TIMEOUT_S, Backoff, RealSleeper, Sleeper, raise_if_cancelled, stop_tasks
 from acd.eventlog.types import Entry, FencingToken, LogPosition, follows
 from acd.eventlog.logfields import log_event
 
@@ -75,7 +75,7 @@ class Follower:
         tell: the lease lapses only after its TTL."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks, STOP_TIMEOUT_S, f"eventlog-follower-{self.node_id}")
         self._tasks.clear()
         if self.heartbeat is not None:
             await self.heartbeat.stop(release=release)

@@ -6,9 +6,16 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from typing import Protocol
+import logging
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from acd.clock import FakeClock
+from acd.eventlog.logfields import log_event
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 5.0  # how long a stop waits for its cancelled tasks to end
 
 
 def raise_if_cancelled() -> None:
@@ -18,6 +25,22 @@ def raise_if_cancelled() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError()
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], timeout_s: float, owner: str) -> bool:
+    """Wait (bounded) for cancelled ``tasks`` to end, so a stop never hangs on a task whose
+    cancellation a library swallowed: the ones still running after ``timeout_s`` are named in
+    ``eventlog.stop.tasks_left`` and left behind. True if every task ended."""
+    pending = [t for t in tasks if not t.done()]
+    if not pending:
+        return True
+    done, left = await asyncio.wait(pending, timeout=timeout_s)
+    for task in done:  # retrieved, as gather(return_exceptions=True) did: a stop reports no task's error
+        if not task.cancelled():
+            task.exception()
+    if left:
+        log_event(log, logging.ERROR, "eventlog.stop.tasks_left", owner=owner, tasks=sorted(t.get_name() for t in left))
+    return not left
 
 
 class Sleeper(Protocol):

@@ -24,6 +24,7 @@ from acd.ami import AmiClient, AmiError, AmiLinkLost
 from acd.ami.actions import OriginateRequest, hangup, mix_monitor, originate
 from acd.clock import Clock
 from acd.eventlog import FencingToken
+from acd.eventlog.timing import STOP_TIMEOUT_S, stop_tasks
 from acd.livestate import LiveStore, MemoryLiveStore
 from acd.logs import bind_call, get_logger
 from acd.ports import InteractionRecorder
@@ -269,7 +270,7 @@ class AcdService:
         tasks = list(self._tasks)
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_tasks(tasks, STOP_TIMEOUT_S, f"acd-service-{self.node_id}")
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)

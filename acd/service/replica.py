@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from acd.eventlog import Entry, EventLogError, FencingToken, Follower, LeaderLease, LogGap, Unavailable
 from acd.eventlog.inbox import RedisInbox
-from acd.eventlog.timing import Backoff, raise_if_cancelled
+from acd.eventlog.timing import STOP_TIMEOUT_S, Backoff, raise_if_cancelled, stop_tasks
 from acd.logs import get_logger
 from acd.routing import inputs as ev
 from acd.routing.commands import AnswerClaim, Command, EndWait
@@ -99,7 +99,7 @@ class Replica:
             await self.follower.stop(release=True)
         for task in list(self._tasks.values()):
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await stop_tasks(list(self._tasks.values()), STOP_TIMEOUT_S, f"acd-replica-{self.node_id}")
         self._tasks.clear()
 
     @property
@@ -162,6 +162,7 @@ class Replica:
             while True:
                 try:
                     self._sent = await self.inbox.add(record)
+                    raise_if_cancelled()  # a stop's cancel that redis-py swallowed: else the next get() waits forever
                     backoff.reset()
                     break
                 except Unavailable as exc:
@@ -229,6 +230,7 @@ class Replica:
             records = [record for record, _ in batch]
             try:
                 positions = await self.journal.append_fenced(token, records)
+                raise_if_cancelled()  # (as in _send_outbox: a swallowed cancel must not wait on the queue)
             except EventLogError as exc:
                 raise_if_cancelled()
                 self.refused += 1
