@@ -37,6 +37,7 @@ from acd.routing.core import AcdCore, IllegalTransition, NotInWrapUp  # noqa: F4
 from acd.routing.model import AgentConfig, AgentState, CallEntry, Offer, QueueConfig
 from acd.service.amiedge import AmiEdge
 from acd.service.journal import Journal
+from acd.service.liveconfig import LiveConfig
 from acd.service.replica import Replica, for_this_node
 from acd.service.observers import RecordObserver
 from acd.service.timers import TimerWheel
@@ -87,7 +88,7 @@ class AcdService:
         moh_margin_s: float = 30.0,
         store: LiveStore | None = None,
         node_id: str = "node-1",
-        catalogue: DeskCatalogue | None = None,
+        config: LiveConfig | None = None,
         emit: Callable[[str, dict[str, Any]], None] | None = None,
         journal: Journal | None = None,
     ) -> None:
@@ -102,7 +103,7 @@ class AcdService:
         self.record_calls = record_calls
         self.store: LiveStore = store or MemoryLiveStore(clock)
         self.node_id = node_id
-        self.catalogue = catalogue or DeskCatalogue()
+        self._config = config  # config/desk.yaml's reasons and dispositions, as last (re)loaded
         self.emit = emit or (lambda kind, data: None)  # push to the live stream (HTTP API)
         self.journal = journal or Journal()
         self.core.rona_recover_s = rona_recover_s  # before the first event: the journal starts here
@@ -163,6 +164,11 @@ class AcdService:
         self.observer.push(command)
         for feed in self.feeds:
             feed.event(command.call_id, command.event)
+
+    @property
+    def catalogue(self) -> DeskCatalogue:
+        """config/desk.yaml's reasons and dispositions, as last (re)loaded."""
+        return self._config.desk if self._config is not None else DeskCatalogue()
 
     @property
     def token(self) -> FencingToken | None:
