@@ -3,8 +3,11 @@ service, FastAGI server, AMI client, HTTP, and (in sim mode) the simulated PBX.
 
 Built bottom-up: each resource has one async context (aiohttp cleanup-context style, in
 ``acd.resources`` for the outside ones) entered in order and left in reverse, so a failure at
-start leaves nothing half-running; each takes the parts it needs, already built. The HTTP layer
-gets the use cases (``acd.usecases``, from ``build_use_cases``), never the ``Engine``."""
+start leaves nothing half-running; each takes the parts it needs, already built (constructor-
+injected; what a config reload replaces is read through ``acd.service.liveconfig.LiveConfig``).
+The HTTP layer gets the use cases (``acd.usecases``, from ``build_use_cases``). The ``Engine``
+(``acd.engine``) is made last, a frozen record of the running parts for the CLI, the benches and
+the tests: no part reads it."""
 
 from __future__ import annotations
 
