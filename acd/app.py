@@ -49,6 +49,7 @@ from acd.tasks.rules import load_task_config
 from acd.knowledge.cards import load_cards
 from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
+from acd.telemetry.today import TodayGaugeJob
 from acd.tasks.flowport import StoreTaskPort
 from acd.tasks.popsection import OpenTasksSection
 from acd.service.surveypop import LastSurveySection
@@ -130,13 +131,26 @@ async def _task_runner(b: Basics, store: SqlStore, acd: AcdService) -> AsyncIter
         await runner.stop()
 
 
+def _today_gauges(b: Basics, store: SqlStore, core: AcdCore) -> TodayGaugeJob:
+    """Prometheus' "today" figures from the store (acd.telemetry.today), with the queues' thresholds
+    and the time zone read at each run (a config reload applies)."""
+    from acd.reports.compute import QueueThresholds
+
+    def thresholds() -> dict[str, QueueThresholds]:
+        return {n: QueueThresholds(q.service_level_s, q.short_abandon_s) for n, q in core.queues.items()}
+
+    return TodayGaugeJob(store, b.telemetry, b.clock, thresholds, lambda: b.settings.engine.time_zone)
+
+
 @contextlib.asynccontextmanager
-async def _periodic_jobs(b: Basics, store: SqlStore) -> AsyncIterator[QualityMetrics]:
-    """The store's periodic jobs: retention, and the FCR gauge (CSAT and FCR on Prometheus)."""
+async def _periodic_jobs(b: Basics, store: SqlStore, core: AcdCore) -> AsyncIterator[QualityMetrics]:
+    """The store's periodic jobs: retention, the FCR gauge (CSAT and FCR on Prometheus), and the
+    "today" gauges from the store (so they survive a restart)."""
     settings, clock = b.settings, b.clock
     quality = QualityMetrics(b.telemetry)
     c = settings.customers
-    jobs = (RetentionJob(store, settings, clock), FcrGaugeJob(store, quality, clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min))
+    jobs = (RetentionJob(store, settings, clock), FcrGaugeJob(store, quality, clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min),
+            _today_gauges(b, store, core))
     for job in jobs:
         job.start()
     try:
@@ -257,7 +271,8 @@ def build_core(settings: Settings, clock: Clock, telemetry: Telemetry) -> tuple[
 async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Clock | None = None) -> AsyncIterator[Engine]:
     """Build the engine bottom-up, each resource in its own context entered in order; yield the
     running engine (a frozen record of its parts); leave the contexts in reverse order."""
-    clock_, telemetry = clock or SystemClock(), Telemetry(day_tz=settings.engine.time_zone)
+    clock_ = clock or SystemClock()  # one clock: "today" on /metrics is the day of the engine's clock
+    telemetry = Telemetry(clock=clock_, day_tz=settings.engine.time_zone)
     core, calllog, live = build_core(settings, clock_, telemetry)
     if settings.flows.fallback_queue not in core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
@@ -287,7 +302,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         desk.sections += [CardsSection(live, calllog), OpenTasksSection(saved.store), LastSurveySection(saved.store)]
         reconciler = await stack.enter_async_context(_acd_service(acd, ami, ivr, calllog, saved, agi))
         tasks = await stack.enter_async_context(_task_runner(b, saved.store, acd))
-        quality = await stack.enter_async_context(_periodic_jobs(b, saved.store))
+        quality = await stack.enter_async_context(_periodic_jobs(b, saved.store, acd.core))
         flows = await stack.enter_async_context(_flows(b, ivr, acd, ami, saved.store, calllog, sessions, quality))
         users = await _load_users(settings, acd.core, pbx)
         reload = ConfigReload(Path(settings.config_dir), acd, live, users)
@@ -321,8 +336,8 @@ def _demo_summary(engine: Engine, seconds: float) -> str:
 
     demo, pbx, calllog, core = engine.demo, engine.pbx, engine.calllog, engine.core
     assert demo is not None and pbx is not None  # a demo engine runs on the simulated PBX
-    booked = sum(1 for out in pbx.outcomes
-                 if any("callback" in str(e.get("kind")) or e.get("outcome") == "callback" for e in calllog.timeline(out.uniqueid)))
+    booked = frozenset(out.uniqueid for out in pbx.outcomes
+                       if any(e["kind"] == "callback_requested" for e in calllog.timeline(out.uniqueid)))
     days = {name: engine.telemetry.queue_today(name) for name in core.queues}
     return summary_table(demo, days, booked, seconds)
 
