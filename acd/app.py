@@ -213,15 +213,10 @@ def build_use_cases(b: Basics, acd: AcdService, desk: AgentDesk, saved: Customer
     )
 
 
-async def _load_users(settings: Settings, core: AcdCore, pbx: SimPbx | None) -> Users:
-    """config/users.yaml; demo tokens are refused against a real PBX."""
+async def _load_users(settings: Settings, core: AcdCore) -> Users:
+    """config/users.yaml, validated before anything reaches the PBX; demo tokens are refused
+    against a real PBX."""
     users = load_users(Path(settings.config_dir) / "users.yaml", set(core.agents))
-    if pbx is not None:  # the simulated PBX answers supervisors' phones (listen / whisper / barge)
-        from acd.sim import AgentBehaviour
-
-        for entry in users.entries.values():
-            if entry.endpoint:
-                pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
     demo_users = await asyncio.to_thread(users.with_demo_tokens)
     if demo_users:  # public tokens: fine for the demo, never against a real PBX
         refusal = demo_tokens_refusal(settings.pbx.mode, demo_users, users.path)
@@ -230,6 +225,17 @@ async def _load_users(settings: Settings, core: AcdCore, pbx: SimPbx | None) -> 
             raise ConfigError([refusal])
         log.warn_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
     return users
+
+
+def _answer_supervisor_phones(users: Users, pbx: SimPbx | None) -> None:
+    """The simulated PBX answers supervisors' phones (listen / whisper / barge)."""
+    if pbx is None:
+        return
+    from acd.sim import AgentBehaviour
+
+    for entry in users.entries.values():
+        if entry.endpoint:
+            pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
 
 
 @contextlib.asynccontextmanager
@@ -276,12 +282,14 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
     core, calllog, live = build_core(settings, clock_, telemetry)
     if settings.flows.fallback_queue not in core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
+    users = await _load_users(settings, core)  # every file checked before AMI, FastAGI or an agent is touched
     b = Basics(settings, clock_, telemetry, EventFanout(), live)
     sessions = AgiSessions()
     rng = random.Random(settings.demo.seed)  # the simulated agents', then the demo callers'
     async with contextlib.AsyncExitStack() as stack:
         agi = await stack.enter_async_context(agi_server(settings, telemetry, sessions))
         pbx = await stack.enter_async_context(sim_pbx(settings, core, agi, clock_, rng))
+        _answer_supervisor_phones(users, pbx)
         demo = await stack.enter_async_context(demo_traffic(settings, pbx, rng)) if with_demo and pbx is not None else None
         ami = await stack.enter_async_context(ami_client(settings, pbx))
         monitor = redis_outage_monitor(telemetry)
@@ -304,7 +312,6 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         tasks = await stack.enter_async_context(_task_runner(b, saved.store, acd))
         quality = await stack.enter_async_context(_periodic_jobs(b, saved.store, acd.core))
         flows = await stack.enter_async_context(_flows(b, ivr, acd, ami, saved.store, calllog, sessions, quality))
-        users = await _load_users(settings, acd.core, pbx)
         reload = ConfigReload(Path(settings.config_dir), acd, live, users)
         cases = build_use_cases(b, acd, desk, saved, calllog, ami, flows.registry if flows else None, reload)
         http = await stack.enter_async_context(_http(b, cases, users, acd, calllog))
