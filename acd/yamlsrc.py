@@ -119,7 +119,7 @@ def _load(loader: Any, file: str) -> Any:
 # What the pure-Python reader refuses (``yaml.reader.Reader.NON_PRINTABLE``).
 _NOT_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 # Where libyaml reads differently from the pure-Python loader (found by feeding both the same
-# texts, ``tests/test_yamlsrc_libyaml.py``): tabs, byte-order marks and Unicode line breaks,
+# texts, ``tests/test_yaml_libyaml.py``): tabs, byte-order marks and Unicode line breaks,
 # ``?`` (complex keys; ``?`` after a plain scalar in ``[...]``/``{...}``), tags, directives, and a
 # comment right after a block scalar's ``|``/``>``. Such text is read by the pure-Python loader.
 _LIBYAML_DIFFERS = re.compile(r"[\t\ufeff\x85\u2028\u2029?!]|^%|[|>][-+0-9]*#", re.MULTILINE)

@@ -7,7 +7,7 @@ are ``steps: {additionalProperties: <step schema>}`` and nothing else at the top
 it checks the document without its steps and then each step on its own, remembering what it
 found per step name and content. What a step's check finds depends on nothing but the two, so
 the findings are the ones a check of the whole document gives (``tests/flows`` and
-``tests/test_schemacheck.py`` compare them). Any other schema is checked whole.
+``tests/flows/test_schemacheck.py`` compare them). Any other schema is checked whole.
 
 A finding is ``(path, message, typo)``: where in the document (keys and indices), what is wrong,
 and for an unknown field the ``(path of its mapping, known field names)`` the compiler uses to
@@ -40,14 +40,14 @@ _STEPS_KEYWORDS = frozenset({"type", "minProperties", "maxProperties", "property
 class SchemaChecker:
     """One schema's validators (built once) and the findings of the steps seen lately."""
 
-    def __init__(self, schema: Mapping[str, Any], describe: Describe) -> None:
+    def __init__(self, schema: Mapping[str, Any], describe: Describe, *, by_step: bool = True) -> None:
         self.schema = schema
         self._describe = describe
         self._whole = jsonschema.Draft202012Validator(schema)
         self._without_steps: jsonschema.protocols.Validator | None = None
         self._one_step: jsonschema.protocols.Validator | None = None
         self._steps: OrderedDict[Hashable, list[Finding]] = OrderedDict()
-        split = _split_at_steps(schema)
+        split = _split_at_steps(schema) if by_step else None
         if split is not None:
             self._without_steps = jsonschema.Draft202012Validator(split[0])
             self._one_step = jsonschema.Draft202012Validator(split[1])
@@ -120,8 +120,8 @@ _CHECKERS: OrderedDict[tuple[int, str | None], SchemaChecker] = OrderedDict()
 
 def checker_for(schema: Mapping[str, Any], describe: Describe, *, defs_ref: str | None = None) -> SchemaChecker:
     """The checker of ``schema`` (of its ``$defs`` entry ``defs_ref``), built on first use. A
-    schema is known by identity: ``load_schema`` hands out the same dict while the file is
-    unchanged, and a schema must not be changed once it is in use."""
+    schema is known by identity (``load_schema`` hands out the same dict for the same file), so
+    a schema must not be changed once it is in use."""
     key = (id(schema), defs_ref)
     checker = _CHECKERS.get(key)
     if checker is None or checker.schema is not schema:
