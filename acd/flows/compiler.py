@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
@@ -270,7 +270,7 @@ def _node_at(doc: Any, path: Sequence[Any]) -> Any:
     return node
 
 
-def _read_typo_as_meant(node: Any, properties: Mapping[str, Any]) -> None:
+def _read_typo_as_meant(node: Any, properties: Collection[str]) -> None:
     """A mistyped key (``nxt:``) is read as the one it is close to (``next``) for the rest of
     the checks, so one typo is reported once and not as a cascade of unreachable steps. The
     flow is refused all the same: the typo itself stays a problem."""

@@ -79,7 +79,9 @@ def _split_at_steps(schema: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str
     """(the schema without the check of each step, a schema checking ``{"steps": {name: step}}``
     as the whole schema checks that step), or None when the schema has another shape."""
     props = schema.get("properties")
-    steps = props.get("steps") if isinstance(props, dict) else None
+    if not isinstance(props, dict):
+        return None
+    steps = props.get("steps")
     if not isinstance(steps, dict) or not set(schema) <= _ROOT_KEYWORDS or not set(steps) <= _STEPS_KEYWORDS:
         return None
     each = steps.get("additionalProperties")
