@@ -49,8 +49,9 @@ from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
 from acd.tasks.flowport import StoreTaskPort
 from acd.tasks.popsection import OpenTasksSection
+from acd.service.surveypop import LastSurveySection
 from acd.telemetry.quality import QualityMetrics
-from acd.tasks.service import TaskRunner
+from acd.tasks.service import TaskRunner, task_audience
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
 from acd.http.ops import add_ops
@@ -298,7 +299,7 @@ async def _http(engine: Engine) -> AsyncIterator[int]:
         log.warn_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
     bus = EventBus()
     engine.bus = bus
-    engine.listeners.append(lambda kind, data: bus.publish(kind, data))
+    engine.listeners.append(lambda kind, data: bus.publish(kind, data, agents=task_audience(engine.core, kind, data)))
     engine.calllog.observers.append(QueueFeed(engine))  # queue events: callers joining and leaving
     add_api(app, engine, engine.users, bus)
     add_ops(app, engine)
@@ -428,7 +429,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         if engine.lease is not None and engine.inbox is not None:
             engine.acd.share_log(Replica(engine.acd, engine.journal, engine.lease, engine.inbox, ttl_s=settings.live_state.lease_ttl_s))  # type: ignore[arg-type]
         engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
-        engine.desk.sections += [CardsSection(engine), OpenTasksSection(engine)]
+        engine.desk.sections += [CardsSection(engine), OpenTasksSection(engine), LastSurveySection(engine)]
         ivr.acd = engine.acd
         await stack.enter_async_context(_acd_service(engine))
         await stack.enter_async_context(_task_runner(engine))

@@ -21,8 +21,8 @@ import logging
 import re
 import sys
 import time
-from typing import Any
-from collections.abc import Iterator
+from typing import Any, TextIO
+from collections.abc import Iterator, MutableMapping
 
 from acd.secrets import MASK, Secret
 
@@ -49,7 +49,7 @@ def bind_call(call_id: str | None) -> Iterator[None]:
         call_id_var.reset(token)
 
 
-class EventLogger(logging.LoggerAdapter):
+class EventLogger(logging.LoggerAdapter[logging.Logger]):
     def event(self, name: str, level: int = logging.INFO, /, **fields: Any) -> None:
         if self.logger.isEnabledFor(level):
             self.logger.log(level, name, extra={"acd_fields": fields}, stacklevel=2)
@@ -60,7 +60,7 @@ class EventLogger(logging.LoggerAdapter):
     def error_event(self, name: str, /, **fields: Any) -> None:
         self.event(name, logging.ERROR, **fields)
 
-    def process(self, msg, kwargs):
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         return msg, kwargs
 
 
@@ -169,10 +169,10 @@ class CliFormatter(logging.Formatter):
         return line
 
 
-class _CliHandler(logging.StreamHandler):
+class _CliHandler(logging.StreamHandler[TextIO]):
     """Writes to the standard error of the moment (a test or a caller may have swapped it)."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream or sys.stderr)
         self._fixed = stream is not None
 
@@ -182,7 +182,7 @@ class _CliHandler(logging.StreamHandler):
         super().emit(record)
 
 
-def configure_cli(stream=None) -> None:
+def configure_cli(stream: TextIO | None = None) -> None:
     """For the ``acd`` tools: warnings and errors as readable lines on standard error, unless
     the command configures logging itself (``serve``, ``demo`` call ``configure``)."""
     root = logging.getLogger()
@@ -195,7 +195,7 @@ def configure_cli(stream=None) -> None:
     root.setLevel(logging.WARNING)
 
 
-def configure(level: str = "INFO", fmt: str = "text", stream=None) -> None:
+def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
     root = logging.getLogger()

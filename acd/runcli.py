@@ -8,10 +8,10 @@ import dataclasses
 import sys
 
 from acd import logs
-from acd.settings import ConfigError, load_settings
+from acd.settings import ConfigError, Settings, load_settings
 
 
-def _settings(args: argparse.Namespace, **overrides):
+def _settings(args: argparse.Namespace, **overrides: dict[str, object]) -> Settings:
     settings = load_settings(args.config)
     for section, values in overrides.items():
         settings = dataclasses.replace(settings, **{section: dataclasses.replace(getattr(settings, section), **values)})
@@ -23,7 +23,7 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
     from acd.app import serve_forever
 
     try:
-        overrides = {}
+        overrides: dict[str, dict[str, object]] = {}
         if demo:
             overrides["pbx"] = {"mode": "sim"}
         if args.port is not None:
@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, demo, help_text in (
         ("serve", False, "run the engine against the PBX in config (pbx.mode: asterisk or sim)"),
         ("demo", True, "run the engine on embedded defaults against the simulated PBX with demo calls and the wallboard"),

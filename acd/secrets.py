@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from typing import NoReturn
 
 MASK = "***"
 
@@ -43,7 +44,7 @@ class Secret:
     def __hash__(self) -> int:  # never the value's hash: it could be brute-forced
         return id(self)
 
-    def __reduce__(self):  # refuse to be pickled into a spool or a cache
+    def __reduce__(self) -> NoReturn:  # refuse to be pickled into a spool or a cache
         raise TypeError("a Secret is never serialised")
 
 

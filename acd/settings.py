@@ -18,12 +18,17 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from collections.abc import Mapping
 
 import yaml
 
 from acd.yamlsrc import Location, SrcDict, YamlError, load_yaml, where
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+D = TypeVar("D", bound="DataclassInstance")  # a settings section: a dataclass
 
 
 class ConfigError(ValueError):
@@ -256,7 +261,7 @@ def _convert(tp: Any, value: Any, key: str, loc: Location, problems: list[str]) 
     return value
 
 
-def _build(cls: type, node: Mapping[str, Any], path: str, loc: Location, problems: list[str]) -> Any:
+def _build(cls: type[D], node: Mapping[str, Any], path: str, loc: Location, problems: list[str]) -> D:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in node:
@@ -272,7 +277,7 @@ def _build(cls: type, node: Mapping[str, Any], path: str, loc: Location, problem
     return cls(**kwargs)
 
 
-def build_section(cls: type, node: Any, path: str, file: str) -> Any:
+def build_section(cls: type[D], node: Any, path: str, file: str) -> D:
     """Build the dataclass ``cls`` from a YAML mapping (from ``acd.yamlsrc``), refusing unknown,
     missing or mistyped keys with file, line and key named. Used for every settings file."""
     problems: list[str] = []

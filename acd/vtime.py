@@ -73,7 +73,7 @@ class VirtualClock:
         return self.loop.time()
 
 
-class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
+class _JumpingSelector(selectors.DefaultSelector):
     """The real selector, asked first without blocking; when the loop would block, the virtual
     clock jumps to the next timer instead (see the module's rule)."""
 
@@ -125,7 +125,7 @@ class _TrackedSocketTransport(selector_events._SelectorSocketTransport):  # type
         super()._call_connection_lost(exc)
 
 
-class VirtualTimeLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-type]
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """An event loop on virtual time (see the module docstring for when time jumps)."""
 
     def __init__(self, *, start: float = 0.0, epoch: float = DEFAULT_EPOCH, settle_s: float = DEFAULT_SETTLE_S,

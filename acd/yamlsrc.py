@@ -25,14 +25,14 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-class SrcDict(dict):
+class SrcDict(dict[Any, Any]):
     """A dict that knows the location of itself and of each of its keys."""
 
     loc: Location
     key_locs: dict[Any, Location]
 
 
-class SrcList(list):
+class SrcList(list[Any]):
     loc: Location
     item_locs: list[Location]
 

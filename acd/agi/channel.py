@@ -181,14 +181,14 @@ class AgiChannel:
                     raise AgiProtocolError("a second environment block")
                 self._frames.append(decoded)
 
-    def take_early_frames(self, frames: list) -> None:
+    def take_early_frames(self, frames: list[AgiEnvironment | Reply | Hangup]) -> None:
         """Frames read together with the environment block (the server hands them over)."""
         for frame in frames:
             if isinstance(frame, AgiEnvironment):
                 raise AgiProtocolError("a second environment block")
             self._frames.append(frame)
 
-    def _absorb_hangups(self, frames: list) -> None:
+    def _absorb_hangups(self, frames: list[AgiEnvironment | Reply | Hangup]) -> None:
         if any(isinstance(f, Hangup) for f in frames):
             self._mark_hangup("HANGUP")
 

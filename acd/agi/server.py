@@ -99,7 +99,8 @@ class FastAgiServer:
         """The bound port (the real one when 0 was asked for)."""
         if self._server is None or not self._server.sockets:
             return self._requested_port
-        return self._server.sockets[0].getsockname()[1]
+        port: int = self._server.sockets[0].getsockname()[1]  # an (host, port, ...) tuple; untyped in typeshed
+        return port
 
     @property
     def active_sessions(self) -> int:
@@ -209,7 +210,7 @@ class FastAgiServer:
         finally:
             writer.close()  # always ours to close
 
-    async def _run(self, env: AgiEnvironment, early: list, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+    async def _run(self, env: AgiEnvironment, early: list[AgiEnvironment | Reply | Hangup], reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    decoder: AgiEngineDecoder, peer: str) -> None:
         channel = AgiChannel(env, reader, writer, decoder, command_timeout=self.command_timeout, on_command=self._count_command)
         started = time.monotonic()

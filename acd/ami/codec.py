@@ -18,6 +18,7 @@ same ``feed`` are kept for ``take_carried()``, and the next ``feed`` goes on nor
 from __future__ import annotations
 
 import re
+from typing import overload
 
 from collections.abc import Iterable
 
@@ -57,13 +58,19 @@ class EventHeaders(Headers):
         h._index = None
         return h
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> list[tuple[str, str]]:
         if name == "_pairs":  # the slot is empty until the first use that needs every header
             pairs = _PAIR.findall(self._text)
             self._pairs = pairs
             return pairs
         raise AttributeError(name)
 
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
+    @overload
+    def get(self, key: str, default: str | None) -> str | None: ...
     def get(self, key: str, default: str | None = None) -> str | None:
         if self._index is None:
             text = self._text

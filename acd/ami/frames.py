@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator
+from typing import overload
 
 
 class Headers:
@@ -33,6 +34,12 @@ class Headers:
             self._index = index
         return index
 
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
+    @overload
+    def get(self, key: str, default: str | None) -> str | None: ...
     def get(self, key: str, default: str | None = None) -> str | None:
         return self._lookup().get(key.lower(), default)
 
@@ -110,6 +117,10 @@ class Response:
     def message(self) -> str | None:
         return self.headers.get("Message")
 
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.headers.get(key, default)
 
@@ -127,6 +138,10 @@ class Event:
     def action_id(self) -> str | None:
         return self.headers.get("ActionID")
 
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.headers.get(key, default)
 
@@ -152,6 +167,10 @@ class Action:
     def action_id(self) -> str | None:
         return self.headers.get("ActionID")
 
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.headers.get(key, default)
 

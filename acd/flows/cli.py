@@ -8,15 +8,20 @@ import asyncio
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from acd import events as rec
+from acd.clihelp import Subparsers, usage_handler
 from acd.clock import FakeClock, SystemClock
 from acd.flows.compiler import Problem
 from acd.flows.model import CompiledFlow
 from acd.flows.registry import FlowRegistry, FlowSet
+
+if TYPE_CHECKING:
+    from acd.flows.interpreter import FlowPorts
+    from acd.flows.memory import ChannelEvent, MemoryCallbacks, ScriptedQueue
 
 DEFAULT_DIR = "ivr_flows"
 
@@ -44,7 +49,7 @@ def _registry(args: argparse.Namespace, directory: str | Path | None = None) -> 
                         default_flow=default_flow, catalogue=catalogue)
 
 
-def _print_problems(problems: Sequence[Problem], out) -> None:
+def _print_problems(problems: Sequence[Problem], out: TextIO) -> None:
     for p in problems:
         print(str(p), file=out)
 
@@ -178,7 +183,8 @@ def _load_fixtures(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def _build_ports(fixtures: dict[str, Any], queue_outcomes: Sequence[str] | None, printer) -> tuple[Any, Any]:
+def _build_ports(fixtures: dict[str, Any], queue_outcomes: Sequence[str] | None,
+                 printer: Callable[[rec.CallEvent], None]) -> tuple[FlowPorts, tuple[ScriptedQueue, MemoryCallbacks]]:
     from acd.flows.httpport import AiohttpPort
     from acd.flows.interpreter import FlowPorts
     from acd.flows.memory import ListRecorder, MemoryCallbacks, MemoryDirectory, MemoryVerification, ScriptedQueue, StubHttp
@@ -203,7 +209,7 @@ def _build_ports(fixtures: dict[str, Any], queue_outcomes: Sequence[str] | None,
     http = StubHttp(http_routes) if http_routes or fixtures.get("offline", True) else AiohttpPort()
 
     class PrintingRecorder(ListRecorder):
-        def event(self, call_id: str, event) -> None:
+        def event(self, call_id: str, event: rec.CallEvent) -> None:
             super().event(call_id, event)
             printer(event)
 
@@ -250,7 +256,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"acd flows run: {exc}", file=sys.stderr)
         return 2
 
-    def show_channel(ev) -> None:
+    def show_channel(ev: ChannelEvent) -> None:
         icon = {"play": "play ", "key": "key  ", "wait": "wait ", "say_number": "say# ", "say_digits": "sayd ",
                 "say_date": "sayD ", "set": "set  ", "exec": "exec ", "hangup": "hang ", "answer": "answ "}.get(ev.kind, ev.kind)
         detail = ev.detail
@@ -295,10 +301,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- registration
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser("flows", help="IVR flows: validate, graph, run offline",
                               description="Tools for IVR flow files (ivr_flows/*.yaml).")
-    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(handler=usage_handler(p))
     sub = p.add_subparsers(dest="flows_command", metavar="ACTION")
 
     v = sub.add_parser("validate", help="check flow files; lists every problem with file:line:column",

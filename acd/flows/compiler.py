@@ -22,9 +22,9 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
+from types import EllipsisType, MappingProxyType
 from typing import Any
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
@@ -134,7 +134,8 @@ def default_schema_path() -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _load_schema(path: str) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return schema
 
 
 def load_schema(path: str | Path | None = None) -> dict[str, Any]:
@@ -204,7 +205,8 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         known = ", ".join(sorted(properties))
         return f"unknown field {', '.join(map(repr, extra))}" + (f" (expected one of: {known})" if known else "")
     if v == "required":
-        return err.message.replace("is a required property", "is missing")
+        message: str = err.message
+        return message.replace("is a required property", "is missing")
     if v in ("anyOf", "oneOf") and err.context:
         kinds = {c.validator for c in err.context}
         if kinds <= {"type", "const", "pattern", "minLength", "minItems"}:
@@ -341,8 +343,9 @@ class _Ctx:
     timezone: str = "UTC"
     languages: set[str] = field(default_factory=set)
 
-    def err(self, loc: Location, message: str, step: str | None = ...) -> None:  # type: ignore[assignment]
-        self.problems.append(Problem(loc, message, self.step if step is ... else step))
+    def err(self, loc: Location, message: str, step: str | None | EllipsisType = ...) -> None:
+        """Record a problem; ``step`` defaults (``...``) to the step being compiled, ``None`` for none."""
+        self.problems.append(Problem(loc, message, self.step if isinstance(step, EllipsisType) else step))
 
     def use(self, names: Iterable[str], loc: Location) -> None:
         if self.step is not None:
@@ -432,7 +435,7 @@ def build_schedule(name: str, node: SrcDict, ctx: _Ctx, default_tz: str) -> Sche
         tz = "UTC"
     week: list[tuple[TimeRange, ...] | None] = [None] * 7
     hours = node.get("hours") or {}
-    default = ()
+    default: tuple[TimeRange, ...] = ()
     for key, value in hours.items():
         ranges = _parse_hours(value, _loc(hours, key, ctx), ctx)
         if key == "default":
@@ -529,7 +532,7 @@ def _digit_spec(node: SrcDict, ctx: _Ctx, *, secret: bool = False, defaults: Map
     )
 
 
-def _pairs(node: Any, ctx: _Ctx, fn) -> tuple[tuple[str, Any], ...]:
+def _pairs(node: Any, ctx: _Ctx, fn: Callable[[Any, Location], TextTemplate | None]) -> tuple[tuple[str, TextTemplate], ...]:
     if not node:
         return ()
     out = []
@@ -550,6 +553,14 @@ def _json_template(value: Any, loc: Location, ctx: _Ctx) -> Any:
     return value
 
 
+def _mapping(node: SrcDict | None, action: str) -> SrcDict:
+    """The action's mapping. Not one: a TypeError, which the compiler turns into the schema's
+    problems (the schema requires a mapping for this action, so it has already said why)."""
+    if node is None:
+        raise TypeError(f"{action}: a mapping is required")
+    return node
+
+
 def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_name: str) -> Any:
     loc = _loc(step_node, action, ctx)
     node = value if isinstance(value, SrcDict) else None
@@ -558,6 +569,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
             return PlayParams(ctx.prompt(node.get("prompt"), _loc(node, "prompt", ctx)), bool(node.get("interruptible", False)))
         return PlayParams(ctx.prompt(value, loc))
     if action == "menu":
+        node = _mapping(node, action)
         options = tuple(k for k in (step_node.get("on") or {}) if len(k) == 1 and k in "0123456789*#")
         if not options:
             ctx.err(loc, "a menu needs at least one option: route keys under on:, e.g. on: {\"1\": balance}")
@@ -572,6 +584,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
             interruptible=bool(node.get("interruptible", True)),
         )
     if action == "collect":
+        node = _mapping(node, action)
         return CollectParams(into=str(node["into"]), digits=_digit_spec(node, ctx))
     if action == "set":
         assignments = []
@@ -603,15 +616,18 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
         number = ctx.text(node["number"], _loc(node, "number", ctx)) if node is not None and "number" in node else None
         return LookupParams(number)
     if action == "identify":
+        node = _mapping(node, action)
         account = ctx.text(node["account"], _loc(node, "account", ctx))
         return IdentifyParams(account) if account else None
     if action == "collect_account":
+        node = _mapping(node, action)
         return CollectAccountParams(
             into=str(node.get("into", "account_number")),
             digits=_digit_spec(node, ctx, defaults={"min_digits": 6, "max_digits": 12}),
             not_found_prompt=ctx.prompt(node.get("not_found_prompt"), _loc(node, "not_found_prompt", ctx)),
         )
     if action in ("verify_pin", "verify_date"):
+        node = _mapping(node, action)
         is_date = action == "verify_date"
         fmt = str(node.get("format", "DDMMYYYY"))
         defaults = {"min_digits": len(fmt), "max_digits": len(fmt)} if is_date else {"min_digits": 4, "max_digits": 8}
@@ -624,6 +640,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
             date_kind=str(node.get("kind", "dob")), date_format=fmt,
         )
     if action == "http":
+        node = _mapping(node, action)
         if "json" in node and "body" in node:
             ctx.err(_loc(node, "body", ctx), "give either json: or body:, not both")
         save = []
@@ -650,8 +667,8 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
         )
     if action == "queue":
         if node is None:
-            name = ctx.text(value, loc)
-            return QueueParams(queue=name) if name else None
+            queue_name = ctx.text(value, loc)
+            return QueueParams(queue=queue_name) if queue_name else None
         skills = []
         for skill, spec in (node.get("skills") or {}).items():
             sloc = _loc(node["skills"], skill, ctx)
@@ -697,6 +714,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
         mailbox = ctx.text(node["mailbox"], _loc(node, "mailbox", ctx))
         return VoicemailParams(mailbox=mailbox, prompt=ctx.prompt(node.get("prompt"), _loc(node, "prompt", ctx))) if mailbox else None
     if action == "callback":
+        node = _mapping(node, action)
         ask = node.get("ask_number")
         return CallbackParams(
             queue=ctx.text(node["queue"], _loc(node, "queue", ctx)) or parse_text("general"),
@@ -706,7 +724,7 @@ def _build_params(action: str, value: Any, step_node: SrcDict, ctx: _Ctx, flow_n
             note=ctx.text(node["note"], _loc(node, "note", ctx)) if "note" in node else None,
         )
     if action == "task":
-        assert node is not None  # the schema requires a mapping
+        node = _mapping(node, action)
         texts = {k: ctx.text(node[k], _loc(node, k, ctx)) if k in node else None
                  for k in ("title", "queue", "agent", "due", "note", "number")}
         if texts["queue"] is not None and texts["agent"] is not None:

@@ -708,7 +708,8 @@ def _int(v: Any) -> int:
 
 def _number(v: Any) -> int | float:
     if _is_num(v):
-        return v
+        number: int | float = v
+        return number
     if isinstance(v, str) and re.fullmatch(r"\s*[-+]?\d{1,16}(\.\d{1,16})?\s*", v):
         f = float(v)
         return int(f) if "." not in v else f
@@ -740,11 +741,10 @@ def _empty(v: Any) -> bool:
 
 
 def _substr(s: Any, start: Any, length: Any = None) -> str:
-    s = _text(s, "substr")
-    start = _int(start)
+    text, first = _text(s, "substr"), _int(start)
     if length is None:
-        return s[start:]
-    return s[start:start + max(0, _int(length))]
+        return text[first:]
+    return text[first:first + max(0, _int(length))]
 
 
 def _matches(s: Any, pattern: Any) -> bool:
@@ -796,10 +796,10 @@ def _default(ev: _Evaluator, node: Call, d: int) -> Any:
 
 
 def _replace(s: Any, old: Any, new: Any) -> str:
-    s, old, new = _text(s, "replace"), _text(old, "replace"), _text(new, "replace")
-    if not old:
+    text, old_text, new_text = _text(s, "replace"), _text(old, "replace"), _text(new, "replace")
+    if not old_text:
         raise ExprEvalError("replace(): nothing to replace")
-    return s.replace(old, new)
+    return text.replace(old_text, new_text)
 
 
 FUNCTIONS: dict[str, FuncSpec] = {

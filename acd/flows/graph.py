@@ -5,7 +5,28 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from acd.flows.model import INPUT_ACTIONS, TERMINAL_OUTCOMES, CompiledFlow, Step, step_edges
+from acd.flows.model import (
+    INPUT_ACTIONS,
+    TERMINAL_OUTCOMES,
+    BranchParams,
+    CallbackParams,
+    CollectAccountParams,
+    CollectParams,
+    CompiledFlow,
+    HttpParams,
+    LanguageParams,
+    MenuParams,
+    PlayParams,
+    QueueParams,
+    ReturnParams,
+    ScheduleParams,
+    SetParams,
+    Step,
+    SubflowParams,
+    TransferParams,
+    VoicemailParams,
+    step_edges,
+)
 
 _SHAPES = {"menu": "box3d", "collect": "box3d", "collect_account": "box3d", "verify_pin": "box3d", "verify_date": "box3d",
            "branch": "diamond", "schedule": "diamond", "lookup_caller": "diamond", "hangup": "doublecircle",
@@ -14,35 +35,36 @@ _SHAPES = {"menu": "box3d", "collect": "box3d", "collect_account": "box3d", "ver
 
 def _detail(step: Step) -> str:
     p = step.params
-    a = step.action
-    if a == "play":
+    if isinstance(p, PlayParams):
         return " / ".join(pr.source for pr in p.prompts)
-    if a == "menu":
+    if isinstance(p, MenuParams):
         return " / ".join(pr.source for pr in p.prompt)
-    if a in ("collect", "collect_account"):
+    if isinstance(p, (CollectParams, CollectAccountParams)):
         return f"-> {p.into}" + (" (secret)" if p.digits.secret else "")
-    if a == "set":
+    if isinstance(p, SetParams):
         return ", ".join(f"{n} = {e.text}" for n, e in p.assignments)
-    if a == "branch":
+    if isinstance(p, BranchParams):
         return " | ".join(c.condition.text for c in p.cases)
-    if a == "schedule":
+    if isinstance(p, ScheduleParams):
         return p.schedule.name
-    if a == "http":
+    if isinstance(p, HttpParams):
         return f"{p.method} {p.url.source}"
-    if a == "queue":
+    if isinstance(p, QueueParams):
         skills = ", ".join(s.skill.source for s in p.skills)
         return p.queue.source + (f" [{skills}]" if skills else "")
-    if a == "transfer":
-        return p.number.source if p.number else f"{p.context.source},{p.exten.source},{p.priority.source}"
-    if a == "voicemail":
+    if isinstance(p, TransferParams):
+        if p.number:
+            return p.number.source
+        return ",".join(t.source if t else "" for t in (p.context, p.exten, p.priority))
+    if isinstance(p, VoicemailParams):
         return p.mailbox.source
-    if a == "callback":
+    if isinstance(p, CallbackParams):
         return p.queue.source
-    if a == "subflow":
+    if isinstance(p, SubflowParams):
         return p.flow
-    if a == "language":
+    if isinstance(p, LanguageParams):
         return p.language.source
-    if a == "return":
+    if isinstance(p, ReturnParams):
         return p.outcome
     return ""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 
@@ -30,7 +31,7 @@ class AiohttpPort:
 
     async def request(self, request: HttpRequest) -> HttpResponse:
         session = self._get_session()
-        kwargs: dict = {"headers": dict(request.headers), "allow_redirects": False}
+        kwargs: dict[str, Any] = {"headers": dict(request.headers), "allow_redirects": False}
         if request.json is not None:
             kwargs["json"] = request.json
         elif request.body is not None:

@@ -23,7 +23,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from acd import events
 from acd.agi.errors import AgiError, AgiHangup
@@ -31,9 +31,29 @@ from acd.clock import Clock
 from acd.flows.digits import DTMF, check_digits, currency_parts, date_epoch, parse_date_digits
 from acd.flows.expr import ExprError, ExprEvalError, Scope, truthy
 from acd.flows.model import (
+    BranchParams,
+    CallbackParams,
+    CollectAccountParams,
+    CollectParams,
     CompiledFlow,
     DigitSpec,
+    HangupParams,
+    HttpParams,
+    IdentifyParams,
+    LanguageParams,
+    LookupParams,
+    MenuParams,
+    PlayParams,
+    QueueParams,
+    ReturnParams,
+    ScheduleParams,
+    SetParams,
     Step,
+    SubflowParams,
+    TaskParams,
+    TransferParams,
+    VerifyParams,
+    VoicemailParams,
     thaw,
 )
 from acd.flows.ports_extra import (
@@ -420,7 +440,7 @@ class FlowInterpreter:
         first = True
         while True:
             if pending:
-                d: str | None = pending.pop(0)
+                d = pending.pop(0)
             else:
                 timeout = spec.first_digit_timeout_s if first else spec.inter_digit_timeout_s
                 d = await channel.wait_for_digit(int(timeout * 1000))
@@ -497,10 +517,11 @@ class FlowInterpreter:
     # ------------------------------------------------------------------ actions
     async def _execute(self, step: Step, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
                        channel: CallChannel, inputs: dict[str, Any]) -> str | _End | _Return:
-        handler = getattr(self, f"_do_{step.action}")
+        handler: Callable[..., Awaitable[str | _End | _Return]] = getattr(self, f"_do_{step.action}")
         return await handler(step, step.params, st, flow, frame, channel, inputs)
 
-    async def _do_play(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_play(self, step: Step, p: PlayParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                     channel: CallChannel, inputs: dict[str, Any]) -> str:
         secret_next = step.target("done") in flow.secret_ahead
         if secret_next:  # a key typed into this prompt is the first of a secret: mute before it plays
             await self._mute(st)
@@ -510,7 +531,8 @@ class FlowInterpreter:
             inputs["key"] = Secret(d) if secret_next else d
         return "done"
 
-    async def _do_menu(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_menu(self, step: Step, p: MenuParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                     channel: CallChannel, inputs: dict[str, Any]) -> str:
         keys: list[str | None] = []
         inputs["keys"] = keys
         for attempt in range(p.retries + 1):
@@ -533,33 +555,38 @@ class FlowInterpreter:
                         st.typeahead += d
         return fail
 
-    async def _do_collect(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_collect(self, step: Step, p: CollectParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                        channel: CallChannel, inputs: dict[str, Any]) -> str:
         outcome, digits = await self._collect(p.digits, st, flow, frame, channel, inputs)
         if outcome == "ok":
             frame[p.into] = Secret(digits) if p.digits.secret else digits
         return outcome
 
-    async def _do_set(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_set(self, step: Step, p: SetParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                    channel: CallChannel, inputs: dict[str, Any]) -> str:
         scope = self._scope(st, frame)
         for name, expr in p.assignments:
             frame[name] = expr.evaluate(scope)
         inputs["set"] = {n: frame[n] for n, _ in p.assignments}
         return "done"
 
-    async def _do_branch(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_branch(self, step: Step, p: BranchParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                       channel: CallChannel, inputs: dict[str, Any]) -> str:
         scope = self._scope(st, frame)
         for i, case in enumerate(p.cases):
             if truthy(case.condition.evaluate(scope), case.condition.root.pos):
                 return f"case{i + 1}"
         return "else"
 
-    async def _do_schedule(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_schedule(self, step: Step, p: ScheduleParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                         channel: CallChannel, inputs: dict[str, Any]) -> str:
         state = p.schedule.state(self.clock.now())
         inputs["schedule"] = p.schedule.name
         return state
 
     # ---- identification and verification
-    async def _do_lookup_caller(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_lookup_caller(self, step: Step, p: LookupParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                              channel: CallChannel, inputs: dict[str, Any]) -> str:
         number = p.number.render(self._scope(st, frame)).strip() if p.number else (st.call.caller or "")
         if not number or number.lower() in ("unknown", "anonymous", "restricted", "private", "withheld"):
             return "withheld"
@@ -588,13 +615,15 @@ class FlowInterpreter:
         st.passed.add("account")
         return "ok"
 
-    async def _do_identify(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_identify(self, step: Step, p: IdentifyParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                         channel: CallChannel, inputs: dict[str, Any]) -> str:
         account = p.account.render(self._scope(st, frame)).strip()
         if not account:
             return "failed"
         return await self._identify(account, st, inputs)
 
-    async def _do_collect_account(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_collect_account(self, step: Step, p: CollectAccountParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                                channel: CallChannel, inputs: dict[str, Any]) -> str:
         spec = p.digits
         single = DigitSpec(**{**spec.__dict__, "retries": 0})
         attempts: list[str] = []
@@ -619,7 +648,8 @@ class FlowInterpreter:
                     st.typeahead += d
         return fail
 
-    async def _verify(self, kind: str, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _verify(self, kind: str, step: Step, p: VerifyParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                      channel: CallChannel, inputs: dict[str, Any]) -> str:
         if st.customer is None:
             return "not_identified"
         cid = st.customer.customer_id
@@ -647,7 +677,7 @@ class FlowInterpreter:
             method=method, level=st.level, outcome=outcome, attempts=attempts,
             customer_id=st.customer.customer_id if st.customer else None))
 
-    async def _verify_attempts(self, kind: str, p, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+    async def _verify_attempts(self, kind: str, p: VerifyParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
                                channel: CallChannel, cid: str, tries: list[str]) -> str:
         answered = False
         for attempt in range(p.attempts):
@@ -686,14 +716,17 @@ class FlowInterpreter:
                     await self._play(again, st, flow, frame, channel, "")
         return "failed" if answered else "timeout"
 
-    async def _do_verify_pin(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_verify_pin(self, step: Step, p: VerifyParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                           channel: CallChannel, inputs: dict[str, Any]) -> str:
         return await self._verify("pin", step, p, st, flow, frame, channel, inputs)
 
-    async def _do_verify_date(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_verify_date(self, step: Step, p: VerifyParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                            channel: CallChannel, inputs: dict[str, Any]) -> str:
         return await self._verify(p.date_kind, step, p, st, flow, frame, channel, inputs)
 
     # ---- HTTP
-    async def _do_http(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_http(self, step: Step, p: HttpParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                     channel: CallChannel, inputs: dict[str, Any]) -> str:
         scope = self._scope(st, frame)
         url = _render_url(p.url, scope)
         if p.query:
@@ -771,7 +804,8 @@ class FlowInterpreter:
             customer_id=c.customer_id if c else None, locked=st.locked, attributes=attrs,
         )
 
-    async def _do_queue(self, step, p, st, flow, frame, channel, inputs) -> str | _End:
+    async def _do_queue(self, step: Step, p: QueueParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                      channel: CallChannel, inputs: dict[str, Any]) -> str | _End:
         scope = self._scope(st, frame)
         queue = p.queue.render(scope).strip()
         if not queue:
@@ -801,7 +835,8 @@ class FlowInterpreter:
         result = QueueOutcome(await self.ports.queue.enqueue(st.call, request)).value
         return result
 
-    async def _do_transfer(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_transfer(self, step: Step, p: TransferParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                         channel: CallChannel, inputs: dict[str, Any]) -> str:
         scope = self._scope(st, frame)
         if p.number is not None:
             number = re.sub(r"[\s\-()]", "", p.number.render(scope))
@@ -809,6 +844,7 @@ class FlowInterpreter:
                 raise StepError(f"{number!r} is not a phone number")
             place = (p.number_context, number, "1")
         else:
+            assert p.context is not None and p.exten is not None and p.priority is not None  # the compiler sets all three
             place = (p.context.render(scope).strip(), p.exten.render(scope).strip(), p.priority.render(scope).strip())
             if not all(EXTEN_RE.match(x) for x in place):
                 raise StepError(f"{','.join(place)!r} is not a dialplan location")
@@ -825,7 +861,8 @@ class FlowInterpreter:
             raise StepError("Goto was refused")
         return "transferred"
 
-    async def _do_voicemail(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_voicemail(self, step: Step, p: VoicemailParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                          channel: CallChannel, inputs: dict[str, Any]) -> str:
         mailbox = p.mailbox.render(self._scope(st, frame)).strip()
         if not MAILBOX_RE.match(mailbox):
             raise StepError(f"{mailbox!r} is not a mailbox")
@@ -836,7 +873,8 @@ class FlowInterpreter:
             raise StepError("Goto was refused")
         return "left"
 
-    async def _do_callback(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_callback(self, step: Step, p: CallbackParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                         channel: CallChannel, inputs: dict[str, Any]) -> str:
         scope = self._scope(st, frame)
         number = p.number.render(scope).strip() if p.number else ("" if st.call.withheld else (st.call.caller or ""))
         if p.ask_number is not None and (p.always_ask or not number):
@@ -856,7 +894,8 @@ class FlowInterpreter:
         inputs["callback_id"] = await self.ports.callbacks.request_callback(request)
         return "ok"
 
-    async def _do_task(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_task(self, step: Step, p: TaskParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                     channel: CallChannel, inputs: dict[str, Any]) -> str:
         """A follow-up task on the caller's customer; ``failed`` (with the reason on the record)
         when the engine has no task store or refuses it."""
         scope = self._scope(st, frame)
@@ -881,7 +920,8 @@ class FlowInterpreter:
             return "failed"
         return "ok"
 
-    async def _do_subflow(self, step, p, st, flow, frame, channel, inputs) -> str | _End:
+    async def _do_subflow(self, step: Step, p: SubflowParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                        channel: CallChannel, inputs: dict[str, Any]) -> str | _End:
         sub = st.flows.get(p.flow)
         if sub is None:
             raise StepError(f"subflow {p.flow!r} is not loaded")
@@ -903,7 +943,8 @@ class FlowInterpreter:
             frame[name] = sub_vars.get(name)
         return result.outcome
 
-    async def _do_language(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_language(self, step: Step, p: LanguageParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                         channel: CallChannel, inputs: dict[str, Any]) -> str:
         lang = p.language.render(self._scope(st, frame)).strip()
         if not LANG_RE.match(lang):
             raise StepError(f"{lang!r} is not a language code")
@@ -912,13 +953,15 @@ class FlowInterpreter:
         inputs["language"] = lang
         return "done"
 
-    async def _do_hangup(self, step, p, st, flow, frame, channel, inputs) -> str:
+    async def _do_hangup(self, step: Step, p: HangupParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                       channel: CallChannel, inputs: dict[str, Any]) -> str:
         if p.prompt:
             await self._play(p.prompt, st, flow, frame, channel, "")
         await channel.hangup()
         return "hangup"
 
-    async def _do_return(self, step, p, st, flow, frame, channel, inputs) -> _Return:
+    async def _do_return(self, step: Step, p: ReturnParams, st: _CallState, flow: CompiledFlow, frame: dict[str, Any],
+                       channel: CallChannel, inputs: dict[str, Any]) -> _Return:
         return _Return(p.outcome)
 
 

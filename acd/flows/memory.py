@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from acd.agi.errors import AgiHangup
 from acd.events import CallEvent, FlowStep, kind_of
@@ -47,7 +47,8 @@ class ScriptedChannel:
     key again, the caller hangs up (``AgiHangup``), unless ``hangup_at_end`` is false.
     """
 
-    def __init__(self, keys: Sequence[str] | str, *, hangup_at_end: bool = True, on_event=None) -> None:
+    def __init__(self, keys: Sequence[str] | str, *, hangup_at_end: bool = True,
+                 on_event: Callable[[ChannelEvent], None] | None = None) -> None:
         if isinstance(keys, str):
             keys = keys.split(",") if keys else []
         self.groups = [g.strip() for g in keys]

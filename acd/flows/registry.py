@@ -103,7 +103,7 @@ class FlowRegistry:
         self._shared_digest = ""
         self._current = FlowSet(MappingProxyType({}), default_flow, 0.0)
         self._watcher: asyncio.Task[None] | None = None
-        self._stamp: tuple = ()
+        self._stamp: tuple[tuple[str, int, int], ...] = ()
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ reading
@@ -127,7 +127,7 @@ class FlowRegistry:
         return sorted(p for p in self.directory.iterdir()
                       if p.is_file() and p.suffix in FLOW_SUFFIXES and p.name != SCHEDULES_FILE and not p.name.startswith("."))
 
-    def _file_stamp(self) -> tuple:
+    def _file_stamp(self) -> tuple[tuple[str, int, int], ...]:
         paths = self._flow_files() + [self.directory / SCHEDULES_FILE]
         out = []
         for p in paths:
@@ -203,9 +203,10 @@ class FlowRegistry:
             if not problems:
                 break
             for name, probs in problems.items():
-                key = by_name.get(name) or next((k for k, s in candidate.items() if s.flow.name == name), None)
-                if key is None:
+                found = by_name.get(name) or next((k for k, s in candidate.items() if s.flow.name == name), None)
+                if found is None:
                     continue
+                key = found
                 if key in changed or key not in previous:
                     refused.setdefault(key, []).extend(probs)
                     changed.discard(key)

@@ -62,22 +62,24 @@ async def run_on_sim(settings: Settings, flow_name: str, *, caller: str, keys: s
     )
     clock = ShiftedClock(at) if at is not None else None
     async with run_engine(settings, clock=clock) as engine:
-        engine.pbx.sound_seconds = lambda name: 0.3  # short prompts: a quick run
-        for name in list(engine.pbx.agents):
-            engine.pbx.agents[name] = AgentBehaviour(answer_after_s=0.3, talk_s=2.0)
-        flow = engine.flows.current.get(flow_name)
+        pbx, flows, calllog = engine.pbx, engine.flows, engine.calllog
+        assert pbx is not None and flows is not None and calllog is not None  # a sim-mode engine has all three
+        pbx.sound_seconds = lambda name: 0.3  # short prompts: a quick run
+        for name in list(pbx.agents):
+            pbx.agents[name] = AgentBehaviour(answer_after_s=0.3, talk_s=2.0)
+        flow = flows.current.get(flow_name)
         if flow is None:
             print(f"acd flows run: no flow {flow_name!r} loaded from {settings.flows.directory}", file=out)
             return 1
         number = dnis or (flow.numbers[0] if getattr(flow, "numbers", None) else "s")
         script = CallerScript(caller_id=caller or "anonymous", dnis=number, keys=keys, think_s=0.6,
                               hangup_after_bridge_s=1.0, fallback_patience_s=3.0, name="flows-run")
-        call = await engine.pbx.place_call(script)
+        call = await pbx.place_call(script)
         outcome = await call.finished(timeout_s)
         await asyncio.sleep(0.3)  # the last events (ended, wrap-up) land on the record
         print(f"call {call.uniqueid}: {caller or 'withheld'} -> {number}; flow {flow.name} {flow.version} "
               f"(simulated PBX, store {settings.database.url})", file=out)
-        timeline = engine.calllog.timeline(call.uniqueid)
+        timeline = calllog.timeline(call.uniqueid)
         t_start = timeline[0]["t"] if timeline else 0.0
         for e in timeline:
             text = _describe(rec.from_timeline(e))
@@ -86,7 +88,7 @@ async def run_on_sim(settings: Settings, flow_name: str, *, caller: str, keys: s
         print("  heard: " + (", ".join(outcome.prompts) or "-"), file=out)
         typed = "".join(k.digit if k.heard else f"({k.digit})" for k in outcome.keys)
         print("  typed: " + (typed or "-") + ("   (keys in brackets: nothing was listening)" if "(" in typed else ""), file=out)
-        verdict = ("answered by " + outcome.agent) if outcome.connected else (
+        verdict = f"answered by {outcome.agent}" if outcome.connected else (
             "fallback (" + str(outcome.fallback_reason) + ")" if outcome.fallback else f"ended by {outcome.hung_up_by}")
         print(f"result: {verdict}; hangup by {outcome.hung_up_by}", file=out)
         return 0 if (outcome.connected or not outcome.fallback) else 1

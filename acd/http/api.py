@@ -546,7 +546,7 @@ async def _stream_events(request: web.Request, bus: EventBus, user: User, after:
             if event is None:
                 await response.write(b": keepalive\n\n")
                 continue
-            if user.role < Role.SUPERVISOR and event.agent_id != user.agent_id:
+            if user.role < Role.SUPERVISOR and not event.for_agent(user.agent_id):
                 continue
             await response.write(f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(event.data, default=str)}\n\n".encode())
     except ConnectionResetError:

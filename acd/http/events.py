@@ -20,6 +20,11 @@ class BusEvent:
     kind: str
     data: dict[str, Any]
     agent_id: str | None = None  # the agent the event is about (agents see only their own)
+    agents: frozenset[str] = frozenset()  # other agents who see it too (those serving a queue-owned task's queue)
+
+    def for_agent(self, agent_id: str | None) -> bool:
+        """Whether an agent's stream carries this event: about the agent, or shared with it."""
+        return agent_id is not None and (agent_id == self.agent_id or agent_id in self.agents)
 
 
 class Reset(Exception):
@@ -43,9 +48,11 @@ class EventBus:
     def __post_init__(self) -> None:
         self._log = collections.deque(maxlen=self.retain)
 
-    def publish(self, kind: str, data: dict[str, Any], *, agent_id: str | None = None) -> int:
+    def publish(self, kind: str, data: dict[str, Any], *, agent_id: str | None = None,
+                agents: frozenset[str] = frozenset()) -> int:
+        """Beside the supervisors, the event reaches ``agent_id`` (default: ``data``'s) and ``agents``."""
         self.seq += 1
-        event = BusEvent(self.seq, kind, dict(data), agent_id if agent_id is not None else data.get("agent_id"))
+        event = BusEvent(self.seq, kind, dict(data), agent_id if agent_id is not None else data.get("agent_id"), agents)
         self._log.append(event)
         for sub in list(self._subscribers):
             try:

@@ -13,7 +13,8 @@ ivr_steps: [demo_line:sales]    # a step name, or flow:step
 Check the order number first...
 ```
 
-A card is versioned by its file: ``version`` in the front matter, else the first 12 hex digits of
+The body is shown formatted: a safe Markdown subset rendered on the server, everything else
+escaped (``acd.knowledge.markdown``). A card is versioned by its file: ``version`` in the front matter, else the first 12 hex digits of
 the SHA-256 of the file's bytes, so any edit is a new version the record can name."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterable, Mapping, Sequence
 
+from acd.knowledge import markdown
 from acd.settings import ConfigError
 from acd.yamlsrc import YamlError, load_yaml_text, where
 
@@ -36,14 +38,15 @@ class Card:
     id: str
     title: str
     version: str
-    body: str  # Markdown, shown as text
+    body: str  # Markdown
     file: str
     queues: frozenset[str] = frozenset()
     intents: frozenset[str] = frozenset()
     ivr_steps: frozenset[str] = frozenset()
+    html: str = ""  # the body rendered by acd.knowledge.markdown (escaped; the safe subset's tags only)
 
     def view(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "version": self.version, "body": self.body}
+        return {"id": self.id, "title": self.title, "version": self.version, "body": self.body, "html": self.html}
 
 
 def _front_matter(text: str, file: str) -> tuple[str, str, int]:
@@ -88,7 +91,7 @@ def parse_card(text: str, file: str, raw: bytes | None = None) -> Card:
     digest = hashlib.sha256(raw if raw is not None else text.encode()).hexdigest()[:12]
     card_id = str(meta.get("id") or Path(file).stem)
     return Card(card_id, str(title).strip(), str(version) if version is not None else digest, body, file,
-                lists["queues"], lists["intents"], lists["ivr_steps"])
+                lists["queues"], lists["intents"], lists["ivr_steps"], markdown.render(body))
 
 
 def load_cards(directory: Path, queues: Iterable[str] | None = None) -> tuple[Card, ...]:

@@ -4,22 +4,38 @@ is shown for that call."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from acd import events
 from acd.knowledge.cards import Card, matching_cards
+
+if TYPE_CHECKING:
+    from acd.routing.model import CallEntry
+    from acd.service.calllog import MemoryCallLog
+
+
+class _Engine(Protocol):
+    """What the section reads of the engine (``acd.app.Engine``)."""
+
+    @property
+    def knowledge(self) -> tuple[Card, ...]: ...
+
+    @property
+    def calllog(self) -> MemoryCallLog | None: ...
 
 
 class CardsSection:
     __name__ = "knowledge_cards"
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: _Engine) -> None:
         self.engine = engine
         self._shown: set[tuple[str, str, str]] = set()  # (call, card, version) already on the record
 
-    async def __call__(self, entry, customer: dict[str, Any] | None) -> dict[str, Any]:
-        cards: tuple[Card, ...] = self.engine.knowledge
-        path = [e for e in self.engine.calllog.timeline(entry.call_id) if isinstance(events.from_timeline(e), events.FlowStep)]
+    async def __call__(self, entry: CallEntry, customer: dict[str, Any] | None) -> dict[str, Any]:
+        cards = self.engine.knowledge
+        calllog = self.engine.calllog
+        assert calllog is not None  # the desk, and so this section, exists only beside a call log
+        path = [e for e in calllog.timeline(entry.call_id) if isinstance(events.from_timeline(e), events.FlowStep)]
         intent = entry.attributes.get("intent")
         found = matching_cards(cards, queue=entry.queue, intent=str(intent) if intent else None, ivr_path=path)
         new = [c for c in found if (entry.call_id, c.id, c.version) not in self._shown]
@@ -27,5 +43,5 @@ class CardsSection:
             if len(self._shown) > 50_000:
                 self._shown.clear()
             self._shown.update((entry.call_id, c.id, c.version) for c in new)
-            self.engine.calllog.event(entry.call_id, events.KnowledgeShown(cards=[{"id": c.id, "version": c.version} for c in new]))
+            calllog.event(entry.call_id, events.KnowledgeShown(cards=[{"id": c.id, "version": c.version} for c in new]))
         return {"cards": [c.view() for c in found]}

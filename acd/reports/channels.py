@@ -11,10 +11,15 @@ import asyncio
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
+from acd.clihelp import Subparsers
 from acd.store.contacts import CHANNELS
 from acd.store.records import Interaction
+
+if TYPE_CHECKING:
+    from acd.settings import Settings
 
 ORDER = ("call", *CHANNELS)
 
@@ -48,7 +53,7 @@ def render(rows: Sequence[ChannelRow], head: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def load(settings, start: float, end: float) -> tuple[list[Interaction], list[tuple[str, str, float]]]:
+async def load(settings: Settings, start: float, end: float) -> tuple[list[Interaction], list[tuple[str, str, float]]]:
     from acd.clock import SystemClock
     from acd.store.contacts import contacts_between
     from acd.store.sql import SqlStore
@@ -65,9 +70,10 @@ async def load(settings, start: float, end: float) -> tuple[list[Interaction], l
 def cmd_channels(args: argparse.Namespace) -> int:
     from acd.reports import cli, export
 
-    rng, settings, code = cli._prepare(args, "acd report channels")
-    if code:
-        return code
+    prepared = cli._prepare(args, "acd report channels")
+    if isinstance(prepared, int):
+        return prepared
+    rng, settings = prepared
     try:
         calls, contacts = asyncio.run(load(settings, rng.start, rng.end))
     except Exception as exc:  # noqa: BLE001 - the command's job: say why, exit non-zero
@@ -78,7 +84,7 @@ def cmd_channels(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub, range_args) -> None:
+def register(sub: Subparsers, range_args: Callable[[argparse.ArgumentParser], None]) -> None:
     c = sub.add_parser("channels", help="calls and other contacts per channel and direction",
                        description="Count calls and contacts logged on other channels, per channel and direction.")
     range_args(c)

@@ -17,10 +17,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from acd.clihelp import Subparsers
 from acd.reports import compute, export, queue_log
 from acd.reports.compute import AgentSpan, QueueThresholds
 from acd.store.records import Interaction
+
+if TYPE_CHECKING:
+    from acd.settings import Settings
 
 # The store selects calls by their start; a call's queue entry, answer and end come later. Calls
 # that started up to this long before the range are loaded too, so their events in the range count.
@@ -108,7 +113,7 @@ def render_queue_log(interactions: Sequence[Interaction], args: argparse.Namespa
     return queue_log.render(list(interactions), rng.start, rng.end)
 
 
-async def load_interactions(settings, start: float, end: float) -> tuple[list[Interaction], list[AgentSpan] | None]:
+async def load_interactions(settings: Settings, start: float, end: float) -> tuple[list[Interaction], list[AgentSpan] | None]:
     """The interactions that may have events in ``[start, end)`` (started up to ``LOOKBACK_S``
     before), and the agents' state spans when the store keeps them (``agent_spans_between``)."""
     from acd.store import open_store
@@ -150,7 +155,7 @@ def _emit(text: str, output: str | None, what: str) -> None:
         sys.stdout.write(text)
 
 
-def _prepare(args: argparse.Namespace, name: str):
+def _prepare(args: argparse.Namespace, name: str) -> tuple[Range, Settings] | int:
     """Range and settings, or an exit code after saying why."""
     from acd.settings import ConfigError, load_settings
 
@@ -158,7 +163,7 @@ def _prepare(args: argparse.Namespace, name: str):
         rng = resolve_range(args)
     except ValueError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
-        return None, None, 2
+        return 2
     try:
         settings = load_settings(args.config)
         if getattr(args, "database", None):
@@ -167,14 +172,15 @@ def _prepare(args: argparse.Namespace, name: str):
         args.agents = _agents(settings.config_dir)
     except ConfigError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
-        return None, None, 2
-    return rng, settings, 0
+        return 2
+    return rng, settings
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    rng, settings, code = _prepare(args, "acd report")
-    if code:
-        return code
+    prepared = _prepare(args, "acd report")
+    if isinstance(prepared, int):
+        return prepared
+    rng, settings = prepared
     try:
         interactions, spans = asyncio.run(load_interactions(settings, rng.start, rng.end))
     except Exception as exc:  # noqa: BLE001 - the command's job: say why, exit non-zero
@@ -185,9 +191,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_queue_log(args: argparse.Namespace) -> int:
-    rng, settings, code = _prepare(args, "acd report queue-log")
-    if code:
-        return code
+    prepared = _prepare(args, "acd report queue-log")
+    if isinstance(prepared, int):
+        return prepared
+    rng, settings = prepared
     try:
         interactions, _ = asyncio.run(load_interactions(settings, rng.start, rng.end))
     except Exception as exc:  # noqa: BLE001
@@ -208,7 +215,7 @@ def _range_args(p: argparse.ArgumentParser) -> None:
                    help="read this store instead of database.url (e.g. postgresql+asyncpg://user@host/db)")
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "report", help="interval reports per queue or agent; queue_log export",
         description="Per-interval queue or agent figures (offered, answered, abandoned, service level, ASA, AHT, "

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from acd.reports.compute import AGENT_COLUMNS, QUEUE_COLUMNS, UTC, AgentRow, QueueRow
 
@@ -31,7 +32,7 @@ def iso(t: float, tz: dt.tzinfo = UTC) -> str:
     return dt.datetime.fromtimestamp(t, tz).isoformat(timespec="seconds")
 
 
-def _csv_cell(name: str, value, tz: dt.tzinfo) -> str:
+def _csv_cell(name: str, value: Any, tz: dt.tzinfo) -> str:  # a row's field, read by its column name
     if value is None:
         return ""
     if name == "interval_start":
@@ -58,18 +59,18 @@ def to_csv(rows: Sequence[QueueRow | AgentRow], kind: str, tz: dt.tzinfo = UTC) 
 class _Col:
     name: str
     title: str
-    fmt: Callable[[object], str]
+    fmt: Callable[[Any], str]  # gets the row's field, read by name
 
 
-def _pct(v) -> str:
+def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
 
 
-def _secs(v) -> str:
+def _secs(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f}"
 
 
-def _int(v) -> str:
+def _int(v: int | None) -> str:
     return "-" if v is None else str(v)
 
 

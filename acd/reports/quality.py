@@ -28,6 +28,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from acd import kpi
 from acd.reports.compute import UTC, interval_starts
@@ -144,5 +145,5 @@ def compute_quality(calls: Iterable[Interaction], others: Iterable[OtherContact]
 COLUMNS = ("day_start", "key", "surveys", "satisfied", "csat", "csat_avg", "fcr_eligible", "fcr_resolved", "fcr", "fcr_pending")
 
 
-def as_dicts(rows: Sequence[QualityRow], key_name: str) -> list[dict]:
+def as_dicts(rows: Sequence[QualityRow], key_name: str) -> list[dict[str, Any]]:
     return [{(key_name if c == "key" else c): getattr(r, c) for c in COLUMNS} for r in rows]

@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from acd.reports.quality import QualityRow
+from acd.clihelp import Subparsers
+from acd.reports.quality import QualityReport, QualityRow
+
+if TYPE_CHECKING:
+    from acd.settings import Settings
 
 
 def _pct(v: float | None) -> str:
@@ -15,8 +21,6 @@ def _pct(v: float | None) -> str:
 
 
 def render(rows: Sequence[QualityRow], by: str, head: str) -> str:
-    import datetime as dt
-
     lines = [head, f"{'day':<10} {by:<14} {'surveys':>7} {'CSAT':>7} {'avg':>5} {'FCR':>7} {'judged':>6} {'pending':>7}"]
     for r in rows:
         day = dt.datetime.fromtimestamp(r.day_start, dt.UTC).date().isoformat()
@@ -25,7 +29,7 @@ def render(rows: Sequence[QualityRow], by: str, head: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def _load(settings, start: float, end: float, tz):
+async def _load(settings: Settings, start: float, end: float, tz: dt.tzinfo) -> QualityReport:
     from acd.clock import SystemClock
     from acd.reports.quality_load import quality_report
     from acd.store.sql import SqlStore
@@ -43,9 +47,10 @@ async def _load(settings, start: float, end: float, tz):
 def cmd_quality(args: argparse.Namespace) -> int:
     from acd.reports import cli, export
 
-    rng, settings, code = cli._prepare(args, "acd report quality")
-    if code:
-        return code
+    prepared = cli._prepare(args, "acd report quality")
+    if isinstance(prepared, int):
+        return prepared
+    rng, settings = prepared
     try:
         report = asyncio.run(_load(settings, rng.start, rng.end, rng.tz))
     except Exception as exc:  # noqa: BLE001 - the command's job: say why, exit non-zero
@@ -58,7 +63,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub, range_args) -> None:
+def register(sub: Subparsers, range_args: Callable[[argparse.ArgumentParser], None]) -> None:
     q = sub.add_parser("quality", help="CSAT (post-call survey) and FCR per day and queue or agent",
                        description="CSAT = satisfied / surveys; FCR = calls with no repeat contact on the same matter within "
                                    "customers.fcr_days / calls judged. Formulas: acd/reports/quality.py.")

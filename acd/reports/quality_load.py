@@ -4,6 +4,8 @@ periodic job that keeps the Prometheus FCR gauge current."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -12,16 +14,21 @@ from acd.periodic import PeriodicJob
 from acd.reports.quality import DAY_S, OtherContact, QualityReport, compute_quality
 from acd.store.models import ChannelContactRow
 
+if TYPE_CHECKING:
+    from acd.clock import Clock
+    from acd.store.sql import SqlStore
+    from acd.telemetry.quality import QualityMetrics
 
 
-async def other_contacts_between(store, start: float, end: float) -> list[OtherContact]:
+async def other_contacts_between(store: SqlStore, start: float, end: float) -> list[OtherContact]:
     async with store.session() as s:
         rows = (await s.execute(select(ChannelContactRow.customer_id, ChannelContactRow.at, ChannelContactRow.subject).where(
             ChannelContactRow.at >= start, ChannelContactRow.at < end, ChannelContactRow.customer_id.is_not(None)))).all()
-    return [OtherContact(cid, at, subject) for cid, at, subject in rows]
+    return [OtherContact(cid, at, subject) for cid, at, subject in rows if cid is not None]
 
 
-async def quality_report(store, start: float, end: float, *, as_of: float, fcr_days: float, satisfied_min: int, tz) -> QualityReport:
+async def quality_report(store: SqlStore, start: float, end: float, *, as_of: float, fcr_days: float, satisfied_min: int,
+                         tz: dt.tzinfo) -> QualityReport:
     until = min(end + fcr_days * DAY_S, as_of + 1)
     calls = await store.interactions_between(start, until)
     others = await other_contacts_between(store, start, until)
@@ -32,8 +39,9 @@ class FcrGaugeJob:
     """Every ``every_s``: the FCR of the latest day whose window has closed, per queue, on the
     ``acd_fcr_ratio`` gauge (a tracked task; a database away is tried again next time)."""
 
-    def __init__(self, store, metrics, clock, *, fcr_days: int, satisfied_min: int, every_s: float = 900.0) -> None:
-        self.store, self.metrics, self.clock = store, metrics, clock  # metrics: acd.telemetry.quality.QualityMetrics
+    def __init__(self, store: SqlStore, metrics: QualityMetrics, clock: Clock, *, fcr_days: int, satisfied_min: int,
+                 every_s: float = 900.0) -> None:
+        self.store, self.metrics, self.clock = store, metrics, clock
         self.fcr_days, self.satisfied_min, self.every_s = fcr_days, satisfied_min, every_s
         self._job = PeriodicJob("acd-fcr-gauge", self.run_once, lambda: self.every_s, timeout_s=120,
                                 outside_errors=(DBAPIError, OSError, TimeoutError), failed_event="reports.fcr_gauge_failed",

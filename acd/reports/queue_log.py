@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
+from typing import TextIO
 
 from acd.reports.compute import visit_result
 from acd.store.records import Interaction, QueueVisit
@@ -129,8 +130,8 @@ def lines(interactions: Sequence[Interaction], start: float | None = None, end: 
                 add(QueueLogLine(offer.offered_at + ring, callid, v.queue, offer.agent or "NONE", event, (str(int(round(ring * 1000))),)))
             if result == "answered" and rec.answered_at is not None and rec.queue == v.queue:
                 hold = _dur(v.entered_at, rec.answered_at)
-                offer = next((o for o in reversed(rec.offers) if o.outcome == "answered" and o.agent == rec.agent), None)
-                ring = int(round(offer.ring_s)) if offer is not None and offer.ring_s is not None else 0
+                answered = next((o for o in reversed(rec.offers) if o.outcome == "answered" and o.agent == rec.agent), None)
+                ring = int(round(answered.ring_s)) if answered is not None and answered.ring_s is not None else 0
                 agent = rec.agent or "NONE"
                 add(QueueLogLine(rec.answered_at, callid, v.queue, agent, "CONNECT", (str(hold), "", str(ring))))
                 if rec.talk_s is not None:
@@ -152,7 +153,7 @@ def render(interactions: Sequence[Interaction], start: float | None = None, end:
     return "".join(line.render() + "\n" for line in lines(interactions, start, end))
 
 
-def write(interactions: Iterable[Interaction], stream, start: float | None = None, end: float | None = None) -> int:
+def write(interactions: Iterable[Interaction], stream: TextIO, start: float | None = None, end: float | None = None) -> int:
     """Write the lines to a text stream; returns how many were written."""
     rows = lines(list(interactions), start, end)
     for line in rows:

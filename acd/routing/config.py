@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from acd.routing.model import AgentConfig, QueueConfig, RelaxStep
 from acd.settings import AT_LEAST_ONE, NOT_NEGATIVE, POSITIVE, Bound, ConfigError, build_section, register_bounds
@@ -28,7 +29,7 @@ register_bounds(
 register_bounds(RelaxStep, after_s=NOT_NEGATIVE, min_proficiency=PROFICIENCY)
 
 
-def _skill_levels(node, field_name: str, owner: str, path: Path, problems: list[str]) -> None:
+def _skill_levels(node: object, field_name: str, owner: str, path: Path, problems: list[str]) -> None:
     """Proficiencies (agents' skills, queues' minimums) are 1 to 5."""
     skills = node.get(field_name) if isinstance(node, dict) else None
     if not isinstance(skills, dict):
@@ -38,7 +39,7 @@ def _skill_levels(node, field_name: str, owner: str, path: Path, problems: list[
             problems.append(f"{where(skills, skill, str(path))}: {owner}.{field_name}.{skill}: proficiency {level} is not between 1 and 5")
 
 
-def _load_list(path: Path, section: str) -> list:
+def _load_list(path: Path, section: str) -> list[Any]:  # YAML nodes (SrcDict), checked by build_section
     try:
         doc = load_yaml(path)
     except YamlError as exc:

@@ -14,6 +14,7 @@ live offer; a call is never lost or duplicated; callers are served in priority, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar, cast
 
 from acd import events as rec
 from acd.logs import get_logger
@@ -230,8 +231,9 @@ class AcdCore(CallPolicy, RoutingState):
         self._emit(CancelLeg(offer.offer_id, offer.agent_id, offer.call_id, why))
         self._record(offer.call_id, rec.OfferCancelled(agent=offer.agent_id, offer=offer.offer_id, reason=why))
 
-    def _agent_free(self, agent: Agent, ref: str, *, ready: bool = True, reason: str | None = None, by: str | None = None) -> None:
-        """The agent's offer or call is over: ready, or not ready when a pause was asked for."""
+    def _agent_free(self, agent: Agent, ref: str, *, ready: bool = True, reason: str | None = None, by: str | None = None) -> AgentState:
+        """The agent's offer or call is over: ready, or not ready when a pause was asked for.
+        Returns the agent's new state."""
         self._emit(ReleaseAgent(agent.id, ref))
         pause = self.after_call.pop(agent.id, None)
         forced_by = self.after_call_by.pop(agent.id, None)
@@ -241,6 +243,7 @@ class AcdCore(CallPolicy, RoutingState):
             self._set_state(agent, S.READY, by=by)
         else:
             self._set_state(agent, S.NOT_READY, reason or "after wrap-up", by=by)
+        return agent.state
 
     # ------------------------------------------------------------------ devices
     def _on_device(self, e: ev.DeviceStateChanged) -> None:
@@ -365,8 +368,8 @@ class AcdCore(CallPolicy, RoutingState):
             self._set_state(agent, S.NOT_READY, e.cause.value)
             self._start_timer("recover", agent.id, self.now + self.rona_recover_s)
             return
-        self._agent_free(agent, offer.offer_id, ready=not fault, reason=e.cause.value)
-        if fault and agent.config.auto_ready and agent.state == S.NOT_READY:
+        freed = self._agent_free(agent, offer.offer_id, ready=not fault, reason=e.cause.value)
+        if fault and agent.config.auto_ready and freed == S.NOT_READY:
             self._start_timer("recover", agent.id, self.now + self.rona_recover_s)
 
     def _on_timer(self, e: ev.TimerFired) -> None:
@@ -382,22 +385,36 @@ class AcdCore(CallPolicy, RoutingState):
         elif kind == "due":
             self._run_dues()
 
-    _HANDLERS: dict[type, Callable[[AcdCore, ev.AcdInput], None]] = {}
-    _CHECKS: dict[type, Callable[[AcdCore, ev.AcdInput], None]] = {}
+    _HANDLERS: dict[type[ev.AcdInput], _Handler] = {}
+    _CHECKS: dict[type[ev.AcdInput], _Handler] = {}
 
 
-AcdCore._HANDLERS = {  # type: ignore[assignment]
-    ev.ConfigApplied: AcdCore._on_config, ev.AgentLogin: AcdCore._on_login, ev.AgentLogout: AcdCore._on_logout,
-    ev.AgentReady: AcdCore._on_ready, ev.AgentNotReady: AcdCore._on_not_ready, ev.CallQueued: AcdCore._on_queued,
-    ev.CallerLeft: AcdCore._on_caller_left, ev.CallbackAsked: AcdCore._on_callback_asked,
-    ev.CallbackBooked: AcdCore._on_callback_booked, ev.LegRinging: AcdCore._on_ringing,
-    ev.ClaimAsked: AcdCore._on_claim, ev.CallerBridged: AcdCore._on_bridged, ev.OfferFailed: AcdCore._on_offer_failed,
-    ev.LegHungUp: AcdCore._on_leg_hung_up, ev.CallHungUp: AcdCore._on_hung_up, ev.HoldChanged: AcdCore._on_hold,
-    ev.WrapUpFinished: AcdCore._on_wrapup_finished, ev.WrapUpExtended: AcdCore._on_wrapup_extended,
-    ev.DeviceStateChanged: AcdCore._on_device, ev.TimerFired: AcdCore._on_timer, ev.AgentBridged: AcdCore._on_agent_bridged,
-    ev.ChannelsPresent: AcdCore._on_channels_present, ev.EngineStopping: AcdCore._on_stopping,
-}
-AcdCore._CHECKS = {  # type: ignore[assignment]
-    ev.AgentLogin: AcdCore._check_login, ev.AgentLogout: AcdCore._check_logout, ev.AgentReady: AcdCore._check_ready,
-    ev.AgentNotReady: AcdCore._check_not_ready, ev.WrapUpFinished: AcdCore._check_wrapup, ev.WrapUpExtended: AcdCore._check_wrapup,
-}
+_Handler = Callable[[AcdCore, ev.AcdInput], None]
+_E = TypeVar("_E", bound=ev.AcdInput)
+
+
+def _on(kind: type[_E], handler: Callable[[AcdCore, _E], None]) -> tuple[type[ev.AcdInput], _Handler]:
+    """One dispatch entry. The checker verifies that ``handler`` takes a ``kind``; ``handle`` looks
+    handlers up by ``type(event)``, so a handler only ever receives its own kind and the cast is sound."""
+    return kind, cast(_Handler, handler)
+
+
+AcdCore._HANDLERS = dict((
+    _on(ev.ConfigApplied, AcdCore._on_config), _on(ev.AgentLogin, AcdCore._on_login),
+    _on(ev.AgentLogout, AcdCore._on_logout), _on(ev.AgentReady, AcdCore._on_ready),
+    _on(ev.AgentNotReady, AcdCore._on_not_ready), _on(ev.CallQueued, AcdCore._on_queued),
+    _on(ev.CallerLeft, AcdCore._on_caller_left), _on(ev.CallbackAsked, AcdCore._on_callback_asked),
+    _on(ev.CallbackBooked, AcdCore._on_callback_booked), _on(ev.LegRinging, AcdCore._on_ringing),
+    _on(ev.ClaimAsked, AcdCore._on_claim), _on(ev.CallerBridged, AcdCore._on_bridged),
+    _on(ev.OfferFailed, AcdCore._on_offer_failed), _on(ev.LegHungUp, AcdCore._on_leg_hung_up),
+    _on(ev.CallHungUp, AcdCore._on_hung_up), _on(ev.HoldChanged, AcdCore._on_hold),
+    _on(ev.WrapUpFinished, AcdCore._on_wrapup_finished), _on(ev.WrapUpExtended, AcdCore._on_wrapup_extended),
+    _on(ev.DeviceStateChanged, AcdCore._on_device), _on(ev.TimerFired, AcdCore._on_timer),
+    _on(ev.AgentBridged, AcdCore._on_agent_bridged), _on(ev.ChannelsPresent, AcdCore._on_channels_present),
+    _on(ev.EngineStopping, AcdCore._on_stopping),
+))
+AcdCore._CHECKS = dict((
+    _on(ev.AgentLogin, AcdCore._check_login), _on(ev.AgentLogout, AcdCore._check_logout),
+    _on(ev.AgentReady, AcdCore._check_ready), _on(ev.AgentNotReady, AcdCore._check_not_ready),
+    _on(ev.WrapUpFinished, AcdCore._check_wrapup), _on(ev.WrapUpExtended, AcdCore._check_wrapup),
+))

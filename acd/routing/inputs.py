@@ -7,8 +7,10 @@ log reaches the same state and issues the same commands. Nothing here reads a cl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from acd.routing.model import AgentConfig, QueueConfig
 
@@ -281,12 +283,21 @@ def decode(data: dict[str, object]) -> AcdInput:
     if "cause" in fields:
         fields["cause"] = FailCause(fields["cause"])
     if cls is ChannelsPresent:
-        fields["uniqueids"] = frozenset(fields.get("uniqueids", ()))  # type: ignore[arg-type]
-        fields["last_seen"] = tuple(tuple(x) for x in fields.get("last_seen", ()))  # type: ignore[union-attr]
+        fields["uniqueids"] = frozenset(_array(fields, "uniqueids"))
+        fields["last_seen"] = tuple(tuple(x) for x in _array(fields, "last_seen"))
     if cls is ConfigApplied:
-        fields["queues"] = tuple(_queue(q) for q in fields.get("queues", ()))  # type: ignore[union-attr]
-        fields["agents"] = tuple(_agent_config(a) for a in fields.get("agents", ()))  # type: ignore[union-attr]
+        fields["queues"] = tuple(_queue(q) for q in _array(fields, "queues"))
+        fields["agents"] = tuple(_agent_config(a) for a in _array(fields, "agents"))
     for key in ("skills", "preferred_skills", "attributes"):
         if key in fields:
-            fields[key] = tuple(tuple(x) for x in fields[key])  # type: ignore[union-attr]
-    return cls(**fields)  # type: ignore[arg-type]
+            fields[key] = tuple(tuple(x) for x in _array(fields, key))
+    return cls(**fields)  # type: ignore[arg-type]  # the fields encode() wrote, each checked by the dataclass
+
+
+def _array(fields: dict[str, object], key: str) -> Iterable[Any]:
+    """A field the log holds as a JSON array (absent: empty); its items are checked by the
+    constructor they go to."""
+    value = fields.get(key, ())
+    if not isinstance(value, Iterable):
+        raise TypeError(f"event log: {key} is {type(value).__name__}, not an array")
+    return value

@@ -17,7 +17,36 @@ from acd.routing.errors import NotInWrapUp
 from acd.routing.model import Agent, AgentState, CallEntry, CallState, LiveCall, QueueConfig
 
 if TYPE_CHECKING:
-    from acd.routing.core import AcdCore as _Core
+    from acd.routing.commands import Command
+    from acd.routing.select import RoutingState
+
+    class _Core(RoutingState):
+        """What this mixin uses of ``AcdCore`` (declared for the type checker only; at run time the
+        mixin's base is ``object`` and ``AcdCore`` supplies all of it). mypy checks that ``AcdCore``'s
+        definitions match these."""
+
+        id_prefix: str
+        rona_recover_s: float
+        live: dict[str, LiveCall]
+        wrapups: dict[str, str]
+        after_call: dict[str, str]
+        after_call_by: dict[str, str]
+        timers: dict[str, float]
+        claimed: set[str]
+        dues: list[tuple[float, str, str]]
+
+        def next_id(self, kind: str) -> str: ...
+        def _emit(self, command: Command) -> None: ...
+        def _record(self, call_id: str, event: rec.CallEvent) -> None: ...
+        def _start_timer(self, kind: str, ref: str, at: float) -> str: ...
+        def agent(self, agent_id: str) -> Agent: ...
+        def _set_state(self, agent: Agent, new: AgentState, reason: str | None = None, *, by: str | None = None,
+                       forced: bool = False) -> None: ...
+        def _withdraw_offer(self, agent: Agent, why: str) -> None: ...
+        def _agent_free(self, agent: Agent, ref: str, *, ready: bool = True, reason: str | None = None,
+                        by: str | None = None) -> AgentState: ...
+        def _connect(self, entry: CallEntry, channel: str) -> None: ...
+        def _on_offer_failed(self, e: ev.OfferFailed) -> None: ...
 else:
     _Core = object
 

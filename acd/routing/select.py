@@ -8,6 +8,7 @@ core's routing pass).
 from __future__ import annotations
 
 import bisect
+from typing import Any
 
 from acd import kpi
 from acd.routing.model import Agent, AgentConfig, AgentState, CallEntry, Offer, QueueConfig
@@ -251,10 +252,10 @@ class RoutingState:
 
 
     # ------------------------------------------------------------------ views
-    def snapshot(self, now: float | None = None) -> dict:
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
         """The live view for the wallboard and the API, as of ``now`` (the caller's clock)."""
         now = self.now if now is None else now
-        queues = {}
+        queues: dict[str, dict[str, Any]] = {}
         for name, q in self.queues.items():
             waiting = self.waiting[name]
             queues[name] = {

@@ -17,7 +17,7 @@ VERSION = 1
 
 
 def _queue(d: dict[str, Any]) -> QueueConfig:
-    return QueueConfig(**{**d, "relax": tuple(RelaxStep(**r) for r in d.get("relax", ()))})  # type: ignore[arg-type]
+    return QueueConfig(**{**d, "relax": tuple(RelaxStep(**r) for r in d.get("relax", ()))})
 
 
 def _agent_config(d: dict[str, Any]) -> AgentConfig:
@@ -38,7 +38,8 @@ def _entry_in(d: dict[str, Any]) -> CallEntry:
 def to_state(core: AcdCore) -> dict[str, Any]:
     """Everything ``handle`` depends on, as JSON data (what ``json.loads`` gives back, so two
     states compare equal whether or not one went through Redis)."""
-    return json.loads(json.dumps(_state(core)))
+    state: dict[str, Any] = json.loads(json.dumps(_state(core)))
+    return state
 
 
 def _state(core: AcdCore) -> dict[str, Any]:
@@ -98,8 +99,8 @@ def from_state(state: dict[str, Any]) -> AcdCore:
     core.after_call_by = dict(state.get("after_call_by", {}))  # absent from snapshots of older versions
     core.timers = dict(state["timers"])
     core.claimed = set(state["claimed"])
-    core.dues = [tuple(d) for d in state["dues"]]  # type: ignore[misc]
-    core.due_timer = tuple(state["due_timer"]) if state["due_timer"] else None  # type: ignore[assignment]
+    core.dues = [tuple(d) for d in state["dues"]]
+    core.due_timer = tuple(state["due_timer"]) if state["due_timer"] else None
     core._ready = set(state["ready"])
     core._rr = dict(state["rr"])
     core._handle = dict(state["handle"])

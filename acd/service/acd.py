@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from acd import events as rec
 from acd.agi.channel import AgiChannel
@@ -34,7 +34,7 @@ from acd.routing.commands import (
 )
 from acd.routing.config import DeskCatalogue
 from acd.routing.core import AcdCore, IllegalTransition, NotInWrapUp  # noqa: F401 - re-exported for the HTTP errors
-from acd.routing.model import AgentState, CallEntry, Offer
+from acd.routing.model import AgentConfig, AgentState, CallEntry, Offer, QueueConfig
 from acd.service.amiedge import AmiEdge
 from acd.service.journal import Journal
 from acd.service.replica import Replica, for_this_node
@@ -443,7 +443,7 @@ class AcdService:
         """Connected calls' entries, by call id (the screen-pop)."""
         return {cid: live.entry for cid, live in self.core.live.items() if live.ended_at is None}
 
-    def apply_config(self, queues: tuple, agents: tuple, *, rona_recover_s: float | None = None) -> list[Command]:
+    def apply_config(self, queues: Sequence[QueueConfig], agents: Sequence[AgentConfig], *, rona_recover_s: float | None = None) -> list[Command]:
         """Queues and agents changed in ``config/`` (or by the API): applied live through the
         log; calls in flight keep their place."""
         recover = self.core.rona_recover_s if rona_recover_s is None else rona_recover_s

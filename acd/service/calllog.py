@@ -6,12 +6,15 @@ views, each event logged, and every event forwarded to the durable recorder
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acd import events as rec
 from acd.clock import Clock
 from acd.logs import get_logger
 from acd.ports import InteractionRecorder
+
+if TYPE_CHECKING:
+    from acd.telemetry import Telemetry
 
 log = get_logger(__name__)
 
@@ -44,7 +47,7 @@ class IvrMetrics:
 
     CONTAINED = frozenset({"hangup"})
 
-    def __init__(self, telemetry) -> None:
+    def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
         self._top: dict[str, str] = {}  # call id -> the call's top flow
 

@@ -3,33 +3,59 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
-from acd.http.users import load_users
+from acd.http.users import Users, load_users
 from acd.logs import get_logger
-from acd.routing.config import load_agents, load_desk, load_queues
+from acd.routing.config import DeskCatalogue, load_agents, load_desk, load_queues
+from acd.routing.model import AgentConfig, QueueConfig
 from acd.settings import ConfigError
+
+if TYPE_CHECKING:
+    from acd.app import Engine
+    from acd.knowledge.cards import Card
+    from acd.tasks.rules import TaskConfig
 
 log = get_logger(__name__)
 
 
-def reload_config(engine) -> dict:
+class _Loaded(TypedDict, total=False):
+    """What a reload read from ``config/`` (a key is missing when its file was refused)."""
+
+    queues: list[QueueConfig]
+    agents: list[AgentConfig]
+    desk: DeskCatalogue
+    tasks: TaskConfig
+    knowledge: tuple[Card, ...]
+    users: Users
+
+
+def reload_config(engine: Engine) -> dict[str, object]:
     """Re-read ``config/``: everything is validated first (nothing applies if anything is
     wrong). The desk catalogue, users, new and changed queues and agents apply at once
     (queue and agent changes go through the ACD's event log); removals need a restart."""
+    from acd.knowledge.cards import load_cards
+    from acd.tasks.rules import load_task_config
+
+    if engine.core is None or engine.acd is None:
+        raise RuntimeError("reload_config: the engine is not started")
+    core, acd = engine.core, engine.acd
     cfg = Path(engine.settings.config_dir)
     problems: list[str] = []
-    loaded: dict = {}
-    for name, loader in (("queues", lambda: load_queues(cfg / "queues.yaml")), ("agents", lambda: load_agents(cfg / "agents.yaml")),
-                         ("desk", lambda: load_desk(cfg / "desk.yaml"))):
-        try:
-            loaded[name] = loader()
-        except ConfigError as exc:
-            problems += exc.problems
+    loaded: _Loaded = {}
+    try:
+        loaded["queues"] = load_queues(cfg / "queues.yaml")
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        loaded["agents"] = load_agents(cfg / "agents.yaml")
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        loaded["desk"] = load_desk(cfg / "desk.yaml")
+    except ConfigError as exc:
+        problems += exc.problems
     if "queues" in loaded:
-        from acd.tasks.rules import load_task_config
-
-        from acd.knowledge.cards import load_cards
-
         try:
             loaded["tasks"] = load_task_config(cfg / "tasks.yaml", frozenset(q.name for q in loaded["queues"]))
         except ConfigError as exc:
@@ -46,25 +72,26 @@ def reload_config(engine) -> dict:
     if problems:
         log.warn_event("config.reload.refused", problems=len(problems))
         return {"ok": False, "errors": problems}
-    applied, restart = ["desk", "users", "tasks", "knowledge"], []
+    applied = ["desk", "users", "tasks", "knowledge"]
+    restart: list[str] = []
     engine.task_config = loaded["tasks"]
     engine.knowledge = loaded["knowledge"]
     if engine.tasks is not None:
         engine.tasks.config = loaded["tasks"]
     engine.catalogue = loaded["desk"]
-    engine.acd.catalogue = loaded["desk"]
+    acd.catalogue = loaded["desk"]
     if engine.users is not None:
         engine.users.replace_entries(loaded["users"])
     new_queues = {q.name: q for q in loaded["queues"]}
-    changed_queues = tuple(q for name, q in new_queues.items() if engine.core.queues.get(name) != q)
-    current_agents = {a.id: a.config for a in engine.core.agents.values()}
+    changed_queues = tuple(q for name, q in new_queues.items() if core.queues.get(name) != q)
+    current_agents = {a.id: a.config for a in core.agents.values()}
     changed_agents = tuple(a for a in loaded["agents"] if current_agents.get(a.id) != a)
     if changed_queues or changed_agents:
         # an event like any other: applied live, in order, and replayed from the log; calls in
         # flight keep their place
-        engine.acd.apply_config(changed_queues, changed_agents)
+        acd.apply_config(changed_queues, changed_agents)
     applied += [f"queue {q.name}" for q in changed_queues] + [f"agent {a.id}" for a in changed_agents]
-    restart += [f"queue {name} was removed" for name in engine.core.queues if name not in new_queues]
+    restart += [f"queue {name} was removed" for name in core.queues if name not in new_queues]
     restart += [f"agent {a} was removed" for a in current_agents if a not in {x.id for x in loaded["agents"]}]
     log.event("config.reloaded", applied=len(applied), needs_restart=len(restart))
     return {"ok": True, "applied": applied, "needs_restart": restart}

@@ -69,7 +69,7 @@ class AgentDesk:
                 last = [i.to_dict() for i in await self.customers.search_interactions(customer_id=entry.customer_id, limit=6)
                         if i.call_id != entry.call_id][:5]
                 recent = await contacts_of(self.customers, entry.customer_id, limit=RECENT_CONTACTS)
-                await self._audit(entry, viewer)
+                await self._audit(self.customers, entry, entry.customer_id, viewer)
             except NotFound:
                 customer = None
             except Exception as exc:  # noqa: BLE001 - the store is down: the pop still shows the call
@@ -93,14 +93,14 @@ class AgentDesk:
                 log.warn_event("desk.section_failed", section=getattr(section, "__name__", "?"), error=type(exc).__name__)
         return pop
 
-    async def _audit(self, entry: CallEntry, viewer: str) -> None:
-        key = (viewer, entry.call_id, entry.customer_id or "")
+    async def _audit(self, customers: SqlStore, entry: CallEntry, customer_id: str, viewer: str) -> None:
+        key = (viewer, entry.call_id, customer_id)
         if key in self._audited:
             return
         if len(self._audited) > 10_000:
             self._audited.clear()
         self._audited.add(key)
-        await record_access(self.customers, [entry.customer_id], who=viewer, action="screen_pop", reason=f"call {entry.call_id}")
+        await record_access(customers, [customer_id], who=viewer, action="screen_pop", reason=f"call {entry.call_id}")
 
 
 def _method(path: list[dict[str, Any]]) -> str | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from acd import events
-from acd.routing.model import CallEntry
+from acd.routing.model import CallEntry, QueueConfig
 from acd.agi.channel import AgiChannel
 from acd.ami import AmiClient, AmiError
 from acd.ami.actions import mix_monitor_mute
@@ -19,7 +19,10 @@ from acd.logs import get_logger
 from acd.ports import InteractionRecorder, QueueRequest
 
 if TYPE_CHECKING:
+    from acd.flows.interpreter import FlowInterpreter
+    from acd.flows.registry import FlowRegistry
     from acd.service.acd import AcdService
+    from acd.service.ivr import FlowRunner
 
 log = get_logger(__name__)
 
@@ -48,7 +51,7 @@ class CallChannels:
             raise LookupError(f"call {call_id} has no live FastAGI channel") from None
 
 
-def entry_for(request: QueueRequest, call: CallContext, channel: str, now: float, queue_cfg) -> CallEntry:
+def entry_for(request: QueueRequest, call: CallContext, channel: str, now: float, queue_cfg: QueueConfig) -> CallEntry:
     """The ACD's call entry from a flow's queue request (requirements built from data)."""
     required = {s.skill: s.min_proficiency for s in request.skills if s.required}
     preferred = {s.skill: s.min_proficiency for s in request.skills if not s.required}
@@ -112,7 +115,7 @@ class RecordedCallbacks:
 
     recorder: InteractionRecorder
     pending: dict[str, CallbackRequest] = field(default_factory=dict)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def request_callback(self, request: CallbackRequest) -> str:
         callback_id = f"cb-{request.call_id}-{next(self._ids)}"
@@ -123,7 +126,8 @@ class RecordedCallbacks:
         return callback_id
 
 
-def engine_flow_runner(registry, interpreter, channels: CallChannels, ami: AmiClient | None):
+def engine_flow_runner(registry: FlowRegistry, interpreter: FlowInterpreter, channels: CallChannels,
+                       ami: AmiClient | None) -> FlowRunner:
     """The ``FlowRunner`` for ``IvrEntry``: the call's flow (by dialled number, else the default)
     on the registry snapshot current when the call arrived, with its FastAGI channel bound for
     the queue step and its recording muted over AMI while a secret is typed."""

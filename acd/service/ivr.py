@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from acd import events as rec
 from acd.agi.channel import AgiChannel
@@ -33,7 +34,7 @@ class IvrEntry:
         fallback_queue: str,
         flow_runner: FlowRunner | None = None,
         greeting: str = "welcome",
-        history: Callable[[str], Awaitable[list[dict]]] | None = None,
+        history: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None,
     ) -> None:
         self.acd = acd
         self.recorder = recorder
@@ -98,7 +99,7 @@ class IvrEntry:
         previous = await self._last_queue_entry(call_id)
         outcome = "abandoned_queue"
         try:
-            queue = previous.get("queue") if previous and previous.get("queue") in self.acd.core.queues else self.fallback_queue
+            queue = str(previous["queue"]) if previous and previous.get("queue") in self.acd.core.queues else self.fallback_queue
             outcome = await self.queue(
                 channel, queue, priority=int(previous.get("priority") or 0) if previous else 0,
                 skills=dict(previous.get("skills") or {}) if previous else None,
@@ -113,7 +114,7 @@ class IvrEntry:
             self.recorder.event(call_id, rec.IvrEnded(outcome=outcome, resumed=True))
             self.active.discard(call_id)
 
-    async def _last_queue_entry(self, call_id: str) -> dict | None:
+    async def _last_queue_entry(self, call_id: str) -> dict[str, Any] | None:
         if self.history is None:
             return None
         try:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acd import events as rec
 from acd.ami.actions import originate_application
 from acd.logs import get_logger
 from acd.routing.model import AgentState
+
+if TYPE_CHECKING:
+    from acd.service.acd import AcdService
 
 log = get_logger(__name__)
 
@@ -48,7 +51,7 @@ def chanspy_data(agent_endpoint: str, mode: str) -> str:
     return f"{agent_endpoint}-,{SPY_OPTIONS[mode]}"
 
 
-async def start_spy(acd, agent_id: str, mode: str, *, supervisor_id: str, endpoint: str | None) -> SpyStarted:
+async def start_spy(acd: AcdService, agent_id: str, mode: str, *, supervisor_id: str, endpoint: str | None) -> SpyStarted:
     """Ring ``endpoint`` into ChanSpy on ``agent_id``'s call. Raises ``CannotSupervise`` when the
     agent is not on a call or there is no endpoint; an AMI refusal (``AmiActionError``) or a
     lost link propagates."""

@@ -11,12 +11,22 @@ found. An answer is a menu step's key (the step's name is the question: ``csat``
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acd import events
 from acd.flows.ports_extra import CallContext
 from acd.logs import get_logger
 from acd.store.records import fold
+
+if TYPE_CHECKING:
+    from acd.agi.channel import AgiChannel
+    from acd.app import Engine
+    from acd.flows.interpreter import FlowInterpreter
+    from acd.flows.model import CompiledFlow
+    from acd.flows.registry import FlowRegistry
+    from acd.routing.core import AcdCore
+    from acd.service.calllog import MemoryCallLog
+    from acd.ports import InteractionRecorder
 
 log = get_logger(__name__)
 
@@ -35,35 +45,43 @@ class SurveyRecorder:
 
 
 class PostCallSurvey:
-    def __init__(self, engine, registry, interpreter) -> None:
+    def __init__(self, engine: Engine, registry: FlowRegistry, interpreter: FlowInterpreter) -> None:
         self.engine, self.registry = engine, registry
         self.interpreter = interpreter  # its ports' recorder is replaced per call (SurveyRecorder)
 
-    def flow_for(self, queue: str | None):
-        q = self.engine.core.queues.get(queue or "")
+    def _started(self) -> tuple[AcdCore, MemoryCallLog]:
+        """The engine's core and call log (both are set before the first call arrives)."""
+        core, calllog = self.engine.core, self.engine.calllog
+        if core is None or calllog is None:
+            raise RuntimeError("the post-call survey runs on a started engine")
+        return core, calllog
+
+    def flow_for(self, queue: str | None) -> CompiledFlow | None:
+        q = self._started()[0].queues.get(queue or "")
         if q is None or not q.survey:
             return None
         return self.registry.current.flows.get(q.survey)
 
-    async def __call__(self, channel) -> None:
+    async def __call__(self, channel: AgiChannel) -> None:
         call = CallContext.from_agi(channel.env)
         engine = self.engine
-        timeline = engine.calllog.timeline(call.call_id)
+        calllog = self._started()[1]
+        timeline = calllog.timeline(call.call_id)
         rec = fold(call.call_id, timeline) if timeline else None
         flow = self.flow_for(rec.queue if rec else None)
         if rec is None or flow is None:
             log.warn_event("survey.no_flow", call_id=call.call_id, queue=rec.queue if rec else None)
-            engine.calllog.event(call.call_id, events.SurveyAnswered(flow=None, answers={}, completed=False,
+            calllog.event(call.call_id, events.SurveyAnswered(flow=None, answers={}, completed=False,
                                                                      reason="no survey flow for this call's queue"))
             await channel.hangup()
             return
-        recorder = SurveyRecorder(engine.calllog)
+        recorder = SurveyRecorder(calllog)
         interpreter = replace_recorder(self.interpreter, recorder)
         result = await interpreter.run(flow, channel, call, flows=self.registry.current.flows)
         answered = events.SurveyAnswered(flow=flow.name, version=str(flow.version), answers=dict(recorder.answers),
                                          completed=result.outcome == "hangup" and not result.failed, agent=rec.agent,
                                          customer_id=rec.customer_id, queue=rec.queue)
-        engine.calllog.event(call.call_id, answered)
+        calllog.event(call.call_id, answered)
         score = recorder.answers.get("csat")
         if engine.quality is not None and isinstance(score, int) and 1 <= score <= 5:
             engine.quality.survey_answered(rec.queue, rec.agent, score, engine.settings.customers.csat_satisfied_min)
@@ -71,7 +89,7 @@ class PostCallSurvey:
         log.event("survey.done", call_id=call.call_id, flow=flow.name, answers=len(recorder.answers), outcome=result.outcome)
 
 
-def replace_recorder(interpreter, recorder):
+def replace_recorder(interpreter: FlowInterpreter, recorder: InteractionRecorder) -> FlowInterpreter:
     """The same interpreter (ports, clock, limits) recording through ``recorder``."""
     from copy import copy
 

@@ -11,7 +11,7 @@ from acd.http.pages import add_pages
 from acd.http.security import add_security_headers
 
 
-METRICS = web.AppKey("metrics", Callable[[], bytes])
+METRICS: web.AppKey[Callable[[], bytes]] = web.AppKey("metrics")
 
 
 async def _health(request: web.Request) -> web.Response:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from acd.agi.codec import DEAD_OK_COMMANDS, AgiAsteriskDecoder, AgiCommand, encode_environment, encode_hangup, encode_reply, encode_usage_error
 from acd.logs import get_logger
@@ -167,7 +167,7 @@ class AgiSession:
     def _dead(self) -> bool:
         return self.surrogate_name is not None or self.ch.gone.is_set() or self.ch.async_goto.is_set()
 
-    def _interrupts(self) -> set[asyncio.Future]:
+    def _interrupts(self) -> set[asyncio.Future[Any]]:
         return {asyncio.ensure_future(e.wait()) for e in (self.ch.gone, self.ch.yanked, self.ch.async_goto)}
 
     async def _watch(self) -> None:
@@ -231,7 +231,7 @@ class AgiSession:
         Returns ``("key", digit)``, ``("timeout", None)`` or ``("dead", None)``."""
         if self._dead():
             return "dead", None
-        waits = self._interrupts()
+        waits: set[asyncio.Future[Any]] = self._interrupts()
         pad = self.ch.keypad
         key_fut = pad.listen(accept) if (pad is not None and accept) else None
         if key_fut is not None:

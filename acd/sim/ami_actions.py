@@ -53,12 +53,12 @@ class AmiActions:
     def _aid(a: Action) -> Headers:
         return [("ActionID", a.action_id)] if a.action_id is not None else []
 
-    def _list(self, s: AmiSession, a: Action, message: str, items: list[tuple[str, Headers]], complete: str, extra: Headers = ()) -> None:
+    def _list(self, s: AmiSession, a: Action, message: str, items: list[tuple[str, Headers]], complete: str, extra: Headers | None = None) -> None:
         s.respond(a, "Success", ("EventList", "start"), ("Message", message))
         aid = self._aid(a)
         for name, headers in items:
             s.send(encode_event(name, aid + headers))
-        s.send(encode_event(complete, aid + [("EventList", "Complete"), ("ListItems", str(len(items)))] + list(extra)))
+        s.send(encode_event(complete, aid + [("EventList", "Complete"), ("ListItems", str(len(items)))] + list(extra or [])))
 
     # ------------------------------------------------------------------ Originate
     async def ami_originate(self, s: AmiSession, a: Action) -> None:
@@ -107,8 +107,8 @@ class AmiActions:
         if len(ref) > 2 and ref.startswith("/") and ref.endswith("/"):
             pattern = re.compile(ref[1:-1])
             hit = [c for c in self.pbx.channels.values() if pattern.search(c.name)]
-            for ch in hit:
-                self._hangup(ch, cause)
+            for match in hit:
+                self._hangup(match, cause)
             s.respond(a, "Success", ("Message", f"{len(hit)} channels hung up."))
             return
         ch = self._channel(s, a)

@@ -78,7 +78,7 @@ class SimAmiServer:
         self.sessions: set[AmiSession] = set()
         self.actions = AmiActions(pbx)
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self.answer_pings = True  # tests turn this off to simulate a stalled Asterisk
         self.actions_seen: list[Action] = []

@@ -7,11 +7,15 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acd.logs import get_logger
 from acd.sim.model import AgentBehaviour, CallerScript, CallOutcome
 from acd.sim.pbx import CallHandle, SimPbx
+
+if TYPE_CHECKING:
+    from acd.sim.democustomers import DemoCustomer
+    from acd.telemetry.metrics import QueueDay
 
 log = get_logger(__name__)
 
@@ -44,9 +48,9 @@ class DemoTraffic:
         self.dnis = dnis
         self.agent_names = agent_names if agent_names is not None else list(pbx.agents)
         self.placed = 0
-        self.known_customers: list = []  # acd.sim.democustomers.DemoCustomer, once seeded
+        self.known_customers: list[DemoCustomer] = []  # once seeded
         self.calls: list[CallHandle] = []
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self.pbx.default_customer is None:  # callers who asked for a callback answer it
@@ -113,7 +117,7 @@ class DemoTraffic:
         return dict(counts)
 
 
-def summary_table(traffic: DemoTraffic, queue_days: dict, callbacks: int, seconds: float) -> str:
+def summary_table(traffic: DemoTraffic, queue_days: dict[str, QueueDay], callbacks: int, seconds: float) -> str:
     """What the demo did, printed when it ends: the calls by result, then each queue's figures
     (``queue_days``: name -> ``acd.telemetry.metrics.QueueDay``)."""
     counts = traffic.summary()

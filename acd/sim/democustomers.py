@@ -5,9 +5,13 @@ data, like the demo users' tokens; real PINs only ever arrive through the import
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from acd.logs import get_logger
 from acd.secrets import Secret
+
+if TYPE_CHECKING:
+    from acd.store.sql import SqlStore
 
 log = get_logger(__name__)
 
@@ -35,7 +39,7 @@ DEMO_CUSTOMERS = (
 )
 
 
-async def seed_demo_customers(store) -> int:
+async def seed_demo_customers(store: SqlStore) -> int:
     """Add the demo customers that are not in the store yet; returns how many were added."""
     added = 0
     for c in DEMO_CUSTOMERS:

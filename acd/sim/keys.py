@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from acd.sim.model import CallerScript, CallOutcome, KeyPress, SilenceGap
 
@@ -58,12 +59,13 @@ class KeyPad:
 class Typist:
     """Types a ``CallerScript``'s keys on a ``KeyPad`` (see ``CallerScript`` for the two forms)."""
 
-    def __init__(self, script: CallerScript, sleep: Callable[[float], asyncio.Future[None] | object], spawn: Callable[..., asyncio.Task]) -> None:
+    def __init__(self, script: CallerScript, sleep: Callable[[float], Awaitable[None]],
+                 spawn: Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]) -> None:
         self.script = script
         self.answers = script.answers()
         self._sleep = sleep
         self._spawn = spawn
-        self._typing: asyncio.Task | None = None
+        self._typing: asyncio.Task[None] | None = None
         self.pad: KeyPad | None = None
 
     def attach(self, pad: KeyPad) -> None:

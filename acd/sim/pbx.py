@@ -45,7 +45,8 @@ import collections
 import itertools
 import uuid
 from dataclasses import dataclass
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from acd.clock import Clock, SystemClock
 from acd.logs import get_logger
@@ -57,7 +58,11 @@ from acd.sim.model import HANGUP_CAUSES, AgentBehaviour, CallerScript, CallOutco
 from acd.sim.sounds import sound_length
 from acd.sim.timebase import SimTime
 
+if TYPE_CHECKING:
+    from acd.sim.chanspy import SpyLeg
+
 log = get_logger(__name__)
+_T = TypeVar("_T")
 
 CALLER_CONTEXT = "acd-inbound"
 AGENT_CONTEXT = "acd-agents"  # pjsip.conf: the agent endpoints' context (recorded "agents" on the test bed)
@@ -89,7 +94,7 @@ class CallHandle:
         self.script = script
         self.outcome = outcome
         self.done = asyncio.Event()
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.meter = AudioMeter(outcome, pbx.time.now)
         self.typist = Typist(script, pbx.time.sleep, pbx.spawn)
 
@@ -144,7 +149,7 @@ class SimPbx:
         self.events: collections.deque[SimEvent] = collections.deque(maxlen=event_log_size)
         self.agent_offers: dict[str, int] = {}  # endpoint -> times rung
         self.customers: dict[str, AgentBehaviour] = {}  # number dialled back (digits) -> how that phone answers
-        self.spy_legs: list = []  # acd.sim.chanspy.SpyLeg: supervisors' ChanSpy legs, in order
+        self.spy_legs: list[SpyLeg] = []  # supervisors' ChanSpy legs, in order
         self.callbacks_dialled: list[str] = []  # numbers dialled from [acd-callback], in order
         self.default_customer: AgentBehaviour | None = None  # how other dialled-back numbers answer (None: unreachable)
         self.agi_sessions: set[AgiSession] = set()
@@ -157,7 +162,7 @@ class SimPbx:
         self._chan_seq = itertools.count(0)
         self._device_states: dict[str, str] = {}
         self._handles: dict[str, CallHandle] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -197,13 +202,13 @@ class SimPbx:
         await self.ami.stop()
         log.event("sim.pbx.stopped", calls=len(self.calls))
 
-    def spawn(self, coro: Awaitable, name: str) -> asyncio.Task:
-        task = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+    def spawn(self, coro: Coroutine[Any, Any, _T], name: str) -> asyncio.Task[_T]:
+        task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
 
-    def _task_done(self, task: asyncio.Task) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error_event("sim.task.crashed", task=task.get_name(), error=repr(task.exception()))

@@ -6,11 +6,16 @@ migration."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from acd.store.records import Interaction, Outcome, fold
 from acd.store.sql import NotFound, SpooledEvent, SqlStore, StoreError
 
+if TYPE_CHECKING:
+    from acd.settings import Settings
 
-async def open_store(settings, *, migrate: bool = True) -> SqlStore:
+
+async def open_store(settings: Settings, *, migrate: bool = True) -> SqlStore:
     """The store for ``settings.database.url``, migrated to head (``migrate=False``: as it is,
     for readers such as reports, which must not create or change a database)."""
     return await SqlStore(settings.database.url, region=settings.database.phone_region).open(migrate_schema=migrate)

@@ -25,7 +25,7 @@ PENDING = "pending"
 COUNTED = ("failed", PENDING)  # what counts against the limit
 RESETS = ("ok", "unlocked")  # what starts the count again
 
-_T = VerificationAttemptRow.__table__
+_T = VerificationAttemptRow.metadata.tables[VerificationAttemptRow.__tablename__]  # the Table (``__table__`` is typed FromClause)
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,24 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-from acd.settings import ConfigError, load_settings
+from acd.clihelp import Subparsers, usage_handler
+from acd.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from acd.store.search import SearchPage
+    from acd.store.sql import SqlStore
+    from acd.store.validation import CustomerRules
+
+T = TypeVar("T")
 
 MAX_SHOWN = 20  # rejected rows' reasons printed; all of them are in FILE.rejected.csv
 
 
-def _settings(args: argparse.Namespace):
+def _settings(args: argparse.Namespace) -> Settings | None:
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -26,7 +36,7 @@ def _settings(args: argparse.Namespace):
     return settings
 
 
-async def _with_store(settings, fn):
+async def _with_store(settings: Settings, fn: Callable[[SqlStore], Awaitable[T]]) -> T:
     from acd.clock import SystemClock
     from acd.store.sql import SqlStore
 
@@ -38,7 +48,7 @@ async def _with_store(settings, fn):
         await store.close()
 
 
-def rules_from(settings):
+def rules_from(settings: Settings) -> CustomerRules:
     """The rules the API uses: the configured languages and the agents in ``agents.yaml``."""
     from acd.store.validation import CustomerRules
 
@@ -88,7 +98,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
-    async def run(store):
+    async def run(store: SqlStore) -> str:
         from acd.store.audit import record_access
 
         text = await export_customer(store, args.id, args.format)
@@ -116,7 +126,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
 
-    async def run(store):
+    async def run(store: SqlStore) -> SearchPage:
         page = await search_customers(store, args.query, page=args.page, per_page=args.per_page)
         await record_access(store, [c["customer_id"] for c in page.customers], who=_operator(args), action="search", reason=args.reason)
         return page
@@ -188,10 +198,10 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0 if not report.errors else 1
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     c = subparsers.add_parser("customers", help="import, export, search, quality report and erasure of customers",
                               description="Customers in and out of the customer store.")
-    c.set_defaults(handler=lambda args: (c.print_help(), 2)[1])
+    c.set_defaults(handler=usage_handler(c))
     sub = c.add_subparsers(dest="customers_command", metavar="ACTION")
     im = sub.add_parser("import", help="import a CSV (columns: name, account_number, phones, emails, segment, vip, "
                                        "language, owner_agent, notes, pin, dob, memorable_date)",
@@ -235,7 +245,7 @@ def register(subparsers) -> None:
     r = subparsers.add_parser("retention", help="anonymise or purge old interactions and recordings",
                               description="Apply the retention settings (retention: in engine.yaml).")
     rsub = r.add_subparsers(dest="retention_command", metavar="ACTION")
-    r.set_defaults(handler=lambda args: (r.print_help(), 2)[1])
+    r.set_defaults(handler=usage_handler(r))
     run = rsub.add_parser("run", help="run it now (the engine also runs it every retention.run_every_h)")
     run.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     run.add_argument("--database", help="SQLAlchemy URL (default: database.url from settings)")

@@ -45,7 +45,7 @@ class ContactInput:
         if direction not in DIRECTIONS:
             raise InvalidContact("direction", f"one of {', '.join(DIRECTIONS)}")
         at = _time(body.get("at"), now)
-        texts = {}
+        texts: dict[str, str | None] = {}
         for name, limit in (("subject", 200), ("summary", 4000), ("agent", 64), ("link", 500)):
             value = body.get(name)
             if value in (None, ""):

@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import sys
 
+from acd.clihelp import Subparsers, usage_handler
 from acd.settings import ConfigError, load_settings
 
 
 def _url(args: argparse.Namespace) -> str | None:
     if args.database:
-        return args.database
+        return str(args.database)
     try:
         return load_settings(args.config).database.url
     except ConfigError as exc:
@@ -71,11 +72,11 @@ def cmd_current(args: argparse.Namespace) -> int:
     return 0 if revision == head else 3
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser("db", help="the customer store's schema (Alembic migrations)",
                               description="Bring the customer store's schema to the latest migration, or show where it is. "
                                           "The engine also upgrades it at start.")
-    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(handler=usage_handler(p))
     sub = p.add_subparsers(dest="db_command", metavar="ACTION")
     for name, handler, text in (("upgrade", cmd_upgrade, "apply every pending migration"),
                                 ("current", cmd_current, "print the schema's revision (exit 3 if behind)")):

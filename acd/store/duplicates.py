@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from acd.secrets import Secret, verify_secret
 from acd.store.models import ContactPointRow, CustomerRow, SecretRow
@@ -41,8 +41,14 @@ def similar(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, ka, kb).ratio() >= SIMILAR
 
 
-def _live():
+def _live() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The conditions of a live customer: neither merged into another nor anonymised."""
     return (CustomerRow.merged_into.is_(None), CustomerRow.anonymised_at.is_(None))
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    """Two customer ids in one order, so a pair is counted once."""
+    return (a, b) if a <= b else (b, a)
 
 
 async def candidates_for(store: SqlStore, *, name: str, phones: Iterable[str] = (), emails: Iterable[str] = (),
@@ -96,7 +102,7 @@ async def duplicate_pairs(store: SqlStore) -> list[dict[str, Any]]:
     for (kind, _), ids in by_value.items():
         for i, a in enumerate(ids):
             for b in ids[i + 1:]:
-                pairs[tuple(sorted((a, b)))].add(f"same {kind}")
+                pairs[_pair(a, b)].add(f"same {kind}")
     names = dict(people)
     buckets: dict[str, list[str]] = defaultdict(list)  # compared within the bucket of the name's last word's first letter
     for cid, n in people:
@@ -107,7 +113,7 @@ async def duplicate_pairs(store: SqlStore) -> list[dict[str, Any]]:
         for i, a in enumerate(ids):
             for b in ids[i + 1:]:
                 if similar(names[a], names[b]):
-                    pairs[tuple(sorted((a, b)))].add("similar name")
+                    pairs[_pair(a, b)].add("similar name")
     out = [{"customers": [a, b], "names": [names.get(a), names.get(b)], "reasons": sorted(r)}
            for (a, b), r in sorted(pairs.items())]
     return out[:MAX_REPORTED]

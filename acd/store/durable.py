@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import time
@@ -59,10 +60,10 @@ class DurableRecorder:
         self.retry_max_s = retry_max_s
         self._prefix = f"{time.time_ns():020d}"
         self._segment_no = 0
-        self._file = None
+        self._file: io.FileIO | None = None
         self._seq = 0
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._db_up = True
         self._rejected: set[tuple[str, int]] = set()
         self._sync_due = False
@@ -74,32 +75,34 @@ class DurableRecorder:
     # ------------------------------------------------------------------ the recorder port
     def event(self, call_id: str, event: rec.CallEvent) -> None:
         kind, data = rec.kind_of(event), event.to_record()
-        if self._file is None:  # after close(): calls still ending during shutdown are spooled too
-            self._open_segment()
+        # after close(): calls still ending during shutdown are spooled too
+        file = self._file if self._file is not None else self._open_segment()
         self._seq += 1
         line = json.dumps({
             "uid": uuid.uuid4().hex, "seq": self._seq, "call_id": call_id, "kind": kind,
             "t": self.clock.now(), "data": dict(data),
         }, default=_json_default, separators=(",", ":"))
-        self._file.write(line.encode() + b"\n")  # unbuffered: in the OS now, safe from a killed process
+        file.write(line.encode() + b"\n")  # unbuffered: in the OS now, safe from a killed process
         if isinstance(event, rec.CLOSING):  # a call (or its part) ended
             self._sync_due = True  # the writer fsyncs it off the event loop, within moments
-        if self._file.tell() >= self.segment_bytes:
+        if file.tell() >= self.segment_bytes:
             self._open_segment()
         self._wake.set()
 
-    def _open_segment(self) -> None:
+    def _open_segment(self) -> io.FileIO:
+        """Close the live segment (fsynced) and open the next one, which becomes the live one."""
         if self._file is not None:
             os.fsync(self._file.fileno())
             self._file.close()
         self._segment_no += 1
         path = self.dir / f"{self._prefix}-{self._segment_no:06d}.jsonl"
         self._file = open(path, "ab", buffering=0)
+        return self._file
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         if self.store is not None and self._task is None:
-            self._task = asyncio.create_task(self._writer(), name="acd-record-writer")
+            self._task = asyncio.create_task(self._writer(self.store), name="acd-record-writer")
 
     async def close(self, *, drain_timeout_s: float = 5.0) -> None:
         """Try to write what is spooled; what is left stays in the spool for the next start."""
@@ -210,7 +213,7 @@ class DurableRecorder:
             self._sync_due = False
             await asyncio.to_thread(os.fsync, self._file.fileno())
 
-    async def _writer(self) -> None:
+    async def _writer(self, store: SqlStore) -> None:
         delay = 0.2
         cp = self._load_checkpoint()  # read once; from here on this task is its only writer
         while True:
@@ -220,7 +223,7 @@ class DurableRecorder:
             if events or after != cp:
                 try:
                     if events:
-                        await asyncio.wait_for(self.store.write_events(events), 30)
+                        await asyncio.wait_for(store.write_events(events), 30)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - an outage: keep spooling, retry with backoff

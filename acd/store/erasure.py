@@ -15,8 +15,9 @@ What goes, for the customer and every record merged into it:
   length, so the writer's offsets hold); lines not yet written are counted and left (they are
   anonymised when they reach the database only if erasure is run again);
 - merge snapshots that hold the person's old field values;
-- tasks: notes and call-back numbers blanked and the customer link cleared (type, owner, times
-  and status stay for the workload figures).
+- tasks: titles (a flow's "Call back: {{ customer.name }}"), notes and call-back numbers blanked,
+  the notes and number digits in their history too, and the customer link cleared (type, owner,
+  times and status stay for the workload figures).
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from acd.logs import get_logger
+from acd.store.tasks import erase_tasks
 from acd.store.models import (
-    ChannelContactRow, CustomerRow, ErasureRow, EventRow, InteractionRow, MergeRow, TaskRow, VerificationAttemptRow,
+    ChannelContactRow, CustomerRow, ErasureRow, EventRow, InteractionRow, MergeRow, VerificationAttemptRow,
 )
+from acd.store.dml import rows_affected
 from acd.store.retention import _remove, _scrub, anonymised_record
 from acd.store.sql import NotFound, SqlStore
 
@@ -72,17 +75,16 @@ async def erase_customer(store: SqlStore, customer_id: str, *, by: str, reason: 
                     data[key] = None
             e.data = data
             counts["events"] += 1
-        counts["contacts"] = (await s.execute(update(ChannelContactRow).where(ChannelContactRow.customer_id.in_(ids)).values(
-            customer_id=None, subject=None, summary=None, link=None, anonymised_at=now))).rowcount or 0
-        counts["tasks"] = (await s.execute(update(TaskRow).where(TaskRow.customer_id.in_(ids)).values(
-            customer_id=None, notes=None, callback_number=None))).rowcount or 0
-        counts["verification_attempts"] = (await s.execute(update(VerificationAttemptRow).where(
+        counts["contacts"] = await rows_affected(s, update(ChannelContactRow).where(ChannelContactRow.customer_id.in_(ids)).values(
+            customer_id=None, subject=None, summary=None, link=None, anonymised_at=now))
+        counts["tasks"] = await erase_tasks(s, ids)
+        counts["verification_attempts"] = await rows_affected(s, update(VerificationAttemptRow).where(
             VerificationAttemptRow.customer_id.in_(ids) | VerificationAttemptRow.call_id.in_(call_ids)).values(
-            caller_number=None, customer_id=None))).rowcount or 0
-        counts["merges"] = (await s.execute(update(MergeRow).where(MergeRow.kept_id.in_(ids) | MergeRow.merged_id.in_(ids))
-                                            .values(moved={"erased": True}, undone_at=now, undone_by="erasure"))).rowcount or 0
+            caller_number=None, customer_id=None))
+        counts["merges"] = await rows_affected(s, update(MergeRow).where(MergeRow.kept_id.in_(ids) | MergeRow.merged_id.in_(ids))
+                                            .values(moved={"erased": True}, undone_at=now, undone_by="erasure"))
         await s.execute(update(CustomerRow).where(CustomerRow.customer_id.in_(ids)).values(merged_into=None))
-        counts["customers"] = (await s.execute(delete(CustomerRow).where(CustomerRow.customer_id.in_(ids)))).rowcount or 0
+        counts["customers"] = await rows_affected(s, delete(CustomerRow).where(CustomerRow.customer_id.in_(ids)))
     if spool_dir is not None:
         lines, pending = await asyncio.to_thread(scrub_spool, Path(spool_dir), set(call_ids))
         counts["spool_lines"], counts["spool_pending"] = lines, pending

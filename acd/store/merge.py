@@ -2,7 +2,7 @@
 
 A merge deletes nothing. The merged record stays, hidden (``merged_into``), with what could not
 move (a phone or e-mail the kept record already has, a secret it already has). Its calls, other
-contacts, revisions, contact points and secrets move to the kept record; the kept record's empty
+contacts, follow-up tasks, revisions, contact points and secrets move to the kept record; the kept record's empty
 fields take the merged one's values. ``customer_merges`` keeps every moved row's id and both
 records' fields before, so ``undo_merge`` puts both back as they were, revisions included (the
 revisions the merge wrote are removed). The merge row stays, with who undid it and when."""
@@ -13,9 +13,10 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.store.models import (
-    ChannelContactRow, ContactPointRow, CustomerRow, InteractionRow, MergeRow, RevisionRow, SecretRow,
+    ChannelContactRow, ContactPointRow, CustomerRow, InteractionRow, MergeRow, RevisionRow, SecretRow, TaskRow,
 )
 from acd.store.sql import CUSTOMER_FIELDS, NotFound, SqlStore, StoreError
 
@@ -30,19 +31,24 @@ def _fields(row: CustomerRow) -> dict[str, Any]:
     return {**{f: getattr(row, f) for f in CUSTOMER_FIELDS}, "updated_at": row.updated_at}
 
 
+def _mergeable(cid: str, row: CustomerRow | None) -> CustomerRow:
+    """The row of a customer that may take part in a merge: refuses one missing, merged or anonymised."""
+    if row is None:
+        raise NotFound(f"no customer {cid}")
+    if row.merged_into is not None:
+        raise MergeRefused(f"customer {cid} is already merged into {row.merged_into}")
+    if row.anonymised_at is not None:
+        raise MergeRefused(f"customer {cid} is anonymised")
+    return row
+
+
 async def merge_customers(store: SqlStore, kept_id: str, merged_id: str, *, by: str) -> dict[str, Any]:
     if kept_id == merged_id:
         raise MergeRefused("a customer cannot be merged into itself")
     now = store.clock.now()
     async with store.session.begin() as s:
-        kept, merged = await s.get(CustomerRow, kept_id), await s.get(CustomerRow, merged_id)
-        for cid, row in ((kept_id, kept), (merged_id, merged)):
-            if row is None:
-                raise NotFound(f"no customer {cid}")
-            if row.merged_into is not None:
-                raise MergeRefused(f"customer {cid} is already merged into {row.merged_into}")
-            if row.anonymised_at is not None:
-                raise MergeRefused(f"customer {cid} is anonymised")
+        kept = _mergeable(kept_id, await s.get(CustomerRow, kept_id))
+        merged = _mergeable(merged_id, await s.get(CustomerRow, merged_id))
         moved: dict[str, Any] = {"kept_before": _fields(kept), "merged_before": _fields(merged)}
         moved["interactions"] = list((await s.scalars(select(InteractionRow.call_id).where(InteractionRow.customer_id == merged_id))).all())
         moved["contacts"] = list((await s.scalars(select(ChannelContactRow.contact_id).where(ChannelContactRow.customer_id == merged_id))).all())
@@ -50,6 +56,8 @@ async def merge_customers(store: SqlStore, kept_id: str, merged_id: str, *, by: 
         await s.execute(update(InteractionRow).where(InteractionRow.call_id.in_(moved["interactions"])).values(customer_id=kept_id))
         await s.execute(update(ChannelContactRow).where(ChannelContactRow.contact_id.in_(moved["contacts"])).values(customer_id=kept_id))
         await s.execute(update(RevisionRow).where(RevisionRow.id.in_(moved["revisions"])).values(customer_id=kept_id))
+        moved["tasks"] = list((await s.scalars(select(TaskRow.task_id).where(TaskRow.customer_id == merged_id))).all())
+        await s.execute(update(TaskRow).where(TaskRow.task_id.in_(moved["tasks"])).values(customer_id=kept_id))
         moved["contact_points"] = await _move_contact_points(s, kept_id, merged_id)
         moved["secrets"] = await _move_secrets(s, kept_id, merged_id)
         added: list[RevisionRow] = []
@@ -77,7 +85,7 @@ async def merge_customers(store: SqlStore, kept_id: str, merged_id: str, *, by: 
     return merge_dict(merge)
 
 
-async def _move_contact_points(s, kept_id: str, merged_id: str) -> list[dict[str, Any]]:
+async def _move_contact_points(s: AsyncSession, kept_id: str, merged_id: str) -> list[dict[str, Any]]:
     """Phones and e-mails the kept record lacks move to it (not preferred there if it has one of
     that kind already); the ones it has stay on the merged record."""
     have = {(k, v): p for k, v, p in (await s.execute(select(ContactPointRow.kind, ContactPointRow.value, ContactPointRow.preferred)
@@ -94,7 +102,7 @@ async def _move_contact_points(s, kept_id: str, merged_id: str) -> list[dict[str
     return out
 
 
-async def _move_secrets(s, kept_id: str, merged_id: str) -> list[str]:
+async def _move_secrets(s: AsyncSession, kept_id: str, merged_id: str) -> list[str]:
     have = set((await s.scalars(select(SecretRow.kind).where(SecretRow.customer_id == kept_id))).all())
     kinds = [k for k in (await s.scalars(select(SecretRow.kind).where(SecretRow.customer_id == merged_id))).all() if k not in have]
     if kinds:
@@ -121,6 +129,8 @@ async def undo_merge(store: SqlStore, merge_id: str, *, by: str) -> dict[str, An
         await s.execute(update(ChannelContactRow).where(ChannelContactRow.contact_id.in_(m["contacts"]),
                                                         ChannelContactRow.customer_id == kept.customer_id).values(customer_id=merged.customer_id))
         await s.execute(update(RevisionRow).where(RevisionRow.id.in_(m["revisions"])).values(customer_id=merged.customer_id))
+        await s.execute(update(TaskRow).where(TaskRow.task_id.in_(m.get("tasks", [])),  # (merges before tasks moved have none)
+                                              TaskRow.customer_id == kept.customer_id).values(customer_id=merged.customer_id))
         for point in m["contact_points"]:
             await s.execute(update(ContactPointRow).where(ContactPointRow.id == point["id"], ContactPointRow.customer_id == kept.customer_id)
                             .values(customer_id=merged.customer_id, preferred=point["preferred"]))
@@ -152,4 +162,4 @@ def merge_dict(row: MergeRow) -> dict[str, Any]:
     m = row.moved or {}
     return {"merge_id": row.merge_id, "kept_id": row.kept_id, "merged_id": row.merged_id, "at": row.at, "by": row.by,
             "undone_at": row.undone_at, "undone_by": row.undone_by,
-            "moved": {k: len(m.get(k) or ()) for k in ("interactions", "contacts", "revisions", "contact_points", "secrets")}}
+            "moved": {k: len(m.get(k) or ()) for k in ("interactions", "contacts", "tasks", "revisions", "contact_points", "secrets")}}

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -22,7 +23,7 @@ def alembic_config() -> Config:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     cfg = alembic_config()
 
-    def run(connection) -> None:
+    def run(connection: Connection) -> None:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 
@@ -33,7 +34,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     cfg = alembic_config()
 
-    def run(connection) -> None:
+    def run(connection: Connection) -> None:
         cfg.attributes["connection"] = connection
         command.downgrade(cfg, revision)
 
@@ -47,4 +48,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package ships its migrations
+        raise RuntimeError(f"no migrations in {MIGRATIONS}")
+    return head

@@ -100,7 +100,7 @@ class InteractionRow(Base):
     verification_level: Mapped[str] = mapped_column(String(12), default="none")
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     recording: Mapped[str | None] = mapped_column(String(255))
-    record: Mapped[dict] = mapped_column(JSON)  # acd.store.records.Interaction.to_dict()
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)  # acd.store.records.Interaction.to_dict()
     anonymised_at: Mapped[float | None] = mapped_column(Float)
 
 
@@ -115,7 +115,7 @@ class EventRow(Base):
     seq: Mapped[int] = mapped_column(Integer)  # order within the writer's spool
     t: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(40))
-    data: Mapped[dict] = mapped_column(JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class VerificationAttemptRow(Base):
@@ -189,7 +189,7 @@ class MergeRow(Base):
     merged_id: Mapped[str] = mapped_column(String(36))
     at: Mapped[float] = mapped_column(Float)
     by: Mapped[str] = mapped_column(String(64))
-    moved: Mapped[dict] = mapped_column(JSON)  # ids moved and the kept record's fields before
+    moved: Mapped[dict[str, Any]] = mapped_column(JSON)  # ids moved and the kept record's fields before
     undone_at: Mapped[float | None] = mapped_column(Float)
     undone_by: Mapped[str | None] = mapped_column(String(64))
 
@@ -204,7 +204,7 @@ class ErasureRow(Base):
     at: Mapped[float] = mapped_column(Float)
     by: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(200))
-    counts: Mapped[dict] = mapped_column(JSON)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 # --------------------------------------------------------------------------- tasks (0003)
@@ -252,4 +252,4 @@ class TaskEventRow(Base):
     at: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(24))
     by: Mapped[str] = mapped_column(String(64))
-    data: Mapped[dict] = mapped_column(JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 
@@ -28,7 +28,11 @@ from acd.clock import Clock
 from acd.events import RecordingStarted
 from acd.logs import get_logger
 from acd.store.models import ChannelContactRow, EventRow, InteractionRow, VerificationAttemptRow
+from acd.store.dml import rows_affected
 from acd.store.sql import AGENT_TIMELINE, SqlStore
+
+if TYPE_CHECKING:
+    from acd.settings import Settings
 
 log = get_logger(__name__)
 
@@ -86,7 +90,7 @@ def _scrub(data: Any) -> Any:
 
 def anonymised_record(record: dict[str, Any]) -> dict[str, Any]:
     """The interaction record without what identifies the caller; IVR steps lose their inputs."""
-    out = _scrub(dict(record))
+    out: dict[str, Any] = _scrub(dict(record))
     out["ivr_path"] = [{k: v for k, v in step.items() if k != "inputs"} for step in out.get("ivr_path") or []]
     return out
 
@@ -129,6 +133,12 @@ def _remove(paths: list[str]) -> list[tuple[str, str | None]]:
     return out
 
 
+def _file_of(row: InteractionRow) -> str:
+    """The recording file of a row ``_recordings`` selected (only rows that have one)."""
+    assert row.recording is not None, row.call_id
+    return row.recording
+
+
 async def _recordings(store: SqlStore, before: float, report: RetentionReport, dry_run: bool) -> None:
     last = ""
     while True:
@@ -141,15 +151,15 @@ async def _recordings(store: SqlStore, before: float, report: RetentionReport, d
             last = rows[-1].call_id
             if dry_run:
                 for row in rows:
-                    exists = await asyncio.to_thread(os.path.exists, row.recording)
+                    exists = await asyncio.to_thread(os.path.exists, _file_of(row))
                     report.recordings += exists
                     report.missing_recordings += not exists
                     report.touch(row.customer_id)
                 continue
-            results = dict(await asyncio.to_thread(_remove, [r.recording for r in rows]))
+            results = dict(await asyncio.to_thread(_remove, [_file_of(r) for r in rows]))
             cleared = []
             for row in rows:
-                outcome = results.get(row.recording)
+                outcome = results.get(_file_of(row))
                 if outcome not in (None, "missing"):
                     report.errors.append(f"recording of {row.call_id}: {outcome}")  # kept, tried again next run
                     continue
@@ -187,7 +197,7 @@ async def _interactions(store: SqlStore, before: float, mode: str, report: Reten
                 report.events += int(await s.scalar(select(func.count()).select_from(EventRow).where(EventRow.call_id.in_(ids))) or 0)
                 continue
             if mode == "purge":
-                report.events += (await s.execute(delete(EventRow).where(EventRow.call_id.in_(ids)))).rowcount or 0
+                report.events += await rows_affected(s, delete(EventRow).where(EventRow.call_id.in_(ids)))
                 await s.execute(delete(InteractionRow).where(InteractionRow.call_id.in_(ids)))
                 continue
             events = (await s.scalars(select(EventRow).where(EventRow.call_id.in_(ids)))).all()
@@ -210,9 +220,9 @@ async def _attempts(store: SqlStore, before: float, mode: str, report: Retention
         if dry_run:
             report.attempts = int(await s.scalar(select(func.count()).select_from(VerificationAttemptRow).where(old)) or 0)
         elif mode == "purge":
-            report.attempts = (await s.execute(delete(VerificationAttemptRow).where(old))).rowcount or 0
+            report.attempts = await rows_affected(s, delete(VerificationAttemptRow).where(old))
         else:
-            report.attempts = (await s.execute(update(VerificationAttemptRow).where(old).values(caller_number=None))).rowcount or 0
+            report.attempts = await rows_affected(s, update(VerificationAttemptRow).where(old).values(caller_number=None))
 
 
 async def _contacts(store: SqlStore, before: float, mode: str, report: RetentionReport, dry_run: bool, now: float) -> None:
@@ -227,10 +237,10 @@ async def _contacts(store: SqlStore, before: float, mode: str, report: Retention
         if dry_run:
             report.contacts = int(await s.scalar(select(func.count()).select_from(ChannelContactRow).where(old)) or 0)
         elif mode == "purge":
-            report.contacts = (await s.execute(delete(ChannelContactRow).where(old))).rowcount or 0
+            report.contacts = await rows_affected(s, delete(ChannelContactRow).where(old))
         else:
-            report.contacts = (await s.execute(update(ChannelContactRow).where(old).values(
-                subject=None, summary=None, link=None, anonymised_at=now))).rowcount or 0
+            report.contacts = await rows_affected(s, update(ChannelContactRow).where(old).values(
+                subject=None, summary=None, link=None, anonymised_at=now))
 
 
 async def _agent_events(store: SqlStore, before: float, report: RetentionReport, dry_run: bool) -> None:
@@ -240,7 +250,7 @@ async def _agent_events(store: SqlStore, before: float, report: RetentionReport,
         if dry_run:
             report.agent_events = int(await s.scalar(select(func.count()).select_from(EventRow).where(old)) or 0)
         else:
-            report.agent_events = (await s.execute(delete(EventRow).where(old))).rowcount or 0
+            report.agent_events = await rows_affected(s, delete(EventRow).where(old))
 
 
 class RetentionJob:
@@ -250,9 +260,9 @@ class RetentionJob:
 
     RUN_TIMEOUT_S = 3600.0
 
-    def __init__(self, store: SqlStore, settings, clock: Clock) -> None:
+    def __init__(self, store: SqlStore, settings: Settings, clock: Clock) -> None:
         self.store, self.cfg, self.clock = store, settings.retention, clock
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.last_report: RetentionReport | None = None
 
     def start(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from acd.store.models import ContactPointRow, CustomerRow
 from acd.store.phones import BadPhoneNumber, normalise_phone
@@ -43,7 +43,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _conditions(store: SqlStore, q: str) -> list:
+def _conditions(store: SqlStore, q: str) -> list[ColumnElement[bool]]:
     """What ``q`` may be: a phone number (exact E.164), an e-mail (part of it), an account number
     (exact) or part of a name (any case). Every reading that applies is searched."""
     lowered = q.lower()
@@ -82,7 +82,7 @@ async def search_customers(store: SqlStore, q: str, *, page: int = 1, per_page: 
         contacts = (await s.execute(select(ContactPointRow.customer_id, ContactPointRow.kind, ContactPointRow.value,
                                            ContactPointRow.preferred)
                                     .where(ContactPointRow.customer_id.in_(ids)).order_by(ContactPointRow.id))).all() if ids else []
-    by_customer: dict[str, list] = {}
+    by_customer: dict[str, list[tuple[str, str, bool]]] = {}
     for cid, kind, value, preferred in contacts:
         by_customer.setdefault(cid, []).append((kind, value, preferred))
     found = [{

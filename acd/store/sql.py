@@ -8,12 +8,12 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from acd.clock import Clock, SystemClock
 from acd.events import AgentStateChanged
@@ -26,6 +26,9 @@ from acd.store.models import (
 )
 from acd.store.phones import normalise_phone, normalised_or_as_is
 from acd.store.records import Interaction, fold
+
+if TYPE_CHECKING:
+    from acd.reports.compute import AgentSpan
 
 log = get_logger(__name__)
 
@@ -54,7 +57,7 @@ class SpooledEvent:
     data: Mapping[str, Any]
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:  # DBAPI objects: untyped
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
@@ -138,7 +141,7 @@ class SqlStore:
         return cid
 
     @staticmethod
-    async def _refuse_duplicate_account(s, account_number: str, customer_id: str | None) -> None:
+    async def _refuse_duplicate_account(s: AsyncSession, account_number: str, customer_id: str | None) -> None:
         other = await s.scalar(select(CustomerRow.customer_id).where(CustomerRow.account_number == account_number))
         if other is not None and other != customer_id:
             raise StoreError(f"account number {account_number} already belongs to another customer")
@@ -235,7 +238,7 @@ class SqlStore:
                                                            CustomerRow.anonymised_at.is_(None), CustomerRow.merged_into.is_(None)))
             return None if row is None else await self._summary(s, row)
 
-    async def _summary(self, s, row: CustomerRow) -> CustomerSummary:
+    async def _summary(self, s: AsyncSession, row: CustomerRow) -> CustomerSummary:
         last_agent = await s.scalar(select(InteractionRow.agent).where(
             InteractionRow.customer_id == row.customer_id, InteractionRow.agent.is_not(None),
         ).order_by(InteractionRow.started_at.desc()).limit(1))
@@ -265,7 +268,7 @@ class SqlStore:
                 if not call_id.startswith(AGENT_TIMELINE):  # an agent's state timeline has no interaction
                     await self._refold(s, call_id)
 
-    async def _refold(self, s, call_id: str) -> None:
+    async def _refold(self, s: AsyncSession, call_id: str) -> None:
         rows = (await s.execute(select(EventRow.kind, EventRow.t, EventRow.data).where(EventRow.call_id == call_id)
                                 .order_by(EventRow.t, EventRow.seq))).all()
         rec = fold(call_id, ({**(data or {}), "kind": kind, "t": t} for kind, t, data in rows))
@@ -296,7 +299,7 @@ class SqlStore:
                 setattr(existing, k, v)
 
     @staticmethod
-    async def _scrub_late_events(s, call_id: str) -> None:
+    async def _scrub_late_events(s: AsyncSession, call_id: str) -> None:
         """Events that arrive for a call already anonymised (retention, or an erasure during the
         call) are stored without what identifies the caller, as its earlier ones were."""
         from acd.store.retention import _scrub
@@ -309,7 +312,7 @@ class SqlStore:
             if data != (e.data or {}):
                 e.data = data
 
-    async def _single_customer_for(self, s, ani: str) -> str | None:
+    async def _single_customer_for(self, s: AsyncSession, ani: str) -> str | None:
         """An unidentified call from a number that belongs to exactly one customer is filed there."""
         try:
             e164 = normalise_phone(ani, self.region)
@@ -411,7 +414,7 @@ class SqlStore:
             interactions.append(item)
         return {"customer": customer, "revisions": await self.revisions(customer_id), "interactions": interactions}
 
-    async def agent_spans_between(self, start: float, end: float, lookback_s: float = 7 * 86400):
+    async def agent_spans_between(self, start: float, end: float, lookback_s: float = 7 * 86400) -> list[AgentSpan] | None:
         """The agents' state stretches overlapping ``[start, end)`` (for occupancy), from the
         ``agent_state`` events the engine records; the state an agent was in at ``start`` comes
         from its last change before it (up to ``lookback_s`` back). The last stretch of each agent
@@ -426,7 +429,7 @@ class SqlStore:
         if not rows:
             return None  # no agent states recorded for that time: occupancy is unknown, not zero
         stop = min(end, self.clock.now())
-        spans: list = []
+        spans: list[AgentSpan] = []
         by_agent: dict[str, list[tuple[float, str]]] = {}
         for call_id, t, data in rows:
             by_agent.setdefault(call_id[len(AGENT_TIMELINE):], []).append((t, AgentStateChanged.from_record(data or {}).state))
@@ -465,12 +468,12 @@ class SqlStore:
                  "method": r.method, "result": r.result} for r in rows]
 
 
-def _chunks(items: Sequence[str], size: int):
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
 
-def _customer_dict(row: CustomerRow, contacts) -> dict[str, Any]:
+def _customer_dict(row: CustomerRow, contacts: Sequence[Sequence[Any]]) -> dict[str, Any]:
     return {
         "customer_id": row.customer_id, "name": row.name, "account_number": row.account_number, "segment": row.segment,
         "vip": row.vip, "language": row.language, "owner_agent": row.owner_agent, "notes": row.notes,

@@ -11,13 +11,17 @@ from typing import Any
 from collections.abc import Iterable
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.store.models import CustomerRow, TaskEventRow, TaskRow
 from acd.store.sql import NotFound, SqlStore
+from acd.tasks.callbacks import CALL_PREFIX, CallbackCounts, RetryDecision, after_failed_callback, callback_counts
 from acd.tasks.model import Change, Owner, Priority, Status, TaskInput, next_status
 from acd.tasks.rules import Escalation, TaskState
 
 __all__ = ["Status", "TaskState"]
+
+CALLBACK_FAILED = "callback_failed"
 
 
 def task_dict(row: TaskRow, now: float | None = None) -> dict[str, Any]:
@@ -142,6 +146,14 @@ async def overdue_open(store: SqlStore, now: float, types: Iterable[str], limit:
         return [(r.task_id, task_state(r)) for r in (await s.scalars(stmt)).all()]
 
 
+async def fell_overdue(store: SqlStore, after: float, now: float, limit: int = 500) -> list[dict[str, Any]]:
+    """Open tasks whose due time is in (``after``, ``now``]: those that fell due meanwhile."""
+    stmt = (select(TaskRow).where(TaskRow.status == Status.OPEN.value, TaskRow.due_at > after, TaskRow.due_at <= now)
+            .order_by(TaskRow.due_at, TaskRow.task_id).limit(limit))
+    async with store.session() as s:
+        return [task_dict(r, now) for r in (await s.scalars(stmt)).all()]
+
+
 async def apply_escalations(store: SqlStore, task_id: str, escalations: list[Escalation], *, by: str = "escalation") -> dict[str, Any] | None:
     """Apply escalations computed for the task's state; None if the task changed meanwhile (it
     is no longer open, or another node applied them first)."""
@@ -187,6 +199,88 @@ async def note_callback_booked(store: SqlStore, task_id: str, call_id: str, *, n
         s.add(_event(row, kind, "callbacks", now, call_id=call_id or None, preferred_agent=agent,
                      number_last4=number[-4:] if number else None))
     return True
+
+
+async def awaiting_callbacks(store: SqlStore, types: Iterable[str], limit: int = 200) -> list[dict[str, Any]]:
+    """Open call-back tasks with a booked call whose end they have not heard of yet, the ones
+    changed longest ago first."""
+    stmt = (select(TaskRow).where(TaskRow.status == Status.OPEN.value, TaskRow.type.in_(list(types)),
+                                  TaskRow.callback_call_id.like(f"{CALL_PREFIX}%"))
+            .order_by(TaskRow.updated_at, TaskRow.task_id).limit(limit))
+    async with store.session() as s:
+        return [task_dict(r, store.clock.now()) for r in (await s.scalars(stmt)).all()]
+
+
+async def _kinds(s: AsyncSession, task_id: str) -> list[str]:
+    return list((await s.scalars(select(TaskEventRow.kind).where(TaskEventRow.task_id == task_id)
+                                 .order_by(TaskEventRow.at, TaskEventRow.id))).all())
+
+
+async def callback_history(store: SqlStore, task_id: str) -> CallbackCounts:
+    """How many call-back calls the task has had, and how many failed since its last reset."""
+    async with store.session() as s:
+        return callback_counts(await _kinds(s, task_id))
+
+
+async def note_callback_connected(store: SqlStore, task_id: str, call_id: str, *, agent: str | None) -> dict[str, Any] | None:
+    """The task's call ``call_id`` reached the customer: on its history once (None if it already
+    is, or the task moved on). The task stays open: the agent completes it."""
+    now = store.clock.now()
+    async with store.session.begin() as s:
+        row = await s.get(TaskRow, task_id, with_for_update=True)
+        if row is None or row.status != Status.OPEN.value or row.callback_call_id != call_id:
+            return None
+        noted = (await s.scalars(select(TaskEventRow.data).where(TaskEventRow.task_id == task_id,
+                                                                 TaskEventRow.kind == "callback_connected"))).all()
+        if any((d or {}).get("call_id") == call_id for d in noted):
+            return None
+        s.add(_event(row, "callback_connected", "callbacks", now, call_id=call_id, agent=agent))
+        row.updated_at = now
+    return task_dict(row, now)
+
+
+async def note_callback_failed(store: SqlStore, task_id: str, call_id: str, *, reason: str, attempts: int,
+                               spacing_s: float) -> tuple[dict[str, Any], RetryDecision] | None:
+    """The task's call ``call_id`` ended with nobody connected: on its history with the attempt,
+    then due again ``spacing_s`` from now (a new booking), or, after ``attempts`` calls, marked
+    ``callback_exhausted`` and escalated to the supervisors. None if the task moved on meanwhile
+    (closed, rebooked, or another node noted it first)."""
+    now = store.clock.now()
+    async with store.session.begin() as s:
+        row = await s.get(TaskRow, task_id, with_for_update=True)
+        if row is None or row.status != Status.OPEN.value or row.callback_call_id != call_id:
+            return None
+        failed_before = callback_counts(await _kinds(s, task_id)).failed
+        decision = after_failed_callback(failed_before, attempts=attempts, spacing_s=spacing_s, now=now)
+        s.add(_event(row, CALLBACK_FAILED, "callbacks", now, call_id=call_id, reason=reason, attempt=decision.attempt,
+                     retry_at=decision.retry_at))
+        if decision.retry_at is None:
+            s.add(_event(row, "callback_exhausted", "callbacks", now, attempts=decision.attempt))
+            s.add(_event(row, "escalated", "callbacks", now, to="supervisor", reason="callback_exhausted", supervisor=True,
+                         level=row.escalation_level, owner=f"{row.owner_kind}:{row.owner}", priority=Priority(row.priority).label))
+            row.callback_call_id, row.escalated_to_supervisor = "-", True  # "-": nothing more is booked
+        else:
+            row.callback_call_id, row.due_at = None, decision.retry_at
+        row.updated_at = now
+    return task_dict(row, now), decision
+
+
+ERASED_TITLE = "(erased)"
+PERSONAL_EVENT_KEYS = ("note", "number_last4")  # what a task's history may hold of the person
+
+
+async def erase_tasks(s: AsyncSession, customer_ids: list[str]) -> int:
+    """In the erasure's transaction: the customers' tasks keep their type, owner, times and status
+    (the workload figures) and lose the title, notes, number and customer link, and their history
+    the notes and number digits. The number of tasks."""
+    rows = (await s.scalars(select(TaskRow).where(TaskRow.customer_id.in_(customer_ids)))).all()
+    for row in rows:
+        row.customer_id, row.title, row.notes, row.callback_number = None, ERASED_TITLE, None, None
+    events = (await s.scalars(select(TaskEventRow).where(TaskEventRow.task_id.in_([r.task_id for r in rows])))).all() if rows else []
+    for e in events:
+        if any(k in (e.data or {}) for k in PERSONAL_EVENT_KEYS):
+            e.data = {k: v for k, v in e.data.items() if k not in PERSONAL_EVENT_KEYS}
+    return len(rows)
 
 
 async def history(store: SqlStore, task_id: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from acd.secrets import Secret
 from acd.store.phones import BadPhoneNumber, normalise_phone
@@ -158,7 +158,7 @@ class CustomerRules:
             if value not in (None, ""):
                 out.secrets[key] = self.pin(value) if key == "pin" else self.date(key, value)
             return
-        checks = {"name": self.name, "account_number": self.account_number, "language": self.language,
+        checks: dict[str, Callable[[Any], Any]] = {"name": self.name, "account_number": self.account_number, "language": self.language,
                   "owner_agent": self.owner_agent, "vip": self.vip,
                   "segment": lambda v: self.text("segment", v), "notes": lambda v: self.text("notes", v)}
         if key not in checks:

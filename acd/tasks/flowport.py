@@ -4,7 +4,7 @@ request (``TaskInput.parse`` against config/tasks.yaml, the agents and queues) a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from acd.flows.ports_extra import TaskRefused, TaskRequest
@@ -12,12 +12,16 @@ from acd.logs import get_logger
 from acd.store import tasks as store_tasks
 from acd.store.sql import NotFound
 from acd.tasks.model import InvalidTask, Owner, TaskInput
+from acd.tasks.service import task_event
+
+if TYPE_CHECKING:
+    from acd.app import Engine
 
 log = get_logger(__name__)
 
 
 class StoreTaskPort:
-    def __init__(self, engine, *, emit: Callable[[str, dict[str, Any]], None]) -> None:
+    def __init__(self, engine: Engine, *, emit: Callable[[str, dict[str, Any]], None]) -> None:
         self.engine = engine
         self.emit = emit
 
@@ -25,6 +29,8 @@ class StoreTaskPort:
         engine = self.engine
         if engine.customers is None:
             raise TaskRefused("the customer store is not configured")
+        if engine.core is None:
+            raise RuntimeError("a flow's task step runs on a started engine")
         body = {"type": request.type, "title": request.title, "owner_queue": request.queue, "owner_agent": request.agent,
                 "due": request.due, "priority": request.priority, "notes": request.note, "customer_id": request.customer_id,
                 "call_id": request.call_id, "callback_number": request.number}
@@ -35,9 +41,6 @@ class StoreTaskPort:
             task = await store_tasks.create_task(engine.customers, inp, source="flow", by=f"flow:{request.flow}"[:64])
         except (InvalidTask, NotFound) as exc:
             raise TaskRefused(str(exc)) from None
-        owner = task["owner"]
-        self.emit("task_created", {"task_id": task["task_id"], "type": task["type"], "title": task["title"], "owner": owner,
-                                   "due_at": task["due_at"], "priority": task["priority"], "status": task["status"],
-                                   "customer_id": task["customer_id"], "agent_id": owner["id"] if owner["kind"] == "agent" else None})
+        self.emit("task_created", task_event(task))
         log.event("task.created", task_id=task["task_id"], type=task["type"], owner=str(inp.owner), by=f"flow:{request.flow}", source="flow")
         return str(task["task_id"])

@@ -3,9 +3,13 @@ first, so the agent sees the promised call back or the open case at once."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acd.store import tasks as store_tasks
+
+if TYPE_CHECKING:
+    from acd.app import Engine
+    from acd.routing.model import CallEntry
 
 POP_TASKS = 5
 
@@ -13,10 +17,10 @@ POP_TASKS = 5
 class OpenTasksSection:
     __name__ = "open_tasks"
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def __call__(self, entry, customer: dict[str, Any] | None) -> dict[str, Any]:
+    async def __call__(self, entry: CallEntry, customer: dict[str, Any] | None) -> dict[str, Any]:
         if customer is None or self.engine.customers is None:
             return {"open_tasks": []}
         found = await store_tasks.list_tasks(self.engine.customers, store_tasks.TaskQuery(

@@ -28,6 +28,7 @@ from acd.tasks.model import PRIORITIES, Owner, Priority, Status
 from acd.yamlsrc import YamlError, load_yaml, where
 
 TARGETS = ("supervisor", "queue", "priority")
+TOP_KEYS = ("types", "check_every", "callback_hold", "callback_attempts", "callback_retry")
 UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -122,11 +123,15 @@ def parse_duration(value: Any) -> float | None:
 class TaskConfig:
     """``config/tasks.yaml``: the types, how often escalations and due call-backs are checked
     (``check_every``), and how long a due call-back waits for its owning agent alone before any
-    agent of the queue may take it (``callback_hold``)."""
+    agent of the queue may take it (``callback_hold``); a call-back whose call ended with nobody
+    connected is booked again ``callback_retry`` later, at most ``callback_attempts`` calls in all,
+    then marked exhausted and escalated to the supervisors (``acd.tasks.callbacks``)."""
 
     types: dict[str, TaskType] = field(default_factory=lambda: dict(DEFAULT_TYPES))
     check_every_s: float = 30.0
     callback_hold_s: float = 120.0
+    callback_attempts: int = 3
+    callback_retry_s: float = 3600.0
 
 
 def load_task_types(path: Path, queues: frozenset[str]) -> dict[str, TaskType]:
@@ -147,21 +152,27 @@ def load_task_config(path: Path, queues: frozenset[str]) -> TaskConfig:
         raise ConfigError([f"{where(doc, 'types', file)}: types: required, a mapping of task types"])
     problems: list[str] = []
     for key in doc:
-        if key not in ("types", "check_every", "callback_hold"):
-            problems.append(f"{where(doc, key, file)}: {key}: unknown key (types, check_every, callback_hold)")
+        if key not in TOP_KEYS:
+            problems.append(f"{where(doc, key, file)}: {key}: unknown key ({', '.join(TOP_KEYS)})")
     every = parse_duration(doc.get("check_every", 30))
     if every is None or every < 1:
         problems.append(f"{where(doc, 'check_every', file)}: check_every: a duration of at least 1s")
     hold = parse_duration(doc.get("callback_hold", "2m"))
     if hold is None:
         problems.append(f"{where(doc, 'callback_hold', file)}: callback_hold: a duration such as 2m")
+    attempts = doc.get("callback_attempts", 3)
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 20:
+        problems.append(f"{where(doc, 'callback_attempts', file)}: callback_attempts: a whole number from 1 to 20")
+    retry = parse_duration(doc.get("callback_retry", "1h"))
+    if retry is None or retry < 60:
+        problems.append(f"{where(doc, 'callback_retry', file)}: callback_retry: a duration of at least 1m, such as 1h")
     types = _types(doc, file, queues, problems)
     if problems:
         raise ConfigError(problems)
-    return TaskConfig(types, float(every or 30.0), float(hold or 0.0))
+    return TaskConfig(types, float(every or 30.0), float(hold or 0.0), int(attempts), float(retry or 3600.0))
 
 
-def _types(doc: dict, file: str, queues: frozenset[str], problems: list[str]) -> dict[str, TaskType]:
+def _types(doc: dict[str, Any], file: str, queues: frozenset[str], problems: list[str]) -> dict[str, TaskType]:
     out: dict[str, TaskType] = {}
     for name, node in doc["types"].items():
         at = f"types.{name}"
@@ -174,7 +185,7 @@ def _types(doc: dict, file: str, queues: frozenset[str], problems: list[str]) ->
     return out
 
 
-def _task_type(name: str, node: dict, at: str, file: str, queues: frozenset[str], problems: list[str]) -> TaskType | None:
+def _task_type(name: str, node: dict[str, Any], at: str, file: str, queues: frozenset[str], problems: list[str]) -> TaskType | None:
     before = len(problems)
     for key in node:
         if key not in ("label", "due", "priority", "callback", "escalation"):
@@ -200,7 +211,7 @@ def _task_type(name: str, node: dict, at: str, file: str, queues: frozenset[str]
     return TaskType(name, str(label), float(due or 0.0), priority, bool(callback), tuple(r for r in escalation if r is not None))
 
 
-def _priority(node: dict, key: str, at: str, file: str, problems: list[str]) -> Priority | None:
+def _priority(node: dict[str, Any], key: str, at: str, file: str, problems: list[str]) -> Priority | None:
     value = node.get(key)
     if value is None:
         return None

@@ -12,10 +12,11 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 
 from acd.kpi import is_satisfied
+from acd.telemetry.metrics import Telemetry
 
 
 class QualityMetrics:
-    def __init__(self, telemetry) -> None:
+    def __init__(self, telemetry: Telemetry) -> None:
         r, self.guard = telemetry.registry, telemetry.guard
         self.surveys = Counter("acd_csat_surveys", "Post-call surveys with a csat answer (1-5).", ["queue", "agent"], registry=r)
         self.satisfied = Counter("acd_csat_satisfied", "Post-call surveys whose csat answer counts as satisfied.",

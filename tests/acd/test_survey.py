@@ -97,6 +97,14 @@ async def test_the_caller_stays_for_the_survey_and_the_answers_land_on_the_recor
     report = await quality_report(engine.customers, rec.started_at - 60, rec.started_at + 3600, as_of=engine.clock.now(),
                                   fcr_days=7, satisfied_min=4, tz=UTC)
     assert [(r.key, r.surveys, r.csat, r.fcr_pending) for r in report.queues] == [("general", 1, 1.0, 1)]
+    # the next call of the customer: the screen-pop shows how the last one went
+    await wait_until(lambda: engine.core.agents["agent1"].state.value == "ready", 120)
+    await engine.pbx.place_call(CallerScript(caller_id="+447700900123", keys="5,1"))
+    await wait_until(lambda: engine.core.agents["agent1"].state.value == "on_call", 120)
+    pop = (await engine.desk.work("agent1"))["call"]
+    assert pop["customer"]["customer_id"] == cid
+    assert pop["last_survey"] == {"score": 4, "out_of": 5, "call_id": call.uniqueid, "at": rec.survey["at"], "agent": "agent1",
+                                  "queue": "general"}
 
 
 async def test_a_queue_without_a_survey_hangs_the_caller_up_with_the_agent(make_engine, tmp_path):

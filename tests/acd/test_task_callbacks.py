@@ -5,12 +5,14 @@ customer, booked once; the call lands on the customer's record."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from acd.routing.model import AgentState
 from acd.sim import AgentBehaviour
 from acd.store import contacts, tasks as store_tasks
-from acd.tasks.model import TaskInput
+from acd.tasks.model import Change, TaskInput
 from tests.acd.conftest import wait_until
 from tests.acd.test_flow_calls import stored_interaction
 
@@ -25,6 +27,8 @@ queues:
 TASKS = """
 check_every: 1h   # the tests call run_once themselves
 callback_hold: 30s
+callback_attempts: 2
+callback_retry: 10m
 types:
   callback:
     label: Call back
@@ -88,12 +92,18 @@ async def test_a_due_callback_rings_the_owner_first_then_the_customer_once(engin
     await wait_until(lambda: engine.pbx.callbacks_dialled == ["447700900321"], 60)  # the customer's number, from the record
     await wait_until(lambda: call_id in engine.core.connected, 60)
     assert engine.core.connected[call_id] == "agent1"
-    assert (await engine.tasks.run_once()).callbacks == []  # booked once
+    again = await engine.tasks.run_once()
+    assert again.callbacks == []  # booked once
     await wait_until(lambda: engine.core.agents["agent1"].state in (AgentState.WRAP_UP, AgentState.READY), 300)
     rec = await stored_interaction(engine, call_id)
     assert rec.customer_id == cid and rec.agent == "agent1" and rec.callback_requested and rec.queue == "general"
+    await engine.records.drain()
+    report = await engine.tasks.run_once()
+    assert again.connected + report.connected == [call_id] and report.failed == []  # noted once, the call ended or not
+    assert (await engine.tasks.run_once()).connected == []
     history = await store_tasks.history(engine.customers, due["task_id"])
-    assert [h["kind"] for h in history] == ["created", "callback_booked"] and history[1]["call_id"] == call_id
+    assert [h["kind"] for h in history] == ["created", "callback_booked", "callback_connected"] and history[1]["call_id"] == call_id
+    assert history[2]["agent"] == "agent1" and history[2]["call_id"] == call_id
     assert (await store_tasks.get_task(engine.customers, later["task_id"]))["callback_call_id"] is None
 
 
@@ -104,6 +114,72 @@ async def test_a_callback_with_no_number_is_reported_once(engine):
     assert (await engine.tasks.run_once()).unreachable == [task["task_id"]]
     assert (await engine.tasks.run_once()).unreachable == []
     assert engine.pbx.callbacks_dialled == []
+
+
+async def test_a_callback_nobody_answers_is_booked_again_then_marked_exhausted_and_escalated(engine):
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=2, talk_s=60)
+    engine.pbx.customers["447700900444"] = AgentBehaviour(busy=True)  # the line is busy at every try
+    seen: list[tuple[str, dict]] = []
+    engine.listeners.append(lambda kind, data: seen.append((kind, data)) if kind.startswith("task_callback") or kind == "task_escalated" else None)
+    cid = await engine.customers.create_customer(name="Busy Line", phones=["+447700900444"], by="test")
+    task = await store_tasks.create_task(engine.customers, _task(engine, type="callback", owner_agent="agent1", customer_id=cid,
+                                                                 due=engine.clock.now() - 5), source="wrapup", by="agent1")
+    task_id = task["task_id"]
+    first, second = f"cb-{task_id}", f"cb-{task_id}-2"
+    assert (await engine.tasks.run_once()).callbacks == [first]
+    await wait_until(lambda: first not in engine.core.calls, 900)  # the queue's own two tries, 5 minutes apart
+    assert engine.pbx.callbacks_dialled == ["447700900444"] * 2
+    await engine.records.drain()
+    report = await engine.tasks.run_once()
+    assert report.failed == [first] and report.exhausted == [] and report.callbacks == []
+    after_first = await store_tasks.get_task(engine.customers, task_id)
+    assert after_first["status"] == "open" and after_first["callback_call_id"] is None and not after_first["escalated_to_supervisor"]
+    assert abs(after_first["due_at"] - (engine.clock.now() + 600)) < 1  # booked again callback_retry later
+    assert (await engine.tasks.run_once()).failed == []  # noted once
+    await asyncio.sleep(601)
+    assert (await engine.tasks.run_once()).callbacks == [second]
+    await wait_until(lambda: second not in engine.core.calls, 900)
+    await engine.records.drain()
+    report = await engine.tasks.run_once()
+    assert report.failed == [second] and report.exhausted == [task_id]
+    done = await store_tasks.get_task(engine.customers, task_id)
+    assert done["status"] == "open" and done["escalated_to_supervisor"] and done["callback_call_id"] == "-"
+    assert (await engine.tasks.run_once()).callbacks == []  # out of attempts: never booked again
+    assert len(engine.pbx.callbacks_dialled) == 4
+    history = await store_tasks.history(engine.customers, task_id)
+    assert [h["kind"] for h in history] == ["created", "callback_booked", "callback_failed", "callback_booked", "callback_failed",
+                                            "callback_exhausted", "escalated"]
+    assert [(h["call_id"], h["attempt"]) for h in history if h["kind"] == "callback_failed"] == [(first, 1), (second, 2)]
+    assert history[-1]["reason"] == "callback_exhausted" and history[-1]["to"] == "supervisor"
+    assert [(k, d.get("attempt")) for k, d in seen] == [("task_callback_booked", None), ("task_callback_failed", 1),
+                                                        ("task_callback_booked", None), ("task_callback_failed", 2),
+                                                        ("task_escalated", None)]
+    assert seen[-1][1]["escalations"][0]["reason"] == "callback_exhausted" and seen[-1][1]["agent_id"] == "agent1"
+    timeline = await contacts.full_timeline(engine.customers, cid)
+    assert "callback_exhausted" in [p["outcome"] for p in timeline["touchpoints"] if p["channel"] == "task"]
+    # the agent gives it a new due time: the attempts start again, under a new call id (no record reused)
+    await store_tasks.change_task(engine.customers, task_id, Change.RESCHEDULE, by="agent1", due_at=engine.clock.now() - 1)
+    assert (await engine.tasks.run_once()).callbacks == [f"cb-{task_id}-3"]
+    await wait_until(lambda: f"cb-{task_id}-3" not in engine.core.calls, 900)
+    await engine.records.drain()
+    report = await engine.tasks.run_once()
+    assert report.failed == [f"cb-{task_id}-3"] and report.exhausted == []  # the first of two attempts again
+
+
+async def test_tasks_that_fall_due_are_announced_once(engine):
+    seen: list[tuple[str, dict]] = []
+    engine.listeners.append(lambda kind, data: seen.append((kind, data)) if kind == "task_overdue" else None)
+    now = engine.clock.now()
+    soon = await store_tasks.create_task(engine.customers, _task(engine, type="complaint", owner_queue="general", due=now + 60),
+                                         source="api", by="sup")
+    await store_tasks.create_task(engine.customers, _task(engine, type="complaint", owner_queue="general", due=now + 7200),
+                                  source="api", by="sup")
+    assert (await engine.tasks.run_once()).overdue == []
+    await asyncio.sleep(61)
+    assert (await engine.tasks.run_once()).overdue == [soon["task_id"]]
+    assert (await engine.tasks.run_once()).overdue == []  # once
+    assert [(d["task_id"], d["owner_queue"], d["agent_id"]) for _, d in seen] == [(soon["task_id"], "general", None)]
 
 
 BOOK_FLOW = """

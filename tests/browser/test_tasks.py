@@ -1,6 +1,7 @@
 """Follow-up tasks on the agent desktop, in headless Chromium against a real engine: my tasks and
 my queues' tasks (not another agent's), overdue marked, done from the desktop, a task given by a
-supervisor appearing live, and a follow-up task from the wrap-up form."""
+supervisor to the agent or to its queue appearing live, a follow-up task from the wrap-up form, and
+the overdue tasks on the supervisor's wallboard."""
 
 from __future__ import annotations
 
@@ -40,6 +41,29 @@ async def test_my_tasks_and_my_queues_tasks_done_from_the_desktop_and_pushed_liv
                                                                             "title": "Send the new contract"})
     assert status == 201
     await until(lambda: "Send the new contract" in text(browser, "#tasks-mine"))  # pushed on the stream, no reload
+    status, _ = await web_engine.call("POST", "/api/v1/tasks", "sup", json={"type": "case", "owner_queue": "general",
+                                                                            "title": "Chargeback 77"})
+    assert status == 201
+    await until(lambda: "Chargeback 77" in text(browser, "#tasks-queues"), 15)  # a queue's task: pushed to its agents too
+
+
+async def test_the_wallboard_shows_overdue_tasks_live(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    now = engine.clock.now()
+    await store_tasks.create_task(engine.customers, _task(engine, type="case", owner_queue="general", title="Late case",
+                                                          due=now - 2 * 3600), source="api", by="sup")
+    await store_tasks.create_task(engine.customers, _task(engine, type="case", owner_queue="general", title="Not late", due=now + 3600),
+                                  source="api", by="sup")
+    await sign_in(browser, base, "wallboard", TOKENS["sup"])
+    await until(lambda: "Late case" in text(browser, "#overdue-tasks"))
+    assert "Not late" not in text(browser, "#overdue-tasks") and "2 h" in text(browser, "#overdue-tasks tr[data-task]")
+    assert text(browser, "#overdue-count") == "1"
+    status, _ = await web_engine.call("POST", "/api/v1/tasks", "agent1", json={"type": "follow_up", "title": "Already late",
+                                                                               "due": now - 600})
+    assert status == 201
+    await until(lambda: "Already late" in text(browser, "#overdue-tasks"), 15)
+    assert text(browser, "#overdue-count") == "2"
+    browser.shot("overdue-tasks")
 
 
 async def test_a_follow_up_task_from_the_wrap_up_form(browser, web_engine):
@@ -63,3 +87,18 @@ async def test_a_follow_up_task_from_the_wrap_up_form(browser, web_engine):
     (task,) = await store_tasks.list_tasks(engine.customers, store_tasks.TaskQuery(owners=()))
     assert task["call_id"] == call.uniqueid and task["source"] == "wrapup" and task["callback_number"] == "+447700900888"
     assert not browser.find_element(By.ID, "wt-on").is_selected()  # the form is clean for the next call
+
+
+async def test_a_tasks_customer_opens_from_the_task_and_the_read_names_the_task(browser, web_engine):
+    from acd.store import audit
+
+    engine, base = web_engine.engine, web_engine.base
+    cid = await engine.customers.create_customer(name="Grace Hopper", phones=["+447700900611"], by="test")
+    task = await store_tasks.create_task(engine.customers, _task(engine, type="follow_up", owner_agent="agent1", customer_id=cid,
+                                                                 title="Send Grace the form"), source="api", by="sup")
+    await sign_in(browser, base, "agent", TOKENS["agent1"])
+    await until(lambda: "Send Grace the form" in text(browser, "#tasks-mine"))
+    await run(lambda: browser.find_element(By.CSS_SELECTOR, "#tasks-mine button[aria-label='Customer of: Send Grace the form']").click())
+    await until(lambda: "Customer: Grace Hopper" in text(browser, "#cust-record-title"))
+    reads = await audit.access_log(engine.customers, cid)
+    assert reads and all(r["who"] == "agent1" and r["reason"] == task["task_id"] for r in reads)  # why: the task

@@ -136,6 +136,20 @@ def test_schema_errors_have_exact_locations(body, expected):
     assert any(p.startswith(expected) for p in found), found
 
 
+@pytest.mark.parametrize("action", ["menu", "collect", "identify", "collect_account", "verify_pin", "verify_date",
+                                    "http", "callback", "task"])
+def test_an_action_that_needs_a_mapping_given_a_word_is_a_listed_problem(action):
+    """Not a crash: the schema's problem names the step (the steps are still built to list every problem)."""
+    found = problems(f"""\
+flow: x
+steps:
+  a:
+    {action}: hello
+    next: a
+""")
+    assert any(p.startswith("f.yaml:4:") and "step 'a'" in p for p in found), found
+
+
 def test_yaml_syntax_error_is_located():
     found = problems("flow: x\nsteps:\n  a:\n    play: [unclosed\n")
     assert found[0].startswith("f.yaml:") and "YAML syntax" in found[0]

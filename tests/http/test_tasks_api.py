@@ -107,3 +107,24 @@ async def test_a_task_from_wrapup_goes_on_the_calls_customer_and_is_pushed(tapi)
     assert (await tapi.call("POST", "/api/v1/agents/agent1/link", "agent1", json={"customer_id": cid}))[0] == 200
     status, work = await tapi.call("GET", "/api/v1/agents/agent1/work", "agent1")
     assert [t["title"] for t in work["call"]["open_tasks"]] == ["Call back Tuesday"]  # the next call shows the promise
+
+
+async def test_an_agents_stream_carries_its_queues_tasks_not_other_queues(tapi):
+    from tests.http.conftest import TOKENS
+    from tests.http.test_events import read_events
+
+    headers = {"Authorization": f"Bearer {TOKENS['agent1']}"}
+    async with tapi.session.get(f"{tapi.base}/api/v1/events", headers=headers) as r:
+        assert r.status == 200
+        status, billing = await tapi.call("POST", "/api/v1/tasks", "sup", json={"type": "case", "owner_queue": "billing", "title": "B"})
+        assert status == 201
+        status, theirs = await tapi.call("POST", "/api/v1/tasks", "sup", json={"type": "case", "owner_agent": "agent2", "title": "C"})
+        assert status == 201
+        status, general = await tapi.call("POST", "/api/v1/tasks", "sup", json={"type": "case", "owner_queue": "general", "title": "G"})
+        assert status == 201
+        status, _ = await tapi.call("POST", f"/api/v1/tasks/{general['task_id']}/complete", "agent2")
+        assert status == 200
+        got = await read_events(r, 2)
+    # agent1 serves general, not billing: the general task's creation and completion, nothing of billing's or agent2's
+    assert [(k, d["task_id"], d["owner"]["id"]) for _, k, d in got] == [
+        ("task_created", general["task_id"], "general"), ("task_complete", general["task_id"], "general")]

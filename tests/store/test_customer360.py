@@ -131,7 +131,7 @@ async def test_merge_keeps_everything_and_undo_restores_both(store, clock):
     await contacts.log_contact(store, b, contacts.ContactInput("letter", "inbound", clock.now() - 10), source="agent1")
     before_a, before_b = await store.customer_timeline(a), await store.customer_timeline(b)
     done = await merge.merge_customers(store, a, b, by="sup")
-    assert done["moved"] == {"interactions": 1, "contacts": 1, "revisions": 2, "contact_points": 2, "secrets": 1}
+    assert done["moved"] == {"interactions": 1, "contacts": 1, "tasks": 0, "revisions": 2, "contact_points": 2, "secrets": 1}
     kept = await store.customer_timeline(a)
     assert [i["call_id"] for i in kept["interactions"]] == ["m1"]
     assert kept["customer"]["segment"] == "gold" and sorted(kept["customer"]["phones"]) == ["+447700900020", "+447700900021"]

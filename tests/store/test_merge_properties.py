@@ -1,6 +1,6 @@
 """Property tests (Hypothesis) of merge and undo, on SQLite and PostgreSQL: whatever the two
 records hold (shared or distinct phones and e-mails, preferred marks, secrets, calls, other
-contacts, revisions), a merge deletes no row and moves every call, contact and revision of the
+contacts, tasks, revisions), a merge deletes no row and moves every call, contact, task and revision of the
 merged record to the kept one, and its undo gives back exactly the rows both had before."""
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from sqlalchemy import select
 
 from acd.clock import FakeClock
 from acd.secrets import Secret
-from acd.store import contacts, customers_edit, merge
-from acd.store.models import ChannelContactRow, ContactPointRow, CustomerRow, InteractionRow, RevisionRow, SecretRow
+from acd.store import contacts, customers_edit, merge, tasks
+from acd.store.models import ChannelContactRow, ContactPointRow, CustomerRow, InteractionRow, RevisionRow, SecretRow, TaskRow
 from acd.store.sql import SpooledEvent, SqlStore
 from acd.store.validation import CustomerRules
+from acd.tasks.model import TaskInput
+from acd.tasks.rules import TaskType
 
 PHONES = ["+447700900501", "+447700900502", "+447700900503", "+447700900504"]
 EMAILS = ["a@x.org", "b@x.org", "c@x.org"]
@@ -34,7 +36,9 @@ record = st.fixed_dictionaries({
     "calls": st.integers(0, 2),
     "contacts": st.integers(0, 2),
     "edits": st.integers(0, 2),
+    "tasks": st.integers(0, 2),
 })
+TASK_TYPES = {"follow_up": TaskType("follow_up", "Follow up")}
 
 
 async def _make(store: SqlStore, spec: dict, tag: str) -> str:
@@ -51,6 +55,10 @@ async def _make(store: SqlStore, spec: dict, tag: str) -> str:
                                   SpooledEvent(f"{call}-b", 2, call, "identified", store.clock.now() - 99 + n, {"customer_id": cid})])
     for n in range(spec["contacts"]):
         await contacts.log_contact(store, cid, contacts.ContactInput("email", "inbound", store.clock.now() - 50 + n), source="t")
+    for n in range(spec["tasks"]):
+        task = TaskInput.parse({"type": "follow_up", "owner_queue": "general", "customer_id": cid}, now=store.clock.now(),
+                               types=TASK_TYPES, agents=frozenset(), queues=frozenset({"general"}))
+        await tasks.create_task(store, task, source="api", by="t")
     for n in range(spec["edits"]):
         await store.update_customer(cid, {"notes": f"note {n}"}, by="t")
     return cid
@@ -72,6 +80,7 @@ async def _rows(store: SqlStore, ids: list[str]) -> dict[str, set]:
                                           .where(InteractionRow.customer_id.in_(ids)))).all()),
             "contacts": set((await s.execute(select(ChannelContactRow.contact_id, ChannelContactRow.customer_id)
                                              .where(ChannelContactRow.customer_id.in_(ids)))).all()),
+            "tasks": set((await s.execute(select(TaskRow.task_id, TaskRow.customer_id).where(TaskRow.customer_id.in_(ids)))).all()),
         }
     return out
 
@@ -86,12 +95,13 @@ async def _check(store: SqlStore, a_spec: dict, b_spec: dict) -> None:
     before = await _rows(store, [a, b])
     done = await merge.merge_customers(store, a, b, by="sup")
     after = await _rows(store, [a, b])
-    for table in ("points", "calls", "contacts"):  # nothing deleted ...
+    for table in ("points", "calls", "contacts", "tasks"):  # nothing deleted ...
         assert _ids(after[table]) == _ids(before[table]), table
     assert {r[0] for r in after["secrets"]} <= {a, b} and len(after["secrets"]) == len(before["secrets"])
     assert _ids(before["revisions"]) <= _ids(after["revisions"])
     assert {c for c, owner in after["calls"]} == {c for c, _ in before["calls"]} and all(o == a for _, o in after["calls"])
     assert all(owner == a for _, owner in after["contacts"])  # ... every call and contact on the kept record
+    assert all(owner == a for _, owner in after["tasks"])  # and every follow-up task
     assert all(r[1] == a for r in after["revisions"])  # every revision of both too
     kept = await store.get_customer(a)
     assert set(kept["phones"]) == set(a_spec["phones"]) | set(b_spec["phones"])

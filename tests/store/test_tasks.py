@@ -107,7 +107,8 @@ async def test_escalation_applies_each_rule_once_in_order(store, clock):
 async def test_callbacks_due_are_booked_once_and_erasure_blanks_the_person(store, clock):
     ada = await store.create_customer(name="Ada Lovelace")
     task = await tasks.create_task(store, _input(clock.now(), owner_agent="agent1", customer_id=ada, due="+10m",
-                                                 callback_number="+442079460001", notes="her card was 4111 1111"),
+                                                 callback_number="+442079460001", notes="her card was 4111 1111",
+                                                 title="Ring Ada Lovelace back"),
                                    source="wrapup", by="agent1")
     assert await tasks.due_callbacks(store, clock.now(), ["callback"]) == []
     clock.advance(601)
@@ -118,8 +119,14 @@ async def test_callbacks_due_are_booked_once_and_erasure_blanks_the_person(store
     assert await tasks.due_callbacks(store, clock.now(), ["callback"]) == []
     booked = [e for e in await tasks.history(store, task["task_id"]) if e["kind"] == "callback_booked"]
     assert booked[0]["call_id"] == "cb-1" and "+442079460001" not in str(booked)
+    await tasks.change_task(store, task["task_id"], Change.RESCHEDULE, by="agent1", due_at=clock.now() + 60,
+                            note="Ada asked for after 5, card 4111 1111")
     done = await erasure.erase_customer(store, ada, by="admin", reason="request 7")
     assert done["counts"]["tasks"] == 1
     left = await tasks.get_task(store, task["task_id"])
     assert left["customer_id"] is None and left["notes"] is None and left["callback_number"] is None
+    assert left["title"] == "(erased)"
+    history = await tasks.history(store, task["task_id"])
+    assert [h["kind"] for h in history] == ["created", "callback_booked", "reschedule"]
+    assert "4111" not in str(history) and "Ada" not in str(history) and "0001" not in str(history)
     assert left["type"] == "callback" and left["owner"]["id"] == "agent1"

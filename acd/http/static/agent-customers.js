@@ -89,10 +89,12 @@ function fill(c) {
   $("cf-phones").value = ""; $("cf-emails").value = "";
 }
 
-export async function openCustomer(id) {
+// `reason`: why the record is read, for the access audit (a task's id; default: the agent's call).
+export async function openCustomer(id, reason) {
   clearErrors();
-  const [c, { revisions }, { contacts }] = await Promise.all([
-    api("GET", `/api/v1/customers/${id}`), api("GET", `/api/v1/customers/${id}/revisions`), api("GET", `/api/v1/customers/${id}/contacts`)]);
+  const why = reason ? "?reason=" + encodeURIComponent(reason) : "";
+  const [c, { revisions }, { contacts }] = await Promise.all([api("GET", `/api/v1/customers/${id}${why}`),
+    api("GET", `/api/v1/customers/${id}/revisions${why}`), api("GET", `/api/v1/customers/${id}/contacts${why}`)]);
   current = id;
   $("cust-record").classList.remove("hidden");
   $("cust-existing").classList.remove("hidden");

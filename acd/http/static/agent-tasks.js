@@ -2,6 +2,7 @@
 // and the wrap-up form's follow-up task ("call back Tuesday"). Kept apart from agent.js, which
 // calls initTasks, resetTasks, refreshTasks, and wrapupTask when the wrap-up is submitted.
 import { api, el, pretty } from "/static/common.js";
+import { openCustomer } from "/static/agent-customers.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null, timer = null;
@@ -17,7 +18,8 @@ export async function initTasks(user) {
   $("tasks").classList.remove("hidden");
   showFields();
   await refreshTasks();
-  timer = setInterval(() => refreshTasks().catch(() => {}), 30000);  // queue tasks are not pushed to agents
+  // my tasks and my queues' are pushed (task_* events); this catches a task taken away from me
+  timer = setInterval(() => refreshTasks().catch(() => {}), 60000);
 }
 
 export function resetTasks() {
@@ -42,10 +44,17 @@ export async function refreshTasks() {
   if (!me) return;
   const { tasks } = await api("GET", "/api/v1/tasks");
   const mine = tasks.filter((t) => t.owner.kind === "agent"), queued = tasks.filter((t) => t.owner.kind === "queue");
-  $("tasks-mine").replaceChildren(...mine.map((t) => row(t, t.customer_id ? "on record" : "–")));
+  $("tasks-mine").replaceChildren(...mine.map((t) => row(t, customerCell(t))));
   if (!mine.length) $("tasks-mine").append(el("tr", {}, el("td", { colSpan: 6 }, "no open tasks")));
   $("tasks-queues").replaceChildren(...queued.map((t) => row(t, t.owner.id)));
   if (!queued.length) $("tasks-queues").append(el("tr", {}, el("td", { colSpan: 6 }, "no open tasks")));
+}
+
+// The task's customer: opens the record, the read audited as for this task.
+function customerCell(t) {
+  if (!t.customer_id) return "–";
+  return el("button", { type: "button", class: "secondary", "aria-label": `Customer of: ${t.title}`,
+    onclick: () => openCustomer(t.customer_id, t.task_id).catch((e) => ($("tasks-error").textContent = e.message)) }, "Open record");
 }
 
 async function change(t, what) {

@@ -19,7 +19,7 @@ export async function api(method, path, body) {
 }
 
 export const KINDS = ["agent_state", "offer", "connected", "ended", "wrapup_done", "wrapup_overdue", "queue",
-  "task_created", "task_changed", "task_complete", "task_cancel", "task_reopen", "task_escalated", "task_callback_booked", "task_callback_unreachable"];
+  "task_created", "task_changed", "task_complete", "task_cancel", "task_reopen", "task_escalated", "task_overdue", "task_callback_booked", "task_callback_connected", "task_callback_failed", "task_callback_unreachable"];
 
 // Follows /api/v1/events.
 // - EventSource reconnects by itself after a network error and sends Last-Event-ID, so nothing

@@ -1,4 +1,5 @@
 import { api, clearToken, el, follow, pretty, seconds, setToken, token, useKioskStorage } from "/static/common.js";
+import { hideOverdueTasks, loadOverdueTasks } from "/static/wallboard-tasks.js";
 
 // Two modes:
 // - supervisor: signs in with a token (sessionStorage); live updates from the event stream plus a
@@ -8,7 +9,7 @@ import { api, clearToken, el, follow, pretty, seconds, setToken, token, useKiosk
 const $ = (id) => document.getElementById(id);
 const ORDER = ["ringing", "reserved", "on_call", "wrap_up", "ready", "not_ready", "logged_out"];  // agents by state
 const REFRESH_MS = 5000;
-let board = null, loadedAt = Date.now(), pending = null, stream = null, poller = null;
+let board = null, loadedAt = Date.now(), pending = null, stream = null, poller = null, withTasks = false;
 const kiosk = location.hash.startsWith("#kiosk");
 
 function zoneFormat(opts) {
@@ -40,6 +41,8 @@ async function signIn(t) {
     if (readOnly) document.body.classList.add("kiosk");
   }
   if (!readOnly) {
+    withTasks = true;
+    loadOverdueTasks().catch(() => {});
     $("signout").classList.remove("hidden");
     stream = follow({
       onEvent, onReset: () => load().catch(() => {}),
@@ -56,7 +59,8 @@ async function signIn(t) {
 function signOut(message = "") {
   if (stream) stream.close();
   clearInterval(poller);
-  stream = null; poller = null; clearToken();
+  stream = null; poller = null; withTasks = false; clearToken();
+  hideOverdueTasks();
   for (const id of ["queues-box", "agents-box", "signout"]) $(id).classList.add("hidden");
   $("signin").classList.remove("hidden");
   $("signin-error").textContent = message;
@@ -73,6 +77,7 @@ async function load() {
   $("day").textContent = zoneFormat({ dateStyle: "medium" }).format(new Date(data.day_start * 1000) ) + " (" + data.time_zone + ")";
   $("day-warning").classList.toggle("hidden", data.day_figures !== "unavailable");
   render();
+  if (withTasks) await loadOverdueTasks();
 }
 
 function onEvent(kind, data) {

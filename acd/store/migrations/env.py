@@ -4,13 +4,14 @@ its own async connection; ``acd db upgrade`` does the same from the command line
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from acd.store.models import Base
 
 target_metadata = Base.metadata
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection, target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
