@@ -1,8 +1,10 @@
 """The one place that wires the engine: settings -> clock, telemetry, call log, ACD core and
 service, FastAGI server, AMI client, HTTP, and (in sim mode) the simulated PBX.
 
-Each resource has one async context (aiohttp cleanup-context style) entered in order and left in
-reverse, so a failure at start leaves nothing half-running."""
+Built bottom-up: each resource has one async context (aiohttp cleanup-context style, in
+``acd.resources`` for the outside ones) entered in order and left in reverse, so a failure at
+start leaves nothing half-running; each takes the parts it needs, already built. The HTTP layer
+gets the use cases (``acd.usecases``, from ``build_use_cases``), never the ``Engine``."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -21,7 +24,7 @@ from acd.agi import FastAgiServer
 from acd.ami import AmiClient
 from acd.clock import Clock, SystemClock
 from acd.events import CallClosed
-from acd.livestate import MemoryLiveStore
+from acd.livestate import LiveStore
 from acd.logs import get_logger
 from acd.routing.config import DeskCatalogue, load_agents, load_desk, load_queues
 from acd.routing.core import AcdCore
@@ -43,7 +46,7 @@ from acd.store.durable import DurableRecorder
 from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
-from acd.tasks.rules import TaskConfig, load_task_config
+from acd.tasks.rules import TaskConfig, TaskType, load_task_config
 from acd.knowledge.cards import load_cards
 from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
@@ -58,16 +61,40 @@ from acd.http.ops import add_ops
 from acd.http.events import EventBus
 from acd.http.queuefeed import QueueFeed
 from acd.http.users import Users, demo_tokens_refusal, load_users
+from acd.knowledge.cards import Card
 from acd.service.web import create_web_app
 from acd.settings import ConfigError, Settings
 from acd.sim import SimPbx
-from acd.sim.demo import DemoTraffic, demo_agents
+from acd.sim.demo import DemoTraffic
+from acd.resources import (
+    AgiSessions, CustomerStore, agi_server, ami_client, customer_store, demo_traffic, event_log, live_store, redis_outage_monitor,
+    seed_demo, sim_pbx,
+)
+from acd.usecases.admin import Administration
+from acd.usecases.agents import AgentStates
+from acd.usecases.customers import Customers
+from acd.usecases.interactions import Interactions
+from acd.usecases.ops import Readiness
+from acd.usecases.reports import Reports
+from acd.usecases.supervise import Supervision
+from acd.usecases.tasks import Tasks
+from acd.usecases.wallboard import Wallboard
+from acd.usecases.wiring import UseCases
+
+if TYPE_CHECKING:
+    from acd.eventlog.inbox import RedisInbox
+    from acd.eventlog.redis_lease import RedisLeaderLease
 
 log = get_logger(__name__)
 
 
 @dataclass
 class Engine:
+    """The running engine's parts, filled in as ``run_engine`` builds them, for the CLI, the
+    benches, the tests and the parts not yet given their own collaborators (the survey, the
+    screen-pop sections, the flows' task port, the config reload). The HTTP handlers never see
+    it: they get the use cases of ``acd.usecases``."""
+
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     telemetry: Telemetry = field(default_factory=Telemetry)
@@ -79,7 +106,7 @@ class Engine:
     pbx: SimPbx | None = None
     demo: DemoTraffic | None = None
     ivr: IvrEntry | None = None
-    store: object | None = None  # the live-state store (memory or Redis)
+    store: LiveStore | None = None  # the live-state store (memory or Redis)
     customers: SqlStore | None = None  # the customer store (SQL)
     records: DurableRecorder | None = None
     flows: FlowRegistry | None = None
@@ -89,27 +116,27 @@ class Engine:
     tasks: TaskRunner | None = None  # escalations and due call-backs
     survey: PostCallSurvey | None = None  # [acd-survey] sessions (needs flows)
     quality: QualityMetrics | None = None  # CSAT and FCR on Prometheus
-    knowledge: tuple = ()  # acd.knowledge.cards.Card from config/knowledge/
-
-    @property
-    def task_types(self) -> dict:
-        return self.task_config.types
+    knowledge: tuple[Card, ...] = ()  # from config/knowledge/
     desk: AgentDesk | None = None
-    listeners: list = field(default_factory=list)  # (kind, data) -> None: the live push stream
+    listeners: list[Callable[[str, dict[str, Any]], object]] = field(default_factory=list)  # the live push stream
     users: Users | None = None
     bus: EventBus | None = None
     http_app: web.Application | None = None
     http_port: int | None = None
     reconciler: Reconciler | None = None
     journal: Journal | None = None  # the ACD's event log (acd.service.journal)
-    lease: object | None = None  # the leader lease (several nodes)
-    inbox: object | None = None  # other nodes' inputs for the leader (several nodes)
+    lease: RedisLeaderLease | None = None  # the leader lease (several nodes)
+    inbox: RedisInbox | None = None  # other nodes' inputs for the leader (several nodes)
     redis_monitor: OutageMonitor | None = None  # one outage count for every Redis object of the node
 
-    def reload_config(self) -> dict:
+    @property
+    def task_types(self) -> dict[str, TaskType]:
+        return self.task_config.types
+
+    def reload_config(self) -> dict[str, Any]:
         return reload_config(self)
 
-    def emit(self, kind: str, data: dict) -> None:
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
         for listener in list(self.listeners):
             try:
                 listener(kind, data)
@@ -118,326 +145,217 @@ class Engine:
 
 
 @contextlib.asynccontextmanager
-async def _agi_server(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FastAgiServer]:
-    cfg = engine.settings.pbx.agi
-    t = engine.telemetry
-
-    def counted(script, handler):
-        async def session(channel):
-            t.agi_session_started(script)
-            try:
-                await handler(channel)
-            finally:
-                t.agi_session_ended()
-        return session
-
-    ivr_session = counted("ivr", ivr)
-    claim_session = counted("claim", lambda channel: engine.acd.handle_claim(channel))
-    resume_session = counted("resume", lambda channel: ivr.resume(channel))
-
-    async def survey(channel) -> None:  # [acd-survey]: the caller after the agent left
-        if engine.survey is None:
-            await channel.hangup()
-            return
-        await engine.survey(channel)
-
-    survey_session = counted("survey", survey)
-
-    port = 0 if engine.settings.pbx.mode == "sim" else cfg.port
-    server = FastAgiServer(
-        {"ivr": ivr_session, "claim": claim_session, "resume": resume_session, "survey": survey_session}, cfg.host, port,
-        max_sessions=cfg.max_sessions, env_timeout=cfg.env_timeout_s, command_timeout=cfg.command_timeout_s,
-        on_command=t.agi_command, on_reject=t.agi_session_rejected, allow_peers=cfg.allow_peers,
-    )
-    await server.start()
-    engine.agi = server
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@contextlib.asynccontextmanager
-async def _sim_pbx(engine: Engine, with_demo: bool) -> AsyncIterator[SimPbx | None]:
-    if engine.settings.pbx.mode != "sim":
-        yield None
-        return
-    s = engine.settings
-    rng = random.Random(s.demo.seed)
-    endpoints = [a.config.endpoint for a in engine.core.agents.values()]
-    pbx = SimPbx(engine.agi.host, engine.agi.port, users={s.pbx.ami.username: s.pbx.ami.secret}, agents=demo_agents(endpoints, rng), clock=engine.clock)
-    await pbx.start()
-    engine.pbx = pbx
-    demo = None
-    if with_demo:  # started by run_engine once the whole engine is up (no caller before the ACD)
-        demo = DemoTraffic(pbx, s.demo.calls_per_minute, rng)
-        engine.demo = demo
-    try:
-        yield pbx
-    finally:
-        if demo:
-            await demo.stop()
-        await pbx.stop()
-
-
-@contextlib.asynccontextmanager
-async def _ami_client(engine: Engine) -> AsyncIterator[AmiClient]:
-    cfg = engine.settings.pbx.ami
-    port = engine.pbx.ami_port if engine.pbx else cfg.port
-    host = "127.0.0.1" if engine.pbx else cfg.host
-    ami = AmiClient(host, port, cfg.username, cfg.secret, action_timeout=cfg.action_timeout_s, ping_interval=cfg.ping_interval_s)
-    engine.ami = ami
-    yield ami
-    await ami.stop()
-
-
-@contextlib.asynccontextmanager
-async def _live_store(engine: Engine) -> AsyncIterator[object]:
-    cfg = engine.settings.live_state
-    if cfg.backend == "redis":
-        from acd.livestate.redis import RedisLiveStore
-
-        store = RedisLiveStore(cfg.redis_url, cfg.key_prefix, monitor=engine.redis_monitor)
-        await asyncio.wait_for(store.redis.ping(), 5)  # unreachable Redis: refuse to start
-    else:
-        store = MemoryLiveStore(engine.clock)
-    engine.store = store
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-@contextlib.asynccontextmanager
-async def _event_log(engine: Engine) -> AsyncIterator[Journal]:
-    """The ACD's log: in-process for one node; with ``live_state.backend: redis`` the shared
-    Redis Stream, its snapshots, the leader lease and the inbox (``acd.service.replica``)."""
-    cfg = engine.settings.live_state
-    if cfg.backend != "redis":
-        engine.journal = Journal(snapshot_every=cfg.snapshot_every)
-        yield engine.journal
-        return
-    from acd.eventlog.inbox import RedisInbox
-    from acd.eventlog.redis_lease import RedisLeaderLease
-    from acd.eventlog.redis_log import RedisEventLog, RedisSnapshotStore
-    from acd.eventlog.redisconn import connect
-
-    client = connect(cfg.redis_url)
-    monitor = engine.redis_monitor
-    engine.journal = Journal(RedisEventLog(client, cfg.key_prefix, monitor=monitor), RedisSnapshotStore(client, cfg.key_prefix, monitor=monitor),
-                             snapshot_every=cfg.snapshot_every)
-    engine.lease = RedisLeaderLease(client, cfg.key_prefix, ttl_s=cfg.lease_ttl_s, monitor=monitor)
-    engine.inbox = RedisInbox(client, cfg.key_prefix, monitor=monitor)
-    try:
-        yield engine.journal
-    finally:
-        await engine.journal.flush()
-        await client.aclose()
-
-
-@contextlib.asynccontextmanager
-async def _acd_service(engine: Engine) -> AsyncIterator[AcdService]:
-    acd = engine.acd
-    engine.reconciler = Reconciler(acd, engine.ivr, engine.calllog, engine.customers, engine.records)
-    engine.reconciler.subscribe()  # before the first connect: its re-sync closes what a crash left open
+async def _acd_service(engine: Engine, acd: AcdService, ami: AmiClient, ivr: IvrEntry, calllog: MemoryCallLog, saved: CustomerStore,
+                       agi: FastAgiServer) -> AsyncIterator[AcdService]:
+    reconciler = Reconciler(acd, ivr, calllog, saved.store, saved.records)
+    engine.reconciler = reconciler
+    reconciler.subscribe()  # before the first connect: its re-sync closes what a crash left open
     await acd.start()
     engine.core = acd.core  # with a shared log, the core rebuilt from it
-    await engine.ami.start()  # fail loudly at start: wrong credentials, unreachable Asterisk
+    await ami.start()  # fail loudly at start: wrong credentials, unreachable Asterisk
     try:
         yield acd
     finally:
         await acd.stop()
-        await _end_sessions(engine)
-        engine.reconciler.unsubscribe()
+        await _end_sessions(acd, ivr, calllog, agi)
+        reconciler.unsubscribe()
 
 
-async def _end_sessions(engine: Engine) -> None:
+async def _end_sessions(acd: AcdService, ivr: IvrEntry, calllog: MemoryCallLog, agi: FastAgiServer) -> None:
     """A clean stop leaves no call open on the record: a caller still in its IVR is closed as
     ``engine_stopped``, then every FastAGI session ends now (Asterisk goes on to
     ``[acd-fallback]``), while the spool and the store are still open to take their last events."""
-    for call_id in sorted(engine.ivr.active):
-        if call_id not in engine.core.live:
-            engine.calllog.event(call_id, CallClosed(outcome="engine_stopped", reason="engine stopped"))
-    await engine.agi.stop()
+    for call_id in sorted(ivr.active):
+        if call_id not in acd.core.live:
+            calllog.event(call_id, CallClosed(outcome="engine_stopped", reason="engine stopped"))
+    await agi.stop()
 
 
 @contextlib.asynccontextmanager
-async def _task_runner(engine: Engine) -> AsyncIterator[TaskRunner]:
+async def _task_runner(engine: Engine, store: SqlStore, acd: AcdService) -> AsyncIterator[TaskRunner]:
     """Escalations and due call-backs, every ``check_every`` of config/tasks.yaml."""
-    runner = TaskRunner(engine.customers, engine.acd, engine.clock, engine.task_config,
-                        fallback_queue=engine.settings.flows.fallback_queue, emit=engine.emit)
+    runner = TaskRunner(store, acd, engine.clock, engine.task_config, fallback_queue=engine.settings.flows.fallback_queue,
+                        emit=engine.emit)
     engine.tasks = runner
-    engine.quality = QualityMetrics(engine.telemetry)
-    c = engine.settings.customers
-    fcr = FcrGaugeJob(engine.customers, engine.quality, engine.clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min)
     runner.start()
-    fcr.start()
     try:
         yield runner
     finally:
-        await fcr.stop()
         await runner.stop()
 
 
 @contextlib.asynccontextmanager
-async def _http(engine: Engine) -> AsyncIterator[int]:
-    cfg = engine.settings.http
-    app = create_web_app(engine.telemetry.render)
-    engine.users = load_users(Path(engine.settings.config_dir) / "users.yaml", set(engine.core.agents))
-    if engine.pbx is not None:  # the simulated PBX answers supervisors' phones (listen / whisper / barge)
-        from acd.sim import AgentBehaviour
-
-        for entry in engine.users.entries.values():
-            if entry.endpoint:
-                engine.pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
-    demo_users = await asyncio.to_thread(engine.users.with_demo_tokens)
-    if demo_users:  # public tokens: fine for the demo, never against a real PBX
-        refusal = demo_tokens_refusal(engine.settings.pbx.mode, demo_users, engine.users.path)
-        if refusal is not None:
-            log.error_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
-            raise ConfigError([refusal])
-        log.warn_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
-    bus = EventBus()
-    engine.bus = bus
-    engine.listeners.append(lambda kind, data: bus.publish(kind, data, agents=task_audience(engine.core, kind, data)))
-    engine.calllog.observers.append(QueueFeed(engine))  # queue events: callers joining and leaving
-    add_api(app, engine, engine.users, bus)
-    add_ops(app, engine)
-    engine.http_app = app
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, cfg.host, cfg.port)
-    await site.start()
-    engine.http_port = site._server.sockets[0].getsockname()[1]
-    log.event("http.listening", url=f"http://{cfg.host}:{engine.http_port}/wallboard", agent_desktop=f"http://{cfg.host}:{engine.http_port}/agent")
+async def _periodic_jobs(engine: Engine, store: SqlStore) -> AsyncIterator[QualityMetrics]:
+    """The store's periodic jobs: retention, and the FCR gauge (CSAT and FCR on Prometheus)."""
+    settings, clock = engine.settings, engine.clock
+    quality = engine.quality = QualityMetrics(engine.telemetry)
+    c = settings.customers
+    jobs = (RetentionJob(store, settings, clock), FcrGaugeJob(store, quality, clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min))
+    for job in jobs:
+        job.start()
     try:
-        yield engine.http_port
+        yield quality
     finally:
-        await runner.cleanup()
+        for job in reversed(jobs):
+            await job.stop()
 
 
 @contextlib.asynccontextmanager
-async def _customer_store(engine: Engine) -> AsyncIterator[SqlStore]:
-    """The SQL store and the durable spool in front of it. A database that is down at start does
-    not stop the engine: calls are spooled and written when it returns."""
-    cfg = engine.settings.database
-    store = SqlStore(cfg.url, clock=engine.clock, region=cfg.phone_region)
-    try:
-        await asyncio.wait_for(store.open(), 30)
-    except Exception as exc:  # noqa: BLE001 - spool until it is back
-        log.error_event("store.unavailable_at_start", error=f"{type(exc).__name__}: {exc}", spool=cfg.spool_dir)
-    records = DurableRecorder(cfg.spool_dir, store, engine.clock)
-    records.on_write_failure = engine.telemetry.database_write_failed
-    engine.telemetry.add_scrape_hook(lambda t: t.spool_backlog(records.backlog_bytes()))
-    records.start()
-    retention = RetentionJob(store, engine.settings, engine.clock)
-    retention.start()
-    engine.customers, engine.records = store, records
-    engine.ivr.history = store.timeline
-    engine.calllog.observers.append(records)
-    try:
-        yield store
-    finally:
-        await retention.stop()
-        await records.close()
-        await store.close()
-
-
-@contextlib.asynccontextmanager
-async def _flows(engine: Engine, ivr: IvrEntry) -> AsyncIterator[FlowRegistry | None]:
+async def _flows(engine: Engine, ivr: IvrEntry, acd: AcdService, ami: AmiClient, store: SqlStore, calllog: MemoryCallLog,
+                 sessions: AgiSessions) -> AsyncIterator[FlowRegistry | None]:
     """Flows from ``flows.directory``, reloaded on change; every inbound call runs its flow."""
-    s = engine.settings
+    s, clock = engine.settings, engine.clock
     if not s.flows.directory:  # flows off: every call hears the greeting and waits in the fallback queue
         yield None
         return
-    registry = FlowRegistry(s.flows.directory, sound_dirs=s.flows.sound_dirs, default_flow=s.flows.default_flow, clock=engine.clock)
+    registry = FlowRegistry(s.flows.directory, sound_dirs=s.flows.sound_dirs, default_flow=s.flows.default_flow, clock=clock)
     await asyncio.to_thread(registry.reload)
     await asyncio.to_thread(_warn_unknown_names, s)
     registry.start_watching()
     channels = CallChannels()
-    engine.callbacks = RecordedCallbacks(engine.calllog)
+    callbacks = RecordedCallbacks(calllog)
     http = AiohttpPort()
     ports = FlowPorts(
-        directory=engine.customers, verification=SqlVerification(engine.customers, engine.clock, LockoutPolicy(s.verification.max_failures, s.verification.window_s),
-                                     on_attempt=engine.telemetry.verification_attempt),
-        recorder=engine.calllog, queue=AcdQueuePort(engine.acd, channels, engine.clock), http=http, callbacks=engine.callbacks,
+        directory=store, verification=SqlVerification(store, clock, LockoutPolicy(s.verification.max_failures, s.verification.window_s),
+                                                      on_attempt=engine.telemetry.verification_attempt),
+        recorder=calllog, queue=AcdQueuePort(acd, channels, clock), http=http, callbacks=callbacks,
         tasks=StoreTaskPort(engine, emit=engine.emit),
     )
-    interpreter = FlowInterpreter(ports, engine.clock, fallback_queue=s.flows.fallback_queue)
-    ivr.flow_runner = engine_flow_runner(registry, interpreter, channels, engine.ami)
-    engine.flows = registry
-    engine.survey = PostCallSurvey(engine, registry, interpreter)
+    interpreter = FlowInterpreter(ports, clock, fallback_queue=s.flows.fallback_queue)
+    ivr.flow_runner = engine_flow_runner(registry, interpreter, channels, ami)
+    survey = PostCallSurvey(engine, registry, interpreter)
+    engine.flows, engine.callbacks, engine.survey = registry, callbacks, survey
+    sessions.survey.fill(survey)
     try:
         yield registry
     finally:
         ivr.flow_runner = None
+        sessions.survey.clear()
         engine.survey = None
         await registry.stop()
         await http.close()
 
 
-async def _seed_demo(engine: Engine) -> None:
-    from acd.sim.democustomers import DEMO_CUSTOMERS, seed_demo_customers
+def build_use_cases(engine: Engine, acd: AcdService, desk: AgentDesk, saved: CustomerStore, calllog: MemoryCallLog, ami: AmiClient,
+                    flows: FlowRegistry | None) -> UseCases:
+    """Each use case from exactly the parts it needs (the HTTP handlers get these, not the engine)."""
+    s, clock, store = engine.settings, engine.clock, saved.store
+    return UseCases(
+        agents=AgentStates(acd, desk, clock),
+        supervision=Supervision(acd),
+        wallboard=Wallboard(acd, store, clock, s.engine.time_zone),
+        interactions=Interactions(store, calllog),
+        reports=Reports(store, acd, clock, s.customers),
+        customers=Customers(store, acd, calllog, saved.records, clock, s.customers, phone_region=s.database.phone_region,
+                            spool_dir=s.database.spool_dir),
+        tasks=Tasks(store, acd, clock, lambda: engine.task_config.types, engine.emit),
+        admin=Administration(flows, engine.reload_config),
+        readiness=Readiness(ami, store, saved.records, s.http.ready_spool_max_bytes),
+    )
 
+
+async def _load_users(settings: Settings, core: AcdCore, pbx: SimPbx | None) -> Users:
+    """config/users.yaml; demo tokens are refused against a real PBX."""
+    users = load_users(Path(settings.config_dir) / "users.yaml", set(core.agents))
+    if pbx is not None:  # the simulated PBX answers supervisors' phones (listen / whisper / barge)
+        from acd.sim import AgentBehaviour
+
+        for entry in users.entries.values():
+            if entry.endpoint:
+                pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
+    demo_users = await asyncio.to_thread(users.with_demo_tokens)
+    if demo_users:  # public tokens: fine for the demo, never against a real PBX
+        refusal = demo_tokens_refusal(settings.pbx.mode, demo_users, users.path)
+        if refusal is not None:
+            log.error_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
+            raise ConfigError([refusal])
+        log.warn_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
+    return users
+
+
+@contextlib.asynccontextmanager
+async def _http(engine: Engine, cases: UseCases, users: Users, acd: AcdService, calllog: MemoryCallLog) -> AsyncIterator[int]:
+    cfg = engine.settings.http
+    app = create_web_app(engine.telemetry.render)
+    bus = EventBus()
+    engine.users, engine.bus = users, bus
+    engine.listeners.append(lambda kind, data: bus.publish(kind, data, agents=task_audience(acd.core, kind, data)))
+    feed = QueueFeed(acd, engine.clock, engine.emit)  # queue events: callers joining and leaving
+    calllog.observers.append(feed)  # the records this node writes ...
+    acd.feeds.append(feed)  # ... and, on a node that follows the log, the leader's
+    add_api(app, cases, users, bus, engine.clock)
+    add_ops(app, cases.readiness, access_log=cfg.access_log)
+    engine.http_app = app
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.host, cfg.port)
+    await site.start()
+    port: int = runner.addresses[0][1]
+    engine.http_port = port
+    log.event("http.listening", url=f"http://{cfg.host}:{port}/wallboard", agent_desktop=f"http://{cfg.host}:{port}/agent")
     try:
-        await asyncio.wait_for(seed_demo_customers(engine.customers), 30)
-        engine.demo.known_customers = list(DEMO_CUSTOMERS)
-    except Exception as exc:  # noqa: BLE001 - the demo runs on without known callers
-        log.warn_event("demo.customers_not_seeded", error=f"{type(exc).__name__}: {exc}")
+        yield port
+    finally:
+        await runner.cleanup()
 
 
-def redis_outage_monitor(engine: Engine) -> OutageMonitor:
-    """Redis down and up again: logged by the monitor, counted and alerted here."""
-    t = engine.telemetry
-    return OutageMonitor(on_down=lambda op, exc: t.redis_outage(True), on_up=lambda lasted: t.redis_outage(False, lasted))
-
-
-def build_core(engine: Engine) -> None:
+def build_core(engine: Engine) -> tuple[AcdCore, MemoryCallLog]:
     config_dir = Path(engine.settings.config_dir)
     queues = load_queues(config_dir / "queues.yaml")
     agents = load_agents(config_dir / "agents.yaml")
     engine.catalogue = load_desk(config_dir / "desk.yaml")
     engine.task_config = load_task_config(config_dir / "tasks.yaml", frozenset(q.name for q in queues))
     engine.knowledge = load_cards(config_dir / "knowledge", [q.name for q in queues])
-
-    engine.core = AcdCore(queues, agents, id_prefix=f"{engine.settings.engine.node_id}-{uuid.uuid4().hex[:8]}", now=engine.clock.now())
-    engine.calllog = MemoryCallLog(engine.clock, observers=[IvrMetrics(engine.telemetry)])
+    core = AcdCore(queues, agents, id_prefix=f"{engine.settings.engine.node_id}-{uuid.uuid4().hex[:8]}", now=engine.clock.now())
+    calllog = MemoryCallLog(engine.clock, observers=[IvrMetrics(engine.telemetry)])
+    engine.core, engine.calllog = core, calllog
+    return core, calllog
 
 
 @contextlib.asynccontextmanager
 async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Clock | None = None) -> AsyncIterator[Engine]:
-    """Start everything; yield the running engine; stop everything in reverse order."""
+    """Build the engine bottom-up, each resource in its own context entered in order; yield the
+    running engine; leave the contexts in reverse order."""
     engine = Engine(settings, clock=clock or SystemClock(), telemetry=Telemetry(day_tz=settings.engine.time_zone))
-    build_core(engine)
-    if settings.flows.fallback_queue not in engine.core.queues:
+    core, calllog = build_core(engine)
+    if settings.flows.fallback_queue not in core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
+    clock_, telemetry = engine.clock, engine.telemetry
+    sessions = AgiSessions()
+    rng = random.Random(settings.demo.seed)  # the simulated agents', then the demo callers'
     async with contextlib.AsyncExitStack() as stack:
-        ivr = IvrEntry(None, engine.calllog, engine.clock, fallback_queue=settings.flows.fallback_queue)  # acd set below
-        engine.ivr = ivr
-        await stack.enter_async_context(_agi_server(engine, ivr))
-        await stack.enter_async_context(_sim_pbx(engine, with_demo))
-        await stack.enter_async_context(_ami_client(engine))
-        engine.redis_monitor = redis_outage_monitor(engine)
-        await stack.enter_async_context(_live_store(engine))
-        await stack.enter_async_context(_event_log(engine))
-        await stack.enter_async_context(_customer_store(engine))
-        if engine.demo is not None:
-            await _seed_demo(engine)
-        engine.acd = AcdService(engine.core, engine.ami, engine.calllog, engine.telemetry, engine.clock, store=engine.store,
-                                node_id=settings.engine.node_id, catalogue=engine.catalogue, emit=engine.emit, journal=engine.journal,
-                                recordings_dir=settings.recording.dir, record_calls=settings.recording.enabled)
-        if engine.lease is not None and engine.inbox is not None:
-            engine.acd.share_log(Replica(engine.acd, engine.journal, engine.lease, engine.inbox, ttl_s=settings.live_state.lease_ttl_s))  # type: ignore[arg-type]
-        engine.desk = AgentDesk(engine.acd, engine.customers, engine.calllog)
-        engine.desk.sections += [CardsSection(engine), OpenTasksSection(engine), LastSurveySection(engine)]
-        ivr.acd = engine.acd
-        await stack.enter_async_context(_acd_service(engine))
-        await stack.enter_async_context(_task_runner(engine))
-        await stack.enter_async_context(_flows(engine, ivr))
-        await stack.enter_async_context(_http(engine))
-        if engine.demo is not None:
-            engine.demo.start()
-        log.event("engine.started", node=settings.engine.node_id, mode=settings.pbx.mode, agi_port=engine.agi.port)
+        agi = engine.agi = await stack.enter_async_context(agi_server(settings, telemetry, sessions))
+        pbx = engine.pbx = await stack.enter_async_context(sim_pbx(settings, core, agi, clock_, rng))
+        demo = engine.demo = await stack.enter_async_context(demo_traffic(settings, pbx, rng)) if with_demo and pbx is not None else None
+        ami = engine.ami = await stack.enter_async_context(ami_client(settings, pbx))
+        monitor = engine.redis_monitor = redis_outage_monitor(telemetry)
+        live = engine.store = await stack.enter_async_context(live_store(settings, clock_, monitor))
+        parts = await stack.enter_async_context(event_log(settings, monitor))
+        engine.journal, engine.lease, engine.inbox = parts.journal, parts.lease, parts.inbox
+        saved = await stack.enter_async_context(customer_store(settings, clock_, telemetry, calllog))
+        engine.customers, engine.records = saved.store, saved.records
+        if demo is not None:
+            await seed_demo(saved.store, demo)
+        acd = engine.acd = AcdService(core, ami, calllog, telemetry, clock_, store=live, node_id=settings.engine.node_id,
+                                      catalogue=engine.catalogue, emit=engine.emit, journal=parts.journal,
+                                      recordings_dir=settings.recording.dir, record_calls=settings.recording.enabled)
+        if parts.lease is not None and parts.inbox is not None:
+            acd.share_log(Replica(acd, parts.journal, parts.lease, parts.inbox, ttl_s=settings.live_state.lease_ttl_s))
+        ivr = engine.ivr = IvrEntry(acd, calllog, clock_, fallback_queue=settings.flows.fallback_queue, history=saved.store.timeline)
+        sessions.acd.fill(acd)
+        sessions.ivr.fill(ivr)
+        desk = engine.desk = AgentDesk(acd, saved.store, calllog)
+        desk.sections += [CardsSection(engine), OpenTasksSection(engine), LastSurveySection(engine)]
+        await stack.enter_async_context(_acd_service(engine, acd, ami, ivr, calllog, saved, agi))
+        await stack.enter_async_context(_task_runner(engine, saved.store, acd))
+        await stack.enter_async_context(_periodic_jobs(engine, saved.store))
+        flows = await stack.enter_async_context(_flows(engine, ivr, acd, ami, saved.store, calllog, sessions))
+        users = await _load_users(settings, acd.core, pbx)
+        cases = build_use_cases(engine, acd, desk, saved, calllog, ami, flows)
+        await stack.enter_async_context(_http(engine, cases, users, acd, calllog))
+        if demo is not None:
+            demo.start()
+        log.event("engine.started", node=settings.engine.node_id, mode=settings.pbx.mode, agi_port=agi.port)
         yield engine
     log.event("engine.stopped", node=settings.engine.node_id)
 
@@ -456,12 +374,12 @@ async def reload_on_signal(engine: Engine) -> None:
 def _demo_summary(engine: Engine, seconds: float) -> str:
     from acd.sim.demo import summary_table
 
-    assert engine.demo is not None
-    booked = sum(1 for out in engine.pbx.outcomes
-                 if any("callback" in str(e.get("kind")) or e.get("outcome") == "callback"
-                        for e in engine.calllog.timeline(out.uniqueid)))
-    days = {name: engine.telemetry.queue_today(name) for name in engine.core.queues}
-    return summary_table(engine.demo, days, booked, seconds)
+    demo, pbx, calllog, core = engine.demo, engine.pbx, engine.calllog, engine.core
+    assert demo is not None and pbx is not None and calllog is not None and core is not None  # a demo engine runs
+    booked = sum(1 for out in pbx.outcomes
+                 if any("callback" in str(e.get("kind")) or e.get("outcome") == "callback" for e in calllog.timeline(out.uniqueid)))
+    days = {name: engine.telemetry.queue_today(name) for name in core.queues}
+    return summary_table(demo, days, booked, seconds)
 
 
 def _warn_unknown_names(s: Settings) -> None:
@@ -485,7 +403,7 @@ async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: floa
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        reloads: set[asyncio.Task] = set()
+        reloads: set[asyncio.Task[None]] = set()
 
         def on_sighup() -> None:
             task = asyncio.create_task(reload_on_signal(engine), name="acd-sighup-reload")

@@ -35,6 +35,10 @@ class TcpProxy:
         else:
             writer.close()
             return
+        if not self.up:  # cut while this connection was being made upstream: it never opens
+            up_writer.transport.abort()
+            writer.transport.abort()
+            return
         self._writers.update((writer, up_writer))
         for src, dst in ((reader, up_writer), (up_reader, writer)):
             task = asyncio.create_task(self._pipe(src, dst), name="tcpproxy-pipe")

@@ -223,8 +223,25 @@ class AgiChannel:
         """Play a prompt; a pressed escape digit stops it. ``timeout`` for prompts longer than
         the command time limit."""
         args = [filename, escape_digits] + ([str(offset)] if offset else [])
-        reply = self._check_hangup("STREAM FILE", await self.command("STREAM FILE", *args, timeout=timeout))
+        reply = await self.command("STREAM FILE", *args, timeout=timeout)
+        if reply.result_int == -1 and await self._alive_after_failed_play():
+            log.warn_event("agi.prompt.missing", channel=self.env.channel, prompt=filename)
+            return StreamResult(None, reply.endpos if reply.endpos is not None else offset)
+        reply = self._check_hangup("STREAM FILE", reply)
         return StreamResult(_digit(reply.result_int), reply.endpos or 0)
+
+    async def _alive_after_failed_play(self) -> bool:
+        """STREAM FILE's ``200 result=-1`` is the caller gone (hung up, bridged away: ``HANGUP``
+        follows) or a file Asterisk cannot open (res_agi: ``result=-1 endpos=<offset>``, the channel
+        alive; seen on Asterisk 22.10.1 with a flow's prompt not installed). ``CHANNEL STATUS``
+        tells them apart: refused on a dead channel (511, or at once after ``HANGUP``)."""
+        if self.hung_up or self.closed:
+            return False
+        try:
+            status = await self.command("CHANNEL STATUS")
+        except AgiHangup:
+            return False
+        return status.result_int is not None and status.result_int >= 0
 
     async def get_data(self, filename: str, timeout_ms: int | None = None, max_digits: int | None = None, *, timeout: float | None = None) -> DigitsResult:
         """Play ``filename`` and collect up to ``max_digits`` digits (``#`` ends early).

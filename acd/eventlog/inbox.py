@@ -22,12 +22,22 @@ class RedisInbox:
         self.key = f"{prefix}:inbox"
         self.timeout_s = timeout_s
         self.monitor = monitor
+        if monitor is not None:  # its pool is reset when an outage starts
+            monitor.watch(self.redis)
 
     async def add(self, record: dict[str, Any]) -> str:
         kind, payload = encode_record(record)
         entry_id = await guarded(
             self.redis.xadd(self.key, {"k": kind, "v": payload}, maxlen=MAX_LEN, approximate=True), "inbox_add", self.timeout_s, self.monitor,
         )
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def last_id(self) -> str | None:
+        """The id of the newest entry (None when the inbox is empty)."""
+        rows: Any = await guarded(self.redis.xrevrange(self.key, "+", "-", count=1), "inbox_last", self.timeout_s, self.monitor)
+        if not rows:
+            return None
+        entry_id = rows[0][0]
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def read(self, after: str | None, timeout_s: float, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:

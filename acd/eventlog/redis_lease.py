@@ -56,6 +56,8 @@ class RedisLeaderLease:
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self.monitor = monitor
+        if monitor is not None:  # its pool is reset when an outage starts
+            monitor.watch(self.redis)
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._renew = self.redis.register_script(_RENEW)
         self._release = self.redis.register_script(_RELEASE)

@@ -65,6 +65,8 @@ class RedisEventLog:
         self.keys = LogKeys(prefix)
         self.timeout_s = timeout_s
         self.monitor = monitor
+        if monitor is not None:  # its pool is reset when an outage starts
+            monitor.watch(self.redis)
         self._append = self.redis.register_script(_APPEND)
 
     async def _write(self, records: list[Record], token: FencingToken | None, op: str) -> list[LogPosition]:
@@ -159,6 +161,8 @@ class RedisSnapshotStore:
         self.keys = LogKeys(prefix)
         self.timeout_s = timeout_s
         self.monitor = monitor
+        if monitor is not None:  # its pool is reset when an outage starts
+            monitor.watch(self.redis)
         self._save = self.redis.register_script(_SAVE_SNAPSHOT)
 
     async def save(self, position: LogPosition, state: dict[str, Any]) -> bool:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from acd.settings import ConfigError
 
+if TYPE_CHECKING:
+    from acd.http.users import Users
 
-def _users(args: argparse.Namespace):
+
+def _users(args: argparse.Namespace) -> Users | None:
     from acd.http.users import load_users
 
     try:
@@ -67,10 +71,14 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("users", help="API users and their tokens (config/users.yaml)",
                               description="List API users, or issue a user a new token (printed once, stored hashed).")
-    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+    def usage(args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(handler=usage)
     sub = p.add_subparsers(dest="users_command", metavar="ACTION")
     ls = sub.add_parser("list", help="users, roles and whether a token is set")
     ls.add_argument("--config", default="config", help="settings directory (default: config)")

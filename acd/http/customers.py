@@ -3,58 +3,28 @@ edit, contact points, contacts other than calls (and their webhook), linking the
 duplicates, merge and undo, the data-quality report, export, erasure and the access audit.
 
 Every read of a record is written to the access audit with who and why: the ``reason`` given
-(a call or task id), else the reader's current call. Handlers build typed inputs and call the
-store's use cases (``acd.store.*``); errors map to HTTP in ``acd.http.errors``."""
+(a call or task id), else the reader's current call. Handlers take the customers' use case
+(``acd.usecases.customers``), build typed inputs and call it or the store's own use cases
+(``acd.store.*``) with its store; errors map to HTTP in ``acd.http.errors``."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
-from acd import events
-from acd.http.api import (
-    ADMIN, ANY, SELF_OR_SUPERVISOR, SUPERVISOR, WEBHOOK, Route, _customers, _dumps, _engine, _json_body, _user, register_routes,
-)
+from acd.http.api import ADMIN, ANY, SELF_OR_SUPERVISOR, SUPERVISOR, WEBHOOK, Route, _dumps, _json_body, _user, register_routes
+from acd.http.keys import CUSTOMERS
 from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from acd.http.users import Role
 from acd.logs import get_logger
-from acd.store import audit, contacts, customers_edit, erasure, merge, quality, search
+from acd.store import audit, contacts, customers_edit, merge, search
 from acd.store.duplicates import candidates_for
-from acd.store.validation import CustomerRules
+from acd.store.sql import SqlStore
 
 log = get_logger(__name__)
-
-DRAIN_S = 10.0  # an erasure first waits this long for spooled call events to reach the database
-
-
-def rules_of(engine) -> CustomerRules:
-    """The configured rules: the store's phone region, the languages list, the agents in config."""
-    langs = engine.settings.customers.languages
-    return CustomerRules(region=engine.settings.database.phone_region, languages=frozenset(langs) if langs else None,
-                         agents=frozenset(engine.core.agents))
-
-
-def current_call(engine, agent_id: str | None) -> str | None:
-    """The call the agent is on, being offered, or wrapping up."""
-    if not agent_id or agent_id not in engine.core.agents:
-        return None
-    return engine.core.agent(agent_id).call_id or engine.acd.wrapup_call(agent_id)
-
-
-def linkable_call(engine, agent_id: str) -> str | None:
-    """The agent's own call it may file under a customer: connected now, or in wrap-up."""
-    from acd.routing.model import AgentState
-
-    agent = engine.core.agent(agent_id)
-    if agent.state == AgentState.ON_CALL:
-        return agent.call_id
-    if agent.state == AgentState.WRAP_UP:
-        return engine.acd.wrapup_call(agent_id)
-    return None
 
 
 def _reason(request: web.Request, given: str | None = None) -> str | None:
@@ -62,12 +32,12 @@ def _reason(request: web.Request, given: str | None = None) -> str | None:
     given = given or request.query.get("reason")
     if given:
         return str(given)[:120]
-    call = current_call(_engine(request), _user(request).agent_id)
+    call = request.app[CUSTOMERS].current_call(_user(request).agent_id)
     return f"call {call}" if call else None
 
 
-async def _audit(request: web.Request, ids, action: str, reason: str | None = None) -> None:
-    await audit.record_access(_customers(_engine(request)), ids, who=_user(request).id, action=action,
+async def _audit(request: web.Request, ids: Iterable[str], action: str, reason: str | None = None) -> None:
+    await audit.record_access(request.app[CUSTOMERS].store, ids, who=_user(request).id, action=action,
                               reason=reason or _reason(request))
 
 
@@ -87,7 +57,7 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 # --------------------------------------------------------------------------- search and the record
 async def customer_search(request: web.Request) -> web.Response:
-    store = _customers(_engine(request))
+    store = request.app[CUSTOMERS].store
     page = await search.search_customers(store, request.query.get("q", ""), page=_int(request, "page", 1),
                                          per_page=_int(request, "per_page", 20))
     await _audit(request, [c["customer_id"] for c in page.customers], "search")
@@ -95,21 +65,21 @@ async def customer_search(request: web.Request) -> web.Response:
 
 
 async def customer_get(request: web.Request) -> web.Response:
-    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     record = await store.get_customer(cid)
     await _audit(request, [cid], "record")
     return _json(record)
 
 
 async def customer_revisions(request: web.Request) -> web.Response:
-    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     await store.get_customer(cid)
     await _audit(request, [cid], "record")
     return _json({"revisions": await store.revisions(cid)})
 
 
 async def customer_timeline(request: web.Request) -> web.Response:
-    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     data = await contacts.full_timeline(store, cid)
     await _audit(request, [cid], "timeline")
     return _json(data)
@@ -121,14 +91,14 @@ async def customer_export(request: web.Request) -> web.Response:
     fmt = request.query.get("format", "json")
     if fmt not in ("json", "xml"):
         raise Invalid("format", "json or xml")
-    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     text = await export_customer(store, cid, fmt)
     await _audit(request, [cid], "export")
     return web.Response(text=text, content_type="application/json" if fmt == "json" else "application/xml")
 
 
 async def customer_access(request: web.Request) -> web.Response:
-    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     return _json({"customer_id": cid, "access": await audit.access_log(store, cid, limit=_int(request, "limit", 500))})
 
 
@@ -150,17 +120,17 @@ def _split(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
 
 
 async def customer_create(request: web.Request) -> web.Response:
-    engine = _engine(request)
+    cases = request.app[CUSTOMERS]
     values, reason = _split(await _json_body(request, CUSTOMER_BODY))
-    result = await customers_edit.create(_customers(engine), rules_of(engine), values, by=_user(request).id,
+    result = await customers_edit.create(cases.store, cases.rules(), values, by=_user(request).id,
                                          reason=_reason(request, reason))
     return _json(result.to_dict(), status=201)
 
 
 async def customer_edit(request: web.Request) -> web.Response:
-    engine, cid = _engine(request), request.match_info["customer_id"]
+    cases, cid = request.app[CUSTOMERS], request.match_info["customer_id"]
     values, reason = _split(await _json_body(request, CUSTOMER_BODY))
-    result = await customers_edit.edit(_customers(engine), rules_of(engine), cid, values, by=_user(request).id,
+    result = await customers_edit.edit(cases.store, cases.rules(), cid, values, by=_user(request).id,
                                        reason=_reason(request, reason))
     await _audit(request, [cid], "edit", _reason(request, reason))
     return _json(result.to_dict())
@@ -172,24 +142,24 @@ POINT_BODY = {"type": "object", "required": ["kind", "value"], "properties": {
 
 
 async def contact_point_add(request: web.Request) -> web.Response:
-    engine, cid = _engine(request), request.match_info["customer_id"]
+    cases, cid = request.app[CUSTOMERS], request.match_info["customer_id"]
     body = await _json_body(request, POINT_BODY)
-    record = await customers_edit.add_contact(_customers(engine), rules_of(engine), cid, body["kind"], body["value"],
+    record = await customers_edit.add_contact(cases.store, cases.rules(), cid, body["kind"], body["value"],
                                               by=_user(request).id, preferred=bool(body.get("preferred")),
                                               reason=_reason(request, body.get("reason")))
     return _json(record, status=201)
 
 
 async def contact_point_remove(request: web.Request) -> web.Response:
-    engine, m = _engine(request), request.match_info
-    record = await customers_edit.remove_contact(_customers(engine), rules_of(engine), m["customer_id"], m["kind"], m["value"],
+    cases, m = request.app[CUSTOMERS], request.match_info
+    record = await customers_edit.remove_contact(cases.store, cases.rules(), m["customer_id"], m["kind"], m["value"],
                                                  by=_user(request).id, reason=_reason(request))
     return _json(record)
 
 
 async def contact_point_prefer(request: web.Request) -> web.Response:
-    engine, m = _engine(request), request.match_info
-    record = await customers_edit.set_preferred(_customers(engine), rules_of(engine), m["customer_id"], m["kind"], m["value"],
+    cases, m = request.app[CUSTOMERS], request.match_info
+    record = await customers_edit.set_preferred(cases.store, cases.rules(), m["customer_id"], m["kind"], m["value"],
                                                 by=_user(request).id, reason=_reason(request))
     return _json(record)
 
@@ -210,25 +180,23 @@ WEBHOOK_BODY = {"type": "object", "required": ["channel"], "properties": {
 
 
 async def contact_log(request: web.Request) -> web.Response:
-    engine, user, cid = _engine(request), _user(request), request.match_info["customer_id"]
+    cases, user, cid = request.app[CUSTOMERS], _user(request), request.match_info["customer_id"]
     body = await _json_body(request, CONTACT_BODY)
     if user.role < Role.SUPERVISOR and body.get("agent") not in (None, user.agent_id):
         raise Forbidden("an agent logs contacts as itself")
     if user.role < Role.SUPERVISOR:
         body["agent"] = user.agent_id
-    contact = contacts.ContactInput.parse(body, now=engine.clock.now(), agents=frozenset(engine.core.agents))
-    return _json(await contacts.log_contact(_customers(engine), cid, contact, source=user.id), status=201)
+    return _json(await contacts.log_contact(cases.store, cid, cases.contact(body), source=user.id), status=201)
 
 
 async def contact_list(request: web.Request) -> web.Response:
-    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     await store.get_customer(cid)
     await _audit(request, [cid], "contacts")
     return _json({"contacts": await contacts.contacts_of(store, cid, limit=_int(request, "limit", 100))})
 
 
-def webhook_token_ok(engine, request: web.Request) -> None:
-    expected = engine.settings.customers.webhook_token
+def webhook_token_ok(expected: str, request: web.Request) -> None:
     if not expected:
         raise NotFound("the contacts webhook is off (customers.webhook_token is empty)")
     header = request.headers.get("Authorization", "")
@@ -239,37 +207,36 @@ def webhook_token_ok(engine, request: web.Request) -> None:
 
 async def webhook_contact(request: web.Request) -> web.Response:
     """Another system logs a contact; it names the customer by id, account number, phone or e-mail."""
-    engine = _engine(request)
-    webhook_token_ok(engine, request)
+    cases = request.app[CUSTOMERS]
+    webhook_token_ok(cases.settings.webhook_token, request)
     body = await _json_body(request, WEBHOOK_BODY)
-    store = _customers(engine)
+    store = cases.store
     cid = body.pop("customer_id", None)
     account, phone, email = body.pop("account_number", None), body.pop("phone", None), body.pop("email", None)
     if not cid:
         cid = await _identify(store, account, phone, email)
-    contact = contacts.ContactInput.parse(body, now=engine.clock.now(), agents=frozenset(engine.core.agents))
-    return _json(await contacts.log_contact(store, cid, contact, source="webhook"), status=201)
+    return _json(await contacts.log_contact(store, cid, cases.contact(body), source="webhook"), status=201)
 
 
-async def _identify(store, account: str | None, phone: str | None, email: str | None) -> str:
+async def _identify(store: SqlStore, account: str | None, phone: str | None, email: str | None) -> str:
     if account:
         found = await store.find_by_account(account)
         if found is None:
             raise NotFound(f"no customer with account number {account}")
-        return found.customer_id
-    if phone or email:
-        query = phone or email
+        return str(found.customer_id)
+    query = phone or email
+    if query:
         page = await search.search_customers(store, query, per_page=2)
         matches = [c["customer_id"] for c in page.customers if (phone and phone_match(store, phone, c)) or (email and email.lower() in c["emails"])]
         if len(matches) == 1:
-            return matches[0]
+            return str(matches[0])
         if matches:
             raise Conflict(f"{len(matches)} customers have that {'phone' if phone else 'e-mail'}: give customer_id")
         raise NotFound("no customer with that phone or e-mail")
     raise Invalid("customer_id", "give customer_id, account_number, phone or email")
 
 
-def phone_match(store, phone: str, customer: dict[str, Any]) -> bool:
+def phone_match(store: SqlStore, phone: str, customer: dict[str, Any]) -> bool:
     from acd.store.phones import normalised_or_as_is
 
     return normalised_or_as_is(phone, store.region) in customer["phones"]
@@ -282,27 +249,13 @@ LINK_CALL_BODY = {"type": "object", "required": ["customer_id"], "properties": {
 async def agent_link_call(request: web.Request) -> web.Response:
     """File the agent's current (or wrap-up) call under a customer: the record follows through the
     call's timeline (a ``linked`` event), and the screen-pop shows the customer at once."""
-    engine, agent_id = _engine(request), request.match_info["agent_id"]
     body = await _json_body(request, LINK_CALL_BODY)
-    call_id = linkable_call(engine, agent_id)
-    if call_id is None:
-        raise Conflict(f"agent {agent_id} has no current or wrap-up call to link")
-    store, cid = _customers(engine), body["customer_id"]
-    customer = await store.get_customer(cid)
-    if customer.get("merged_into") or customer.get("anonymised"):
-        raise Conflict(f"customer {cid} is merged or anonymised")
-    engine.calllog.event(call_id, events.Linked(customer_id=cid, by=_user(request).id))
-    entry = engine.acd.connected_entries.get(call_id) or engine.acd.wrapup_entry(agent_id) or engine.core.calls.get(call_id)
-    if entry is not None and entry.call_id == call_id:
-        entry.customer_id = cid
-    await customers_edit.note_link(store, cid, call_id, by=_user(request).id)
-    log.event("http.call_linked", agent=agent_id, call_id=call_id, customer_id=cid, by=_user(request).id)
-    return _json({"call_id": call_id, "customer_id": cid})
+    return _json(await request.app[CUSTOMERS].link_agent_call(request.match_info["agent_id"], body["customer_id"], _user(request)))
 
 
 # --------------------------------------------------------------------------- duplicates, merge, quality
 async def customer_duplicates(request: web.Request) -> web.Response:
-    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     c = await store.get_customer(cid)
     return _json({"duplicates": await candidates_for(store, name=c["name"], phones=c["phones"], emails=c["emails"], exclude=cid)})
 
@@ -312,25 +265,23 @@ MERGE_BODY = {"type": "object", "required": ["merged_id"], "properties": {
 
 
 async def customer_merge(request: web.Request) -> web.Response:
-    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     body = await _json_body(request, MERGE_BODY)
     return _json(await merge.merge_customers(store, cid, body["merged_id"], by=_user(request).id))
 
 
 async def merge_undo(request: web.Request) -> web.Response:
-    store = _customers(_engine(request))
+    store = request.app[CUSTOMERS].store
     return _json(await merge.undo_merge(store, request.match_info["merge_id"], by=_user(request).id))
 
 
 async def customer_merges(request: web.Request) -> web.Response:
-    store, cid = _customers(_engine(request)), request.match_info["customer_id"]
+    store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     return _json({"merges": await merge.merges_of(store, cid)})
 
 
 async def customers_quality(request: web.Request) -> web.Response:
-    engine = _engine(request)
-    report = await quality.quality_report(_customers(engine), stale_days=engine.settings.customers.stale_days)
-    return _json(report.to_dict())
+    return _json(await request.app[CUSTOMERS].quality_report())
 
 
 # --------------------------------------------------------------------------- erasure
@@ -339,17 +290,8 @@ ERASE_BODY = {"type": "object", "required": ["reason"], "properties": {
 
 
 async def customer_erase(request: web.Request) -> web.Response:
-    engine, cid = _engine(request), request.match_info["customer_id"]
     body = await _json_body(request, ERASE_BODY)
-    store = _customers(engine)
-    await store.get_customer(cid)
-    if engine.records is not None:  # the calls' spooled events first reach the database, to be erased there
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(engine.records.drain(), DRAIN_S)
-    done = await erasure.erase_customer(store, cid, by=_user(request).id, reason=body["reason"],
-                                        spool_dir=engine.settings.database.spool_dir)
-    await audit.record_access(store, [cid], who=_user(request).id, action="erase", reason=body["reason"])
-    return _json(done)
+    return _json(await request.app[CUSTOMERS].erase(request.match_info["customer_id"], _user(request), body["reason"]))
 
 
 CUSTOMER = "/api/v1/customers/{customer_id}"

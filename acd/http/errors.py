@@ -5,19 +5,22 @@ in the domain's words; the middleware picks the status and the JSON body
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from acd.http.signin import TooManySignIns
 from acd.logs import get_logger
-from acd.routing.core import IllegalTransition, UnknownAgent
-from acd.service.acd import InvalidChoice, NotInWrapUp
+from acd.routing.core import IllegalTransition, NotInWrapUp, UnknownAgent
+from acd.service.acd import InvalidChoice
 from acd.store.contacts import InvalidContact
 from acd.store.customers_edit import InvalidCustomer
 from acd.store.merge import MergeRefused
 from acd.store.search import BadQuery
 from acd.store.sql import NotFound as StoreNotFound, StoreError
 from acd.tasks.model import IllegalTaskChange, InvalidTask
+from acd.usecases.errors import BadInput, NotAllowed, NotVisible, Refused, Unreachable, UseCaseError
 
 log = get_logger(__name__)
 
@@ -57,11 +60,7 @@ class Invalid(ApiError):
         self.field = field
 
 
-class Unavailable(ApiError):
-    status, code = 503, "unavailable"
-
-
-def _body(code: str, detail: str, status: int, **extra) -> web.Response:
+def _body(code: str, detail: str, status: int, **extra: Any) -> web.Response:
     return web.json_response({"error": code, "detail": detail, **extra}, status=status)
 
 
@@ -71,6 +70,8 @@ def as_response(exc: BaseException) -> web.Response | None:
         return _body(exc.code, exc.detail, exc.status, field=exc.field)
     if isinstance(exc, ApiError):
         return _body(exc.code, exc.detail, exc.status)
+    if isinstance(exc, UseCaseError):
+        return _use_case_refusal(exc)
     if isinstance(exc, (UnknownAgent, StoreNotFound)):
         return _body("not_found", str(exc) if isinstance(exc, StoreNotFound) else f"no agent {exc}", 404)
     if isinstance(exc, (IllegalTransition, NotInWrapUp)):
@@ -95,8 +96,24 @@ def as_response(exc: BaseException) -> web.Response | None:
     return None
 
 
+_USE_CASE_STATUS: tuple[tuple[type[UseCaseError], int, str], ...] = (
+    (NotVisible, 404, "not_found"), (NotAllowed, 403, "forbidden"), (Refused, 409, "conflict"),
+    (Unreachable, 503, "unavailable"), (BadInput, 422, "invalid"),
+)
+
+
+def _use_case_refusal(exc: UseCaseError) -> web.Response:
+    """A use case's refusal (``acd.usecases.errors``) as its status and code."""
+    if isinstance(exc, BadInput):
+        return _body("invalid", exc.detail, 422, field=exc.field)
+    for kind, status, code in _USE_CASE_STATUS:
+        if isinstance(exc, kind):
+            return _body(code, exc.detail, status)
+    return _body("bad_request", exc.detail, 400)
+
+
 @web.middleware
-async def error_middleware(request: web.Request, handler):
+async def error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:

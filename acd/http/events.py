@@ -11,7 +11,7 @@ import asyncio
 import collections
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Reset(Exception):
 
 @dataclass(eq=False)  # hashed by identity: kept in a set
 class _Subscriber:
-    queue: asyncio.Queue
+    queue: asyncio.Queue[BusEvent]
     dropped: bool = False
 
 
@@ -42,8 +42,8 @@ class EventBus:
     retain: int = 10_000
     queue_size: int = 1_000
     seq: int = 0
-    _log: collections.deque = field(init=False)
-    _subscribers: set = field(default_factory=set, init=False)
+    _log: collections.deque[BusEvent] = field(init=False)
+    _subscribers: set[_Subscriber] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         self._log = collections.deque(maxlen=self.retain)
@@ -71,7 +71,7 @@ class EventBus:
             raise Reset(f"events after {after} are no longer retained (oldest {oldest})")
         return [e for e in self._log if e.seq > after]
 
-    async def subscribe(self, after: int | None) -> AsyncIterator[BusEvent]:
+    async def subscribe(self, after: int | None) -> AsyncGenerator[BusEvent, None]:
         """Backlog (if ``after`` is given) then live events, in order, without gaps or repeats.
         Ends when the subscriber falls ``queue_size`` events behind."""
         sub = _Subscriber(asyncio.Queue(self.queue_size))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from acd.http.errors import Invalid
@@ -44,7 +45,7 @@ def deeper_than(text: str, limit: int) -> bool:
     return False
 
 
-def _number(kind: type):
+def _number(kind: type[int] | type[float]) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         if len(text) > MAX_NUMBER_CHARS:
             raise Invalid("body", f"a number longer than {MAX_NUMBER_CHARS} characters")

@@ -10,7 +10,10 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from acd.http.api import Route
 
 TIME = ("a time: ISO 8601 with its zone (2026-11-23T09:00:00+00:00) or seconds since 1970-01-01T00:00:00Z")
 
@@ -68,11 +71,13 @@ SPECIAL = {
 
 @functools.cache
 def _data() -> dict[str, Any]:
-    return json.loads((Path(__file__).with_name("openapi_responses.json")).read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((Path(__file__).with_name("openapi_responses.json")).read_text(encoding="utf-8"))
+    return data
 
 
 def components() -> dict[str, Any]:
-    return _data()["schemas"]
+    schemas: dict[str, Any] = _data()["schemas"]
+    return schemas
 
 
 def response_schema(operation_id: str) -> dict[str, Any] | None:
@@ -86,3 +91,61 @@ def success_status(operation_id: str) -> str:
 def query_param(name: str) -> dict[str, Any]:
     known = QUERY_PARAMS.get(name, {"description": name, "schema": {"type": "string"}})
     return {"name": name, "in": "query", "required": False, **known}
+
+
+def openapi(routes: tuple[Route, ...], extra: tuple[Route, ...] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes`` (the route table) and ``extra`` (routes outside it)."""
+    from acd.http.api import PUBLIC, WEBHOOK
+    paths: dict[str, Any] = {}
+    for r in routes + extra:
+        params = [{"name": p[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
+                  for p in r.path.split("/") if p.startswith("{")]
+        params += [query_param(q) for q in r.query]
+        name = r.handler.__name__
+        schema = response_schema(name)
+        content: dict[str, Any]
+        if r.stream:
+            content = {"text/event-stream": {"schema": {"type": "string", "description": "server-sent events"}}}
+        elif name == "reports":
+            content = {"application/json": {"schema": schema}, "text/plain": {"schema": {"type": "string"}}}
+        elif name == "customer_export":
+            content = {"application/json": {"schema": schema}, "application/xml": {"schema": {"type": "string"}}}
+        else:
+            content = {"application/json": {"schema": schema}} if schema else {"application/json": {}}
+        op: dict[str, Any] = {
+            "summary": r.summary, "tags": [r.tag], "operationId": name, "x-acd-role": r.rule,
+            "parameters": params,
+            "responses": {success_status(name): {"description": "OK", "content": content}},
+        }
+        for status, why in ALSO_SUCCESS.get(name, {}).items():
+            op["responses"][status] = {"description": why, "content": content}
+        if r.rule == WEBHOOK:
+            op["security"] = [{"bearer": []}]
+            op["responses"]["401"] = {"$ref": "#/components/responses/Error"}
+        elif r.rule != PUBLIC:
+            op["security"] = [{"bearer": []}]
+            op["responses"].update({"401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}})
+        if "{" in r.path or r.rule == WEBHOOK:
+            op["responses"]["404"] = {"$ref": "#/components/responses/Error"}
+        if r.rule != PUBLIC:  # the engine's state may refuse (an agent on a call, flows off...)
+            op["responses"]["409"] = {"$ref": "#/components/responses/Error"}
+        if r.body is not None or r.query:
+            op["responses"]["422"] = {"$ref": "#/components/responses/Error"}
+        if r.body is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": r.body}}}
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "acd engine API", "version": "1",
+                 "description": "Agents, supervisors and admins. Roles: agent < supervisor < admin; kiosk reads the wallboard only; "
+                                "x-acd-role gives each route's rule. "
+                                "Times in responses are seconds since 1970-01-01T00:00:00Z; query times take ISO 8601 with a zone too."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": components(),
+            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["error", "detail"],
+                "properties": {"error": {"type": "string"}, "detail": {"type": "string"}, "field": {"type": "string"}}}}}}},
+        },
+    }

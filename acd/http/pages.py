@@ -9,6 +9,7 @@ flat names with a known extension are served: no directory walking."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -53,7 +54,7 @@ async def _static(request: web.Request) -> web.Response:
     return _respond(request, found)
 
 
-def _page(name: str):
+def _page(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         found = static_file(name)
         if found is None:  # a broken install: say so rather than serve an empty page

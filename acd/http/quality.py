@@ -5,39 +5,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acd.http.api import SUPERVISOR, Route, _customers, _dumps, _engine, _float, register_routes
+from acd.http.api import SUPERVISOR, Route, _dumps, _float, _zone, register_routes
 from acd.http.errors import Invalid
-from acd.reports import compute
-from acd.reports.quality import as_dicts
-from acd.reports.quality_load import quality_report
+from acd.http.keys import REPORTS
 
 
 async def quality(request: web.Request) -> web.Response:
-    engine, q = _engine(request), request.query
+    q = request.query
     by = q.get("by", "queue")
     if by not in ("queue", "agent"):
         raise Invalid("by", "queue or agent")
+    tz = _zone(request)
     try:
-        tz = compute.zone(q.get("tz") or "UTC")
-    except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
-        raise Invalid("tz", "an IANA time zone such as Europe/London") from None
-    cfg = engine.settings.customers
-    try:
-        fcr_days = int(q.get("fcr_days") or cfg.fcr_days)
+        fcr_days = int(q["fcr_days"]) if q.get("fcr_days") else None
     except ValueError:
         raise Invalid("fcr_days", "a whole number of days") from None
-    if not 1 <= fcr_days <= 90:
-        raise Invalid("fcr_days", "between 1 and 90")
-    now = engine.clock.now()
-    end = _float(request, "to") or now
-    start = _float(request, "from") or end - 86400
-    if not start < end:
-        raise Invalid("from", "must be before to")
-    report = await quality_report(_customers(engine), start, end, as_of=now, fcr_days=fcr_days,
-                                  satisfied_min=cfg.csat_satisfied_min, tz=tz)
-    rows = report.queues if by == "queue" else report.agents
-    return web.json_response({"by": by, "from": start, "to": end, "fcr_days": fcr_days, "satisfied_min": cfg.csat_satisfied_min,
-                              "rows": as_dicts(rows, by)}, dumps=_dumps)
+    report = await request.app[REPORTS].quality(by, tz, fcr_days, _float(request, "from"), _float(request, "to"))
+    return web.json_response(report, dumps=_dumps)
 
 
 ROUTES: tuple[Route, ...] = (

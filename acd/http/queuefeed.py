@@ -11,26 +11,30 @@ from typing import Any
 from collections.abc import Callable
 
 from acd import events as rec
+from acd.clock import Clock
+from acd.service.acd import AcdService
 
 #: record events after which a queue's waiting list has changed
 CHANGES = (rec.QueueEntered, rec.QueueExited, rec.Connected, rec.Overflowed, rec.CallbackRequested)
 
 
 class QueueFeed:
-    def __init__(self, engine: Any, emit: Callable[[str, dict], None] | None = None) -> None:
-        self.engine = engine  # read at each event: a configuration reload may replace the core
-        self.emit = emit or engine.emit
+    def __init__(self, acd: AcdService, clock: Clock, emit: Callable[[str, dict[str, Any]], None]) -> None:
+        self.acd = acd  # its core is read at each event: a configuration reload may replace it
+        self.clock = clock
+        self.emit = emit
 
     def event(self, call_id: str, event: rec.CallEvent) -> None:
         if not isinstance(event, CHANGES):
             return
-        core = self.engine.core
+        core = self.acd.core
+        touched: set[str | None]
         if isinstance(event, rec.Overflowed):
             touched = {event.from_queue, event.to_queue}
         else:
             touched = {event.queue}
-        names = touched & set(core.waiting)
-        now = self.engine.clock.now()
+        names = {name for name in touched if name is not None} & set(core.waiting)
+        now = self.clock.now()
         for name in sorted(names):
             waiting = core.waiting[name]
             self.emit("queue", {

@@ -6,30 +6,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acd.ami import AmiError
-from acd.http.api import MOUNTS, SUPERVISOR, WALLBOARD, Route, _engine, _json_body, _user, register_routes
-from acd.http.errors import Conflict, Unavailable
-from acd.http.wallboard import add_wallboard_cache, wallboard
-from acd.service.supervise import SPY_OPTIONS, CannotSupervise, start_spy
-
-MOUNTS.append(add_wallboard_cache)
+from acd.http.api import SUPERVISOR, WALLBOARD, Route, _json_body, _user, register_routes
+from acd.http.keys import SUPERVISION, WALLBOARD_VIEW
+from acd.service.supervise import SPY_OPTIONS
 
 SPY_BODY = {"type": "object", "required": ["mode"], "properties": {
     "mode": {"type": "string", "enum": list(SPY_OPTIONS),
              "description": "listen (nobody hears you), whisper (the agent hears you), barge (agent and caller hear you)"}}}
 
 
+async def wallboard(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[WALLBOARD_VIEW].view())
+
+
 async def agent_spy(request: web.Request) -> web.Response:
     """Ring the supervisor's phone (``endpoint`` in config/users.yaml) into ChanSpy on the call."""
-    engine, agent_id = _engine(request), request.match_info["agent_id"]
     body = await _json_body(request, SPY_BODY)
-    user = _user(request)
-    try:
-        started = await start_spy(engine.acd, agent_id, body["mode"], supervisor_id=user.id, endpoint=user.endpoint)
-    except CannotSupervise as exc:
-        raise Conflict(str(exc)) from None
-    except AmiError as exc:
-        raise Unavailable(f"Asterisk refused or did not answer the Originate: {exc}") from None
+    started = await request.app[SUPERVISION].spy(request.match_info["agent_id"], body["mode"], _user(request))
     return web.json_response(started.view(), status=202)
 
 

@@ -4,7 +4,7 @@ overdue or escalated ones), read with history, complete, cancel, reopen, reassig
 Role rules as the rest of the API: an agent sees and works the tasks it owns and those of the
 queues it serves (others answer 404: not confirmed to exist), creates them for itself or one of
 its queues; a supervisor sees and assigns any. Wrap-up's task (``POST .../wrapup`` with a
-``task``) comes through ``create_from_wrapup``."""
+``task``) comes through ``acd.usecases.tasks.Tasks.wrapup_task_input``."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
-from acd.http.api import AGENT_OWN, ANY, SUPERVISOR, Route, _customers, _dumps, _engine, _json_body, _user, register_routes
+from acd.http.api import AGENT_OWN, ANY, SUPERVISOR, Route, _dumps, _json_body, _user, register_routes
 from acd.http.errors import Forbidden, Invalid, NotFound
-from acd.http.users import Role, User
+from acd.http.keys import TASKS
+from acd.http.users import Role
 from acd.logs import get_logger
 from acd.store import tasks as store_tasks
-from acd.tasks.model import PRIORITIES, Change, Owner, TaskInput, parse_owner, parse_priority, parse_time
+from acd.tasks.model import PRIORITIES, Change, Owner, parse_priority
 
 log = get_logger(__name__)
 
@@ -41,77 +42,16 @@ EDIT_BODY = {"type": "object", "properties": {
 CHANGE_BODY = {"type": "object", "properties": {"note": {"type": "string", "nullable": True, "maxLength": 2000}}}
 
 
-def queues_served(engine, agent_id: str | None) -> tuple[str, ...]:
-    """The queues whose required skills the agent has."""
-    if not agent_id or agent_id not in engine.core.agents:
-        return ()
-    skills = engine.core.agent(agent_id).config.skills
-    return tuple(name for name, q in engine.core.queues.items()
-                 if all(skills.get(s, 0) >= level for s, level in q.skills.items()))
-
-
-def visible_owners(engine, user: User) -> tuple[Owner, ...]:
-    """An agent's own tasks and its queues'; empty (any) for a supervisor."""
-    if user.role >= Role.SUPERVISOR:
-        return ()
-    return (Owner("agent", user.agent_id or "-"), *(Owner("queue", q) for q in queues_served(engine, user.agent_id)))
-
-
-def _may_see(engine, user: User, task: dict[str, Any]) -> bool:
-    owners = visible_owners(engine, user)
-    return not owners or Owner(task["owner"]["kind"], task["owner"]["id"]) in owners
-
-
-def _check_owner_allowed(engine, user: User, owner: Owner) -> None:
-    if user.role < Role.SUPERVISOR and owner not in visible_owners(engine, user):
-        raise Forbidden("an agent gives a task to itself or to one of its queues")
-
-
-def task_input(engine, user: User, body: dict[str, Any], **defaults: Any) -> TaskInput:
-    default_owner = Owner("agent", user.agent_id) if user.agent_id else None
-    inp = TaskInput.parse({**defaults, **{k: v for k, v in body.items() if v not in (None, "")}}, now=engine.clock.now(),
-                          types=engine.task_types, agents=frozenset(engine.core.agents), queues=frozenset(engine.core.queues),
-                          default_owner=default_owner)
-    _check_owner_allowed(engine, user, inp.owner)
-    return inp
-
-
-def _published(engine, kind: str, task: dict[str, Any], **extra: Any) -> None:
-    """Push a task change on the event stream (an agent's stream shows its own tasks)."""
-    owner = task["owner"]
-    engine.emit(kind, {"task_id": task["task_id"], "type": task["type"], "title": task["title"], "owner": owner,
-                       "due_at": task["due_at"], "priority": task["priority"], "status": task["status"],
-                       "customer_id": task["customer_id"], "agent_id": owner["id"] if owner["kind"] == "agent" else None, **extra})
-
-
-def wrapup_task_input(request: web.Request, agent_id: str, body: dict[str, Any]) -> TaskInput:
-    """The wrap-up's task, checked: on the call in wrap-up and its customer, the caller's number
-    to ring back, owned by the agent unless it says otherwise."""
-    engine, user = _engine(request), _user(request)
-    entry = engine.acd.wrapup_entry(agent_id)
-    defaults = {"call_id": engine.acd.wrapup_call(agent_id), "owner_agent": None if body.get("owner_queue") else agent_id,
-                "customer_id": entry.customer_id if entry else None, "callback_number": entry.caller_number if entry else None}
-    return task_input(engine, user, body, **{k: v for k, v in defaults.items() if v})
-
-
-async def create_task_from(request: web.Request, inp: TaskInput, *, source: str) -> dict[str, Any]:
-    engine, user = _engine(request), _user(request)
-    task = await store_tasks.create_task(_customers(engine), inp, source=source, by=user.id)
-    _published(engine, "task_created", task)
-    log.event("task.created", task_id=task["task_id"], type=task["type"], owner=str(inp.owner), by=user.id, source=source)
-    return task
-
-
 # --------------------------------------------------------------------------- handlers
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "") in ("1", "true", "yes")
 
 
 async def task_list(request: web.Request) -> web.Response:
-    engine, user, q = _engine(request), _user(request), request.query
-    owners = visible_owners(engine, user)
+    tasks, user, q = request.app[TASKS], _user(request), request.query
+    owners = tasks.visible_owners(user)
     if q.get("owner_agent") or q.get("owner_queue"):
-        wanted = parse_owner(q, agents=frozenset(engine.core.agents), queues=frozenset(engine.core.queues), default=None)
+        wanted = tasks.owner_of(q)
         if owners and wanted not in owners:
             raise Forbidden("an agent lists its own tasks and its queues'")
         owners = (wanted,)
@@ -125,35 +65,25 @@ async def task_list(request: web.Request) -> web.Response:
         limit = min(int(q.get("limit", "200")), 1000)
     except ValueError:
         raise Invalid("limit", "a whole number") from None
-    found = await store_tasks.list_tasks(_customers(engine), store_tasks.TaskQuery(
+    found = await tasks.list(store_tasks.TaskQuery(
         owners=owners, customer_id=q.get("customer_id") or None, statuses=statuses, overdue=_flag(request, "overdue"),
         escalated=_flag(request, "escalated"), limit=limit))
-    return web.json_response({"tasks": found, "now": engine.clock.now()}, dumps=_dumps)
+    return web.json_response({"tasks": found, "now": tasks.now()}, dumps=_dumps)
 
 
 async def task_create(request: web.Request) -> web.Response:
-    engine, user = _engine(request), _user(request)
-    inp = task_input(engine, user, await _json_body(request, TASK_BODY))
-    return web.json_response(await create_task_from(request, inp, source="api"), status=201, dumps=_dumps)
-
-
-async def _visible_task(request: web.Request) -> dict[str, Any]:
-    engine, user = _engine(request), _user(request)
-    task = await store_tasks.get_task(_customers(engine), request.match_info["task_id"])
-    if not _may_see(engine, user, task):
-        raise NotFound(f"no task {request.match_info['task_id']}")
-    return task
+    tasks, user = request.app[TASKS], _user(request)
+    inp = tasks.task_input(user, await _json_body(request, TASK_BODY))
+    return web.json_response(await tasks.create(inp, user, source="api"), status=201, dumps=_dumps)
 
 
 async def task_get(request: web.Request) -> web.Response:
-    task = await _visible_task(request)
-    task["history"] = await store_tasks.history(_customers(_engine(request)), task["task_id"])
-    return web.json_response(task, dumps=_dumps)
+    return web.json_response(await request.app[TASKS].with_history(request.match_info["task_id"], _user(request)), dumps=_dumps)
 
 
 async def task_change(request: web.Request) -> web.Response:
-    engine, user = _engine(request), _user(request)
-    task = await _visible_task(request)
+    tasks, user = request.app[TASKS], _user(request)
+    task = await tasks.visible(request.match_info["task_id"], user)
     try:
         change = Change(request.match_info["change"])
     except ValueError:
@@ -161,37 +91,33 @@ async def task_change(request: web.Request) -> web.Response:
     if change not in (Change.COMPLETE, Change.CANCEL, Change.REOPEN):
         raise NotFound(f"no such change {change.value!r}: complete, cancel or reopen")
     body = await _json_body(request, CHANGE_BODY) if request.can_read_body else {}
-    done = await store_tasks.change_task(_customers(engine), task["task_id"], change, by=user.id, note=body.get("note"))
-    _published(engine, f"task_{change.value}", done)
-    return web.json_response(done, dumps=_dumps)
+    return web.json_response(await tasks.change(task["task_id"], change, user, note=body.get("note")), dumps=_dumps)
 
 
 async def task_edit(request: web.Request) -> web.Response:
     """Reassign (owner), reschedule (due) or re-prioritise a task."""
-    engine, user = _engine(request), _user(request)
-    task = await _visible_task(request)
+    tasks, user = request.app[TASKS], _user(request)
+    task = await tasks.visible(request.match_info["task_id"], user)
     body = await _json_body(request, EDIT_BODY)
     owner = None
     if body.get("owner_agent") or body.get("owner_queue"):
-        owner = parse_owner(body, agents=frozenset(engine.core.agents), queues=frozenset(engine.core.queues), default=None)
-        _check_owner_allowed(engine, user, owner)
-    due = parse_time(body["due"], "due", now=engine.clock.now()) if body.get("due") not in (None, "") else None
+        owner = tasks.owner_of(body)
+        tasks.check_owner_allowed(user, owner)
+    due = tasks.due_time(body["due"]) if body.get("due") not in (None, "") else None
     priority = parse_priority(body["priority"]) if body.get("priority") else None
     if owner is None and due is None and priority is None:
         raise Invalid("body", "give owner_agent, owner_queue, due or priority")
     change = Change.RESCHEDULE if due is not None and owner is None else Change.REASSIGN
-    done = await store_tasks.change_task(_customers(engine), task["task_id"], change, by=user.id, owner=owner, due_at=due,
-                                         priority=priority, note=body.get("note"))
-    _published(engine, "task_changed", done)
+    done = await tasks.change(task["task_id"], change, user, owner=owner, due_at=due, priority=priority, note=body.get("note"))
     return web.json_response(done, dumps=_dumps)
 
 
 async def task_types(request: web.Request) -> web.Response:
     """The configured task types (the desktop's wrap-up form), and the queues the user serves."""
-    engine, user = _engine(request), _user(request)
-    queues = list(engine.core.queues) if user.role >= Role.SUPERVISOR else list(queues_served(engine, user.agent_id))
+    tasks, user = request.app[TASKS], _user(request)
+    queues = tasks.queue_names() if user.role >= Role.SUPERVISOR else list(tasks.queues_served(user.agent_id))
     return web.json_response({"types": [{"type": t.name, "label": t.label, "due_s": t.due_s, "priority": t.priority.label,
-                                         "callback": t.callback} for t in engine.task_types.values()],
+                                         "callback": t.callback} for t in tasks.types().values()],
                               "priorities": list(PRIORITIES), "queues": queues})
 
 

@@ -54,7 +54,7 @@ class User:
     agent_id: str | None = None
     endpoint: str | None = None
 
-    def view(self) -> dict:
+    def view(self) -> dict[str, str | None]:
         return {"id": self.id, "name": self.name, "role": self.role.name.lower(), "agent_id": self.agent_id}
 
 

@@ -57,6 +57,8 @@ class RedisLiveStore:
         self.prefix = prefix
         self.timeout_s = timeout_s
         self.monitor = monitor
+        if monitor is not None:  # its pool is reset when an outage starts
+            monitor.watch(self.redis)
         # The lease written by acd.eventlog's RedisLeaderLease under ``lease_prefix`` (default: ours).
         self.lease_key = lease_key(prefix if lease_prefix is None else lease_prefix)
         self._reserve = self.redis.register_script(_RESERVE)

@@ -235,6 +235,10 @@ class ChannelsPresent(AcdInput):
     uniqueids: frozenset[str] = frozenset()
     last_seen: tuple[tuple[str, float], ...] = ()
     grace_s: float = 1.0  # an offer younger than this may not have a channel yet
+    # the offers and calls the core held when the listing was asked for: only they are judged (an
+    # offer made while the listing was in flight, e.g. for an input queued during an outage and
+    # stamped then, has no channel in it yet). None: all (entries written before this field).
+    known: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +288,8 @@ def decode(data: dict[str, object]) -> AcdInput:
         fields["cause"] = FailCause(fields["cause"])
     if cls is ChannelsPresent:
         fields["uniqueids"] = frozenset(_array(fields, "uniqueids"))
+        if fields.get("known") is not None:
+            fields["known"] = frozenset(_array(fields, "known"))
         fields["last_seen"] = tuple(tuple(x) for x in _array(fields, "last_seen"))
     if cls is ConfigApplied:
         fields["queues"] = tuple(_queue(q) for q in _array(fields, "queues"))

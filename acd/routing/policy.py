@@ -411,18 +411,21 @@ class CallPolicy(_Core):
         """What Asterisk no longer has is over: offers failed (not the agent's fault), connected
         calls ended where they were last seen (the PBX lost them), waiting callers gone."""
         seen = dict(e.last_seen)
+        known = e.known
         for offer_id, offer in list(self.offers.items()):
+            if known is not None and offer_id not in known:
+                continue  # made while the listing was in flight: its channel may not be in it
             if offer_id not in e.uniqueids and self.now - offer.created_at > e.grace_s:
                 self._on_offer_failed(ev.OfferFailed(self.now, offer_id, ev.FailCause.LINK_LOST))
                 self._emit(Publish("state_repair", {"kind": "offer", "agent_id": offer.agent_id}))
         for call_id in list(self.connected):
             live = self.live[call_id]
             key = live.offer_id if live.entry.callback_number else call_id
-            if key not in e.uniqueids:
+            if key not in e.uniqueids and (known is None or call_id in known):
                 self._on_hung_up(ev.CallHungUp(self.now, call_id, last_seen=seen.get(call_id), pbx_lost=True))
                 self._emit(Publish("state_repair", {"kind": "connected_call", "agent_id": live.agent_id}))
         for call_id, entry in list(self.calls.items()):
-            if call_id not in e.uniqueids and entry.state in (C.QUEUED, C.OFFERED):
+            if call_id not in e.uniqueids and entry.state in (C.QUEUED, C.OFFERED) and (known is None or call_id in known):
                 # gone without the engine hearing how (no HangupRequest, no session end): the PBX lost it
                 self._leave(entry, "pbx_lost", "abandoned")
                 self._emit(Publish("state_repair", {"kind": "waiting_call", "agent_id": None}))

@@ -108,6 +108,9 @@ class AcdService:
         self.core.rona_recover_s = rona_recover_s  # before the first event: the journal starts here
         self.timers = TimerWheel(clock, self._timer_fired)
         self.observer = RecordObserver(core, telemetry, self.emit)
+        # record observers that only push to the live stream (the wallboards' queue feed): fed by
+        # the recorder on the node that writes the record, by ``carry_out`` on the others
+        self.feeds: list[InteractionRecorder] = []
         self.room = WaitingRoom(self, bridge_grace_s=bridge_grace_s, moh_margin_s=moh_margin_s)
         self.edge = AmiEdge(self)
         self._claims: dict[str, asyncio.Future[bool]] = {}
@@ -147,6 +150,19 @@ class AcdService:
         for command in commands:
             if for_this_node(command, self.node_id, lead):
                 self._execute(command)
+            elif isinstance(command, (Record, Publish)):
+                self._push(command)
+
+    def _push(self, command: Record | Publish) -> None:
+        """A node that does not lead tells its own desks and wallboards what the entry it applied
+        means, from the same commands the leader carried out; the leader alone writes the record
+        (and counts it on Prometheus), so each record is written once."""
+        if isinstance(command, Publish):
+            self.observer.publish(command, count=False)
+            return
+        self.observer.push(command)
+        for feed in self.feeds:
+            feed.event(command.call_id, command.event)
 
     @property
     def token(self) -> FencingToken | None:

@@ -156,6 +156,7 @@ class AmiEdge:
         """Compare the live state with Asterisk and let the core repair what differs; each
         repair is counted by kind (``acd_state_repairs_total``)."""
         acd, core = self.acd, self.acd.core
+        known = frozenset(core.offers) | frozenset(core.calls) | frozenset(core.connected)  # what the listing can judge
         try:
             listing = await core_show_channels(acd.ami)
             bridges = await bridge_list(acd.ami)
@@ -174,7 +175,7 @@ class AmiEdge:
         present = frozenset(e.get("Uniqueid", "") for e in listing.events)
         lost_at = self._lost_at
         seen = tuple((cid, lost_at) for cid in core.connected) if lost_at is not None else ()
-        acd.submit(ev.ChannelsPresent(self._now(), present, seen))
+        acd.submit(ev.ChannelsPresent(self._now(), present, seen, known=known))
         self._lost_at = None
         for hook in list(self.resync_hooks):
             hook(present, listing.events)

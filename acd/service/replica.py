@@ -47,6 +47,7 @@ class Replica:
         self.token: FencingToken | None = None
         self.leading = False
         self.takeovers = 0
+        self.rebuilds = 0  # rebuilt from the last snapshot plus the log after finding a gap
         self.refused = 0  # batches the log refused (stale token or Redis down): nothing was issued
         self._queue: asyncio.Queue[tuple[dict[str, Any], str | None]] = asyncio.Queue()
         self._inbox_cursor: str | None = None
@@ -57,6 +58,7 @@ class Replica:
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # for the inbox, in order, kept while Redis is down
         self._sending = False
         self._progress = asyncio.Condition()
+        self._held: list[dict[str, Any]] | None = None  # new inputs while a new leader empties the inbox first
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -88,6 +90,7 @@ class Replica:
         if self.follower is not None:
             await self.follower.stop(release=True)
         await self._restore()
+        self.rebuilds += 1
         self._follow()
 
     async def stop(self) -> None:
@@ -107,12 +110,19 @@ class Replica:
 
     # ------------------------------------------------------------------ inputs
     def submit(self, event: ev.AcdInput) -> None:
-        """Into the log through the leader's pipeline, or into the inbox."""
-        if self.leading:
-            self._queued += 1
-            self._queue.put_nowait((record_of(event), None))
-        else:
+        """Into the log through the leader's pipeline, or into the inbox. A node that has just
+        taken the lease over holds its new inputs until the inbox's pending entries are in the
+        pipeline: those are older (the shared log's first entry, the configuration every replica
+        takes its ids from, goes ahead of them)."""
+        if not self.leading:
             self._outbox.put_nowait(record_of(event))
+            return
+        self._queued += 1
+        genesis = isinstance(event, ev.ConfigApplied) and self.journal.position is None
+        if self._held is not None and not genesis:
+            self._held.append(record_of(event))
+        else:
+            self._queue.put_nowait((record_of(event), None))
 
     async def settled(self, timeout_s: float = 3.0) -> bool:
         """Wait until this node's core has applied every input this node submitted (through
@@ -167,6 +177,7 @@ class Replica:
         self.takeovers += 1
         self._inbox_cursor = self.journal.inbox_seen
         log.warn_event("acd.replica.leading", node=self.node_id, epoch=token.value, at=str(self.journal.position))
+        self._held = []
         self._tasks["pipeline"] = self._spawn(self._pipeline(), f"acd-replica-pipeline-{self.node_id}")
         self._tasks["inbox"] = self._spawn(self._drain_inbox(), f"acd-replica-inbox-{self.node_id}")
         for timer_id, at in list(self.acd.core.timers.items()):
@@ -200,6 +211,9 @@ class Replica:
             record, inbox_id = self._queue.get_nowait()
             if inbox_id is None:
                 self._outbox.put_nowait(record)
+        for record in self._held or ():
+            self._outbox.put_nowait(record)
+        self._held = None
         self._handled = self._queued
 
     async def _pipeline(self) -> None:
@@ -238,6 +252,26 @@ class Replica:
                 self._outbox.put_nowait(record)
 
     async def _drain_inbox(self) -> None:
+        """Other nodes' inputs into the pipeline, in the inbox's order. On taking the lease over,
+        first this node's own outbox (inputs it sent while it followed), then every entry the
+        inbox holds after the log's cursor, and only then the inputs held since it leads."""
+        await self._wait_outbox_sent(5.0)
+        pending = await self._inbox_end()  # up to the newest entry now: others may keep adding
+        while _stream_id(self._inbox_cursor) < _stream_id(pending):
+            try:
+                rows = await self.inbox.read(self._inbox_cursor, 0.0)
+            except Unavailable:
+                raise_if_cancelled()
+                await asyncio.sleep(0.2)
+                continue
+            raise_if_cancelled()
+            if not rows:
+                break  # trimmed (the inbox is bounded): nothing more to wait for
+            self._take_from_inbox(rows)
+        held, self._held = self._held or [], None
+        for record in held:
+            self._queue.put_nowait((record, None))
+        log.event("acd.replica.inbox_caught_up", node=self.node_id, at=self._inbox_cursor, held=len(held))
         while True:
             try:
                 rows = await self.inbox.read(self._inbox_cursor, 1.0)
@@ -246,9 +280,34 @@ class Replica:
                 await asyncio.sleep(0.2)
                 continue
             raise_if_cancelled()
-            for inbox_id, record in rows:
-                self._inbox_cursor = inbox_id
-                self._queue.put_nowait((record_of(ev.decode(record), inbox_id), inbox_id))
+            self._take_from_inbox(rows)
+
+    async def _inbox_end(self) -> str | None:
+        while True:
+            try:
+                return await self.inbox.last_id()
+            except Unavailable:
+                raise_if_cancelled()
+                await asyncio.sleep(0.2)
+
+    def _take_from_inbox(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        for inbox_id, record in rows:
+            self._inbox_cursor = inbox_id
+            self._queue.put_nowait((record_of(ev.decode(record), inbox_id), inbox_id))
+
+    async def _wait_outbox_sent(self, timeout_s: float) -> None:
+        """Bounded: Redis down means this node leads no more anyway."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self._progress:
+                    while self._sending or not self._outbox.empty():
+                        try:
+                            async with asyncio.timeout(0.05):
+                                await self._progress.wait()
+                        except TimeoutError:
+                            pass
+        except TimeoutError:
+            log.warn_event("acd.replica.outbox_behind", node=self.node_id, pending=self._outbox.qsize())
 
     # ------------------------------------------------------------------ the hot copy
     def _apply_tailed(self, entry: Entry) -> None:

@@ -310,6 +310,11 @@ class AgiSession:
         return encode_reply(200, 1)
 
     async def _cmd_stream_file(self, name: str, escape: str = "", offset: str = "0", *rest: str) -> bytes:
+        if name in self.pbx.missing_sounds and not self._dead():
+            # res_agi handle_streamfile: the file does not open -> "200 result=-1 endpos=<offset>",
+            # the channel alive ("File ... does not exist in any format", seen on Asterisk 22.10.1)
+            log.warn_event("sim.agi.sound_missing", sound=name)
+            return encode_reply(200, -1, endpos=int(offset or 0))
         status, key, endpos = await self._play(name, escape, int(offset or 0))
         if status == "dead":
             return encode_reply(200, -1, endpos=endpos)
@@ -336,7 +341,10 @@ class AgiSession:
     async def _cmd_get_data(self, name: str, timeout_ms: str = "0", max_digits: str = "1024", *rest: str) -> bytes:
         timeout_s = (int(timeout_ms) or DEFAULT_GET_DATA_TIMEOUT_MS) / 1000
         max_n = int(max_digits) if max_digits else 1024
-        status, key, _ = await self._play(name, ALL_KEYS)
+        if name in self.pbx.missing_sounds and not self._dead():
+            status, key = "timeout", None  # main/app.c: a prompt that does not open is skipped
+        else:
+            status, key, _ = await self._play(name, ALL_KEYS)
         digits = ""
         if status == "dead":
             return encode_reply(200, -1)

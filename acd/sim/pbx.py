@@ -140,6 +140,9 @@ class SimPbx:
         self.ami = SimAmiServer(self, ami_host, ami_port, users or {"acd": "acdsecret"})
         self.agents: dict[str, AgentBehaviour] = dict(agents or {})
         self.sound_seconds: Callable[[str], float] | None = sound_seconds
+        #: sound files Asterisk cannot open (not installed): STREAM FILE answers ``200 result=-1
+        #: endpos=<offset>`` at once with the channel alive, GET DATA skips them (res_agi, main/app.c)
+        self.missing_sounds: set[str] = set()
         self.agent_context = agent_context
         self.channels: dict[str, SimChannel] = {}  # uniqueid -> live channel, in creation order
         self.bridges: dict[str, SimBridge] = {}

@@ -188,6 +188,54 @@ async def test_bridged_away_result_minus_one_then_hangup(make_server):
     assert outcome == {"bridged": True}
 
 
+async def test_a_prompt_asterisk_cannot_open_is_not_a_hangup(make_server):
+    """res_agi answers STREAM FILE of a missing file ``200 result=-1 endpos=0`` with the channel
+    alive (Asterisk 22.10.1: "File welcome does not exist in any format"); the engine asks
+    CHANNEL STATUS and goes on instead of ending the call as a hangup."""
+    results = {}
+
+    async def handler(ch):
+        results["stream"] = await ch.stream_file("welcome")
+        results["hung_up"] = ch.hung_up
+        results["digit"] = await ch.wait_for_digit(100)
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    assert (await peer.command()).raw == 'STREAM FILE welcome ""'
+    peer.send(encode_reply(200, -1, endpos=0))
+    assert (await peer.command()).raw == "CHANNEL STATUS"
+    peer.send(encode_reply(200, 6))
+    assert (await peer.command()).raw == "WAIT FOR DIGIT 100"
+    peer.send(encode_reply(200, 0))
+    assert await peer.closed_by_engine()
+    assert results["stream"].digit is None and results["stream"].endpos == 0
+    assert results["hung_up"] is False and results["digit"] is None
+
+
+@pytest.mark.parametrize("notice", ["hangup_first", "511"])
+async def test_a_caller_gone_during_a_prompt_is_still_a_hangup(make_server, notice):
+    """result=-1 from a hangup or a bridge-away: HANGUP comes with it or the probe gets 511."""
+    raised = []
+
+    async def handler(ch):
+        try:
+            await ch.stream_file("queue-thereare")
+        except AgiHangup:
+            raised.append(ch.hung_up)
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    await peer.command()
+    if notice == "hangup_first":
+        peer.send(encode_reply(200, -1, endpos=1200) + encode_hangup())  # no probe: refused at once
+    else:
+        peer.send(encode_reply(200, -1, endpos=1200))
+        assert (await peer.command()).raw == "CHANNEL STATUS"
+        peer.send(encode_reply(511))
+    assert await peer.closed_by_engine()
+    assert raised == [True]
+
+
 async def test_accented_name_split_across_reads(make_server):
     names = []
 

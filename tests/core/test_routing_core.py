@@ -275,6 +275,21 @@ def test_resync_repairs_lost_offers_ends_lost_calls_where_last_seen_and_adopts()
     assert [o.agent_id for o in rings(h.queue(9) + h.queue(10))] and all(o.agent_id != "a3" for o in rings(h.queue(11)))
 
 
+def test_resync_judges_only_what_the_core_held_when_the_listing_was_asked_for():
+    """An offer made while the listing was in flight (after a takeover, for a caller whose
+    input was stamped during an outage) has no channel in it yet: it is not failed."""
+    h = Harness([QueueConfig("general")], [agent(1), agent(2)])
+    for a in ("a1", "a2"):
+        h(ev.AgentLogin, a)
+    (before,) = rings(h.queue(1))
+    known = frozenset(h.core.offers) | frozenset(h.core.calls)
+    (during,) = rings(h.queue(2))
+    h.advance(5)  # both offers are older than the grace
+    out = h(ev.ChannelsPresent, frozenset({"c1", "c2"}), (), known=known)
+    assert [r["offer"] for r in records(out, "offer_failed")] == [before.offer_id]
+    assert during.offer_id in h.core.offers and h.core.agents["a2"].state != AgentState.READY
+
+
 def test_device_pauses_and_comes_back():
     h = Harness([QueueConfig("general")], [agent(1)])
     h(ev.AgentLogin, "a1")

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AST = ROOT / "docker" / "asterisk"
 CONF_FILES = sorted(p.name for p in AST.glob("*.conf"))
 # Files Asterisk requires to exist but that configure nothing here (comments only).
-COMMENT_ONLY = {"pjsip_wizard.conf", "websocket_client.conf"}
+COMMENT_ONLY = {"geolocation.conf", "pjsip_wizard.conf", "websocket_client.conf"}
 # Sections that may be empty: defaults kept ([general] of features.conf), mailboxes added by you.
 MAY_BE_EMPTY = {"general", "default"}
 
@@ -232,6 +232,39 @@ def test_manager_gives_the_engine_user_exactly_the_classes_it_needs() -> None:
     for too_much in ("all", "command", "config"):
         assert too_much not in read | write, too_much
     assert user.get_all("deny") and user.get_all("permit"), "restrict the AMI user by address"
+
+
+# The AMI event class of every event the engine subscribes to (managerEventInstance class in the
+# Asterisk 22.10.1 source: main/manager_channels.c, manager_bridges.c, devicestate.c, stasis.c,
+# manager_doc.xml, apps/app_queue.c). Asterisk sends an event only to users that read its class.
+EVENT_CLASS = {
+    "BridgeEnter": "call", "OriginateResponse": "call", "Hangup": "call", "HangupRequest": "call",
+    "SoftHangupRequest": "call", "Newchannel": "call", "DeviceStateChange": "call", "Hold": "call",
+    "Unhold": "call", "UserEvent": "user", "QueueCallerJoin": "agent", "FullyBooted": "system",
+}
+_SUBSCRIBED = re.compile(r'(?:subscribe\(|\()"([A-Z][A-Za-z]+)",\s*self\._on_')
+
+
+def subscribed_events(root: Path) -> set[str]:
+    """AMI events the engine's code subscribes to (outside the simulator)."""
+    names: set[str] = set()
+    for path in root.rglob("*.py"):
+        if "sim" not in path.relative_to(root).parts:
+            names |= set(_SUBSCRIBED.findall(path.read_text()))
+    return names
+
+
+def test_the_engine_user_reads_the_class_of_every_event_the_engine_subscribes_to() -> None:
+    """QueueCallerJoin is class agent: with read = system,call,user a real Asterisk never sent it
+    and the reconciler could not note the fallback (issue #12, seen on 22.10.1)."""
+    user = by_name(parse(AST / "manager.conf"))[AmiSection().username][0]
+    read = {c.strip() for c in (user.get("read") or "").split(",")}
+    events = subscribed_events(ROOT / "acd")
+    assert {"QueueCallerJoin", "UserEvent", "Hangup", "BridgeEnter"} <= events, events
+    unknown = events - EVENT_CLASS.keys()
+    assert not unknown, f"add their AMI class (from the Asterisk source) to EVENT_CLASS: {sorted(unknown)}"
+    unread = {e: EVENT_CLASS[e] for e in events if EVENT_CLASS[e] not in read}
+    assert not unread, f"Asterisk would not send these to the engine: {unread}"
 
 
 # ------------------------------------------------------------------------ pjsip.conf

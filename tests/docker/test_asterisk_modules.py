@@ -14,6 +14,7 @@ from tests.docker.asterisk_modules import (
     DEPENDENTS,
     DEPRECATED,
     MODULE_CONFIG,
+    MODULE_SECTION,
     REPORTED_NOISY,
 )
 
@@ -37,6 +38,29 @@ def test_every_module_that_loads_has_its_configuration_file() -> None:
     off = noloaded()
     missing = {m: f for m, f in MODULE_CONFIG.items() if m not in off and f not in SHIPPED}
     assert not missing, f"loaded without their config (ship the file or noload the module): {missing}"
+
+
+def missing_sections(off: set[str], ast: Path = AST) -> dict[str, tuple[str, str]]:
+    """Loaded modules whose file is shipped (or not) without the section they need."""
+    missing = {}
+    for module, (conf, section) in MODULE_SECTION.items():
+        path = ast / conf
+        if module not in off and not (path.exists() and any(s.name == section for s in parse(path))):
+            missing[module] = (conf, section)
+    return missing
+
+
+def test_every_module_that_loads_finds_the_section_it_needs() -> None:
+    missing = missing_sections(noloaded())
+    assert not missing, f"these decline to load (add the section or noload the module): {missing}"
+
+
+def test_the_section_rule_bites(tmp_path: Path) -> None:
+    """cdr_csv left loaded beside a cdr.conf without [csv] (ours) is caught; with [csv] it is not."""
+    (tmp_path / "cdr.conf").write_text("[general]\nenable = no\n")
+    assert "cdr_csv" in missing_sections(set(), tmp_path)
+    (tmp_path / "cdr.conf").write_text("[general]\nenable = no\n[csv]\nusegmtime = yes\n")
+    assert "cdr_csv" not in missing_sections(set(), tmp_path)
 
 
 def test_no_module_loads_whose_dependency_is_not_loaded() -> None:

@@ -4,6 +4,8 @@ is counted once, and the node takes the lease back by itself when Redis returns.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from acd.eventlog import Backoff, Follower, LogUnavailable, OutageMonitor, StaleLeader
@@ -73,4 +75,24 @@ async def test_outage_fails_closed_then_resumes_by_itself(proxy, redis_prefix):
     finally:
         await node.stop()
         await store.close()
+        await client.aclose()
+
+
+async def test_connections_idle_through_an_outage_do_not_count_a_second_one(proxy, redis_prefix):
+    """Several connections pooled, idle when Redis is cut: the outage's first failure closes
+    them, so after the restore none fails on its first use (each used to count an outage)."""
+    monitor = OutageMonitor()
+    client = connect(f"redis://127.0.0.1:{proxy.port}/0", timeout_s=0.5)
+    log = RedisEventLog(client, redis_prefix, timeout_s=0.5, monitor=monitor)
+    try:
+        await asyncio.gather(*(log.last_position() for _ in range(4)))  # four connections, then idle
+        assert len(client.connection_pool._available_connections) == 4
+        proxy.cut()
+        with pytest.raises(LogUnavailable):
+            await log.last_position()
+        await monitor.pools_reset()
+        proxy.restore()
+        await asyncio.gather(*(log.last_position() for _ in range(4)))  # the same four at once
+        assert monitor.outages == 1 and not monitor.down and monitor.pool_resets == 1
+    finally:
         await client.aclose()

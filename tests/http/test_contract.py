@@ -83,9 +83,9 @@ async def test_tokens_and_their_hashes_never_reach_the_log(api, caplog):
 
 
 async def test_a_quiet_stream_stays_open_through_keepalives(api, monkeypatch):
-    import acd.http.api as api_module
+    import acd.http.stream as stream_module
 
-    monkeypatch.setattr(api_module, "KEEPALIVE_S", 0.05)
+    monkeypatch.setattr(stream_module, "KEEPALIVE_S", 0.05)
     engine = api.engine
     async with api.session.get(f"{api.base}/api/v1/events?access_token={TOKENS['sup']}") as r:
         keepalives = 0

@@ -5,13 +5,13 @@ an Authorization header as well as in the URL."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import sqlite3
 
 import aiohttp
 import pytest
 
+from acd.http.keys import READINESS
 from tests.http.conftest import TOKENS, Api, users_yaml
 
 
@@ -44,8 +44,7 @@ async def test_readyz_is_503_while_the_database_takes_no_write_and_healthz_stays
 
 
 async def test_readyz_is_503_when_the_spool_backlog_passes_its_bound(api):
-    engine = api.engine
-    engine.settings = dataclasses.replace(engine.settings, http=dataclasses.replace(engine.settings.http, ready_spool_max_bytes=-1))
+    api.engine.http_app[READINESS].spool_max_bytes = -1  # any backlog (even none) is over the bound
     status, body = await _get(api, "/readyz")
     assert status == 503 and body["checks"]["spool"]["ok"] is False
 
