@@ -50,6 +50,7 @@ from acd.tasks.rules import TaskConfig, TaskType, load_task_config
 from acd.knowledge.cards import load_cards
 from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
+from acd.telemetry.today import TodayGaugeJob
 from acd.tasks.flowport import StoreTaskPort
 from acd.tasks.popsection import OpenTasksSection
 from acd.service.surveypop import LastSurveySection
@@ -184,13 +185,27 @@ async def _task_runner(engine: Engine, store: SqlStore, acd: AcdService) -> Asyn
         await runner.stop()
 
 
+def _today_gauges(engine: Engine, store: SqlStore) -> TodayGaugeJob:
+    """Prometheus' "today" figures from the store (acd.telemetry.today), with the queues' thresholds
+    and the time zone read at each run (a config reload applies)."""
+    from acd.reports.compute import QueueThresholds
+
+    def thresholds() -> dict[str, QueueThresholds]:
+        core = engine.core
+        return {} if core is None else {n: QueueThresholds(q.service_level_s, q.short_abandon_s) for n, q in core.queues.items()}
+
+    return TodayGaugeJob(store, engine.telemetry, engine.clock, thresholds, lambda: engine.settings.engine.time_zone)
+
+
 @contextlib.asynccontextmanager
 async def _periodic_jobs(engine: Engine, store: SqlStore) -> AsyncIterator[QualityMetrics]:
-    """The store's periodic jobs: retention, and the FCR gauge (CSAT and FCR on Prometheus)."""
+    """The store's periodic jobs: retention, the FCR gauge (CSAT and FCR on Prometheus), and the
+    "today" gauges from the store (so they survive a restart)."""
     settings, clock = engine.settings, engine.clock
     quality = engine.quality = QualityMetrics(engine.telemetry)
     c = settings.customers
-    jobs = (RetentionJob(store, settings, clock), FcrGaugeJob(store, quality, clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min))
+    jobs = (RetentionJob(store, settings, clock), FcrGaugeJob(store, quality, clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min),
+            _today_gauges(engine, store))
     for job in jobs:
         job.start()
     try:
@@ -254,15 +269,10 @@ def build_use_cases(engine: Engine, acd: AcdService, desk: AgentDesk, saved: Cus
     )
 
 
-async def _load_users(settings: Settings, core: AcdCore, pbx: SimPbx | None) -> Users:
-    """config/users.yaml; demo tokens are refused against a real PBX."""
+async def _load_users(settings: Settings, core: AcdCore) -> Users:
+    """config/users.yaml, validated before anything reaches the PBX; demo tokens are refused
+    against a real PBX."""
     users = load_users(Path(settings.config_dir) / "users.yaml", set(core.agents))
-    if pbx is not None:  # the simulated PBX answers supervisors' phones (listen / whisper / barge)
-        from acd.sim import AgentBehaviour
-
-        for entry in users.entries.values():
-            if entry.endpoint:
-                pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
     demo_users = await asyncio.to_thread(users.with_demo_tokens)
     if demo_users:  # public tokens: fine for the demo, never against a real PBX
         refusal = demo_tokens_refusal(settings.pbx.mode, demo_users, users.path)
@@ -271,6 +281,17 @@ async def _load_users(settings: Settings, core: AcdCore, pbx: SimPbx | None) -> 
             raise ConfigError([refusal])
         log.warn_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
     return users
+
+
+def _answer_supervisor_phones(users: Users, pbx: SimPbx | None) -> None:
+    """The simulated PBX answers supervisors' phones (listen / whisper / barge)."""
+    if pbx is None:
+        return
+    from acd.sim import AgentBehaviour
+
+    for entry in users.entries.values():
+        if entry.endpoint:
+            pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
 
 
 @contextlib.asynccontextmanager
@@ -316,16 +337,19 @@ def build_core(engine: Engine) -> tuple[AcdCore, MemoryCallLog]:
 async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Clock | None = None) -> AsyncIterator[Engine]:
     """Build the engine bottom-up, each resource in its own context entered in order; yield the
     running engine; leave the contexts in reverse order."""
-    engine = Engine(settings, clock=clock or SystemClock(), telemetry=Telemetry(day_tz=settings.engine.time_zone))
+    clock = clock or SystemClock()  # one clock: "today" on /metrics is the day of the engine's clock
+    engine = Engine(settings, clock=clock, telemetry=Telemetry(clock=clock, day_tz=settings.engine.time_zone))
     core, calllog = build_core(engine)
     if settings.flows.fallback_queue not in core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
+    users = await _load_users(settings, core)  # every file checked before AMI, FastAGI or an agent is touched
     clock_, telemetry = engine.clock, engine.telemetry
     sessions = AgiSessions()
     rng = random.Random(settings.demo.seed)  # the simulated agents', then the demo callers'
     async with contextlib.AsyncExitStack() as stack:
         agi = engine.agi = await stack.enter_async_context(agi_server(settings, telemetry, sessions))
         pbx = engine.pbx = await stack.enter_async_context(sim_pbx(settings, core, agi, clock_, rng))
+        _answer_supervisor_phones(users, pbx)
         demo = engine.demo = await stack.enter_async_context(demo_traffic(settings, pbx, rng)) if with_demo and pbx is not None else None
         ami = engine.ami = await stack.enter_async_context(ami_client(settings, pbx))
         monitor = engine.redis_monitor = redis_outage_monitor(telemetry)
@@ -350,7 +374,6 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         await stack.enter_async_context(_task_runner(engine, saved.store, acd))
         await stack.enter_async_context(_periodic_jobs(engine, saved.store))
         flows = await stack.enter_async_context(_flows(engine, ivr, acd, ami, saved.store, calllog, sessions))
-        users = await _load_users(settings, acd.core, pbx)
         cases = build_use_cases(engine, acd, desk, saved, calllog, ami, flows)
         await stack.enter_async_context(_http(engine, cases, users, acd, calllog))
         if demo is not None:
@@ -376,8 +399,8 @@ def _demo_summary(engine: Engine, seconds: float) -> str:
 
     demo, pbx, calllog, core = engine.demo, engine.pbx, engine.calllog, engine.core
     assert demo is not None and pbx is not None and calllog is not None and core is not None  # a demo engine runs
-    booked = sum(1 for out in pbx.outcomes
-                 if any("callback" in str(e.get("kind")) or e.get("outcome") == "callback" for e in calllog.timeline(out.uniqueid)))
+    booked = frozenset(out.uniqueid for out in pbx.outcomes
+                       if any(e["kind"] == "callback_requested" for e in calllog.timeline(out.uniqueid)))
     days = {name: engine.telemetry.queue_today(name) for name in core.queues}
     return summary_table(demo, days, booked, seconds)
 

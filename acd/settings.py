@@ -140,7 +140,7 @@ class FlowsSection:
 
 @dataclass(frozen=True)
 class DemoSection:
-    calls_per_minute: float = 10.0
+    calls_per_minute: float = 9.0
     agents: int = 6
     seed: int | None = None
 

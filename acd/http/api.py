@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from aiohttp.typedefs import Middleware
 
 from acd.clock import Clock
 from acd.http.errors import Forbidden, Invalid, Unauthorized, error_middleware
+from acd.http.times import json_reply
 from acd.http.events import EventBus
 from acd.http.jsonbody import parse_json
 from acd.http.keys import ADMIN_CASES, AGENTS, CUSTOMERS, INTERACTIONS, REPORTS, SUPERVISION, TASKS, mount_use_cases
@@ -187,29 +187,25 @@ def _zone(request: web.Request) -> dt.tzinfo:
         raise Invalid("tz", "an IANA time zone such as Europe/London") from None
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, default=str)
-
-
 # --------------------------------------------------------------------------- handlers: agents
 async def me(request: web.Request) -> web.Response:
-    return web.json_response(_user(request).view())
+    return json_reply(request, _user(request).view())
 
 
 async def agents_list(request: web.Request) -> web.Response:
-    return web.json_response({"agents": request.app[AGENTS].views()})
+    return json_reply(request, {"agents": request.app[AGENTS].views()})
 
 
 async def agent_get(request: web.Request) -> web.Response:
-    return web.json_response(request.app[AGENTS].view(request.match_info["agent_id"]))
+    return json_reply(request, request.app[AGENTS].view(request.match_info["agent_id"]))
 
 
 async def agent_login(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[AGENTS].login(request.match_info["agent_id"]))
+    return json_reply(request, await request.app[AGENTS].login(request.match_info["agent_id"]))
 
 
 async def agent_logout(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[AGENTS].logout(request.match_info["agent_id"], _user(request)))
+    return json_reply(request, await request.app[AGENTS].logout(request.match_info["agent_id"], _user(request)))
 
 
 STATE_BODY = {"type": "object", "required": ["state"], "properties": {
@@ -221,7 +217,7 @@ async def agent_state(request: web.Request) -> web.Response:
     body = await _json_body(request, STATE_BODY)
     done = await request.app[AGENTS].set_state(request.match_info["agent_id"], body["state"], body.get("reason"), _user(request))
     # pending: accepted, the agent goes not ready when the call (and its wrap-up) is done
-    return web.json_response(done.view, status=202 if done.pending else 200)
+    return json_reply(request, done.view, status=202 if done.pending else 200)
 
 
 WRAPUP_BODY = {"type": "object", "required": ["disposition"], "properties": {
@@ -245,7 +241,7 @@ async def agent_wrapup(request: web.Request) -> web.Response:
     view = await agents.finish_wrapup(agent_id, body["disposition"], body.get("notes"), ready=body.get("ready", True))
     if pending is not None:
         view["task"] = await tasks.create(pending, user, source="wrapup")
-    return web.json_response(view, dumps=_dumps)
+    return json_reply(request, view)
 
 
 EXTEND_BODY = {"type": "object", "required": ["seconds"], "properties": {"seconds": {"type": "number"}}}
@@ -253,30 +249,31 @@ EXTEND_BODY = {"type": "object", "required": ["seconds"], "properties": {"second
 
 async def agent_wrapup_extend(request: web.Request) -> web.Response:
     body = await _json_body(request, EXTEND_BODY)
-    return web.json_response(request.app[AGENTS].extend_wrapup(request.match_info["agent_id"], float(body["seconds"])))
+    return json_reply(request, request.app[AGENTS].extend_wrapup(request.match_info["agent_id"], float(body["seconds"])))
 
 
 async def agent_work(request: web.Request) -> web.Response:
     work = await request.app[AGENTS].work(request.match_info["agent_id"], viewer=_user(request).id)
-    return web.json_response(work, dumps=_dumps)
+    return json_reply(request, work)
 
 
 async def reasons(request: web.Request) -> web.Response:
-    return web.json_response({"reasons": request.app[AGENTS].reasons()})
+    return json_reply(request, {"reasons": request.app[AGENTS].reasons()})
 
 
 async def dispositions(request: web.Request) -> web.Response:
-    return web.json_response({"dispositions": request.app[AGENTS].dispositions()})
+    return json_reply(request, {"dispositions": request.app[AGENTS].dispositions()})
 
 
 # --------------------------------------------------------------------------- handlers: supervisors
 async def queues(request: web.Request) -> web.Response:
     """A list, as ``/agents`` is: each queue's figures with its name under ``queue``."""
-    return web.json_response({"queues": request.app[SUPERVISION].queues()}, dumps=_dumps)
+    return json_reply(request, {"queues": request.app[SUPERVISION].queues()})
 
 
 async def live(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SUPERVISION].live(), dumps=_dumps)
+    """``/queues`` and ``/agents`` in one answer: two lists of objects with their id field."""
+    return json_reply(request, {"queues": request.app[SUPERVISION].queues(), "agents": request.app[AGENTS].views()})
 
 
 async def interactions(request: web.Request) -> web.Response:
@@ -289,16 +286,16 @@ async def interactions(request: web.Request) -> web.Response:
                              queue=q.get("queue") or None, outcome=q.get("outcome") or None, start=_float(request, "from"),
                              end=_float(request, "to"), limit=limit)
     found = await request.app[INTERACTIONS].search(query, _user(request))
-    return web.json_response({"interactions": [i.to_dict() for i in found]}, dumps=_dumps)
+    return json_reply(request, {"interactions": [i.to_dict() for i in found]})
 
 
 async def interaction(request: web.Request) -> web.Response:
     body = await request.app[INTERACTIONS].with_timeline(request.match_info["call_id"], _user(request))
-    return web.json_response(body, dumps=_dumps)
+    return json_reply(request, body)
 
 
 async def decisions(request: web.Request) -> web.Response:
-    return web.json_response({"decisions": await request.app[INTERACTIONS].decisions(request.match_info["call_id"])}, dumps=_dumps)
+    return json_reply(request, {"decisions": await request.app[INTERACTIONS].decisions(request.match_info["call_id"])})
 
 
 LINK_BODY = {"type": "object", "required": ["customer_id"], "properties": {"customer_id": {"type": "string", "maxLength": 64}}}
@@ -308,12 +305,12 @@ async def interaction_link(request: web.Request) -> web.Response:
     """File a call from an unknown number under a customer, after the fact."""
     body = await _json_body(request, LINK_BODY)
     linked = await request.app[INTERACTIONS].link(request.match_info["call_id"], body["customer_id"], _user(request))
-    return web.json_response(linked.to_dict(), dumps=_dumps)
+    return json_reply(request, linked.to_dict())
 
 
 async def customer_unlock(request: web.Request) -> web.Response:
     """Lift a verification lock after checking the caller another way (audited)."""
-    return web.json_response(await request.app[CUSTOMERS].unlock(request.match_info["customer_id"], _user(request)))
+    return json_reply(request, await request.app[CUSTOMERS].unlock(request.match_info["customer_id"], _user(request)))
 
 
 async def reports(request: web.Request) -> web.Response:
@@ -332,12 +329,12 @@ async def reports(request: web.Request) -> web.Response:
     report = await request.app[REPORTS].interval(by, interval, tz, _float(request, "from"), _float(request, "to"))
     if isinstance(report, str):  # by=queue_log: Asterisk's queue_log text
         return web.Response(text=report, content_type="text/plain")
-    return web.json_response(report, dumps=_dumps)
+    return json_reply(request, report, tz=tz)  # its times in the zone asked for
 
 
 # --------------------------------------------------------------------------- handlers: admins
 async def flows_list(request: web.Request) -> web.Response:
-    return web.json_response(request.app[ADMIN_CASES].flows())
+    return json_reply(request, request.app[ADMIN_CASES].flows())
 
 
 VALIDATE_BODY = {"type": "object", "required": ["yaml"], "properties": {
@@ -348,16 +345,16 @@ async def flows_validate(request: web.Request) -> web.Response:
     admin = request.app[ADMIN_CASES]
     admin.check_flows_on()  # flows off: 409 before the body is read
     body = await _json_body(request, VALIDATE_BODY)
-    return web.json_response(await admin.validate(body["yaml"], body.get("file") or "request.yaml"))
+    return json_reply(request, await admin.validate(body["yaml"], body.get("file") or "request.yaml"))
 
 
 async def flows_reload(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[ADMIN_CASES].reload_flows())
+    return json_reply(request, await request.app[ADMIN_CASES].reload_flows())
 
 
 async def config_reload(request: web.Request) -> web.Response:
     result = await request.app[ADMIN_CASES].reload_config()
-    return web.json_response(result, status=200 if result["ok"] else 422)
+    return json_reply(request, result, status=200 if result["ok"] else 422)
 
 
 # --------------------------------------------------------------------------- the table

@@ -15,9 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from acd.http.api import ADMIN, ANY, SELF_OR_SUPERVISOR, SUPERVISOR, WEBHOOK, Route, _dumps, _json_body, _user, register_routes
+from acd.http.api import ADMIN, ANY, SELF_OR_SUPERVISOR, SUPERVISOR, WEBHOOK, Route, _json_body, _user, register_routes
 from acd.http.keys import CUSTOMERS
 from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from acd.http.times import api_shape, engine_tz, json_reply
 from acd.http.users import Role
 from acd.logs import get_logger
 from acd.store import audit, contacts, customers_edit, merge, search
@@ -51,38 +52,34 @@ def _int(request: web.Request, name: str, default: int) -> int:
         raise Invalid(name, "a whole number") from None
 
 
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=_dumps)
-
-
 # --------------------------------------------------------------------------- search and the record
 async def customer_search(request: web.Request) -> web.Response:
     store = request.app[CUSTOMERS].store
     page = await search.search_customers(store, request.query.get("q", ""), page=_int(request, "page", 1),
                                          per_page=_int(request, "per_page", 20))
     await _audit(request, [c["customer_id"] for c in page.customers], "search")
-    return _json(page.to_dict())
+    return json_reply(request, page.to_dict())
 
 
 async def customer_get(request: web.Request) -> web.Response:
     store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     record = await store.get_customer(cid)
     await _audit(request, [cid], "record")
-    return _json(record)
+    return json_reply(request, record)
 
 
 async def customer_revisions(request: web.Request) -> web.Response:
     store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     await store.get_customer(cid)
     await _audit(request, [cid], "record")
-    return _json({"revisions": await store.revisions(cid)})
+    return json_reply(request, {"revisions": await store.revisions(cid)})
 
 
 async def customer_timeline(request: web.Request) -> web.Response:
     store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     data = await contacts.full_timeline(store, cid)
     await _audit(request, [cid], "timeline")
-    return _json(data)
+    return json_reply(request, data)
 
 
 async def customer_export(request: web.Request) -> web.Response:
@@ -92,14 +89,15 @@ async def customer_export(request: web.Request) -> web.Response:
     if fmt not in ("json", "xml"):
         raise Invalid("format", "json or xml")
     store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
-    text = await export_customer(store, cid, fmt)
+    tz = engine_tz(request.app)
+    text = await export_customer(store, cid, fmt, shape=lambda data: api_shape(data, tz))
     await _audit(request, [cid], "export")
     return web.Response(text=text, content_type="application/json" if fmt == "json" else "application/xml")
 
 
 async def customer_access(request: web.Request) -> web.Response:
     store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
-    return _json({"customer_id": cid, "access": await audit.access_log(store, cid, limit=_int(request, "limit", 500))})
+    return json_reply(request, {"customer_id": cid, "access": await audit.access_log(store, cid, limit=_int(request, "limit", 500))})
 
 
 # --------------------------------------------------------------------------- create and edit
@@ -124,7 +122,7 @@ async def customer_create(request: web.Request) -> web.Response:
     values, reason = _split(await _json_body(request, CUSTOMER_BODY))
     result = await customers_edit.create(cases.store, cases.rules(), values, by=_user(request).id,
                                          reason=_reason(request, reason))
-    return _json(result.to_dict(), status=201)
+    return json_reply(request, result.to_dict(), status=201)
 
 
 async def customer_edit(request: web.Request) -> web.Response:
@@ -133,7 +131,7 @@ async def customer_edit(request: web.Request) -> web.Response:
     result = await customers_edit.edit(cases.store, cases.rules(), cid, values, by=_user(request).id,
                                        reason=_reason(request, reason))
     await _audit(request, [cid], "edit", _reason(request, reason))
-    return _json(result.to_dict())
+    return json_reply(request, result.to_dict())
 
 
 POINT_BODY = {"type": "object", "required": ["kind", "value"], "properties": {
@@ -147,21 +145,21 @@ async def contact_point_add(request: web.Request) -> web.Response:
     record = await customers_edit.add_contact(cases.store, cases.rules(), cid, body["kind"], body["value"],
                                               by=_user(request).id, preferred=bool(body.get("preferred")),
                                               reason=_reason(request, body.get("reason")))
-    return _json(record, status=201)
+    return json_reply(request, record, status=201)
 
 
 async def contact_point_remove(request: web.Request) -> web.Response:
     cases, m = request.app[CUSTOMERS], request.match_info
     record = await customers_edit.remove_contact(cases.store, cases.rules(), m["customer_id"], m["kind"], m["value"],
                                                  by=_user(request).id, reason=_reason(request))
-    return _json(record)
+    return json_reply(request, record)
 
 
 async def contact_point_prefer(request: web.Request) -> web.Response:
     cases, m = request.app[CUSTOMERS], request.match_info
     record = await customers_edit.set_preferred(cases.store, cases.rules(), m["customer_id"], m["kind"], m["value"],
                                                 by=_user(request).id, reason=_reason(request))
-    return _json(record)
+    return json_reply(request, record)
 
 
 # --------------------------------------------------------------------------- contacts other than calls
@@ -186,14 +184,14 @@ async def contact_log(request: web.Request) -> web.Response:
         raise Forbidden("an agent logs contacts as itself")
     if user.role < Role.SUPERVISOR:
         body["agent"] = user.agent_id
-    return _json(await contacts.log_contact(cases.store, cid, cases.contact(body), source=user.id), status=201)
+    return json_reply(request, await contacts.log_contact(cases.store, cid, cases.contact(body), source=user.id), status=201)
 
 
 async def contact_list(request: web.Request) -> web.Response:
     store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     await store.get_customer(cid)
     await _audit(request, [cid], "contacts")
-    return _json({"contacts": await contacts.contacts_of(store, cid, limit=_int(request, "limit", 100))})
+    return json_reply(request, {"contacts": await contacts.contacts_of(store, cid, limit=_int(request, "limit", 100))})
 
 
 def webhook_token_ok(expected: str, request: web.Request) -> None:
@@ -215,7 +213,7 @@ async def webhook_contact(request: web.Request) -> web.Response:
     account, phone, email = body.pop("account_number", None), body.pop("phone", None), body.pop("email", None)
     if not cid:
         cid = await _identify(store, account, phone, email)
-    return _json(await contacts.log_contact(store, cid, cases.contact(body), source="webhook"), status=201)
+    return json_reply(request, await contacts.log_contact(store, cid, cases.contact(body), source="webhook"), status=201)
 
 
 async def _identify(store: SqlStore, account: str | None, phone: str | None, email: str | None) -> str:
@@ -250,14 +248,14 @@ async def agent_link_call(request: web.Request) -> web.Response:
     """File the agent's current (or wrap-up) call under a customer: the record follows through the
     call's timeline (a ``linked`` event), and the screen-pop shows the customer at once."""
     body = await _json_body(request, LINK_CALL_BODY)
-    return _json(await request.app[CUSTOMERS].link_agent_call(request.match_info["agent_id"], body["customer_id"], _user(request)))
+    return json_reply(request, await request.app[CUSTOMERS].link_agent_call(request.match_info["agent_id"], body["customer_id"], _user(request)))
 
 
 # --------------------------------------------------------------------------- duplicates, merge, quality
 async def customer_duplicates(request: web.Request) -> web.Response:
     store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     c = await store.get_customer(cid)
-    return _json({"duplicates": await candidates_for(store, name=c["name"], phones=c["phones"], emails=c["emails"], exclude=cid)})
+    return json_reply(request, {"duplicates": await candidates_for(store, name=c["name"], phones=c["phones"], emails=c["emails"], exclude=cid)})
 
 
 MERGE_BODY = {"type": "object", "required": ["merged_id"], "properties": {
@@ -267,21 +265,21 @@ MERGE_BODY = {"type": "object", "required": ["merged_id"], "properties": {
 async def customer_merge(request: web.Request) -> web.Response:
     store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
     body = await _json_body(request, MERGE_BODY)
-    return _json(await merge.merge_customers(store, cid, body["merged_id"], by=_user(request).id))
+    return json_reply(request, await merge.merge_customers(store, cid, body["merged_id"], by=_user(request).id))
 
 
 async def merge_undo(request: web.Request) -> web.Response:
     store = request.app[CUSTOMERS].store
-    return _json(await merge.undo_merge(store, request.match_info["merge_id"], by=_user(request).id))
+    return json_reply(request, await merge.undo_merge(store, request.match_info["merge_id"], by=_user(request).id))
 
 
 async def customer_merges(request: web.Request) -> web.Response:
     store, cid = request.app[CUSTOMERS].store, request.match_info["customer_id"]
-    return _json({"merges": await merge.merges_of(store, cid)})
+    return json_reply(request, {"merges": await merge.merges_of(store, cid)})
 
 
 async def customers_quality(request: web.Request) -> web.Response:
-    return _json(await request.app[CUSTOMERS].quality_report())
+    return json_reply(request, await request.app[CUSTOMERS].quality_report())
 
 
 # --------------------------------------------------------------------------- erasure
@@ -291,7 +289,7 @@ ERASE_BODY = {"type": "object", "required": ["reason"], "properties": {
 
 async def customer_erase(request: web.Request) -> web.Response:
     body = await _json_body(request, ERASE_BODY)
-    return _json(await request.app[CUSTOMERS].erase(request.match_info["customer_id"], _user(request), body["reason"]))
+    return json_reply(request, await request.app[CUSTOMERS].erase(request.match_info["customer_id"], _user(request), body["reason"]))
 
 
 CUSTOMER = "/api/v1/customers/{customer_id}"

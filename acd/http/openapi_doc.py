@@ -139,7 +139,9 @@ def openapi(routes: tuple[Route, ...], extra: tuple[Route, ...] = ()) -> dict[st
         "info": {"title": "acd engine API", "version": "1",
                  "description": "Agents, supervisors and admins. Roles: agent < supervisor < admin; kiosk reads the wallboard only; "
                                 "x-acd-role gives each route's rule. "
-                                "Times in responses are seconds since 1970-01-01T00:00:00Z; query times take ISO 8601 with a zone too."},
+                                "Times in responses are ISO 8601 strings with the offset of engine.time_zone (format: date-time; a "
+                                "report's in the tz it was asked for); durations (names ending in _s) are seconds, rounded. "
+                                "Query times take ISO 8601 with a zone, or seconds since 1970-01-01T00:00:00Z."},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

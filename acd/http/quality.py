@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acd.http.api import SUPERVISOR, Route, _dumps, _float, _zone, register_routes
+from acd.http.api import SUPERVISOR, Route, _float, _zone, register_routes
 from acd.http.errors import Invalid
+from acd.http.times import json_reply
 from acd.http.keys import REPORTS
 
 
@@ -21,7 +22,7 @@ async def quality(request: web.Request) -> web.Response:
     except ValueError:
         raise Invalid("fcr_days", "a whole number of days") from None
     report = await request.app[REPORTS].quality(by, tz, fcr_days, _float(request, "from"), _float(request, "to"))
-    return web.json_response(report, dumps=_dumps)
+    return json_reply(request, report, tz=tz)  # its times in the zone asked for
 
 
 ROUTES: tuple[Route, ...] = (

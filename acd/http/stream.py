@@ -15,6 +15,7 @@ from acd.http.api import ANY, BUS, STREAMS, USERS, Route, _authenticate, _token,
 from acd.http.errors import Invalid
 from acd.http.events import BusEvent, EventBus, Reset
 from acd.http.signin import TooManySignIns
+from acd.http.times import api_shape, engine_tz
 from acd.http.users import Role, User
 from acd.logs import get_logger
 
@@ -66,7 +67,7 @@ async def _stream_events(request: web.Request, bus: EventBus, user: User, after:
     stream = bus.subscribe(start)  # an async generator: its own iterator
     await response.prepare(request)
     await response.write(f"retry: 1000\nid: {start}\nevent: hello\ndata: {json.dumps({'seq': start})}\n\n".encode())
-    users = request.app[USERS]
+    users, tz = request.app[USERS], engine_tz(request.app)  # pushed times as the responses' (acd.http.times)
     entries = users.entries  # replaced (a new dict) when config/users.yaml is reloaded
     # One pending read at a time, never cancelled on a quiet spell: cancelling an async
     # generator's __anext__ closes the generator (the stream would end at every keepalive).
@@ -97,7 +98,7 @@ async def _stream_events(request: web.Request, bus: EventBus, user: User, after:
                 continue
             if user.role < Role.SUPERVISOR and not event.for_agent(user.agent_id):
                 continue
-            await response.write(f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(event.data, default=str)}\n\n".encode())
+            await response.write(f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(api_shape(event.data, tz), default=str)}\n\n".encode())
     except ConnectionResetError:
         pass  # the client went away; it reconnects with Last-Event-ID
     finally:

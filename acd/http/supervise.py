@@ -8,6 +8,7 @@ from aiohttp import web
 
 from acd.http.api import SUPERVISOR, WALLBOARD, Route, _json_body, _user, register_routes
 from acd.http.keys import SUPERVISION, WALLBOARD_VIEW
+from acd.http.times import json_reply
 from acd.service.supervise import SPY_OPTIONS
 
 SPY_BODY = {"type": "object", "required": ["mode"], "properties": {
@@ -16,14 +17,14 @@ SPY_BODY = {"type": "object", "required": ["mode"], "properties": {
 
 
 async def wallboard(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[WALLBOARD_VIEW].view())
+    return json_reply(request, await request.app[WALLBOARD_VIEW].view())
 
 
 async def agent_spy(request: web.Request) -> web.Response:
     """Ring the supervisor's phone (``endpoint`` in config/users.yaml) into ChanSpy on the call."""
     body = await _json_body(request, SPY_BODY)
     started = await request.app[SUPERVISION].spy(request.match_info["agent_id"], body["mode"], _user(request))
-    return web.json_response(started.view(), status=202)
+    return json_reply(request, started.view(), status=202)
 
 
 register_routes((

@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from acd.http.api import AGENT_OWN, ANY, SUPERVISOR, Route, _dumps, _json_body, _user, register_routes
+from acd.http.api import AGENT_OWN, ANY, SUPERVISOR, Route, _json_body, _user, register_routes
 from acd.http.errors import Forbidden, Invalid, NotFound
+from acd.http.times import json_reply
 from acd.http.keys import TASKS
 from acd.http.users import Role
 from acd.logs import get_logger
@@ -68,17 +69,17 @@ async def task_list(request: web.Request) -> web.Response:
     found = await tasks.list(store_tasks.TaskQuery(
         owners=owners, customer_id=q.get("customer_id") or None, statuses=statuses, overdue=_flag(request, "overdue"),
         escalated=_flag(request, "escalated"), limit=limit))
-    return web.json_response({"tasks": found, "now": tasks.now()}, dumps=_dumps)
+    return json_reply(request, {"tasks": found, "now": tasks.now()})
 
 
 async def task_create(request: web.Request) -> web.Response:
     tasks, user = request.app[TASKS], _user(request)
     inp = tasks.task_input(user, await _json_body(request, TASK_BODY))
-    return web.json_response(await tasks.create(inp, user, source="api"), status=201, dumps=_dumps)
+    return json_reply(request, await tasks.create(inp, user, source="api"), status=201)
 
 
 async def task_get(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[TASKS].with_history(request.match_info["task_id"], _user(request)), dumps=_dumps)
+    return json_reply(request, await request.app[TASKS].with_history(request.match_info["task_id"], _user(request)))
 
 
 async def task_change(request: web.Request) -> web.Response:
@@ -91,7 +92,7 @@ async def task_change(request: web.Request) -> web.Response:
     if change not in (Change.COMPLETE, Change.CANCEL, Change.REOPEN):
         raise NotFound(f"no such change {change.value!r}: complete, cancel or reopen")
     body = await _json_body(request, CHANGE_BODY) if request.can_read_body else {}
-    return web.json_response(await tasks.change(task["task_id"], change, user, note=body.get("note")), dumps=_dumps)
+    return json_reply(request, await tasks.change(task["task_id"], change, user, note=body.get("note")))
 
 
 async def task_edit(request: web.Request) -> web.Response:
@@ -109,14 +110,14 @@ async def task_edit(request: web.Request) -> web.Response:
         raise Invalid("body", "give owner_agent, owner_queue, due or priority")
     change = Change.RESCHEDULE if due is not None and owner is None else Change.REASSIGN
     done = await tasks.change(task["task_id"], change, user, owner=owner, due_at=due, priority=priority, note=body.get("note"))
-    return web.json_response(done, dumps=_dumps)
+    return json_reply(request, done)
 
 
 async def task_types(request: web.Request) -> web.Response:
     """The configured task types (the desktop's wrap-up form), and the queues the user serves."""
     tasks, user = request.app[TASKS], _user(request)
     queues = tasks.queue_names() if user.role >= Role.SUPERVISOR else list(tasks.queues_served(user.agent_id))
-    return web.json_response({"types": [{"type": t.name, "label": t.label, "due_s": t.due_s, "priority": t.priority.label,
+    return json_reply(request, {"types": [{"type": t.name, "label": t.label, "due_s": t.due_s, "priority": t.priority.label,
                                          "callback": t.callback} for t in tasks.types().values()],
                               "priorities": list(PRIORITIES), "queues": queues})
 

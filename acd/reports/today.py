@@ -40,6 +40,7 @@ class LiveAgent:
     calls: int
     call_id: str | None
     queues: tuple[str, ...]  # the queues whose skills the agent has
+    not_ready_after_call: str | None = None  # the reason, when asked for during the call
 
 
 def day_start(now: float, tz: dt.tzinfo) -> float:
@@ -95,5 +96,5 @@ def wallboard_view(now: float, tz_name: str, start: float, targets: Mapping[str,
                    for name, t in targets.items()],
         "agent_states": state_counts(agents),
         "agents": [{"agent_id": a.id, "name": a.name, "state": a.state, "reason": a.reason, "in_state_s": a.in_state_s,
-                    "calls": a.calls, "call_id": a.call_id} for a in agents],
+                    "calls": a.calls, "call_id": a.call_id, "not_ready_after_call": a.not_ready_after_call} for a in agents],
     }

@@ -265,7 +265,7 @@ class RoutingState:
             }
         agents = {
             a.id: {"name": a.config.name, "state": a.state.value, "reason": a.reason, "in_state_s": round(now - a.state_since, 1),
-                   "calls": a.calls_handled, "call": a.call_id}
+                   "calls": a.calls_handled, "call_id": a.call_id}
             for a in self.agents.values()
         }
         return {"queues": queues, "agents": agents}

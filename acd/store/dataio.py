@@ -234,12 +234,15 @@ def _cleared(row: Row, header: list[str]) -> dict[str, str]:
     return {k: ("" if k in SECRET_COLUMNS else (v or "")) for k, v in row.raw.items() if k in header}
 
 
-async def export_customer(store: SqlStore, customer_id: str, fmt: str) -> str:
+async def export_customer(store: SqlStore, customer_id: str, fmt: str, shape: Callable[[Any], Any] | None = None) -> str:
     """The whole customer: fields, contacts, revisions, every interaction with its timeline.
-    Secret hashes are never part of it."""
+    Secret hashes are never part of it. ``shape`` rewrites the data first (the API's times as
+    ISO 8601: ``acd.http.times.api_shape``)."""
     from acd.store.contacts import full_timeline
 
     data = await full_timeline(store, customer_id)
+    if shape is not None:
+        data = shape(data)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False, default=str)
     if fmt == "xml":

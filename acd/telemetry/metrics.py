@@ -15,9 +15,12 @@ Two families of figures:
 
 * Counters and histograms ("since start"), from which Prometheus computes anything over any
   window (``increase(...[30m])``); the alert rules and most dashboard panels use these.
-* "Today" gauges (``..._today_...``) computed at scrape time by a custom collector from per-day
-  accumulators. "Today" is the calendar day in ``day_tz`` (default UTC) of the injected
-  :class:`~acd.clock.Clock`; the accumulators reset at midnight. A figure whose denominator is
+* "Today" gauges (``..._today_...``) computed at scrape time by a custom collector. The queue
+  figures and occupancy come from the store (``store_day``, refreshed by
+  :class:`acd.telemetry.today.TodayGaugeJob`, so they survive a restart); until it has answered,
+  and for IVR containment, from per-day accumulators in memory. "Today" is the calendar day in
+  ``day_tz`` (default UTC) of the injected :class:`~acd.clock.Clock`; the accumulators reset at
+  midnight. A figure whose denominator is
   zero is not exposed at all (no sample), rather than exposed as 0 or NaN.
 
 Formulas: every ratio comes from :mod:`acd.kpi` (one function per KPI, shared with the reports,
@@ -55,6 +58,8 @@ from prometheus_client.registry import Collector
 from acd import kpi
 from acd.clock import Clock, SystemClock
 from acd.logs import get_logger
+from acd.reports.today import day_start
+from acd.telemetry.today import QueueToday, StoreDay
 
 log = get_logger(__name__)
 
@@ -204,9 +209,11 @@ class _TodayCollector(Collector):
         return list(self._families())
 
     def collect(self) -> Iterable[Metric]:
-        return list(self._families(self._t._today_snapshot()))
+        return list(self._families(self._t._today_snapshot(), self._t.current_store_day()))
 
-    def _families(self, day: _Day | None = None) -> Iterator[Metric]:
+    def _families(self, day: _Day | None = None, stored: StoreDay | None = None) -> Iterator[Metric]:
+        """Queues and occupancy from the store's figures of today when there are (they survive a
+        restart: ``acd.telemetry.today``), else from the counters in memory."""
         sl = GaugeMetricFamily(
             "acd_queue_service_level_today_ratio",
             "Service level today: definition=answered is answered within T / answered; "
@@ -236,7 +243,8 @@ class _TodayCollector(Collector):
             labels=["flow"],
         )
         if day is not None:
-            for name, q in sorted(day.queues.items()):
+            queues: Mapping[str, QueueDay | QueueToday] = stored.queues if stored is not None else day.queues
+            for name, q in sorted(queues.items()):
                 for definition in SL_DEFINITIONS:
                     v = q.service_level(definition)
                     if v is not None:
@@ -256,7 +264,7 @@ class _TodayCollector(Collector):
                     ("completed", q.completed),
                 ):
                     calls.add_metric([name, outcome], n)
-            occ = day.occupancy()
+            occ = stored.occupancy if stored is not None else day.occupancy()
             if occ is not None:
                 occupancy.add_metric([], occ)
             for flow in sorted(day.ivr_ended):
@@ -417,6 +425,7 @@ class Telemetry:
         self.ami_link_up.set(0)
         self._scrape_hooks: list[Callable[[Telemetry], None]] = []
         self._queues_seen: set[str] = set()
+        self.store_day: StoreDay | None = None  # today's figures from the store (acd.telemetry.today.TodayGaugeJob)
         r.register(_TodayCollector(self))
 
     # ------------------------------------------------------------------ helpers
@@ -429,6 +438,11 @@ class Telemetry:
         if today != self._day.day:
             self._day = _Day(today)
         return self._day
+
+    def current_store_day(self) -> StoreDay | None:
+        """The store's figures if they are of today (not yesterday's, just after midnight)."""
+        stored = self.store_day
+        return stored if stored is not None and stored.day_start == day_start(self.clock.now(), self._tz) else None
 
     def _today_snapshot(self) -> _Day:
         with self._lock:

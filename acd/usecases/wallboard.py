@@ -43,7 +43,7 @@ def targets(core: AcdCore) -> dict[str, QueueTargets]:
 
 def live_agents(core: AcdCore, now: float) -> list[LiveAgent]:
     return [LiveAgent(a.id, a.config.name, a.state.value, a.reason, round(now - a.state_since, 1), a.calls_handled, a.call_id,
-                      tuple(q for q in core.queues if core.can_serve(a, q)))
+                      tuple(q for q in core.queues if core.can_serve(a, q)), core.after_call.get(a.id))
             for a in core.agents.values()]
 
 
@@ -54,6 +54,11 @@ class Wallboard:
         self._clock = clock
         self._time_zone = time_zone
         self._cache = _DayCache()
+
+    @property
+    def time_zone(self) -> str:
+        """``engine.time_zone``: where "today" starts, and the offset of the API's times."""
+        return self._time_zone
 
     async def view(self) -> dict[str, Any]:
         core, now = self._acd.core, self._clock.now()

@@ -87,6 +87,48 @@ async def test_listen_from_the_wallboard_rings_the_supervisor_into_the_agents_ca
     await until(lambda: leg.ended is not None, 10)
 
 
+async def test_a_supervisor_forces_not_ready_after_this_call_from_the_wallboard(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=None)
+    await sign_in(browser, base, "wallboard", TOKENS["sup"])
+    await until(lambda: "ready" in text(browser, "tr[data-agent=agent1]"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-agent=agent1] button.not-ready-after")  # no call: no button
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900411", dnis="5551234", keys="1"))
+    button = "tr[data-agent=agent1] button.not-ready-after"
+    await until(lambda: browser.find_element(By.CSS_SELECTOR, button).is_displayed(), 20)
+    await run(lambda: Select(browser.find_element(By.ID, "force-reason")).select_by_value("training"))
+    await run(lambda: browser.find_element(By.CSS_SELECTOR, button).click())
+    await until(lambda: "goes not ready (training) after this call" in text(browser, "#spy-result"), 10)
+    assert engine.core.agents["agent1"].state == AgentState.ON_CALL  # the call goes on
+    await until(lambda: "not ready after call: training" in text(browser, "tr[data-agent=agent1]"), 10)
+    assert not browser.find_elements(By.CSS_SELECTOR, button)  # asked once: the row says so instead
+    browser.shot("forced-after-call")
+    call.hangup()
+    await until(lambda: engine.core.agents["agent1"].state == AgentState.NOT_READY, 20)
+    last = [e for e in engine.calllog.timeline("agent:agent1") if e["kind"] == "agent_state"][-1]
+    assert (last["reason"], last["forced"], last["forced_by"]) == ("training", True, "sup")
+    await until(lambda: "training" in text(browser, "tr[data-agent=agent1] .state"), 20)
+
+
+async def test_a_kiosk_screen_cannot_force_an_agent_not_ready(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    engine.acd.set_not_ready("agent2", "break")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.3, talk_s=None)
+    await run(browser.get, f"{base}/wallboard#kiosk={TOKENS['kiosk']}")
+    await until(lambda: "ready" in text(browser, "tr[data-agent=agent1]"))
+    call = await engine.pbx.place_call(CallerScript(caller_id="+447700900412", dnis="5551234", keys="1"))
+    await until(lambda: "on call" in text(browser, "tr[data-agent=agent1]"), 20)
+    assert not browser.find_elements(By.CSS_SELECTOR, "button.not-ready-after")
+    assert not browser.find_element(By.ID, "force-reason").is_displayed()
+    status = await run(lambda: browser.execute_script(  # and the API refuses the kiosk's token
+        "return fetch('/api/v1/agents/agent1/state', {method: 'PUT', headers: {'Authorization': 'Bearer ' + arguments[0],"
+        " 'Content-Type': 'application/json'}, body: JSON.stringify({state: 'not_ready', reason: 'training'})}).then(r => r.status)",
+        TOKENS["kiosk"]))
+    assert status == 403 and engine.core.after_call.get("agent1") is None
+    call.hangup()
+
+
 async def test_the_desktop_asks_for_not_ready_after_this_call(browser, web_engine):
     engine, base = web_engine.engine, web_engine.base
     engine.acd.set_not_ready("agent2", "break")

@@ -141,6 +141,12 @@ async def test_a_call_through_the_api_screen_pop_wrap_up_and_the_record(api):
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 15)
     status, work = await api.call("GET", "/api/v1/agents/agent1/work", "agent1")
     assert status == 200 and work["call"]["call_id"] == call.uniqueid and work["call"]["ani"] == "+447700900400"
+    # /live is /queues and /agents in one: lists of objects with their id field, the call under call_id
+    status, now = await api.call("GET", "/api/v1/live", "sup")
+    _, agents = await api.call("GET", "/api/v1/agents", "sup")
+    assert status == 200 and [q["queue"] for q in now["queues"]] == ["general"]
+    assert [a["agent_id"] for a in now["agents"]] == [a["agent_id"] for a in agents["agents"]] == ["agent1", "agent2"]
+    assert now["agents"][0]["call_id"] == call.uniqueid and set(now["agents"][0]) == set(agents["agents"][0])
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.WRAP_UP, 15)
     status, body = await api.call("POST", "/api/v1/agents/agent1/wrapup", "agent1", json={"disposition": "resolved", "notes": "sorted"})
     assert status == 200 and body["state"] == "ready"
@@ -303,6 +309,7 @@ async def test_reports_default_to_the_same_period_as_the_cli(api):
         status, body = await api.call("GET", f"/api/v1/reports?tz={tz}", "sup")
         assert status == 200
         cli = resolve_range(argparse.Namespace(start=None, end=None, tz=tz), now=now)
-        assert (body["from"], body["to"]) == (cli.start, cli.end)
+        start, end = dt.datetime.fromisoformat(body["from"]), dt.datetime.fromisoformat(body["to"])
+        assert (start.timestamp(), end.timestamp()) == (cli.start, cli.end)
         midnight = dt.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(tz)).replace(hour=0, minute=0, second=0, microsecond=0)
-        assert body["from"] == midnight.timestamp()
+        assert body["from"] == midnight.isoformat()  # ISO 8601 in the zone asked for, with its offset

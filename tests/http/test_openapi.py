@@ -6,6 +6,7 @@ does not match its schema fails the test."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import jsonschema
 import pytest
 
 from acd.http.api import ROUTES
+from acd.http.times import is_time_key
 from acd.sim import AgentBehaviour, CallerScript
 from tests.conftest import wait_until
 
@@ -66,6 +68,50 @@ def _schema_for(spec: dict, op: dict, status: int, content_type: str) -> dict | 
     content = response.get("content", {})
     media = content.get(content_type) or next(iter(content.values()), None)
     return None if media is None else media.get("schema")
+
+
+def _time_problems(body, where: str = "") -> list[str]:
+    """Epoch numbers left in a response, and time fields that are not ISO 8601 with an offset."""
+    problems = []
+    if isinstance(body, dict):
+        for key, value in body.items():
+            at = f"{where}/{key}"
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1e9:
+                problems.append(f"{at}: {value} looks like epoch seconds")
+            elif is_time_key(key) and isinstance(value, str):
+                try:
+                    parsed = dt.datetime.fromisoformat(value)
+                except ValueError:
+                    parsed = None
+                if parsed is None or parsed.utcoffset() is None:
+                    problems.append(f"{at}: {value!r} is not ISO 8601 with an offset")
+            else:
+                problems += _time_problems(value, at)
+    elif isinstance(body, list):
+        for i, value in enumerate(body):
+            problems += _time_problems(value, f"{where}[{i}]")
+    return problems
+
+
+def test_the_spec_marks_exactly_the_time_fields_as_date_time():
+    """The serialiser converts a field by its name; the spec says date-time for exactly those."""
+    from acd.http import openapi_doc
+
+    wrong = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            for key, prop in node.get("properties", {}).items():
+                if isinstance(prop, dict) and is_time_key(key) != (prop.get("format") == "date-time"):
+                    wrong.append(f"{where}/{key}: {prop}")
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, where)
+
+    walk(openapi_doc._data(), "")
+    assert not wrong, "\n".join(wrong[:10])
 
 
 def test_every_operation_documents_its_responses_and_parameters(openapi_spec):
@@ -174,6 +220,8 @@ async def test_a_client_driven_by_the_spec_calls_every_route_and_gets_what_it_sa
         errors = sorted(jsonschema.Draft202012Validator(resolver_doc).iter_errors(got), key=lambda e: list(e.absolute_path))
         for e in errors[:3]:
             failures.append(f"{method.upper()} {path} {status}: {'/'.join(map(str, e.absolute_path))}: {e.message[:200]}")
+        if name != "_openapi":
+            failures += [f"{method.upper()} {path}: {problem}" for problem in _time_problems(got)]
     if DUMP:
         Path(DUMP).write_text(json.dumps(dump, indent=1, default=str))
     assert len(seen) >= 45

@@ -109,9 +109,10 @@ async def test_today_starts_at_midnight_in_the_configured_zone_and_thresholds_co
     status, body = await api_tz.call("GET", "/api/v1/wallboard", "kiosk")
     assert body["time_zone"] == "Pacific/Kiritimati"
     zone = ZoneInfo("Pacific/Kiritimati")  # UTC+14: its midnight is never UTC's
-    start = dt.datetime.fromtimestamp(body["day_start"], zone)
+    start = dt.datetime.fromisoformat(body["day_start"])  # ISO 8601 with the zone's offset
+    assert start.utcoffset() == dt.timedelta(hours=14) and start == start.astimezone(zone)
     assert (start.hour, start.minute, start.second) == (0, 0, 0)
-    assert start.date() == dt.datetime.fromtimestamp(body["now"], zone).date()
+    assert start.date() == dt.datetime.fromisoformat(body["now"]).date()
     assert (body["queues"][0]["sl_green"], body["queues"][0]["sl_amber"]) == (0.9, 0.7)
 
 

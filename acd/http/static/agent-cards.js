@@ -21,7 +21,7 @@ export function showCards(work) {
     cardBody(c))));
   if (!cards.length) $("pop-cards").append(el("p", {}, w ? "no cards for this call" : "–"));
   const tasks = (w && w.open_tasks) || [];  // the customer's open tasks (acd/tasks/popsection.py)
-  $("pop-tasks").replaceChildren(...tasks.map((t) => el("li", {}, `${t.title} — due ${new Date(t.due_at * 1000).toLocaleString()}`,
+  $("pop-tasks").replaceChildren(...tasks.map((t) => el("li", {}, `${t.title} — due ${new Date(t.due_at).toLocaleString()}`,
     ...(t.overdue ? [" ", el("span", { class: "badge locked" }, "overdue")] : []))));
   if (!tasks.length) $("pop-tasks").append(el("li", {}, w && w.customer ? "none" : "–"));
   const survey = w && w.last_survey;  // acd/service/surveypop.py

@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const FIELDS = ["name", "account_number", "segment", "language", "owner_agent", "notes"];
 let me = null, current = null, page = 1, query = "", callId = null, popCustomer = null, onLinked = () => {};
 
-const when = (t) => new Date(t * 1000).toLocaleString();
+const when = (t) => new Date(t).toLocaleString();  // the API gives ISO 8601 with the offset
 const shown = (v) => (v === null || v === undefined || v === "" ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v));
 
 export function initCustomers(user, { linked } = {}) {

@@ -7,7 +7,7 @@ import { openCustomer } from "/static/agent-customers.js";
 const $ = (id) => document.getElementById(id);
 let me = null, timer = null;
 
-const when = (t) => new Date(t * 1000).toLocaleString();
+const when = (t) => new Date(t).toLocaleString();  // the API gives ISO 8601 with the offset
 
 export async function initTasks(user) {
   me = user;

@@ -116,7 +116,7 @@ function renderWork(work) {
   if (!(w.ivr_path || []).length) $("pop-path").append(el("li", {}, "no IVR steps"));
   const history = w.last_interactions || [];
   $("pop-history").replaceChildren(...history.map((i) => el("tr", {},
-    el("td", {}, new Date(i.started_at * 1000).toLocaleString()), el("td", {}, i.outcome || "–"),
+    el("td", {}, new Date(i.started_at).toLocaleString()), el("td", {}, i.outcome || "–"),
     el("td", {}, i.agent || "–"), el("td", {}, i.disposition || "–"))));
   if (!history.length) $("pop-history").append(el("tr", {}, el("td", { colSpan: 4 }, "no earlier calls")));
   // A short sentence for screen readers, once per offer and once per connect (not per refresh).

@@ -3,7 +3,8 @@ import { hideOverdueTasks, loadOverdueTasks } from "/static/wallboard-tasks.js";
 
 // Two modes:
 // - supervisor: signs in with a token (sessionStorage); live updates from the event stream plus a
-//   refresh every REFRESH_MS; listen / whisper / barge on agents' calls.
+//   refresh every REFRESH_MS; listen / whisper / barge on agents' calls, and "not ready after this
+//   call" (with the reason picked above the table) on an agent who is on a call.
 // - kiosk (/wallboard#kiosk=<token>): a wall screen's read-only token, kept in localStorage so the
 //   screen needs no sign-in after a restart; polls GET /api/v1/wallboard; large type; no actions.
 const $ = (id) => document.getElementById(id);
@@ -44,6 +45,8 @@ async function signIn(t) {
     withTasks = true;
     loadOverdueTasks().catch(() => {});
     $("signout").classList.remove("hidden");
+    const { reasons } = await api("GET", "/api/v1/reasons");
+    $("force-reason").replaceChildren(...reasons.map((r) => el("option", { value: r.code }, r.label)));
     stream = follow({
       onEvent, onReset: () => load().catch(() => {}),
       onStatus: (s) => ($("status").textContent = s),
@@ -73,8 +76,8 @@ async function load() {
   for (const a of data.agents) a.since = now - a.in_state_s * 1000;
   for (const q of data.queues) q.at = now;
   board = data; loadedAt = now;
-  $("updated").textContent = "updated " + zoneFormat({ timeStyle: "medium" }).format(new Date(data.now * 1000));
-  $("day").textContent = zoneFormat({ dateStyle: "medium" }).format(new Date(data.day_start * 1000) ) + " (" + data.time_zone + ")";
+  $("updated").textContent = "updated " + zoneFormat({ timeStyle: "medium" }).format(new Date(data.now));
+  $("day").textContent = zoneFormat({ dateStyle: "medium" }).format(new Date(data.day_start)) + " (" + data.time_zone + ")";
   $("day-warning").classList.toggle("hidden", data.day_figures !== "unavailable");
   render();
   if (withTasks) await loadOverdueTasks();
@@ -122,10 +125,26 @@ async function spy(agentId, mode) {
   } catch (e) { $("spy-result").textContent = `Could not ${mode}: ${e.message}`; }
 }
 
+// A supervisor's "not ready after this call": accepted (202), the agent goes not ready when the call is done.
+async function notReadyAfterCall(agentId) {
+  const reason = $("force-reason").value;
+  try {
+    const r = await api("PUT", `/api/v1/agents/${encodeURIComponent(agentId)}/state`, { state: "not_ready", reason });
+    const agent = board.agents.find((a) => a.agent_id === agentId);
+    if (agent) { agent.not_ready_after_call = r.not_ready_after_call; renderAgents(); }
+    $("spy-result").textContent = r.state === "not_ready" ? `${agentId} is not ready (${reason})`
+      : `${agentId} goes not ready (${reason}) after this call`;
+  } catch (e) { $("spy-result").textContent = `Could not set ${agentId} not ready: ${e.message}`; }
+}
+
 function actions(id, a) {
   if (document.body.classList.contains("kiosk") || a.state !== "on_call") return el("td", { class: "supervisor-only" });
+  const pause = a.not_ready_after_call
+    ? el("span", { class: "after-call-pending dim" }, `not ready after call: ${a.not_ready_after_call}`)
+    : el("button", { type: "button", class: "secondary not-ready-after", onclick: () => notReadyAfterCall(id) }, "Not ready after this call");
   return el("td", { class: "supervisor-only" }, el("span", { class: "actions" },
-    ...["listen", "whisper", "barge"].map((mode) => el("button", { type: "button", class: "secondary " + mode, onclick: () => spy(id, mode) }, pretty(mode)))));
+    ...["listen", "whisper", "barge"].map((mode) => el("button", { type: "button", class: "secondary " + mode, onclick: () => spy(id, mode) }, pretty(mode))),
+    pause));
 }
 
 function renderAgents() {
