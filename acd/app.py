@@ -269,15 +269,10 @@ def build_use_cases(engine: Engine, acd: AcdService, desk: AgentDesk, saved: Cus
     )
 
 
-async def _load_users(settings: Settings, core: AcdCore, pbx: SimPbx | None) -> Users:
-    """config/users.yaml; demo tokens are refused against a real PBX."""
+async def _load_users(settings: Settings, core: AcdCore) -> Users:
+    """config/users.yaml, validated before anything reaches the PBX; demo tokens are refused
+    against a real PBX."""
     users = load_users(Path(settings.config_dir) / "users.yaml", set(core.agents))
-    if pbx is not None:  # the simulated PBX answers supervisors' phones (listen / whisper / barge)
-        from acd.sim import AgentBehaviour
-
-        for entry in users.entries.values():
-            if entry.endpoint:
-                pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
     demo_users = await asyncio.to_thread(users.with_demo_tokens)
     if demo_users:  # public tokens: fine for the demo, never against a real PBX
         refusal = demo_tokens_refusal(settings.pbx.mode, demo_users, users.path)
@@ -286,6 +281,17 @@ async def _load_users(settings: Settings, core: AcdCore, pbx: SimPbx | None) -> 
             raise ConfigError([refusal])
         log.warn_event("http.users.demo_tokens", users=",".join(demo_users), fix="acd users token <id>")
     return users
+
+
+def _answer_supervisor_phones(users: Users, pbx: SimPbx | None) -> None:
+    """The simulated PBX answers supervisors' phones (listen / whisper / barge)."""
+    if pbx is None:
+        return
+    from acd.sim import AgentBehaviour
+
+    for entry in users.entries.values():
+        if entry.endpoint:
+            pbx.agents.setdefault(entry.endpoint.partition("/")[2], AgentBehaviour(answer_after_s=1.0, talk_s=None))
 
 
 @contextlib.asynccontextmanager
@@ -336,12 +342,14 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
     core, calllog = build_core(engine)
     if settings.flows.fallback_queue not in core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
+    users = await _load_users(settings, core)  # every file checked before AMI, FastAGI or an agent is touched
     clock_, telemetry = engine.clock, engine.telemetry
     sessions = AgiSessions()
     rng = random.Random(settings.demo.seed)  # the simulated agents', then the demo callers'
     async with contextlib.AsyncExitStack() as stack:
         agi = engine.agi = await stack.enter_async_context(agi_server(settings, telemetry, sessions))
         pbx = engine.pbx = await stack.enter_async_context(sim_pbx(settings, core, agi, clock_, rng))
+        _answer_supervisor_phones(users, pbx)
         demo = engine.demo = await stack.enter_async_context(demo_traffic(settings, pbx, rng)) if with_demo and pbx is not None else None
         ami = engine.ami = await stack.enter_async_context(ami_client(settings, pbx))
         monitor = engine.redis_monitor = redis_outage_monitor(telemetry)
@@ -366,7 +374,6 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         await stack.enter_async_context(_task_runner(engine, saved.store, acd))
         await stack.enter_async_context(_periodic_jobs(engine, saved.store))
         flows = await stack.enter_async_context(_flows(engine, ivr, acd, ami, saved.store, calllog, sessions))
-        users = await _load_users(settings, acd.core, pbx)
         cases = build_use_cases(engine, acd, desk, saved, calllog, ami, flows)
         await stack.enter_async_context(_http(engine, cases, users, acd, calllog))
         if demo is not None:

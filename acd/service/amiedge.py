@@ -2,7 +2,8 @@
 
 Also the re-sync on every AMI (re)connect: CoreShowChannels, BridgeList, Status (ACD_CALLER of
 agent legs in a bridge) and DeviceStateList become ``AgentBridged``, ``DeviceStateChanged`` and
-``ChannelsPresent`` inputs; the core decides what to repair.
+``ChannelsPresent`` inputs; the core decides what to repair. Ringing agent legs no offer of the
+core owns (a killed engine's) are hung up first (``acd.service.orphans``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from acd.ami.actions import bridge_list, core_show_channels, device_state_list, 
 from acd.logs import get_logger
 from acd.routing import inputs as ev
 from acd.routing.model import Agent
+from acd.service.orphans import OrphanLegs
 
 if TYPE_CHECKING:
     from acd.service.acd import AcdService
@@ -32,6 +34,7 @@ class AmiEdge:
         #: run after each re-sync with the uniqueids Asterisk has and its CoreShowChannel events
         #: (``acd.service.reconcile``: the record's open calls are closed there)
         self.resync_hooks: list[Callable[[frozenset[str], list[Event]], None]] = []
+        self.orphans = OrphanLegs(acd)
 
     def subscribe(self) -> None:
         ami = self.acd.ami
@@ -165,6 +168,7 @@ class AmiEdge:
             log.warn_event("acd.resync.failed", error=str(exc))
             return 0
         repairs_before = _repairs(acd)
+        await self.orphans.sweep(listing.events)  # a dead engine's ringing legs: hung up at once
         bridge_ids = {e.get("BridgeUniqueid", "") for e in bridges.events}
         for agent, caller, channel in await self._bridged_agents(listing.events, bridge_ids):
             acd.submit(ev.AgentBridged(self._now(), agent, caller, channel))
