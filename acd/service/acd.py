@@ -26,7 +26,6 @@ from acd.ami import AmiClient
 from acd.clock import Clock
 from acd.eventlog import FencingToken
 from acd.livestate import LiveStore, MemoryLiveStore
-from acd.logs import get_logger
 from acd.ports import InteractionRecorder
 from acd.routing import inputs as ev
 from acd.routing.commands import Command, Ring
@@ -43,9 +42,6 @@ from acd.service.timers import TimerWheel
 from acd.service.waiting import WaitingRoom
 from acd.telemetry import Telemetry
 
-log = get_logger(__name__)
-
-
 class InvalidChoice(ValueError):
     """A reason or disposition that is not in the desk catalogue (``config/desk.yaml``)."""
 
@@ -56,6 +52,9 @@ class InvalidChoice(ValueError):
 
 
 class AcdService:
+    """One node's driver of the core: every input goes in by ``submit``; the parts that carry
+    out commands (``legs``, ``room``, ``timers``, ``observer``) and read AMI (``edge``) share it."""
+
     def __init__(
         self,
         core: AcdCore,
