@@ -1,5 +1,5 @@
 """The post-call survey: a queue with ``survey: <flow>`` (queues.yaml) has its agent legs bridged
-with ``F(acd-survey^s^1)`` (``AcdService._bridge_options``), so when the agent hangs up the caller
+with ``F(acd-survey^s^1)`` (``AgentLegs.bridge_options``, acd.service.legs), so when the agent hangs up the caller
 stays on the line and ``[acd-survey]`` opens a FastAGI ``survey`` session. This runs the queue's
 survey flow (the flow language: "rate us 1 to 5") and puts the answers on that call's record, tied
 to its customer and agent (a ``survey`` event; ``acd.store.records`` folds it).
