@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Iterable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.store.models import CustomerRow, TaskEventRow, TaskRow
@@ -152,6 +152,21 @@ async def fell_overdue(store: SqlStore, after: float, now: float, limit: int = 5
             .order_by(TaskRow.due_at, TaskRow.task_id).limit(limit))
     async with store.session() as s:
         return [task_dict(r, now) for r in (await s.scalars(stmt)).all()]
+
+
+async def overdue_for_kiosk(store: SqlStore, limit: int = 20) -> dict[str, Any]:
+    """The open tasks past their due time as a wall screen may show them: how many, and the most
+    overdue first with type, queue, due time, owner, priority and whether escalated, never the
+    title or the customer (a title may name a person; a kiosk shows no personal data)."""
+    now = store.clock.now()
+    overdue = (TaskRow.status == Status.OPEN.value, TaskRow.due_at < now)
+    async with store.session() as s:
+        count = await s.scalar(select(func.count()).select_from(TaskRow).where(*overdue))
+        rows = (await s.scalars(select(TaskRow).where(*overdue).order_by(TaskRow.due_at, TaskRow.task_id).limit(limit))).all()
+    return {"count": int(count or 0), "tasks": [
+        {"task_id": r.task_id, "type": r.type, "queue": r.owner if r.owner_kind == "queue" else None,
+         "owner": {"kind": r.owner_kind, "id": r.owner}, "due_at": r.due_at, "priority": Priority(r.priority).label,
+         "escalated_to_supervisor": bool(r.escalated_to_supervisor)} for r in rows]}
 
 
 async def apply_escalations(store: SqlStore, task_id: str, escalations: list[Escalation], *, by: str = "escalation") -> dict[str, Any] | None:

@@ -84,12 +84,15 @@ class Tasks:
                     "customer_id": entry.customer_id if entry else None, "callback_number": entry.caller_number if entry else None}
         return self.task_input(user, body, **{k: v for k, v in defaults.items() if v})
 
-    def _published(self, kind: str, task: dict[str, Any]) -> None:
-        """Push a task change on the event stream (an agent's stream shows its own tasks)."""
+    def _published(self, kind: str, task: dict[str, Any], previous_owner: dict[str, Any] | None = None) -> None:
+        """Push a task change on the event stream (an agent's stream shows its own tasks; a task
+        reassigned away also reaches its ``previous_owner``, so its desk drops it at once)."""
         owner = task["owner"]
+        extra = {"previous_owner": previous_owner} if previous_owner and previous_owner != owner else {}
         self._emit(kind, {"task_id": task["task_id"], "type": task["type"], "title": task["title"], "owner": owner,
                           "due_at": task["due_at"], "priority": task["priority"], "status": task["status"],
-                          "customer_id": task["customer_id"], "agent_id": owner["id"] if owner["kind"] == "agent" else None})
+                          "customer_id": task["customer_id"], "agent_id": owner["id"] if owner["kind"] == "agent" else None,
+                          **extra})
 
     async def create(self, inp: TaskInput, user: User, *, source: str) -> dict[str, Any]:
         task = await store_tasks.create_task(self.store, inp, source=source, by=user.id)
@@ -115,10 +118,11 @@ class Tasks:
     async def change(self, task_id: str, change: Change, user: User, *, note: str | None = None, owner: Owner | None = None,
                      due_at: float | None = None, priority: Priority | None = None) -> dict[str, Any]:
         """Complete, cancel, reopen (``task_<change>`` pushed), reassign or reschedule (``task_changed``)."""
+        before = (await store_tasks.get_task(self.store, task_id))["owner"] if change is Change.REASSIGN else None
         done = await store_tasks.change_task(self.store, task_id, change, by=user.id, owner=owner, due_at=due_at, priority=priority,
                                              note=note)
         edited = change in (Change.REASSIGN, Change.RESCHEDULE)
-        self._published("task_changed" if edited else f"task_{change.value}", done)
+        self._published("task_changed" if edited else f"task_{change.value}", done, previous_owner=before)
         return done
 
     def due_time(self, value: Any) -> float:
