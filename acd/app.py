@@ -263,7 +263,8 @@ def build_use_cases(engine: Engine, acd: AcdService, desk: AgentDesk, saved: Cus
         reports=Reports(store, acd, clock, s.customers),
         customers=Customers(store, acd, calllog, saved.records, clock, s.customers, phone_region=s.database.phone_region,
                             spool_dir=s.database.spool_dir),
-        tasks=Tasks(store, acd, clock, lambda: engine.task_config.types, engine.emit),
+        tasks=Tasks(store, acd, clock, lambda: engine.task_config.types, engine.emit,
+                    callback_attempts=lambda: engine.task_config.callback_attempts),
         admin=Administration(flows, engine.reload_config),
         readiness=Readiness(ami, store, saved.records, s.http.ready_spool_max_bytes),
     )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.store.models import CustomerRow, TaskEventRow, TaskRow
 from acd.store.sql import NotFound, SqlStore
-from acd.tasks.callbacks import CALL_PREFIX, CallbackCounts, RetryDecision, after_failed_callback, callback_counts
+from acd.tasks.callbacks import CALL_PREFIX, CallbackCounts, RetryDecision, after_failed_callback, callback_counts, callback_state
 from acd.tasks.model import Change, Owner, Priority, Status, TaskInput, next_status
 from acd.tasks.rules import Escalation, TaskState
 
@@ -235,6 +235,23 @@ async def callback_history(store: SqlStore, task_id: str) -> CallbackCounts:
     """How many call-back calls the task has had, and how many failed since its last reset."""
     async with store.session() as s:
         return callback_counts(await _kinds(s, task_id))
+
+
+async def callback_states(store: SqlStore, tasks: list[dict[str, Any]], *, attempts: int) -> dict[str, dict[str, Any]]:
+    """Each call-back task's state as the desk shows it (``acd.tasks.callbacks.callback_state``),
+    by task id, from one read of their histories."""
+    ids = [t["task_id"] for t in tasks]
+    if not ids:
+        return {}
+    async with store.session() as s:
+        rows = (await s.execute(select(TaskEventRow.task_id, TaskEventRow.kind, TaskEventRow.data)
+                                .where(TaskEventRow.task_id.in_(ids)).order_by(TaskEventRow.at, TaskEventRow.id))).all()
+    events: dict[str, list[tuple[str, dict[str, Any]]]] = {i: [] for i in ids}
+    for task_id, kind, data in rows:
+        events[task_id].append((kind, data or {}))
+    return {t["task_id"]: callback_state(events[t["task_id"]], attempts=attempts,
+                                         call_booked=t["callback_call_id"] not in (None, "-"))
+            for t in tasks}
 
 
 async def note_callback_connected(store: SqlStore, task_id: str, call_id: str, *, agent: str | None) -> dict[str, Any] | None:

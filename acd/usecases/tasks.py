@@ -24,12 +24,13 @@ Emit = Callable[[str, dict[str, Any]], None]
 
 class Tasks:
     def __init__(self, store: SqlStore, acd: AcdService, clock: Clock, task_types: Callable[[], Mapping[str, TaskType]],
-                 emit: Emit) -> None:
+                 emit: Emit, *, callback_attempts: Callable[[], int] = lambda: 3) -> None:
         self.store = store
         self._acd = acd  # its core is read at each call: a reload may replace it
         self._clock = clock
         self._task_types = task_types  # config/tasks.yaml as last (re)loaded
         self._emit = emit
+        self._callback_attempts = callback_attempts  # config/tasks.yaml's callback_attempts, as last (re)loaded
 
     def now(self) -> float:
         return self._clock.now()
@@ -101,7 +102,15 @@ class Tasks:
         return task
 
     async def list(self, query: store_tasks.TaskQuery) -> list[dict[str, Any]]:
-        return await store_tasks.list_tasks(self.store, query)
+        """The tasks; a call-back task carries its ``callback`` state (attempt n of N, next try
+        at, exhausted: ``acd.tasks.callbacks.callback_state``) for the desk's rows."""
+        found = await store_tasks.list_tasks(self.store, query)
+        types = self.types()
+        callbacks = [t for t in found if t["type"] in types and types[t["type"]].callback]
+        states = await store_tasks.callback_states(self.store, callbacks, attempts=self._callback_attempts())
+        for task in callbacks:
+            task["callback"] = states[task["task_id"]]
+        return found
 
     async def visible(self, task_id: str, user: User) -> dict[str, Any]:
         task = await store_tasks.get_task(self.store, task_id)

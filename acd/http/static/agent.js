@@ -60,8 +60,10 @@ async function refresh() {
 }
 
 function onEvent(kind, data) {
-  if (data.agent_id && data.agent_id !== me.agent_id) return;
+  // a task event reaches this stream for a reason (its owner, one of my queues, or it was mine
+  // and was reassigned away: data.agent_id is then the new owner), so every one re-reads the tasks
   if (kind.startsWith("task_")) { refreshTasks().catch(showError); return; }
+  if (data.agent_id && data.agent_id !== me.agent_id) return;
   refresh().catch(showError);
 }
 
