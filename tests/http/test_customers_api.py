@@ -229,3 +229,30 @@ async def test_the_webhook_finds_the_exact_email_among_near_duplicates_and_a_pho
     await engine.customers.create_customer(name="Ann Twin", emails=["ann@example.org"], by="test")
     status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json={"channel": "email", "email": "ann@example.org"})
     assert status == 409
+
+
+async def test_the_screen_pops_recent_contacts_are_one_timeline_with_the_calls_newest_first(capi):
+    from acd.store import contacts
+
+    engine = capi.engine
+    engine.acd.set_not_ready("agent2", "break")
+    cid = await engine.customers.create_customer(name="Timeline Person", by="test")
+    await contacts.log_contact(engine.customers, cid, contacts.ContactInput("letter", "inbound", engine.clock.now() - 7200, "Old letter"),
+                               source="test")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=2)
+    first = await engine.pbx.place_call(CallerScript(caller_id="+447700900461"))
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 15)
+    assert (await capi.call("POST", "/api/v1/agents/agent1/link", "agent1", json={"customer_id": cid}))[0] == 200
+    await first.finished(20)
+    await wait_until(lambda: not engine.core.calls and engine.core.agents["agent1"].state == AgentState.READY, 15)
+    await engine.records.drain()
+    await contacts.log_contact(engine.customers, cid, contacts.ContactInput("email", "outbound", engine.clock.now(), "Follow-up mail"),
+                               source="test")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=30)
+    await engine.pbx.place_call(CallerScript(caller_id="+447700900461"))
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 15)
+    assert (await capi.call("POST", "/api/v1/agents/agent1/link", "agent1", json={"customer_id": cid}))[0] == 200
+    status, work = await capi.call("GET", "/api/v1/agents/agent1/work", "agent1")
+    recent = work["call"]["recent_contacts"]
+    assert [c["channel"] for c in recent] == ["email", "call", "letter"]  # every channel, calls included, newest first
+    assert recent[1]["call_id"] == first.uniqueid and recent[1]["direction"] == "inbound" and recent[1]["agent"] == "agent1"

@@ -116,11 +116,7 @@ function renderWork(work) {
   $("pop-notes").textContent = (w.notes || []).join(" · ") || "–";
   $("pop-path").replaceChildren(...(w.ivr_path || []).map((s) => el("li", {}, `${s.step} (${s.action}) → ${s.outcome}`)));
   if (!(w.ivr_path || []).length) $("pop-path").append(el("li", {}, "no IVR steps"));
-  const history = w.last_interactions || [];
-  $("pop-history").replaceChildren(...history.map((i) => el("tr", {},
-    el("td", {}, new Date(i.started_at).toLocaleString()), el("td", {}, i.outcome || "–"),
-    el("td", {}, i.agent || "–"), el("td", {}, i.disposition || "–"))));
-  if (!history.length) $("pop-history").append(el("tr", {}, el("td", { colSpan: 4 }, "no earlier calls")));
+  // the earlier calls are on the recent contacts' one timeline (agent-customers.js showCall)
   // A short sentence for screen readers, once per offer and once per connect (not per refresh).
   const key = `${kind}:${w.call_id}`;
   if (key !== lastPop && !wrapping) {
