@@ -55,6 +55,7 @@ from acd.tasks.flowport import StoreTaskPort
 from acd.tasks.popsection import OpenTasksSection
 from acd.service.surveypop import LastSurveySection
 from acd.telemetry.quality import QualityMetrics
+from acd.service.taskrelay import task_relay
 from acd.tasks.service import TaskRunner, task_audience
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
@@ -366,6 +367,8 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
                                       recordings_dir=settings.recording.dir, record_calls=settings.recording.enabled)
         if parts.lease is not None and parts.inbox is not None:
             acd.share_log(Replica(acd, parts.journal, parts.lease, parts.inbox, ttl_s=settings.live_state.lease_ttl_s))
+            cfg = settings.live_state  # task events are not in the log: carried to every node (acd.service.taskrelay)
+            await stack.enter_async_context(task_relay(cfg.redis_url, cfg.key_prefix, settings.engine.node_id, engine.listeners, engine.emit))
         ivr = engine.ivr = IvrEntry(acd, calllog, clock_, fallback_queue=settings.flows.fallback_queue, history=saved.store.timeline)
         sessions.acd.fill(acd)
         sessions.ivr.fill(ivr)

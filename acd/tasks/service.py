@@ -71,9 +71,14 @@ class TaskRunner:
     # ------------------------------------------------------------------ overdue
     async def _announce_overdue(self, report: TickReport) -> None:
         """``task_overdue`` once for each open task that fell due since the last tick (the first
-        tick looks one period back), so the desks and the wallboard show it without polling."""
+        tick looks one period back), so the desks and the wallboard show it without polling. With
+        several nodes only the leader announces (the others' desks get it through
+        ``acd.service.taskrelay``), so nobody sees it once per node."""
         now = self.clock.now()
         after = self._overdue_after if self._overdue_after is not None else now - self.config.check_every_s
+        if self.acd is not None and not self.acd.may_act():
+            self._overdue_after = now
+            return
         for task in await store_tasks.fell_overdue(self.store, after, now):
             report.overdue.append(task["task_id"])
             self._publish("task_overdue", task)
