@@ -26,6 +26,7 @@ log = get_logger(__name__)
 Deliver = Callable[[str, dict[str, Any]], None]
 PUBLISH_TIMEOUT_S = 2.0
 RETRY_S = 1.0
+DOWN: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, TimeoutError)  # Redis away: tried again
 OUTBOX_MAX = 10_000  # task events waiting for Redis; beyond, the oldest are dropped (counted)
 
 
@@ -76,7 +77,7 @@ class TaskEventRelay:
                         await self.client.publish(self.channel, message)
                     self.sent += 1
                     break
-                except (*UNAVAILABLE_ERRORS, TimeoutError) as exc:
+                except DOWN as exc:
                     log.warn_event("tasks.relay_unavailable", node=self.node_id, error=type(exc).__name__)
                     await asyncio.sleep(RETRY_S)
 
@@ -91,12 +92,12 @@ class TaskEventRelay:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._deliver(message["data"])
-            except (*UNAVAILABLE_ERRORS, TimeoutError) as exc:
+            except DOWN as exc:
                 self._subscribed.clear()
                 log.warn_event("tasks.relay_unavailable", node=self.node_id, error=type(exc).__name__)
                 await asyncio.sleep(RETRY_S)
             finally:
-                with contextlib.suppress(*UNAVAILABLE_ERRORS, TimeoutError):
+                with contextlib.suppress(*DOWN):
                     async with asyncio.timeout(PUBLISH_TIMEOUT_S):
                         await pubsub.aclose()
 
