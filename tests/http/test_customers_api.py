@@ -217,11 +217,11 @@ async def test_the_webhook_token_is_kept_as_a_hash_and_checked_like_users_tokens
 async def test_the_webhook_finds_the_exact_email_among_near_duplicates_and_a_phone_in_any_format(capi):
     engine = capi.engine
     for i, near in enumerate(("joann@example.org", "ann@example.org.uk", "xann@example.org", "ann@example.orgs")):
-        await engine.customers.create_customer(name=f"Near {i}", emails=[near], by="test")
+        await engine.customers.create_customer(name=f"Aa Near {i}", emails=[near], by="test")  # found first by name
     exact = await engine.customers.create_customer(name="Ann Exact", emails=["Ann@Example.org"], phones=["+447700900020"], by="test")
-    status, body = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK,
-                                   json={"channel": "email", "email": " ANN@example.ORG "})
-    assert status == 201 and body["customer_id"] == exact
+    for given in ("ann@example.org", " ANN@example.ORG "):  # hidden behind near-duplicates by a substring search; any case
+        status, body = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json={"channel": "email", "email": given})
+        assert status == 201 and body["customer_id"] == exact, given
     status, body = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json={"channel": "sms", "phone": "07700 900 020"})
     assert status == 201 and body["customer_id"] == exact
     status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json={"channel": "email", "email": "nn@example.org"})
