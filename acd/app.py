@@ -54,6 +54,7 @@ from acd.tasks.flowport import StoreTaskPort
 from acd.tasks.popsection import OpenTasksSection
 from acd.service.surveypop import LastSurveySection
 from acd.telemetry.quality import QualityMetrics
+from acd.service.taskrelay import task_relay
 from acd.tasks.service import TaskRunner, task_audience
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
@@ -207,7 +208,7 @@ def build_use_cases(b: Basics, acd: AcdService, desk: AgentDesk, saved: Customer
         reports=Reports(store, acd, clock, s.customers),
         customers=Customers(store, acd, calllog, saved.records, clock, s.customers, phone_region=s.database.phone_region,
                             spool_dir=s.database.spool_dir),
-        tasks=Tasks(store, acd, clock, b.live.task_types, b.fanout.emit),
+        tasks=Tasks(store, acd, clock, b.live.task_types, b.fanout.emit, callback_attempts=lambda: b.live.tasks.callback_attempts),
         admin=Administration(flows, reload),
         readiness=Readiness(ami, store, saved.records, s.http.ready_spool_max_bytes),
     )
@@ -303,6 +304,9 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
                          record_calls=settings.recording.enabled)
         if parts.lease is not None and parts.inbox is not None:
             acd.share_log(Replica(acd, parts.journal, parts.lease, parts.inbox, ttl_s=settings.live_state.lease_ttl_s))
+            cfg = settings.live_state  # task events are not in the log: carried to every node (acd.service.taskrelay)
+            await stack.enter_async_context(task_relay(cfg.redis_url, cfg.key_prefix, settings.engine.node_id, b.fanout.listeners,
+                                                       b.fanout.emit))
         ivr = IvrEntry(acd, calllog, clock_, fallback_queue=settings.flows.fallback_queue, history=saved.store.timeline)
         sessions.acd.fill(acd)
         sessions.ivr.fill(ivr)

@@ -108,7 +108,9 @@ class VerificationSection:
 class CustomersSection:
     languages: tuple[str, ...] = ("en", "fr", "de", "es", "it", "nl", "pl", "cy")  # a customer's language is one of these
     stale_days: int = 730  # the data-quality report calls a record stale after this long without a change or contact
-    webhook_token: str = ""  # bearer token of POST /api/v1/webhooks/contacts (empty: the webhook is off)
+    # scrypt hash of the bearer token of POST /api/v1/webhooks/contacts, from `acd customers webhook-token`
+    # (never the token itself; empty: the webhook is off)
+    webhook_token_hash: str = ""
     fcr_days: int = 7  # FCR: a contact is resolved first time when the customer does not come back on it within this many days
     csat_satisfied_min: int = 4  # CSAT: a survey answer (1-5) at least this counts as satisfied
 
@@ -348,6 +350,7 @@ def load_settings(config_dir: str | Path = "config", environ: Mapping[str, str] 
     if not problems:
         _check_agi_peers(settings.pbx.agi.allow_peers, node, problems)
         _check_time_zone(settings.engine.time_zone, node, path, problems)
+        _check_webhook_hash(settings.customers.webhook_token_hash, node, problems)
     if problems:
         raise ConfigError(problems)
     return dataclasses.replace(settings, config_dir=str(config_dir))
@@ -361,6 +364,14 @@ def _check_agi_peers(peers: tuple[str, ...], node: Any, problems: list[str]) -> 
             ipaddress.ip_network(peer.strip(), strict=False)
         except ValueError:
             problems.append(f"{where(listed, i, node.loc.file)}: pbx.agi.allow_peers[{i}]: {peer!r} is not an IP address or network")
+
+
+def _check_webhook_hash(value: str, node: Any, problems: list[str]) -> None:
+    """``customers.webhook_token_hash`` is a hash from ``acd customers webhook-token``, never a token
+    (the problem names where it is written, not the value)."""
+    if value and not value.startswith("scrypt$"):
+        at = where(node.get("customers", {}), "webhook_token_hash", node.loc.file)
+        problems.append(f"{at}: customers.webhook_token_hash: not a hash from `acd customers webhook-token` (never put a token here)")
 
 
 def _check_time_zone(name: str, node: Any, path: Path, problems: list[str]) -> None:

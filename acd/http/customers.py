@@ -9,17 +9,17 @@ Every read of a record is written to the access audit with who and why: the ``re
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
-from acd.http.api import ADMIN, ANY, SELF_OR_SUPERVISOR, SUPERVISOR, WEBHOOK, Route, _json_body, _user, register_routes
+from acd.http.api import ADMIN, ANY, SELF_OR_SUPERVISOR, SIGNIN, SUPERVISOR, WEBHOOK, Route, _json_body, _user, register_routes
 from acd.http.keys import CUSTOMERS
 from acd.http.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from acd.http.times import api_shape, engine_tz, json_reply
 from acd.http.users import Role
+from acd.http.webhooktoken import WebhookTokenCheck, well_formed
 from acd.logs import get_logger
 from acd.store import audit, contacts, customers_edit, merge, search
 from acd.store.duplicates import candidates_for
@@ -194,19 +194,30 @@ async def contact_list(request: web.Request) -> web.Response:
     return json_reply(request, {"contacts": await contacts.contacts_of(store, cid, limit=_int(request, "limit", 100))})
 
 
-def webhook_token_ok(expected: str, request: web.Request) -> None:
-    if not expected:
-        raise NotFound("the contacts webhook is off (customers.webhook_token is empty)")
+_WEBHOOK_TOKENS = WebhookTokenCheck()
+
+
+async def webhook_token_ok(stored_hash: str, request: web.Request) -> None:
+    """The request's bearer token matches the configured hash: one scrypt at most (in a thread,
+    within the sign-in guard's bounds, which also count failures per address), then remembered."""
+    if not stored_hash:
+        raise NotFound("the contacts webhook is off (customers.webhook_token_hash is empty)")
     header = request.headers.get("Authorization", "")
     given = header[7:].strip() if header.startswith("Bearer ") else ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthorized("the webhook's token is required (Authorization: Bearer <customers.webhook_token>)")
+    if _WEBHOOK_TOKENS.cached(given, stored_hash):
+        return
+    guard, address = request.app[SIGNIN], request.remote or "?"
+    guard.refuse_if_limited(address)
+    ok = well_formed(given) and await guard.run_kdf(address, lambda: _WEBHOOK_TOKENS.verify(given, stored_hash))
+    if not ok:
+        guard.failed(address)
+        raise Unauthorized("the webhook's token is required (Authorization: Bearer <token from acd customers webhook-token>)")
 
 
 async def webhook_contact(request: web.Request) -> web.Response:
     """Another system logs a contact; it names the customer by id, account number, phone or e-mail."""
     cases = request.app[CUSTOMERS]
-    webhook_token_ok(cases.settings.webhook_token, request)
+    await webhook_token_ok(cases.settings.webhook_token_hash, request)
     body = await _json_body(request, WEBHOOK_BODY)
     store = cases.store
     cid = body.pop("customer_id", None)
@@ -217,27 +228,21 @@ async def webhook_contact(request: web.Request) -> web.Response:
 
 
 async def _identify(store: SqlStore, account: str | None, phone: str | None, email: str | None) -> str:
+    """The one customer the webhook names: by account number, else by phone (normalised, exact)
+    or e-mail (exact, any case); several with it is a conflict, none is not found."""
     if account:
         found = await store.find_by_account(account)
         if found is None:
             raise NotFound(f"no customer with account number {account}")
         return str(found.customer_id)
-    query = phone or email
-    if query:
-        page = await search.search_customers(store, query, per_page=2)
-        matches = [c["customer_id"] for c in page.customers if (phone and phone_match(store, phone, c)) or (email and email.lower() in c["emails"])]
+    if phone or email:
+        matches = await search.customers_with_contact(store, "phone" if phone else "email", phone or email or "")
         if len(matches) == 1:
-            return str(matches[0])
+            return matches[0]
         if matches:
             raise Conflict(f"{len(matches)} customers have that {'phone' if phone else 'e-mail'}: give customer_id")
         raise NotFound("no customer with that phone or e-mail")
     raise Invalid("customer_id", "give customer_id, account_number, phone or email")
-
-
-def phone_match(store: SqlStore, phone: str, customer: dict[str, Any]) -> bool:
-    from acd.store.phones import normalised_or_as_is
-
-    return normalised_or_as_is(phone, store.region) in customer["phones"]
 
 
 # --------------------------------------------------------------------------- the agent's own call
@@ -333,7 +338,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/agents/{agent_id}/link", agent_link_call, SELF_OR_SUPERVISOR,
           "File the agent's current or wrap-up call under a customer", body=LINK_CALL_BODY, tag="agents"),
     Route("POST", "/api/v1/webhooks/contacts", webhook_contact, WEBHOOK,
-          "Another system logs a contact (bearer: customers.webhook_token); the customer by id, account, phone or e-mail",
+          "Another system logs a contact (bearer: the token whose hash is customers.webhook_token_hash); the customer by id, account, phone or e-mail",
           body=WEBHOOK_BODY, tag="customers"),
 )
 register_routes(ROUTES)

@@ -15,6 +15,7 @@ from acd.service.calllog import MemoryCallLog
 from acd.store.audit import record_access
 from acd.store.contacts import contacts_of
 from acd.store.sql import NotFound, SqlStore
+from acd.tasks.callbacks import CALL_PREFIX
 
 log = get_logger(__name__)
 
@@ -68,7 +69,7 @@ class AgentDesk:
                 customer = await self.customers.get_customer(entry.customer_id)
                 last = [i.to_dict() for i in await self.customers.search_interactions(customer_id=entry.customer_id, limit=6)
                         if i.call_id != entry.call_id][:5]
-                recent = await contacts_of(self.customers, entry.customer_id, limit=RECENT_CONTACTS)
+                recent = one_timeline(last, await contacts_of(self.customers, entry.customer_id, limit=RECENT_CONTACTS))
                 await self._audit(self.customers, entry, entry.customer_id, viewer)
             except NotFound:
                 customer = None
@@ -101,6 +102,18 @@ class AgentDesk:
             self._audited.clear()
         self._audited.add(key)
         await record_access(customers, [customer_id], who=viewer, action="screen_pop", reason=f"call {entry.call_id}")
+
+
+def one_timeline(calls: list[dict[str, Any]], contacts: list[dict[str, Any]], limit: int = RECENT_CONTACTS) -> list[dict[str, Any]]:
+    """The screen-pop's recent contacts: the customer's earlier calls and their contacts on every
+    other channel in one list, newest first, ``limit`` of them. A call reads like a contact
+    (``channel: call``; outbound when it was a booked call-back, ``cb-...``), with its call id,
+    outcome and disposition."""
+    points = [{"at": c.get("started_at"), "channel": "call", "direction": "outbound" if c["call_id"].startswith(CALL_PREFIX) else "inbound",
+               "subject": c.get("disposition") or c.get("outcome"), "summary": c.get("notes"), "agent": c.get("agent"),
+               "call_id": c["call_id"], "outcome": c.get("outcome")} for c in calls]
+    points += contacts
+    return sorted(points, key=lambda p: p.get("at") or 0.0, reverse=True)[:limit]
 
 
 def _method(path: list[dict[str, Any]]) -> str | None:

@@ -179,6 +179,18 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhook_token(args: argparse.Namespace) -> int:
+    """A new token for the contacts webhook: the token once on standard output (for the other
+    system), the hash to configure on standard error (it is no secret; the token is kept nowhere)."""
+    from acd.http.webhooktoken import new_webhook_token
+
+    token, digest = new_webhook_token()
+    print(token)
+    print(f"(shown once) configure its hash: customers.webhook_token_hash: '{digest}' in engine.yaml, or "
+          f"ACD_CUSTOMERS__WEBHOOK_TOKEN_HASH='{digest}'; the engine reads it at start", file=sys.stderr)
+    return 0
+
+
 def cmd_retention(args: argparse.Namespace) -> int:
     from acd.clock import SystemClock
     from acd.store.retention import run_retention
@@ -237,6 +249,10 @@ def register(subparsers: Subparsers) -> None:
     er.add_argument("id", help="the customer id")
     er.add_argument("--reason", required=True, help="the request being honoured (kept in the audit entry)")
     er.add_argument("--by", help="who (default cli:<login>)")
+    wt = sub.add_parser("webhook-token", help="make a new token for the contacts webhook and the hash to configure",
+                        description="Print a new token for POST /api/v1/webhooks/contacts (once, on standard output) and "
+                                    "its scrypt hash for customers.webhook_token_hash (on standard error).")
+    wt.set_defaults(handler=cmd_webhook_token)
     for p, handler in ((im, cmd_import), (ex, cmd_export), (se, cmd_search), (qu, cmd_quality), (er, cmd_erase)):
         p.add_argument("--database", help="SQLAlchemy URL (default: database.url from settings)")
         p.add_argument("--config", default="config", help="settings directory (default: config)")

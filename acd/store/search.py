@@ -92,3 +92,21 @@ async def search_customers(store: SqlStore, q: str, *, page: int = 1, per_page: 
         "emails": [v for k, v, _ in by_customer.get(r.customer_id, []) if k == "email"],
     } for r in rows]
     return SearchPage(q, page, per_page, total, found)
+
+
+async def customers_with_contact(store: SqlStore, kind: str, value: str) -> list[str]:
+    """Ids of the customers with exactly this phone (normalised to E.164; a number that is not one
+    matches nobody) or e-mail (trimmed, any case: the store keeps them lower-case), oldest first.
+    Merged and erased customers are not found."""
+    if kind == "phone":
+        try:
+            value = normalise_phone(value, store.region)
+        except BadPhoneNumber:
+            return []
+    else:
+        value = value.strip().lower()
+    async with store.session() as s:
+        rows = await s.scalars(select(CustomerRow.customer_id).join(ContactPointRow).where(
+            ContactPointRow.kind == kind, ContactPointRow.value == value,
+            CustomerRow.anonymised_at.is_(None), CustomerRow.merged_into.is_(None)).order_by(CustomerRow.created_at))
+        return list(dict.fromkeys(rows.all()))

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Iterable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.store.models import CustomerRow, TaskEventRow, TaskRow
 from acd.store.sql import NotFound, SqlStore
-from acd.tasks.callbacks import CALL_PREFIX, CallbackCounts, RetryDecision, after_failed_callback, callback_counts
+from acd.tasks.callbacks import CALL_PREFIX, CallbackCounts, RetryDecision, after_failed_callback, callback_counts, callback_state
 from acd.tasks.model import Change, Owner, Priority, Status, TaskInput, next_status
 from acd.tasks.rules import Escalation, TaskState
 
@@ -154,6 +154,21 @@ async def fell_overdue(store: SqlStore, after: float, now: float, limit: int = 5
         return [task_dict(r, now) for r in (await s.scalars(stmt)).all()]
 
 
+async def overdue_for_kiosk(store: SqlStore, limit: int = 20) -> dict[str, Any]:
+    """The open tasks past their due time as a wall screen may show them: how many, and the most
+    overdue first with type, queue, due time, owner, priority and whether escalated, never the
+    title or the customer (a title may name a person; a kiosk shows no personal data)."""
+    now = store.clock.now()
+    overdue = (TaskRow.status == Status.OPEN.value, TaskRow.due_at < now)
+    async with store.session() as s:
+        count = await s.scalar(select(func.count()).select_from(TaskRow).where(*overdue))
+        rows = (await s.scalars(select(TaskRow).where(*overdue).order_by(TaskRow.due_at, TaskRow.task_id).limit(limit))).all()
+    return {"count": int(count or 0), "tasks": [
+        {"task_id": r.task_id, "type": r.type, "queue": r.owner if r.owner_kind == "queue" else None,
+         "owner": {"kind": r.owner_kind, "id": r.owner}, "due_at": r.due_at, "priority": Priority(r.priority).label,
+         "escalated_to_supervisor": bool(r.escalated_to_supervisor)} for r in rows]}
+
+
 async def apply_escalations(store: SqlStore, task_id: str, escalations: list[Escalation], *, by: str = "escalation") -> dict[str, Any] | None:
     """Apply escalations computed for the task's state; None if the task changed meanwhile (it
     is no longer open, or another node applied them first)."""
@@ -220,6 +235,23 @@ async def callback_history(store: SqlStore, task_id: str) -> CallbackCounts:
     """How many call-back calls the task has had, and how many failed since its last reset."""
     async with store.session() as s:
         return callback_counts(await _kinds(s, task_id))
+
+
+async def callback_states(store: SqlStore, tasks: list[dict[str, Any]], *, attempts: int) -> dict[str, dict[str, Any]]:
+    """Each call-back task's state as the desk shows it (``acd.tasks.callbacks.callback_state``),
+    by task id, from one read of their histories."""
+    ids = [t["task_id"] for t in tasks]
+    if not ids:
+        return {}
+    async with store.session() as s:
+        rows = (await s.execute(select(TaskEventRow.task_id, TaskEventRow.kind, TaskEventRow.data)
+                                .where(TaskEventRow.task_id.in_(ids)).order_by(TaskEventRow.at, TaskEventRow.id))).all()
+    events: dict[str, list[tuple[str, dict[str, Any]]]] = {i: [] for i in ids}
+    for task_id, kind, data in rows:
+        events[task_id].append((kind, data or {}))
+    return {t["task_id"]: callback_state(events[t["task_id"]], attempts=attempts,
+                                         call_booked=t["callback_call_id"] not in (None, "-"))
+            for t in tasks}
 
 
 async def note_callback_connected(store: SqlStore, task_id: str, call_id: str, *, agent: str | None) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ again; call ids keep counting, so no call record is ever reused."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from acd.store.records import Interaction
@@ -77,3 +78,29 @@ def after_failed_callback(failed_before: int, *, attempts: int, spacing_s: float
     already: again ``spacing_s`` from now, unless that was the ``attempts``-th."""
     attempt = failed_before + 1
     return RetryDecision(attempt, None if attempt >= attempts else now + spacing_s)
+
+
+def callback_state(events: Sequence[tuple[str, dict[str, Any]]], *, attempts: int, call_booked: bool) -> dict[str, Any]:
+    """What the desk shows of a call-back task, from its history (kind and data, oldest first)
+    since the last reset: ``state`` (``waiting``: no call yet; ``calling``: a call booked, its end
+    not known; ``retry``: the last call failed, the next at ``next_try_at``; ``exhausted``: out of
+    attempts, with the supervisors; ``connected``; ``unreachable``: no number to ring), the failed
+    ``attempt`` of ``attempts``, and the last failure's ``reason``."""
+    since = max((i for i, (k, _) in enumerate(events) if k in RESETS), default=-1)
+    recent = events[since + 1:]
+    failed = [d for k, d in recent if k == "callback_failed"]
+    last = recent[-1][0] if recent else None
+    exhausted = any(k == "callback_exhausted" for k, _ in recent)
+    if exhausted:
+        state = "exhausted"
+    elif last == "callback_connected":
+        state = "connected"
+    elif last == "callback_unreachable":
+        state = "unreachable"
+    elif call_booked:
+        state = "calling"
+    else:
+        state = "retry" if failed else "waiting"
+    return {"state": state, "attempt": len(failed), "attempts": attempts,
+            "next_try_at": failed[-1].get("retry_at") if failed and state == "retry" else None,
+            "reason": failed[-1].get("reason") if failed else None, "exhausted": exhausted}

@@ -77,9 +77,14 @@ class TaskRunner:
     # ------------------------------------------------------------------ overdue
     async def _announce_overdue(self, report: TickReport) -> None:
         """``task_overdue`` once for each open task that fell due since the last tick (the first
-        tick looks one period back), so the desks and the wallboard show it without polling."""
+        tick looks one period back), so the desks and the wallboard show it without polling. With
+        several nodes only the leader announces (the others' desks get it through
+        ``acd.service.taskrelay``), so nobody sees it once per node."""
         now = self.clock.now()
         after = self._overdue_after if self._overdue_after is not None else now - self.config.check_every_s
+        if self.acd is not None and not self.acd.may_act():
+            self._overdue_after = now
+            return
         for task in await store_tasks.fell_overdue(self.store, after, now):
             report.overdue.append(task["task_id"])
             self._publish("task_overdue", task)
@@ -204,12 +209,26 @@ class TaskRunner:
 
 def task_audience(core: Any, kind: str, data: dict[str, Any]) -> frozenset[str]:
     """The agents whose streams carry a task event beside its owner's: for a task a queue owns,
-    the agents with the queue's required skills (they see and work the queue's tasks)."""
-    owner = data.get("owner") if kind.startswith("task_") else None
-    if not isinstance(owner, dict) or owner.get("kind") != "queue" or owner.get("id") not in core.queues:
+    the agents with the queue's required skills (they see and work the queue's tasks); for a task
+    reassigned away (``previous_owner``), the old owner too (an agent, or its queue's agents)."""
+    if not kind.startswith("task_"):
         return frozenset()
+    audience: set[str] = set()
+    for owner in (data.get("owner"), data.get("previous_owner")):
+        audience |= _owner_agents(core, owner)
+    return frozenset(audience - {data.get("agent_id")})
+
+
+def _owner_agents(core: Any, owner: Any) -> set[str]:
+    """The agents who work a task's owner: that agent, or those with the queue's required skills."""
+    if not isinstance(owner, dict):
+        return set()
+    if owner.get("kind") == "agent":
+        return {str(owner.get("id"))}
+    if owner.get("kind") != "queue" or owner.get("id") not in core.queues:
+        return set()
     needed = core.queues[owner["id"]].skills
-    return frozenset(a.id for a in core.agents.values() if all(a.config.skills.get(s, 0) >= level for s, level in needed.items()))
+    return {a.id for a in core.agents.values() if all(a.config.skills.get(s, 0) >= level for s, level in needed.items())}
 
 
 def task_event(task: dict[str, Any], **extra: Any) -> dict[str, Any]:

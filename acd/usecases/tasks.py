@@ -24,12 +24,13 @@ Emit = Callable[[str, dict[str, Any]], None]
 
 class Tasks:
     def __init__(self, store: SqlStore, acd: AcdService, clock: Clock, task_types: Callable[[], Mapping[str, TaskType]],
-                 emit: Emit) -> None:
+                 emit: Emit, *, callback_attempts: Callable[[], int] = lambda: 3) -> None:
         self.store = store
         self._acd = acd  # its core is read at each call: a reload may replace it
         self._clock = clock
         self._task_types = task_types  # config/tasks.yaml as last (re)loaded
         self._emit = emit
+        self._callback_attempts = callback_attempts  # config/tasks.yaml's callback_attempts, as last (re)loaded
 
     def now(self) -> float:
         return self._clock.now()
@@ -84,12 +85,15 @@ class Tasks:
                     "customer_id": entry.customer_id if entry else None, "callback_number": entry.caller_number if entry else None}
         return self.task_input(user, body, **{k: v for k, v in defaults.items() if v})
 
-    def _published(self, kind: str, task: dict[str, Any]) -> None:
-        """Push a task change on the event stream (an agent's stream shows its own tasks)."""
+    def _published(self, kind: str, task: dict[str, Any], previous_owner: dict[str, Any] | None = None) -> None:
+        """Push a task change on the event stream (an agent's stream shows its own tasks; a task
+        reassigned away also reaches its ``previous_owner``, so its desk drops it at once)."""
         owner = task["owner"]
+        extra = {"previous_owner": previous_owner} if previous_owner and previous_owner != owner else {}
         self._emit(kind, {"task_id": task["task_id"], "type": task["type"], "title": task["title"], "owner": owner,
                           "due_at": task["due_at"], "priority": task["priority"], "status": task["status"],
-                          "customer_id": task["customer_id"], "agent_id": owner["id"] if owner["kind"] == "agent" else None})
+                          "customer_id": task["customer_id"], "agent_id": owner["id"] if owner["kind"] == "agent" else None,
+                          **extra})
 
     async def create(self, inp: TaskInput, user: User, *, source: str) -> dict[str, Any]:
         task = await store_tasks.create_task(self.store, inp, source=source, by=user.id)
@@ -98,7 +102,15 @@ class Tasks:
         return task
 
     async def list(self, query: store_tasks.TaskQuery) -> list[dict[str, Any]]:
-        return await store_tasks.list_tasks(self.store, query)
+        """The tasks; a call-back task carries its ``callback`` state (attempt n of N, next try
+        at, exhausted: ``acd.tasks.callbacks.callback_state``) for the desk's rows."""
+        found = await store_tasks.list_tasks(self.store, query)
+        types = self.types()
+        callbacks = [t for t in found if t["type"] in types and types[t["type"]].callback]
+        states = await store_tasks.callback_states(self.store, callbacks, attempts=self._callback_attempts())
+        for task in callbacks:
+            task["callback"] = states[task["task_id"]]
+        return found
 
     async def visible(self, task_id: str, user: User) -> dict[str, Any]:
         task = await store_tasks.get_task(self.store, task_id)
@@ -115,10 +127,11 @@ class Tasks:
     async def change(self, task_id: str, change: Change, user: User, *, note: str | None = None, owner: Owner | None = None,
                      due_at: float | None = None, priority: Priority | None = None) -> dict[str, Any]:
         """Complete, cancel, reopen (``task_<change>`` pushed), reassign or reschedule (``task_changed``)."""
+        before = (await store_tasks.get_task(self.store, task_id))["owner"] if change is Change.REASSIGN else None
         done = await store_tasks.change_task(self.store, task_id, change, by=user.id, owner=owner, due_at=due_at, priority=priority,
                                              note=note)
         edited = change in (Change.REASSIGN, Change.RESCHEDULE)
-        self._published("task_changed" if edited else f"task_{change.value}", done)
+        self._published("task_changed" if edited else f"task_{change.value}", done, previous_owner=before)
         return done
 
     def due_time(self, value: Any) -> float:

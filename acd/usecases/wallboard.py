@@ -3,7 +3,10 @@
 Day figures come from the store (the interaction records since local midnight in
 ``engine.time_zone``), so they survive a restart and agree with ``acd report --interval day``.
 They are computed at most once per ``CACHE_S`` for all screens; when the store does not answer
-within ``STORE_TIMEOUT_S`` the figures are null and ``day_figures`` says ``unavailable``."""
+within ``STORE_TIMEOUT_S`` the figures are null and ``day_figures`` says ``unavailable``.
+``overdue_tasks`` is the open tasks past due as a kiosk may show them (count, and type, queue,
+due, owner, never a title or customer: ``acd.store.tasks.overdue_for_kiosk``); null when the
+store does not answer."""
 
 from __future__ import annotations
 
@@ -20,12 +23,14 @@ from acd.reports.cli import LOOKBACK_S
 from acd.reports.today import LiveAgent, QueueTargets, day_start, wallboard_view
 from acd.routing.core import AcdCore
 from acd.service.acd import AcdService
+from acd.store import tasks as store_tasks
 from acd.store.sql import SqlStore, interactions_from_raw
 
 log = get_logger(__name__)
 
 CACHE_S = 5.0
 STORE_TIMEOUT_S = 5.0
+OVERDUE_SHOWN = 20  # overdue tasks listed (the count is of all)
 
 
 @dataclass
@@ -64,7 +69,16 @@ class Wallboard:
         core, now = self._acd.core, self._clock.now()
         start = day_start(now, compute.zone(self._time_zone))
         rows = await self._cached_rows(core, start, now)
-        return wallboard_view(now, self._time_zone, start, targets(core), rows, core.snapshot(now)["queues"], live_agents(core, now))
+        view = wallboard_view(now, self._time_zone, start, targets(core), rows, core.snapshot(now)["queues"], live_agents(core, now))
+        view["overdue_tasks"] = await self._overdue_tasks()
+        return view
+
+    async def _overdue_tasks(self) -> dict[str, Any] | None:
+        try:
+            return await asyncio.wait_for(store_tasks.overdue_for_kiosk(self._store, OVERDUE_SHOWN), STORE_TIMEOUT_S)
+        except (TimeoutError, SQLAlchemyError, OSError) as exc:
+            log.warn_event("wallboard.store_unavailable", error=type(exc).__name__, part="overdue_tasks")
+            return None
 
     async def _cached_rows(self, core: AcdCore, start: float, now: float) -> dict[str, compute.QueueRow] | None:
         cache = self._cache

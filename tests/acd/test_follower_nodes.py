@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -78,7 +79,8 @@ async def two_nodes(tmp_path: Path, pbx: SimPbx, *, auto_ready: bool):
     pbx.agi_port = proxy.port
     conf_a = node_config(tmp_path, "node-a", pbx.ami_port, port_a, free_port(), prefix, auto_ready)
     log_a = tmp_path / "node-a.log"
-    node_a = subprocess.Popen([sys.executable, "-m", "acd", "serve", "--config", str(conf_a)], cwd=tmp_path,
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's code, not whichever the venv has installed
+    node_a = subprocess.Popen([sys.executable, "-m", "acd", "serve", "--config", str(conf_a)], cwd=tmp_path, env=env,
                               stdout=subprocess.DEVNULL, stderr=open(log_a, "w"))
     try:
         for _ in range(300):
@@ -193,5 +195,32 @@ async def test_a_callback_booked_before_a_takeover_is_carried_out_by_the_new_lea
             assert pbx.agent_offers == rung_once and pbx.callbacks_dialled == [NUMBER.lstrip("+")]
             kinds = [e["kind"] for e in node_b.calllog.timeline(call.uniqueid)]
             assert kinds.index("offer") < kinds.index("connected") < kinds.index("ended"), kinds
+    finally:
+        await pbx.stop()
+
+
+async def test_a_task_event_made_on_one_node_reaches_a_desk_on_the_other(tmp_path):
+    pbx = SimPbx("127.0.0.1", 1, users={"acd": "secret"}, agents={"agent1": AgentBehaviour(answer_after_s=0.5, talk_s=30)})
+    await pbx.start()
+    try:
+        async with two_nodes(tmp_path, pbx, auto_ready=True) as (_, conf_a, node_b):
+            port_a = load_settings(conf_a, environ={}).http.port
+            desk: list[tuple[str, dict]] = []
+            async with aiohttp.ClientSession() as http:
+                url = f"http://127.0.0.1:{node_b.http_port}/api/v1/events?access_token={AGENT_TOKEN}"
+                reader = asyncio.create_task(read_stream(http, url, desk), name="test-desk-stream")
+                try:
+                    await wait_until(lambda: node_b.bus.subscribers == 1, 10)
+                    async with http.post(f"http://127.0.0.1:{port_a}/api/v1/tasks", json={"type": "case", "owner_agent": "agent1"},
+                                         headers={"Authorization": f"Bearer {SUPERVISOR_TOKEN}"},
+                                         timeout=aiohttp.ClientTimeout(total=15)) as resp:
+                        assert resp.status == 201, await resp.text()
+                        task = await resp.json()
+                    # made on A (the leader, its store), pushed to agent1's desk connected to B
+                    await wait_until(lambda: ("task_created", task["task_id"]) in [(k, d.get("task_id")) for k, d in desk], 15)
+                finally:
+                    reader.cancel()
+                    await asyncio.gather(reader, return_exceptions=True)
+            assert [k for k, d in desk if d.get("task_id") == task["task_id"]] == ["task_created"]  # once, not echoed
     finally:
         await pbx.stop()

@@ -9,6 +9,7 @@ import asyncio
 
 import pytest
 
+from acd.http.keys import TASKS as TASKS_CASES
 from acd.routing.model import AgentState
 from acd.sim import AgentBehaviour
 from acd.store import contacts, tasks as store_tasks
@@ -133,6 +134,10 @@ async def test_a_callback_nobody_answers_is_booked_again_then_marked_exhausted_a
     await engine.records.drain()
     report = await engine.tasks.run_once()
     assert report.failed == [first] and report.exhausted == [] and report.callbacks == []
+    desk = engine.http_app[TASKS_CASES]  # what the desk's task rows read (GET /api/v1/tasks)
+    [row] = await desk.list(store_tasks.TaskQuery())
+    assert row["callback"] == {"state": "retry", "attempt": 1, "attempts": 2, "next_try_at": row["due_at"], "reason": row["callback"]["reason"],
+                               "exhausted": False} and row["callback"]["reason"]
     after_first = await store_tasks.get_task(engine.customers, task_id)
     assert after_first["status"] == "open" and after_first["callback_call_id"] is None and not after_first["escalated_to_supervisor"]
     assert abs(after_first["due_at"] - (engine.clock.now() + 600)) < 1  # booked again callback_retry later
@@ -146,6 +151,8 @@ async def test_a_callback_nobody_answers_is_booked_again_then_marked_exhausted_a
     done = await store_tasks.get_task(engine.customers, task_id)
     assert done["status"] == "open" and done["escalated_to_supervisor"] and done["callback_call_id"] == "-"
     assert (await engine.tasks.run_once()).callbacks == []  # out of attempts: never booked again
+    [row] = await desk.list(store_tasks.TaskQuery())
+    assert row["callback"]["state"] == "exhausted" and row["callback"]["attempt"] == 2 and row["callback"]["next_try_at"] is None
     assert len(engine.pbx.callbacks_dialled) == 4
     history = await store_tasks.history(engine.customers, task_id)
     assert [h["kind"] for h in history] == ["created", "callback_booked", "callback_failed", "callback_booked", "callback_failed",
@@ -161,6 +168,8 @@ async def test_a_callback_nobody_answers_is_booked_again_then_marked_exhausted_a
     # the agent gives it a new due time: the attempts start again, under a new call id (no record reused)
     await store_tasks.change_task(engine.customers, task_id, Change.RESCHEDULE, by="agent1", due_at=engine.clock.now() - 1)
     assert (await engine.tasks.run_once()).callbacks == [f"cb-{task_id}-3"]
+    [row] = await desk.list(store_tasks.TaskQuery())
+    assert row["callback"]["state"] == "calling" and row["callback"]["attempt"] == 0  # the attempts start again
     await wait_until(lambda: f"cb-{task_id}-3" not in engine.core.calls, 900)
     await engine.records.drain()
     report = await engine.tasks.run_once()

@@ -102,3 +102,21 @@ async def test_a_tasks_customer_opens_from_the_task_and_the_read_names_the_task(
     await until(lambda: "Customer: Grace Hopper" in text(browser, "#cust-record-title"))
     reads = await audit.access_log(engine.customers, cid)
     assert reads and all(r["who"] == "agent1" and r["reason"] == task["task_id"] for r in reads)  # why: the task
+
+
+async def test_a_callbacks_failed_try_is_on_its_row_and_a_task_reassigned_away_leaves_at_once(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    store = engine.customers
+    task = await store_tasks.create_task(store, _task(engine, type="callback", owner_agent="agent1", title="Ring Bob back",
+                                                      due=engine.clock.now() + 3600, callback_number="+447700900555"), source="api", by="sup")
+    call_id = f"cb-{task['task_id']}"
+    assert await store_tasks.note_callback_booked(store, task["task_id"], call_id, number="+447700900555", agent="agent1")
+    assert await store_tasks.note_callback_failed(store, task["task_id"], call_id, reason="busy", attempts=3, spacing_s=600)
+    await sign_in(browser, base, "agent", TOKENS["agent1"])
+    await until(lambda: "Ring Bob back" in text(browser, "#tasks-mine"))
+    note = text(browser, f"#tasks-mine tr[data-task='{task['task_id']}'] .callback-state")
+    assert "call-back failed (attempt 1 of 3), retry at" in note
+    browser.shot("task-callback-failed")
+    status, _ = await web_engine.call("PATCH", f"/api/v1/tasks/{task['task_id']}", "sup", json={"owner_agent": "agent2"})
+    assert status == 200
+    await until(lambda: "Ring Bob back" not in text(browser, "#tasks-mine"), 15)  # pushed to the old owner: no 60 s wait

@@ -66,6 +66,20 @@ async def test_kiosk_link_needs_no_sign_in_after_a_restart_and_shows_large_type(
     browser.shot("kiosk-after-restart")
 
 
+async def test_a_kiosk_shows_the_overdue_tasks_by_queue_and_type_never_the_title(browser, web_engine):
+    engine, base = web_engine.engine, web_engine.base
+    status, task = await web_engine.call("POST", "/api/v1/tasks", "sup", json={
+        "type": "callback", "owner_queue": "general", "due": engine.clock.now() - 7200, "title": "Ring Ada Lovelace back"})
+    assert status == 201, task
+    await run(browser.get, f"{base}/wallboard#kiosk={TOKENS['kiosk']}")
+    await until(lambda: "general" in text(browser, f"tr[data-task='{task['task_id']}']"), 20)
+    row = text(browser, f"tr[data-task='{task['task_id']}']")
+    assert "Callback" in row or "callback" in row
+    assert text(browser, "#overdue-count") == "1"
+    assert "Ada" not in text(browser, "#tasks-box")  # a title may name the customer: never on a wall screen
+    browser.shot("kiosk-overdue")
+
+
 async def test_listen_from_the_wallboard_rings_the_supervisor_into_the_agents_call(browser, web_engine):
     engine, base = web_engine.engine, web_engine.base
     engine.acd.set_not_ready("agent2", "break")

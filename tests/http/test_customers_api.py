@@ -12,17 +12,20 @@ import aiohttp
 import pytest
 
 from acd.routing.model import AgentState
+from acd.secrets import Secret, hash_secret
 from acd.sim import AgentBehaviour, CallerScript
 from tests.conftest import wait_until
 from tests.http.conftest import Api, users_yaml
+from tests.http.test_contract import logged
 
-HOOK = "hook-secret-123"
+HOOK = "webhook.hook-secret-123"
+HOOK_HASH = hash_secret(Secret(HOOK), n=2**10)
 
 
 @pytest.fixture
 async def capi(make_engine, tmp_path):
     (tmp_path / "users.yaml").write_text(users_yaml())
-    engine = await make_engine(n_agents=2, engine_yaml=f"customers:\n  webhook_token: {HOOK}\n  languages: [en, fr]\n")
+    engine = await make_engine(n_agents=2, engine_yaml=f"customers:\n  webhook_token_hash: '{HOOK_HASH}'\n  languages: [en, fr]\n")
     async with aiohttp.ClientSession() as session:
         yield Api(engine, session)
 
@@ -174,3 +177,82 @@ async def test_export_then_erasure_end_to_end(capi, tmp_path):
     assert [(a["action"], a["reason"]) for a in body["access"]][:2] == [("erase", "erasure request 7"), ("export", "SAR-1")]
     status, report = await capi.call("GET", "/api/v1/reports?by=queue", "sup")
     assert sum(r["answered"] for r in report["rows"]) == 1  # the anonymous figures remain
+
+
+async def test_the_webhook_token_is_kept_as_a_hash_and_checked_like_users_tokens(capi, tmp_path, caplog):
+    from acd.http.api import SIGNIN
+    from acd.http.webhooktoken import new_webhook_token
+    from acd.secrets import verify_secret
+    from acd.settings import ConfigError, load_settings
+
+    guard = capi.engine.http_app[SIGNIN]
+    cid = await capi.engine.customers.create_customer(name="Hook Target", account_number="HK-1")
+    hook = {"channel": "letter", "customer_id": cid}
+    before = guard.kdf_runs
+    status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token="not-a-webhook-token", json=hook)
+    assert status == 401 and guard.kdf_runs == before  # the wrong shape costs no KDF
+    status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token="webhook.wrong", json=hook)
+    assert status == 401 and guard.kdf_runs == before + 1
+    status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json=hook)
+    assert status == 201 and guard.kdf_runs <= before + 2  # the good token: one KDF at most (none if seen before)
+    verified = guard.kdf_runs
+    for _ in range(2):
+        status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json=hook)
+        assert status == 201
+    assert guard.kdf_runs == verified  # then remembered
+    assert not [line for line in logged(caplog) if "hook-secret" in line]
+    token, digest = new_webhook_token()
+    assert token.startswith("webhook.") and digest.startswith("scrypt$") and token not in digest
+    assert verify_secret(Secret(token), digest) and not verify_secret(Secret(token + "x"), digest)
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "engine.yaml").write_text("customers:\n  webhook_token_hash: plain-secret\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(tmp_path / "cfg", environ={})
+    assert "webhook_token_hash" in str(exc.value) and "plain-secret" not in str(exc.value)
+    (tmp_path / "cfg" / "engine.yaml").write_text("customers:\n  webhook_token: plain-secret\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_settings(tmp_path / "cfg", environ={})
+
+
+async def test_the_webhook_finds_the_exact_email_among_near_duplicates_and_a_phone_in_any_format(capi):
+    engine = capi.engine
+    for i, near in enumerate(("joann@example.org", "ann@example.org.uk", "xann@example.org", "ann@example.orgs")):
+        await engine.customers.create_customer(name=f"Aa Near {i}", emails=[near], by="test")  # found first by name
+    exact = await engine.customers.create_customer(name="Ann Exact", emails=["Ann@Example.org"], phones=["+447700900020"], by="test")
+    for given in ("ann@example.org", " ANN@example.ORG "):  # hidden behind near-duplicates by a substring search; any case
+        status, body = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json={"channel": "email", "email": given})
+        assert status == 201 and body["customer_id"] == exact, given
+    status, body = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json={"channel": "sms", "phone": "07700 900 020"})
+    assert status == 201 and body["customer_id"] == exact
+    status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json={"channel": "email", "email": "nn@example.org"})
+    assert status == 404  # part of an address names nobody
+    await engine.customers.create_customer(name="Ann Twin", emails=["ann@example.org"], by="test")
+    status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json={"channel": "email", "email": "ann@example.org"})
+    assert status == 409
+
+
+async def test_the_screen_pops_recent_contacts_are_one_timeline_with_the_calls_newest_first(capi):
+    from acd.store import contacts
+
+    engine = capi.engine
+    engine.acd.set_not_ready("agent2", "break")
+    cid = await engine.customers.create_customer(name="Timeline Person", by="test")
+    await contacts.log_contact(engine.customers, cid, contacts.ContactInput("letter", "inbound", engine.clock.now() - 7200, "Old letter"),
+                               source="test")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=2)
+    first = await engine.pbx.place_call(CallerScript(caller_id="+447700900461"))
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 15)
+    assert (await capi.call("POST", "/api/v1/agents/agent1/link", "agent1", json={"customer_id": cid}))[0] == 200
+    await first.finished(20)
+    await wait_until(lambda: not engine.core.calls and engine.core.agents["agent1"].state == AgentState.READY, 15)
+    await engine.records.drain()
+    await contacts.log_contact(engine.customers, cid, contacts.ContactInput("email", "outbound", engine.clock.now(), "Follow-up mail"),
+                               source="test")
+    engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.2, talk_s=30)
+    await engine.pbx.place_call(CallerScript(caller_id="+447700900461"))
+    await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.ON_CALL, 15)
+    assert (await capi.call("POST", "/api/v1/agents/agent1/link", "agent1", json={"customer_id": cid}))[0] == 200
+    status, work = await capi.call("GET", "/api/v1/agents/agent1/work", "agent1")
+    recent = work["call"]["recent_contacts"]
+    assert [c["channel"] for c in recent] == ["email", "call", "letter"]  # every channel, calls included, newest first
+    assert recent[1]["call_id"] == first.uniqueid and recent[1]["direction"] == "inbound" and recent[1]["agent"] == "agent1"

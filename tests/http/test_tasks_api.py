@@ -128,3 +128,25 @@ async def test_an_agents_stream_carries_its_queues_tasks_not_other_queues(tapi):
     # agent1 serves general, not billing: the general task's creation and completion, nothing of billing's or agent2's
     assert [(k, d["task_id"], d["owner"]["id"]) for _, k, d in got] == [
         ("task_created", general["task_id"], "general"), ("task_complete", general["task_id"], "general")]
+
+
+async def test_a_task_reassigned_away_is_pushed_to_its_old_owner_too(tapi):
+    from tests.http.conftest import TOKENS
+    from tests.http.test_events import read_events
+
+    headers = {"Authorization": f"Bearer {TOKENS['agent1']}"}
+    async with tapi.session.get(f"{tapi.base}/api/v1/events", headers=headers) as r:
+        assert r.status == 200
+        status, mine = await tapi.call("POST", "/api/v1/tasks", "sup", json={"type": "case", "owner_agent": "agent1", "title": "M"})
+        assert status == 201
+        status, _ = await tapi.call("PATCH", f"/api/v1/tasks/{mine['task_id']}", "sup", json={"owner_agent": "agent2"})
+        assert status == 200
+        status, queued = await tapi.call("POST", "/api/v1/tasks", "sup", json={"type": "case", "owner_queue": "general", "title": "G"})
+        assert status == 201
+        status, _ = await tapi.call("PATCH", f"/api/v1/tasks/{queued['task_id']}", "sup", json={"owner_queue": "billing"})
+        assert status == 200
+        got = await read_events(r, 4)
+    # agent1's desk hears of both tasks leaving it (its own, and its queue's), so it drops them at once
+    assert [(k, d["task_id"], d["owner"]["id"], (d.get("previous_owner") or {}).get("id")) for _, k, d in got] == [
+        ("task_created", mine["task_id"], "agent1", None), ("task_changed", mine["task_id"], "agent2", "agent1"),
+        ("task_created", queued["task_id"], "general", None), ("task_changed", queued["task_id"], "billing", "general")]

@@ -150,3 +150,23 @@ async def test_day_figures_survive_a_real_restart(tmp_path):
         assert engine.telemetry.queue_today("general").answered == 0
         after = await board(engine)
     assert (after["offered"], after["answered"], after["service_level"]) == (before["offered"], 1, before["service_level"])
+
+
+async def test_a_kiosk_sees_the_overdue_tasks_without_their_titles_or_customers(api):
+    engine = api.engine
+    cid = await engine.customers.create_customer(name="Secret Person", by="test")
+    now = engine.clock.now()
+    made = []
+    for due, owner in ((now - 3600, {"owner_queue": "general"}), (now - 60, {"owner_agent": "agent1"}), (now + 3600, {"owner_agent": "agent2"})):
+        status, task = await api.call("POST", "/api/v1/tasks", "sup", json={"type": "callback", "due": due, "customer_id": cid,
+                                                                           "title": "Ring Secret Person back", **owner})
+        assert status == 201, task
+        made.append(task["task_id"])
+    status, body = await api.call("GET", "/api/v1/wallboard", "kiosk")
+    assert status == 200
+    overdue = body["overdue_tasks"]
+    assert overdue["count"] == 2 and [t["task_id"] for t in overdue["tasks"]] == made[:2]  # most overdue first; not the future one
+    first, second = overdue["tasks"]
+    assert first["type"] == "callback" and first["queue"] == "general" and first["owner"] == {"kind": "queue", "id": "general"}
+    assert second["queue"] is None and second["owner"] == {"kind": "agent", "id": "agent1"} and second["priority"] == "normal"
+    assert "Secret" not in str(body) and cid not in str(body)  # no title, no customer on a wall screen

@@ -53,3 +53,19 @@ def test_the_retry_policy_comes_from_tasks_yaml_and_bad_values_are_named(tmp_pat
         load_task_config(path, frozenset())
     assert [p.split(": ", 1)[1].split(":")[0] for p in err.value.problems] == ["callback_attempts", "callback_retry"]
     assert err.value.problems[0].startswith(f"{path}:1:")
+
+
+def test_the_desk_shows_what_became_of_a_callbacks_calls():
+    from acd.tasks.callbacks import callback_state
+
+    booked, failed = ("callback_booked", {}), ("callback_failed", {"attempt": 1, "retry_at": 900.0, "reason": "busy"})
+    assert callback_state([("created", {})], attempts=3, call_booked=False)["state"] == "waiting"
+    assert callback_state([("created", {}), booked], attempts=3, call_booked=True)["state"] == "calling"
+    state = callback_state([("created", {}), booked, failed], attempts=3, call_booked=False)
+    assert state == {"state": "retry", "attempt": 1, "attempts": 3, "next_try_at": 900.0, "reason": "busy", "exhausted": False}
+    out = callback_state([booked, failed, booked, ("callback_failed", {"retry_at": None, "reason": "busy"}), ("callback_exhausted", {})],
+                         attempts=2, call_booked=False)
+    assert (out["state"], out["attempt"], out["next_try_at"], out["exhausted"]) == ("exhausted", 2, None, True)
+    assert callback_state([booked, failed, ("reschedule", {})], attempts=3, call_booked=False)["attempt"] == 0  # a reset
+    assert callback_state([booked, ("callback_connected", {})], attempts=3, call_booked=True)["state"] == "connected"
+    assert callback_state([("callback_unreachable", {})], attempts=3, call_booked=True)["state"] == "unreachable"

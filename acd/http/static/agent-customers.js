@@ -24,16 +24,18 @@ export function resetCustomers() {
   $("cust-results").replaceChildren(); $("cust-search-status").textContent = ""; $("cust-q").value = "";
 }
 
-// Called by agent.js with each screen-pop it renders: the pop's contacts on every channel, and
+// Called by agent.js with each screen-pop it renders: the pop's contacts on every channel, its
+// earlier calls among them, newest first (one timeline), and
 // which call "Link my current call" would link (only the agent's own connected or wrap-up call).
 export function showCall(work) {
   const w = work && (work.call || work.offer);
   callId = work && work.call ? work.call.call_id : null;
   popCustomer = w && w.customer ? w.customer.customer_id : null;
   const recent = (w && w.recent_contacts) || [];
-  $("pop-contacts").replaceChildren(...recent.map((c) => el("tr", {},
-    el("td", {}, when(c.at)), el("td", {}, c.channel.replace("_", " ")), el("td", {}, c.direction), el("td", {}, c.subject || "–"))));
-  if (!recent.length) $("pop-contacts").append(el("tr", {}, el("td", { colSpan: 4 }, w && w.customer ? "no other contacts" : "–")));
+  $("pop-contacts").replaceChildren(...recent.map((c) => el("tr", { "data-channel": c.channel },
+    el("td", {}, when(c.at)), el("td", {}, c.channel.replace("_", " ")), el("td", {}, c.direction),
+    el("td", {}, c.subject || "–", ...(c.agent ? [` (${c.agent})`] : [])))));
+  if (!recent.length) $("pop-contacts").append(el("tr", {}, el("td", { colSpan: 4 }, w && w.customer ? "no earlier contacts" : "–")));
   $("pop-open-customer").classList.toggle("hidden", !popCustomer);
   $("pop-find-customer").classList.toggle("hidden", Boolean(popCustomer) || !callId);
   $("cust-link").disabled = !callId || !current || current === popCustomer;

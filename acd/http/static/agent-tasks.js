@@ -18,7 +18,7 @@ export async function initTasks(user) {
   $("tasks").classList.remove("hidden");
   showFields();
   await refreshTasks();
-  // my tasks and my queues' are pushed (task_* events); this catches a task taken away from me
+  // my tasks, my queues' and those taken away from me are pushed (task_* events); this is a safety net
   timer = setInterval(() => refreshTasks().catch(() => {}), 60000);
 }
 
@@ -33,11 +33,26 @@ function row(t, ownerCell) {
   const cancel = el("button", { type: "button", class: "secondary", "aria-label": `Cancel: ${t.title}`, onclick: () => change(t, "cancel") }, "Cancel");
   const tr = el("tr", { "data-task": t.task_id },
     el("td", {}, when(t.due_at), ...(t.overdue ? [" ", el("span", { class: "badge locked" }, "overdue")] : [])),
-    el("td", {}, t.title, ...(t.escalated_to_supervisor ? [" ", el("span", { class: "badge" }, "escalated")] : [])),
+    el("td", {}, t.title, ...(t.escalated_to_supervisor ? [" ", el("span", { class: "badge" }, "escalated")] : []),
+      ...callbackNote(t.callback)),
     el("td", {}, pretty(t.type)), el("td", {}, el("span", { class: "badge " + t.priority }, t.priority)),
     el("td", {}, ownerCell), el("td", {}, done, " ", cancel));
   if (t.overdue) tr.classList.add("overdue");
   return tr;
+}
+
+// A call-back task's state (GET /api/v1/tasks gives it): what became of its calls, on the row.
+function callbackNote(cb) {
+  if (!cb) return [];
+  const of = `attempt ${cb.attempt} of ${cb.attempts}`;
+  const text = {
+    calling: `calling (attempt ${cb.attempt + 1} of ${cb.attempts})`,
+    retry: `call-back failed (${of}), retry at ${cb.next_try_at ? when(cb.next_try_at) : "–"}`,
+    exhausted: `call-back failed ${cb.attempt} of ${cb.attempts} times: with the supervisors`,
+    connected: "call-back connected",
+    unreachable: "call-back: no number to ring",
+  }[cb.state];
+  return text ? [el("div", { class: "callback-state dim", "data-state": cb.state }, text)] : [];
 }
 
 export async function refreshTasks() {

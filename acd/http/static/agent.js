@@ -60,8 +60,10 @@ async function refresh() {
 }
 
 function onEvent(kind, data) {
-  if (data.agent_id && data.agent_id !== me.agent_id) return;
+  // a task event reaches this stream for a reason (its owner, one of my queues, or it was mine
+  // and was reassigned away: data.agent_id is then the new owner), so every one re-reads the tasks
   if (kind.startsWith("task_")) { refreshTasks().catch(showError); return; }
+  if (data.agent_id && data.agent_id !== me.agent_id) return;
   refresh().catch(showError);
 }
 
@@ -114,11 +116,7 @@ function renderWork(work) {
   $("pop-notes").textContent = (w.notes || []).join(" · ") || "–";
   $("pop-path").replaceChildren(...(w.ivr_path || []).map((s) => el("li", {}, `${s.step} (${s.action}) → ${s.outcome}`)));
   if (!(w.ivr_path || []).length) $("pop-path").append(el("li", {}, "no IVR steps"));
-  const history = w.last_interactions || [];
-  $("pop-history").replaceChildren(...history.map((i) => el("tr", {},
-    el("td", {}, new Date(i.started_at).toLocaleString()), el("td", {}, i.outcome || "–"),
-    el("td", {}, i.agent || "–"), el("td", {}, i.disposition || "–"))));
-  if (!history.length) $("pop-history").append(el("tr", {}, el("td", { colSpan: 4 }, "no earlier calls")));
+  // the earlier calls are on the recent contacts' one timeline (agent-customers.js showCall)
   // A short sentence for screen readers, once per offer and once per connect (not per refresh).
   const key = `${kind}:${w.call_id}`;
   if (key !== lastPop && !wrapping) {

@@ -1,5 +1,5 @@
 import { api, clearToken, el, follow, pretty, seconds, setToken, token, useKioskStorage } from "/static/common.js";
-import { hideOverdueTasks, loadOverdueTasks } from "/static/wallboard-tasks.js";
+import { hideOverdueTasks, loadOverdueTasks, showKioskOverdueTasks } from "/static/wallboard-tasks.js";
 
 // Two modes:
 // - supervisor: signs in with a token (sessionStorage); live updates from the event stream plus a
@@ -81,6 +81,7 @@ async function load() {
   $("day-warning").classList.toggle("hidden", data.day_figures !== "unavailable");
   render();
   if (withTasks) await loadOverdueTasks();
+  else showKioskOverdueTasks(data.overdue_tasks, data.now);
 }
 
 function onEvent(kind, data) {
