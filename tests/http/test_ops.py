@@ -30,15 +30,17 @@ async def test_healthz_and_readyz_when_everything_is_up(api):
 
 
 async def test_readyz_is_503_while_the_database_takes_no_write_and_healthz_stays_200(api, tmp_path):
-    holder = sqlite3.connect(tmp_path / "acd.sqlite3", timeout=1, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    # Another connection takes the write lock. It waits (bounded) for a write the engine may have in flight, in
+    # a thread: a blocking call on the event loop would stop that write from committing (a deadlock, not a test).
+    holder = sqlite3.connect(tmp_path / "acd.sqlite3", timeout=30, isolation_level=None, check_same_thread=False)
+    await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
     try:
         status, body = await _get(api, "/readyz")
         assert status == 503 and body["status"] == "not_ready"
         assert body["checks"]["database"]["ok"] is False and body["checks"]["ami"]["ok"] is True
         assert (await _get(api, "/healthz"))[0] == 200
     finally:
-        holder.execute("ROLLBACK")
+        await asyncio.to_thread(holder.execute, "ROLLBACK")
         holder.close()
     assert (await _get(api, "/readyz"))[0] == 200
 
