@@ -176,6 +176,21 @@ def _prepare(args: argparse.Namespace, name: str) -> tuple[Range, Settings] | in
     return rng, settings
 
 
+def store_problem(exc: Exception) -> str:
+    """Why the store could not be read, in one line: a database's own message without the SQL,
+    parameters and background link SQLAlchemy adds; a missing table says how to make the schema."""
+    import re
+
+    from sqlalchemy.exc import StatementError
+
+    if not isinstance(exc, StatementError) or exc.orig is None:
+        return f"{type(exc).__name__}: {exc}"
+    why = re.sub(r"^<class '[\w.]+'>: ", "", str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__)
+    if "no such table" in why or re.search(r"relation .* does not exist", why):
+        why += " (not an acd store, or its schema was never made: is --database / database.url right? `acd db upgrade` makes it)"
+    return why
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     prepared = _prepare(args, "acd report")
     if isinstance(prepared, int):
@@ -184,7 +199,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         interactions, spans = asyncio.run(load_interactions(settings, rng.start, rng.end))
     except Exception as exc:  # noqa: BLE001 - the command's job: say why, exit non-zero
-        print(f"acd report: cannot read the store: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"acd report: cannot read the store: {store_problem(exc)}", file=sys.stderr)
         return 1
     _emit(render_report(interactions, args, spans=spans), args.output, f"{args.by} report, {args.format}")
     return 0
@@ -198,7 +213,7 @@ def cmd_queue_log(args: argparse.Namespace) -> int:
     try:
         interactions, _ = asyncio.run(load_interactions(settings, rng.start, rng.end))
     except Exception as exc:  # noqa: BLE001
-        print(f"acd report queue-log: cannot read the store: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"acd report queue-log: cannot read the store: {store_problem(exc)}", file=sys.stderr)
         return 1
     _emit(render_queue_log(interactions, args), args.output, "queue_log")
     return 0
