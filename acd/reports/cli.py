@@ -156,14 +156,10 @@ def _emit(text: str, output: str | None, what: str) -> None:
 
 
 def _prepare(args: argparse.Namespace, name: str) -> tuple[Range, Settings] | int:
-    """Range and settings, or an exit code after saying why."""
+    """Range and settings, or an exit code after saying why. With no ``--tz`` the range and
+    intervals are in ``engine.time_zone``: "today" is the wallboard's today."""
     from acd.settings import ConfigError, load_settings
 
-    try:
-        rng = resolve_range(args)
-    except ValueError as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        return 2
     try:
         settings = load_settings(args.config)
         if getattr(args, "database", None):
@@ -171,6 +167,13 @@ def _prepare(args: argparse.Namespace, name: str) -> tuple[Range, Settings] | in
         args.thresholds = _thresholds(settings.config_dir)
         args.agents = _agents(settings.config_dir)
     except ConfigError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "tz", None) is None:
+        args.tz = settings.engine.time_zone
+    try:
+        rng = resolve_range(args)
+    except ValueError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
     return rng, settings
@@ -223,7 +226,8 @@ def _range_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="start", type=_iso, metavar="ISO",
                    help="start, ISO 8601 (2026-11-23 or 2026-11-23T09:00; no offset: --tz) (default: today 00:00)")
     p.add_argument("--to", dest="end", type=_iso, metavar="ISO", help="end, exclusive (default: a day after --from)")
-    p.add_argument("--tz", type=_tz, default="UTC", help="time zone of the intervals and of times without an offset (default UTC)")
+    p.add_argument("--tz", type=_tz, default=None,
+                   help="time zone of the intervals and of times without an offset (default: engine.time_zone, as the wallboard's today)")
     p.add_argument("--output", "-o", help="write to this file (default: standard output)")
     p.add_argument("--config", default="config", help="settings directory (default: config)")
     p.add_argument("--database", metavar="URL",
