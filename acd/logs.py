@@ -51,8 +51,11 @@ def bind_call(call_id: str | None) -> Iterator[None]:
 
 class EventLogger(logging.LoggerAdapter[logging.Logger]):
     def event(self, name: str, level: int = logging.INFO, /, **fields: Any) -> None:
-        if self.logger.isEnabledFor(level):
-            self.logger.log(level, name, extra={"acd_fields": fields}, stacklevel=2)
+        logger = self.logger
+        if logger.isEnabledFor(level):
+            # the record made directly: no formatter prints a source line, and finding the caller's
+            # frame for one was over a third of a line's cost (63 -> 39 us in one run at load 7; six lines precede the Originate)
+            logger.handle(logger.makeRecord(logger.name, level, "(unknown file)", 0, name, (), None, extra={"acd_fields": fields}))
 
     def warn_event(self, name: str, /, **fields: Any) -> None:
         self.event(name, logging.WARNING, **fields)

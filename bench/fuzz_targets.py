@@ -376,11 +376,14 @@ def _mutate_tree(rng: random.Random, doc: Any) -> Any:
     return doc
 
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's writer: making an input should not cost more than compiling it
+
+
 def make_flow_text(rng: random.Random) -> str:
     r = rng.random()
     if r < 0.45:
         try:
-            return yaml.safe_dump(_mutate_tree(rng, rng.choice(_flow_docs())), sort_keys=False, allow_unicode=True)
+            return yaml.dump(_mutate_tree(rng, rng.choice(_flow_docs())), Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
         except (yaml.YAMLError, ValueError, RecursionError):
             return rng.choice(_flow_texts())
     if r < 0.9:

@@ -3,9 +3,12 @@ step on the simulated PBX (``python -m bench.ring_steps [--calls N]``).
 
 Each step's end is marked the first time it happens for a caller (by wrapping the functions on
 the path for the run only): the engine has read the AGI environment; the ``ivr`` entry starts;
-the AGI ``ANSWER`` came back; the flow submits ``CallQueued``; ``submit`` returned (the log, the
-core, the records); the ring task reserves the agent; the reservation came back; ``originate``
-is called. Prints the p50 and the worst of each step over the calls (the warm-up call included).
+``ANSWER`` is written (its reply is read by the flow's first command, after the Originate); the
+flow starts; the flow submits ``CallQueued``; the agent's ``Originate`` is written (inside that
+``submit``: the in-process reservation answers at once); ``submit`` returned (the records and
+log lines of the routing decision, written after the Originate). The same points were timed on
+the real Asterisk (README, Benchmarks). Prints the p50 and the worst of each step over the calls
+(the warm-up call included).
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from typing import Any
 import acd.service.acd as acd_service
 from acd.agi.channel import AgiChannel
 from acd.agi.server import FastAgiServer
+from acd.flows.interpreter import FlowInterpreter
 from acd.service.ivr import IvrEntry
 from bench import ring_latency
 from bench.common import percentile
 
-STEPS = ("engine read the environment", "ivr entry", "ANSWER replied", "CallQueued submitted", "submit returned",
-         "ring task reserves", "reserved", "originate called")
+STEPS = ("engine read the environment", "ivr entry", "ANSWER written", "flow started", "CallQueued submitted",
+         "Originate written", "submit returned")
 
 
 class Marks:
@@ -49,9 +53,9 @@ class Marks:
     @contextmanager
     def installed(self) -> Iterator[Marks]:
         mark = self.mark
-        saved = (FastAgiServer._run, IvrEntry.__call__, AgiChannel.answer, acd_service.AcdService.submit,
-                 acd_service.AcdService._reserve, acd_service.originate)
-        run, entry, answer, submit, reserve, originate = saved
+        saved = (FastAgiServer._run, IvrEntry.__call__, AgiChannel.answer_ahead, FlowInterpreter.run,
+                 acd_service.AcdService.submit, acd_service.originate_now)  # type: ignore[attr-defined]
+        run, entry, answer_ahead, flow_run, submit, originate_now = saved
 
         async def timed_run(server: FastAgiServer, env: Any, *a: Any, **k: Any) -> None:
             mark(env.uniqueid, STEPS[0])
@@ -61,44 +65,43 @@ class Marks:
             mark(channel.env.uniqueid, STEPS[1])
             await entry(ivr, channel)
 
-        async def timed_answer(channel: AgiChannel, *a: Any, **k: Any) -> None:
-            await answer(channel, *a, **k)
+        def timed_answer_ahead(channel: AgiChannel) -> None:
+            answer_ahead(channel)
             mark(channel.env.uniqueid, STEPS[2])
+
+        async def timed_flow_run(interpreter: FlowInterpreter, flow: Any, channel: Any, call: Any, **k: Any) -> Any:
+            mark(call.call_id, STEPS[3])
+            return await flow_run(interpreter, flow, channel, call, **k)
 
         def timed_submit(service: acd_service.AcdService, event: Any) -> Any:
             queued = type(event).__name__ == "CallQueued"
             if queued:
-                mark(event.call_id, STEPS[3])
+                mark(event.call_id, STEPS[4])
             out = submit(service, event)
             if queued:
-                mark(event.call_id, STEPS[4])
+                mark(event.call_id, STEPS[6])
             return out
 
-        async def timed_reserve(service: acd_service.AcdService, offer: Any) -> bool:
-            mark(offer.call_id, STEPS[5])
-            ok = await reserve(service, offer)
-            mark(offer.call_id, STEPS[6])
-            return ok
-
-        async def timed_originate(ami: Any, req: Any, *a: Any, **k: Any) -> Any:
-            mark(req.variables.get("ACD_CALLER"), STEPS[7])
-            return await originate(ami, req, *a, **k)
+        def timed_originate_now(ami: Any, req: Any) -> Any:
+            reply = originate_now(ami, req)
+            mark(req.variables.get("ACD_CALLER"), STEPS[5])
+            return reply
 
         FastAgiServer._run = timed_run  # type: ignore[method-assign, assignment]
         IvrEntry.__call__ = timed_entry  # type: ignore[method-assign, assignment]
-        AgiChannel.answer = timed_answer  # type: ignore[method-assign, assignment]
+        AgiChannel.answer_ahead = timed_answer_ahead  # type: ignore[method-assign, assignment]
+        FlowInterpreter.run = timed_flow_run  # type: ignore[method-assign, assignment]
         acd_service.AcdService.submit = timed_submit  # type: ignore[method-assign, assignment]
-        acd_service.AcdService._reserve = timed_reserve  # type: ignore[method-assign, assignment]
-        acd_service.originate = timed_originate  # type: ignore[assignment]
+        acd_service.originate_now = timed_originate_now  # type: ignore[attr-defined]
         try:
             yield self
         finally:
             FastAgiServer._run = run  # type: ignore[method-assign]
             IvrEntry.__call__ = entry  # type: ignore[method-assign]
-            AgiChannel.answer = answer  # type: ignore[method-assign]
+            AgiChannel.answer_ahead = answer_ahead  # type: ignore[method-assign]
+            FlowInterpreter.run = flow_run  # type: ignore[method-assign]
             acd_service.AcdService.submit = submit  # type: ignore[method-assign]
-            acd_service.AcdService._reserve = reserve  # type: ignore[method-assign]
-            acd_service.originate = originate
+            acd_service.originate_now = originate_now  # type: ignore[attr-defined]
 
 
 def main() -> None:

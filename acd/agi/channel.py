@@ -8,7 +8,8 @@ answer 511), while GET/SET VARIABLE, EXEC, NOOP and the other dead-safe commands
 
 One command at a time: each waits for its reply under a time limit. A command that times out or
 is cancelled closes the session, because its late reply would otherwise be read as the answer to
-the next command.
+the next command. The one exception is ``send_ahead`` (``ANSWER`` at a call's start): written
+without waiting, its reply is read, in order, by the next command.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class AgiChannel:
         self.closed = False
         self._on_command = on_command
         self._lock = asyncio.Lock()
+        self._ahead: list[str] = []  # commands written by ``send_ahead`` whose replies are still to be read
 
     @property
     def call_id(self) -> str:
@@ -126,10 +128,14 @@ class AgiChannel:
                 raise AgiHangup(f"{name}: the FastAGI session is closed")
             started = time.perf_counter()
             try:
-                self._decoder.expect_reply()  # a reply with none pending ends the session (AgiUnexpectedReply)
-                self._writer.write(line)
                 # asyncio.timeout: no extra task per command, and a cancellation is never swallowed
                 async with asyncio.timeout(limit):
+                    if self._ahead:
+                        await self._read_ahead()
+                        if self.hung_up and _refused_when_dead(name):
+                            raise AgiHangup(f"{name}: the caller has hung up")
+                    self._decoder.expect_reply()  # a reply with none pending ends the session (AgiUnexpectedReply)
+                    self._writer.write(line)
                     reply = await self._next_reply()
             except TimeoutError:
                 self.close()
@@ -158,6 +164,32 @@ class AgiChannel:
             raise AgiCommandError(name, reply)
         self.close()
         raise AgiProtocolError(f"{name}: unexpected reply code {reply.code}")
+
+    def send_ahead(self, name: str, *args: str) -> None:
+        """Write a command now and read its reply later: the next command first reads it (a
+        hangup it reports is raised there). For ``ANSWER`` at the start of a call: the flow,
+        the routing decision and the agent's Originate do not wait for Asterisk's reply. Only
+        while no command is in flight (Asterisk answers in order)."""
+        if self.closed or self.hung_up:
+            return  # the next command reports it
+        if self._lock.locked():
+            raise RuntimeError(f"send_ahead({name!r}) while a command is in flight")
+        line = encode_command(name, *args)
+        self._decoder.expect_reply()
+        self._writer.write(line)
+        self._ahead.append(name)
+
+    async def _read_ahead(self) -> None:
+        """The replies to ``send_ahead``'s commands, in order: a hangup is noted, a refusal logged."""
+        while self._ahead:
+            name = self._ahead.pop(0)
+            reply = await self._next_reply()
+            if reply.code == 511 or (reply.code == 200 and reply.result_int == -1):
+                self._mark_hangup(f"{name}: {reply.code}")
+            elif reply.code in (510, 520):
+                log.warn_event("agi.command.refused", command=name, code=reply.code)
+            elif reply.code != 200:
+                raise AgiProtocolError(f"{name}: unexpected reply code {reply.code}")
 
     async def _next_reply(self) -> Reply:
         while True:
@@ -218,6 +250,10 @@ class AgiChannel:
     # ------------------------------------------------------------------ typed API
     async def answer(self) -> None:
         self._check_hangup("ANSWER", await self.command("ANSWER"))
+
+    def answer_ahead(self) -> None:
+        """``ANSWER`` without waiting for its reply (``send_ahead``): the next command reads it."""
+        self.send_ahead("ANSWER")
 
     async def stream_file(self, filename: str, escape_digits: str = "", offset: int = 0, *, timeout: float | None = None) -> StreamResult:
         """Play a prompt; a pressed escape digit stops it. ``timeout`` for prompts longer than

@@ -12,7 +12,8 @@ None of these is ever retried: a pending action that meets a link drop fails wit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
 from acd.ami.client import AmiClient, ListResult
 from acd.ami.frames import Response
@@ -89,6 +90,14 @@ async def originate(
     if timeout is None and not req.async_:
         timeout = max(ami.action_timeout, req.timeout_ms / 1000 + 5)  # a sync Originate waits for the answer
     return await ami.action("Originate", originate_headers(req), timeout=timeout, check=True)
+
+
+def originate_now(ami: AmiClient, req: OriginateRequest) -> Coroutine[Any, Any, Response]:
+    """An async ``Originate`` written to Asterisk before this returns (``AmiClient.action_now``);
+    await the result for its Response (``AmiActionError`` on ``Response: Error``). Never retried."""
+    if not req.async_:
+        raise ValueError("originate_now is for an async Originate (its reply comes at once)")
+    return ami.action_now("Originate", originate_headers(req), check=True)
 
 
 async def originate_application(ami: AmiClient, channel: str, application: str, data: str, *, channel_id: str,

@@ -32,7 +32,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 
 from acd.ami.codec import AmiClientDecoder, encode_action
 from acd.ami.errors import (
@@ -72,7 +72,7 @@ class ListResult:
 
 
 class _Pending:
-    __slots__ = ("name", "future", "is_list", "response", "events")
+    __slots__ = ("name", "future", "is_list", "response", "events", "forgotten")
 
     def __init__(self, name: str, is_list: bool, loop: asyncio.AbstractEventLoop) -> None:
         self.name = name
@@ -80,6 +80,7 @@ class _Pending:
         self.is_list = is_list
         self.response: Response | None = None
         self.events: list[Event] = []
+        self.forgotten = False  # no longer counted as pending (answered, given up, or the link dropped)
 
 
 class _Subscriber:
@@ -295,7 +296,24 @@ class AmiClient:
         result: ListResult = await self._send(name, headers, is_list=True, timeout=timeout)
         return result
 
-    async def _send(self, name: str, headers: HeaderArg, *, is_list: bool, timeout: float | None) -> Any:
+    def action_now(self, name: str, headers: HeaderArg = (), *, timeout: float | None = None,
+                   check: bool = False) -> Coroutine[Any, Any, Response]:
+        """``action`` whose bytes are handed to the socket before this returns, in this step of
+        the event loop (the ring path: the agent's Originate goes out before the rest of the
+        routing decision's work). Await the result for the Response, with ``action``'s errors;
+        ``AmiNotConnected`` is raised here, at once."""
+        writer, action_id, pending, limit = self._write(name, headers, is_list=False, timeout=timeout)
+        return self._finish_action(name, writer, action_id, pending, limit, check)
+
+    async def _finish_action(self, name: str, writer: asyncio.StreamWriter, action_id: str, pending: _Pending,
+                             limit: float, check: bool) -> Response:
+        response: Response = await self._reply(name, writer, action_id, pending, limit)
+        if check and not response.ok:
+            raise AmiActionError(name, response)
+        return response
+
+    def _write(self, name: str, headers: HeaderArg, *, is_list: bool, timeout: float | None) -> tuple[asyncio.StreamWriter, str, _Pending, float]:
+        """Register the action as pending and write it (no wait)."""
         writer = self._writer
         if not self.is_connected or writer is None or writer.transport.is_closing():
             raise AmiNotConnected(f"{name}: AMI link to {self.host}:{self.port} is down; not sent")
@@ -305,10 +323,30 @@ class AmiClient:
         pending = _Pending(name, is_list, asyncio.get_running_loop())
         self._pending[action_id] = pending
         self._lists_pending += is_list
+        # its entry goes when it is answered, even if nobody awaits the reply any more
+        pending.future.add_done_callback(lambda _f: self._forget(action_id, pending))
         log.event("ami.action.sent", logging.DEBUG, action=name, action_id=action_id)
         try:
+            writer.write(data)
+        except (ConnectionError, OSError) as exc:
+            self._forget(action_id, pending)
+            raise AmiLinkLost(f"{name} ({action_id}): the AMI link failed while sending ({exc!r}); it was not re-sent") from None
+        return writer, action_id, pending, limit
+
+    def _forget(self, action_id: str, pending: _Pending) -> None:
+        if self._pending.get(action_id) is pending:
+            del self._pending[action_id]
+        if not pending.forgotten:
+            pending.forgotten = True
+            self._lists_pending -= pending.is_list
+
+    async def _send(self, name: str, headers: HeaderArg, *, is_list: bool, timeout: float | None) -> Any:
+        writer, action_id, pending, limit = self._write(name, headers, is_list=is_list, timeout=timeout)
+        return await self._reply(name, writer, action_id, pending, limit)
+
+    async def _reply(self, name: str, writer: asyncio.StreamWriter, action_id: str, pending: _Pending, limit: float) -> Any:
+        try:
             async with asyncio.timeout(limit):
-                writer.write(data)
                 if writer.transport.get_write_buffer_size() > READ_SIZE:
                     await writer.drain()  # Asterisk is not reading: wait, within the limit
                 return await pending.future
@@ -318,8 +356,7 @@ class AmiClient:
         except (ConnectionError, OSError) as exc:
             raise AmiLinkLost(f"{name} ({action_id}): the AMI link failed while sending ({exc!r}); it was not re-sent") from None
         finally:
-            self._pending.pop(action_id, None)
-            self._lists_pending -= is_list
+            self._forget(action_id, pending)
 
     # ------------------------------------------------------------------ link
     async def _connect_and_login(self, *, reconnect: bool = False) -> asyncio.StreamReader:

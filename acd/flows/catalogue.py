@@ -9,6 +9,7 @@ an expression (``queue: "{{ q }}"``) is known only when the call runs.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,16 @@ class FlowCatalogue:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean `x`?)`` for the closest of ``choices``, or nothing."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean `{close[0]}`?)" if close else ""
+    close = closest(word, tuple(sorted(choices)))
+    return f" (did you mean `{close}`?)" if close is not None else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def closest(word: str, choices: tuple[str, ...]) -> str | None:
+    """The first of ``choices`` closest to ``word`` (``difflib``, cut-off 0.6), or None. Remembered:
+    a schema's field names are asked about again and again, for the same few misspellings."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def load_catalogue(config_dir: str | Path) -> FlowCatalogue | None:

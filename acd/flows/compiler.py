@@ -14,7 +14,6 @@ step; ``FlowCompileError`` carries them all. Checks after the schema:
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import functools
 import hashlib
 import json
@@ -25,13 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import EllipsisType, MappingProxyType
 from typing import Any
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 import yaml
 
-from acd.flows.catalogue import FlowCatalogue, catalogue_problems, did_you_mean
+from acd.flows.catalogue import FlowCatalogue, catalogue_problems, closest, did_you_mean
+from acd.flows.schemacheck import Finding, checker_for
 from acd.flows.expr import ExprError, FUNCTIONS, Expr, literal_expr, parse_expr
 from acd.flows.model import (
     secret_input_ahead,
@@ -126,7 +126,9 @@ class FlowCompileError(ValueError):
 
 
 # --------------------------------------------------------------------------- schema
+@functools.cache
 def default_schema_path() -> Path:
+    """``ivr_flows/schema.json`` of this source tree (looked up once)."""
     return Path(__file__).resolve().parents[2] / "ivr_flows" / SCHEMA_FILE
 
 
@@ -234,41 +236,54 @@ def _yaml_type(v: Any) -> str:
 
 
 def schema_problems(doc: Any, file: str, schema: Mapping[str, Any], *, defs_ref: str | None = None) -> list[Problem]:
-    if defs_ref:
-        schema = {"$schema": schema.get("$schema"), "$defs": schema["$defs"], "$ref": defs_ref}
-    validator = jsonschema.Draft202012Validator(schema)
+    """Every schema problem of ``doc`` (a ``defs_ref`` checks it against that ``$defs`` entry).
+    Unknown fields close to a known one are then read as that one (``_read_typo_as_meant``)."""
+    findings = checker_for(schema, _finding, defs_ref=defs_ref).findings(doc)
     problems: list[Problem] = []
-    errors = list(validator.iter_errors(doc))
-    for err in errors:
-        path = list(err.absolute_path)
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
-            if extra:
-                path = path + [extra[0]]
-        message = _schema_message(err)
-        if "propertyNames" in err.schema_path and isinstance(err.instance, str):
-            path = path + [err.instance]  # the offending key itself
-            message = f"the name {err.instance!r} is not allowed here" + (
-                f" (it must match {err.validator_value})" if err.validator == "pattern" else f": {err.message}")
+    for path, message, _ in findings:
         loc, step = _locate(doc, path, file)
         problems.append(Problem(loc, message, step))
-    for err in errors:
-        if err.validator == "additionalProperties":
-            _read_typo_as_meant(err.instance, err.schema.get("properties", {}))
+    for _, _, typo in findings:
+        if typo is not None:
+            _read_typo_as_meant(_node_at(doc, typo[0]), typo[1])
     return problems
 
 
-def _read_typo_as_meant(node: Any, properties: Mapping[str, Any]) -> None:
+def _finding(err: jsonschema.ValidationError) -> Finding:
+    """(path, message, typo) of one schema error: see ``acd.flows.schemacheck``."""
+    path = list(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+        if extra:
+            path = path + [extra[0]]
+    message = _schema_message(err)
+    if "propertyNames" in err.schema_path and isinstance(err.instance, str):
+        path = path + [err.instance]  # the offending key itself
+        message = f"the name {err.instance!r} is not allowed here" + (
+            f" (it must match {err.validator_value})" if err.validator == "pattern" else f": {err.message}")
+    typo = (tuple(err.absolute_path), tuple(err.schema.get("properties", {}))) if err.validator == "additionalProperties" else None
+    return tuple(path), message, typo
+
+
+def _node_at(doc: Any, path: Sequence[Any]) -> Any:
+    node = doc
+    for part in path:
+        node = node[part]
+    return node
+
+
+def _read_typo_as_meant(node: Any, properties: Collection[str]) -> None:
     """A mistyped key (``nxt:``) is read as the one it is close to (``next``) for the rest of
     the checks, so one typo is reported once and not as a cascade of unreachable steps. The
     flow is refused all the same: the typo itself stays a problem."""
     if not isinstance(node, SrcDict):
         return
+    known = tuple(sorted(properties))
     for key in [k for k in node if k not in properties]:
-        close = difflib.get_close_matches(str(key), sorted(properties), n=1, cutoff=0.6)
-        if close and close[0] not in node:
-            node[close[0]] = node[key]
-            node.key_locs[close[0]] = node.key_locs.get(key, node.loc)
+        close = closest(str(key), known)
+        if close is not None and close not in node:
+            node[close] = node[key]
+            node.key_locs[close] = node.key_locs.get(key, node.loc)
 
 
 # --------------------------------------------------------------------------- sounds

@@ -32,26 +32,38 @@ class MemoryLiveStore:
             return None
         return holder
 
-    async def reserve(self, agent_id: str, offer_id: str, node_id: str, ttl_s: float, *, token: FencingToken | None = None) -> bool:
+    # The reservation, its confirmation and its release answer at once in process: the ``*_now``
+    # forms let the ring path write the agent's Originate in the same step of the event loop as the
+    # routing decision (acd.service.acd), in the order the core issued them.
+    def reserve_now(self, agent_id: str, offer_id: str, node_id: str, ttl_s: float, *, token: FencingToken | None = None) -> bool:
         self._fence(token, "reserve")
         if self._holder(agent_id) is not None:
             return False
         self._agents[agent_id] = (offer_id, self.clock.monotonic() + ttl_s)
         return True
 
-    async def confirm(self, agent_id: str, offer_id: str, call_id: str, *, token: FencingToken | None = None) -> bool:
+    def confirm_now(self, agent_id: str, offer_id: str, call_id: str, *, token: FencingToken | None = None) -> bool:
         self._fence(token, "confirm")
         if self._holder(agent_id) != offer_id:
             return False
         self._agents[agent_id] = (call_id, None)
         return True
 
-    async def release(self, agent_id: str, holder_id: str, *, token: FencingToken | None = None) -> bool:
+    def release_now(self, agent_id: str, holder_id: str, *, token: FencingToken | None = None) -> bool:
         self._fence(token, "release")
         if self._holder(agent_id) != holder_id:
             return False
         del self._agents[agent_id]
         return True
+
+    async def reserve(self, agent_id: str, offer_id: str, node_id: str, ttl_s: float, *, token: FencingToken | None = None) -> bool:
+        return self.reserve_now(agent_id, offer_id, node_id, ttl_s, token=token)
+
+    async def confirm(self, agent_id: str, offer_id: str, call_id: str, *, token: FencingToken | None = None) -> bool:
+        return self.confirm_now(agent_id, offer_id, call_id, token=token)
+
+    async def release(self, agent_id: str, holder_id: str, *, token: FencingToken | None = None) -> bool:
+        return self.release_now(agent_id, holder_id, token=token)
 
     async def holder(self, agent_id: str) -> str | None:
         return self._holder(agent_id)

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 
 from acd import events as rec
 from acd.agi.channel import AgiChannel
 from acd.ami import AmiClient, AmiError, AmiLinkLost
-from acd.ami.actions import OriginateRequest, hangup, mix_monitor, originate
+from acd.ami.actions import OriginateRequest, hangup, mix_monitor, originate, originate_now
+from acd.ami.frames import Response
 from acd.clock import Clock
 from acd.eventlog import FencingToken
 from acd.livestate import LiveStore, MemoryLiveStore
@@ -58,6 +60,17 @@ def _dialable(number: str) -> str:
 def _cid_text(value: str, limit: int = 80) -> str:
     """Caller-id text safe for an AMI header: no control characters, no quotes, bounded."""
     return "".join(ch for ch in value if ch.isprintable() and ch not in '"<>')[:limit]
+
+
+@dataclass(frozen=True)
+class _RingStart:
+    """A reservation made at once, and the Originate already written when it succeeded."""
+
+    reserved: bool = False
+    not_leader: bool = False
+    store_error: Exception | None = None
+    ami_error: AmiError | None = None
+    reply: Coroutine[Any, Any, Response] | None = None  # the written Originate's response, to await
 
 
 class InvalidChoice(ValueError):
@@ -153,6 +166,12 @@ class AcdService:
         self.replica = replica
 
     def carry_out(self, commands: list[Command], *, lead: bool) -> None:
+        """The commands that act (the agent's Originate first of all) before the records and
+        pushes of the same input, each kind in the order the core issued it: the ring path does
+        not wait for the timeline, the log lines and the spool writes of its routing decision."""
+        acts = [c for c in commands if not isinstance(c, (Record, Publish))]
+        if len(acts) < len(commands):
+            commands = acts + [c for c in commands if isinstance(c, (Record, Publish))]
         for command in commands:
             if for_this_node(command, self.node_id, lead):
                 self._execute(command)
@@ -206,7 +225,11 @@ class AcdService:
             self.recorder.event(command.call_id, command.event)
             self.observer.record(command)
         elif isinstance(command, Ring):
-            self._spawn(self._ring(command), f"acd-offer-{command.offer.offer_id}")
+            start = self._ring_at_once(command)
+            task = self._spawn(self._ring(command, start), f"acd-offer-{command.offer.offer_id}")
+            reply = start.reply if start is not None else None
+            if reply is not None:
+                task.add_done_callback(lambda _t: reply.close())  # a task cancelled before it ran never awaited it
         elif isinstance(command, CancelLeg):
             self._spawn(self._cancel_leg(command), f"acd-cancel-{command.offer_id}")
         elif isinstance(command, EndWait):
@@ -223,11 +246,13 @@ class AcdService:
             if self.record_calls:
                 self._spawn(self._record(command.call_id, command.channel), f"acd-record-{command.call_id}")
         elif isinstance(command, ReleaseAgent):
-            token = self.token
-            self._store_op(lambda: self.store.release(command.agent_id, command.ref, token=token), "release")
+            self._release(command.agent_id, command.ref)
         elif isinstance(command, ConfirmAgent):
             token = self.token
-            self._store_op(lambda: self.store.confirm(command.agent_id, command.offer_id, command.call_id, token=token), "confirm")
+            if isinstance(self.store, MemoryLiveStore):
+                self._store_now(lambda: self.store_now.confirm_now(command.agent_id, command.offer_id, command.call_id, token=token), "confirm")
+            else:
+                self._store_op(lambda: self.store.confirm(command.agent_id, command.offer_id, command.call_id, token=token), "confirm")
         elif isinstance(command, Publish):
             self.observer.publish(command)
         else:  # a command this driver does not know is a programming error, never an outcome
@@ -284,9 +309,9 @@ class AcdService:
         return task
 
     # ------------------------------------------------------------------ ringing and cancelling
-    async def _ring(self, command: Ring) -> None:
+    def _originate_request(self, command: Ring) -> OriginateRequest:
         offer, callback = command.offer, command.callback_number
-        req = OriginateRequest(
+        return OriginateRequest(
             channel=offer.endpoint, context=self.callback_context if callback else self.connect_context,
             exten=_dialable(callback) if callback else "s", priority=1,
             channel_id=offer.offer_id, timeout_ms=int(offer.ring_timeout_s * 1000),
@@ -294,14 +319,49 @@ class AcdService:
             variables={"ACD_CALLER": offer.call_id, "ACD_OFFER": offer.offer_id, "ACD_QUEUE": offer.queue,
                        "ACD_BRIDGE_OPTS": self._bridge_options(offer.queue, callback)},
         )
+
+    @property
+    def store_now(self) -> MemoryLiveStore:
+        assert isinstance(self.store, MemoryLiveStore)
+        return self.store
+
+    def _ring_at_once(self, command: Ring) -> _RingStart | None:
+        """With the in-process store (one node) the reservation answers at once, so the
+        agent's Originate is written here, in the step of the event loop that made the routing
+        decision, before anything else that step does. None: the shared store's reservation is
+        a round trip, made by the ring task (``_ring``)."""
+        if not isinstance(self.store, MemoryLiveStore):
+            return None
+        offer = command.offer
+        try:
+            reserved = self.store.reserve_now(offer.agent_id, offer.offer_id, self.node_id, offer.ring_timeout_s + 10, token=self.token)
+        except Exception as exc:  # noqa: BLE001 - a stale fencing token: fail closed, as _reserve does
+            return _RingStart(store_error=exc)
+        if not reserved:
+            return _RingStart(reserved=False)
+        if not self.may_act():
+            return _RingStart(reserved=True, not_leader=True)
+        try:
+            return _RingStart(reserved=True, reply=originate_now(self.ami, self._originate_request(command)))
+        except AmiError as exc:  # the link is down: nothing was sent
+            return _RingStart(reserved=True, ami_error=exc)
+
+    async def _ring(self, command: Ring, start: _RingStart | None = None) -> None:
+        offer = command.offer
         with bind_call(offer.call_id):
-            if not await self._reserve(offer):
+            if start is None:
+                if not await self._reserve(offer):
+                    return
+                start = _RingStart(reserved=True, not_leader=not self.may_act())  # the lease may have lapsed meanwhile
+            elif not self._reserved(offer, start):
                 return
-            if not self.may_act():  # the lease lapsed while the reservation was in flight
+            if start.not_leader:
                 log.warn_event("acd.offer.not_leader", offer=offer.offer_id, agent=offer.agent_id)
                 return
             try:
-                await originate(self.ami, req)
+                if start.ami_error is not None:
+                    raise start.ami_error
+                await (start.reply if start.reply is not None else originate(self.ami, self._originate_request(command)))
             except AmiLinkLost:
                 # It may or may not have reached Asterisk: never re-sent; the re-sync after the
                 # reconnect finds the leg by its ChannelId or fails the offer.
@@ -322,6 +382,18 @@ class AcdService:
         q = self.core.queues.get(queue)
         return SURVEY_BRIDGE_OPTS if q is not None and q.survey and not callback else "x"
 
+    def _reserved(self, offer: Offer, start: _RingStart) -> bool:
+        """What ``_reserve`` does with the outcome of a reservation made at once."""
+        if start.store_error is not None:
+            log.warn_event("acd.store.unavailable", op="reserve", error=type(start.store_error).__name__)
+            self.telemetry.state_repair("store_unavailable")
+            self.submit(ev.OfferFailed(self.now(), offer.offer_id, ev.FailCause.ORIGINATE_ERROR))
+            return False
+        if not start.reserved:
+            log.event("acd.offer.agent_busy_elsewhere", agent=offer.agent_id, offer=offer.offer_id)
+            self.submit(ev.OfferFailed(self.now(), offer.offer_id, ev.FailCause.NOT_RESERVED))
+        return start.reserved
+
     async def _reserve(self, offer: Offer) -> bool:
         """The shared reservation, fail closed: a store that cannot answer rings nobody, and
         routing pauses until it answers again."""
@@ -341,9 +413,24 @@ class AcdService:
         return ok
 
     async def _cancel_leg(self, command: CancelLeg) -> None:
-        token = self.token
-        self._store_op(lambda: self.store.release(command.agent_id, command.offer_id, token=token), "release")
+        self._release(command.agent_id, command.offer_id)
         await self._hangup_leg(command.offer_id, command.agent_id)
+
+    def _release(self, agent_id: str, holder: str) -> None:
+        """Free the agent in the live store: at once in process (so a reservation the core issues
+        after it finds the agent free), else by a task, still ahead of the reservations after it."""
+        token = self.token
+        if isinstance(self.store, MemoryLiveStore):
+            self._store_now(lambda: self.store_now.release_now(agent_id, holder, token=token), "release")
+        else:
+            self._store_op(lambda: self.store.release(agent_id, holder, token=token), "release")
+
+    @staticmethod
+    def _store_now(op: Callable[[], Any], what: str) -> None:
+        try:
+            op()
+        except Exception as exc:  # noqa: BLE001 - a stale fencing token: logged, as _store_op does
+            log.warn_event("acd.store.unavailable", op=what, error=type(exc).__name__)
 
     async def _hangup_leg(self, offer_id: str, agent_id: str) -> None:
         if not self.may_act():

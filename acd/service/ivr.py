@@ -53,7 +53,9 @@ class IvrEntry:
                                                      uniqueid=env.uniqueid, linkedid=env.linkedid))
         outcome = "abandoned_ivr"
         try:
-            await channel.answer()
+            # Asterisk's reply is read by the flow's first command: a flow that queues at once has
+            # its agent's Originate written before it (the dialplan's Answer() came first anyway)
+            channel.answer_ahead()
             if self.flow_runner is not None:
                 try:
                     outcome = await self.flow_runner(channel)

@@ -15,7 +15,8 @@ async def make_longest_idle(engine, first: str, then: str) -> None:
     engine.acd.set_not_ready(then, "break")
     assert await engine.acd.settled()
     await wait_until(lambda: engine.core.agents[then].state == AgentState.NOT_READY, 5)
-    await asyncio.sleep(0.01)  # a later idle_since than first's on the wall clock
+    idle_first = engine.core.agents[first].idle_since
+    await wait_until(lambda: engine.acd.now() > idle_first, 5)  # so ``then`` is stamped idle later than ``first``
     engine.acd.set_ready(then)
     assert await engine.acd.settled()
     assert engine.core.agents[first].idle_since < engine.core.agents[then].idle_since

@@ -677,3 +677,45 @@ async def test_allow_peers_closes_other_addresses_at_once(make_server, caplog):
     assert open_.refused_peer_total == 0 and open_.sessions_total == 1
     with pytest.raises(ValueError, match="not an IP address"):
         FastAgiServer(handler, allow_peers=["asterisk.example"])
+
+
+# ANSWER written ahead (AgiChannel.send_ahead): the call goes on without waiting for Asterisk's
+# reply, which the next command reads, in order; a hangup it reports is raised there.
+
+
+async def test_the_handler_goes_on_before_the_answer_reply_and_the_next_command_reads_it(make_server):
+    went_on = asyncio.Event()
+    got = {}
+
+    async def handler(ch):
+        ch.answer_ahead()
+        went_on.set()  # with ``await ch.answer()`` this would wait for the peer's reply
+        got["language"] = await ch.get_variable("CHANNEL(language)")
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    assert (await peer.command()).raw == "ANSWER"
+    await asyncio.wait_for(went_on.wait(), 3)  # no reply sent yet
+    peer.send(encode_reply(200, 0))
+    assert (await peer.command()).raw == "GET VARIABLE CHANNEL(language)"
+    peer.send(encode_reply(200, 1, "fr"))
+    assert await peer.closed_by_engine()
+    assert got == {"language": "fr"}  # the ANSWER's reply was not taken for the GET VARIABLE's
+
+
+async def test_a_hangup_in_the_answer_reply_stops_the_next_channel_command(make_server):
+    outcome = {}
+
+    async def handler(ch):
+        ch.answer_ahead()
+        try:
+            await ch.stream_file("welcome")
+        except AgiHangup:
+            outcome["hung_up"] = ch.hung_up
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    assert (await peer.command()).raw == "ANSWER"
+    peer.send(encode_reply(200, -1))
+    assert await peer.closed_by_engine()  # STREAM FILE never sent: the socket closes with nothing more
+    assert outcome == {"hung_up": True}

@@ -11,7 +11,9 @@ from acd.routing import inputs as ev
 from acd.routing.commands import AnswerClaim, CancelLeg, EndWait, Publish, Record, ReleaseAgent, Ring, StartRecording, StartTimer
 from acd.routing.core import AcdCore
 from acd.routing.model import AgentConfig, AgentState, QueueConfig, RelaxStep
-from acd.routing.snapshot import from_state, to_state
+from acd.routing.snapshot import to_state
+from tests.core import coremodel as model
+from tests.core.coremodel import CoreModel
 
 T0 = 1_800_000_000.0
 
@@ -352,182 +354,91 @@ def test_estimated_wait_uses_position_staffing_and_recent_handle_time():
 
 
 # ---------------------------------------------------------------------- every event kind, at random
-AGENTS = [agent(i, general=1 + i % 5, vip=1 + (i * 2) % 5) for i in range(5)]
-QUEUES = [
-    QueueConfig("general", skills={"general": 1}, wrapup_s=5, max_wait_s=300, callback_retry_s=20, callback_attempts=2),
-    QueueConfig("vip", skills={"vip": 3}, relax=(RelaxStep(20, 1),), overflow_to="general", overflow_after_s=90, wrapup_s=0),
-]
-
-
 class AcdMachine(RuleBasedStateMachine):
     """Random arrivals, claims, bridges, RONAs and PBX failures, abandons, callbacks, hangups,
     holds, wrap-ups, pauses, device states, repairs, config changes and time, through
-    ``handle`` only. A replica fed the same log stays identical; snapshot + tail equals it."""
+    ``handle`` only: the rules and invariants of ``tests/core/coremodel.py`` (which
+    ``bench/property.py`` drives a million steps), with Hypothesis choosing."""
 
     def __init__(self):
         super().__init__()
-        self.h = Harness(QUEUES, AGENTS)
-        self.replica = AcdCore(QUEUES, AGENTS, now=T0)
-        self.snapshot = to_state(self.h.core)
-        self.snapshot_at = 0
-        self.n = 0
-        self.arrived: set[str] = set()
-        self.finished: set[str] = set()
+        self.m = CoreModel()
 
-    def do(self, make, *args, **kw):
-        out = self.h(make, *args, **kw)
-        self.replica.handle(self.h.log[-1])
-        for c in out:
-            if isinstance(c, Record) and c.kind in ("queue_exit", "wrapup_done") and c.call_id in self.arrived:
-                if c.kind == "queue_exit" or c.call_id not in self.h.core.live:
-                    self.finished.add(c.call_id)
-            if isinstance(c, Record) and c.kind == "queue_refused":
-                self.finished.add(c.call_id)
-        return out
-
-    @rule(queue=st.sampled_from(["general", "vip"]), priority=st.integers(0, 2), number=st.booleans())
+    @rule(queue=st.sampled_from(model.QUEUE_NAMES), priority=st.sampled_from(model.PRIORITIES), number=st.booleans())
     def arrive(self, queue, priority, number):
-        self.n += 1
-        self.arrived.add(f"c{self.n}")
-        self.do(ev.CallQueued, f"c{self.n}", queue, f"PJSIP/c-{self.n}", self.h.t, priority=priority,
-                caller_number="+447700900123" if number else "")
+        self.m.arrive(queue, priority, number)
 
-    @rule(i=st.integers(0, 4), what=st.sampled_from(["login", "logout", "ready", "pause", "pause_after", "forced_logout"]))
+    @rule(i=st.sampled_from(model.AGENT_INDEXES), what=st.sampled_from(model.DESK_ACTIONS))
     def agent_desk(self, i, what):
-        a = f"a{i}"
-        {"login": lambda: self.do(ev.AgentLogin, a), "logout": lambda: self.do(ev.AgentLogout, a),
-         "ready": lambda: self.do(ev.AgentReady, a), "pause": lambda: self.do(ev.AgentNotReady, a, "break"),
-         "pause_after": lambda: self.do(ev.AgentNotReady, a, "break", after_call=True),
-         "forced_logout": lambda: self.do(ev.AgentLogout, a, by="sup", forced=True)}[what]()
+        self.m.agent_desk(i, what)
 
     @rule(data=st.data())
     def offer_outcome(self, data):
-        if not self.h.core.offers:
-            return
-        offer = self.h.core.offers[data.draw(st.sampled_from(sorted(self.h.core.offers)))]
-        outcome = data.draw(st.sampled_from(["ringing", "claim", "bridge", "rona", "pbx", "leg_hangup", "abandon", "callback"]))
-        if outcome == "ringing":
-            self.do(ev.LegRinging, offer.offer_id)
-        elif outcome == "claim":
-            self.do(ev.ClaimAsked, offer.offer_id)
-        elif outcome == "bridge":
-            self.do(ev.ClaimAsked, offer.offer_id)
-            entry = self.h.core.calls.get(offer.call_id)
-            self.do(ev.CallerBridged, offer.call_id, "PJSIP/c", offer_id=offer.offer_id if entry and entry.callback_number else None)
-        elif outcome in ("rona", "pbx"):
-            self.do(ev.OfferFailed, offer.offer_id, ev.FailCause.NO_ANSWER if outcome == "rona" else ev.FailCause.PBX)
-        elif outcome == "leg_hangup":
-            self.do(ev.LegHungUp, offer.offer_id)
-        elif outcome == "callback":
-            self.do(ev.CallbackAsked, offer.call_id, "+447700900123")
-        else:
-            self.do(ev.CallerLeft, offer.call_id, "abandoned")
+        if self.m.offer_ids():
+            self.m.offer_outcome(data.draw(st.sampled_from(self.m.offer_ids())), data.draw(st.sampled_from(model.OFFER_OUTCOMES)))
 
     @rule(data=st.data())
     def a_waiting_caller_acts(self, data):
-        waiting = sorted(self.h.core.calls)
-        if waiting:
-            call_id = data.draw(st.sampled_from(waiting))
-            if data.draw(st.booleans()):
-                self.do(ev.CallerLeft, call_id, data.draw(st.sampled_from(["abandoned", "engine_error"])))
-            else:
-                self.do(ev.CallbackAsked, call_id, "+447700900123")
+        if self.m.waiting_calls():
+            self.m.a_waiting_caller_acts(data.draw(st.sampled_from(self.m.waiting_calls())), data.draw(st.booleans()),
+                                         data.draw(st.sampled_from(model.LEAVE_REASONS)))
 
     @rule(data=st.data())
     def a_connected_call(self, data):
-        live = sorted(self.h.core.connected)
-        if live:
-            call_id = data.draw(st.sampled_from(live))
-            what = data.draw(st.sampled_from(["hold", "unhold", "hangup"]))
-            if what == "hangup":
-                self.do(ev.CallHungUp, call_id, by=data.draw(st.sampled_from(["caller", "agent"])))
-            else:
-                self.do(ev.HoldChanged, call_id, what == "hold")
+        if self.m.connected_calls():
+            self.m.a_connected_call(data.draw(st.sampled_from(self.m.connected_calls())), data.draw(st.sampled_from(model.CONNECTED_ACTIONS)),
+                                    data.draw(st.sampled_from(model.HANGUP_BY)))
 
     @rule(data=st.data())
     def wrap_up(self, data):
-        agents = sorted(self.h.core.wrapups)
-        if agents:
-            a = data.draw(st.sampled_from(agents))
-            if data.draw(st.booleans()):
-                self.do(ev.WrapUpFinished, a, "resolved", None, data.draw(st.booleans()))
-            else:
-                self.do(ev.WrapUpExtended, a, 30.0)
+        if self.m.wrapping_agents():
+            self.m.wrap_up(data.draw(st.sampled_from(self.m.wrapping_agents())), data.draw(st.booleans()), data.draw(st.booleans()))
 
-    @rule(i=st.integers(0, 4), state=st.sampled_from(["UNAVAILABLE", "NOT_INUSE", "INUSE", "BUSY"]), resync=st.booleans())
+    @rule(i=st.sampled_from(model.AGENT_INDEXES), state=st.sampled_from(model.DEVICE_STATES), resync=st.booleans())
     def device(self, i, state, resync):
-        self.do(ev.DeviceStateChanged, f"PJSIP/a{i}", state, resync=resync)
+        self.m.device(i, state, resync)
 
-    @rule(i=st.integers(0, 4))
+    @rule(i=st.sampled_from(model.AGENT_INDEXES))
     def a_call_is_found_in_asterisk(self, i):
-        self.n += 1
-        if self.do(ev.AgentBridged, f"a{i}", f"c{self.n}", "PJSIP/x") and f"c{self.n}" in self.h.core.connected:
-            self.arrived.add(f"c{self.n}")
+        self.m.a_call_is_found_in_asterisk(i)
 
     @rule(data=st.data())
     def resync(self, data):
-        known = sorted(set(self.h.core.calls) | set(self.h.core.connected) | set(self.h.core.offers))
-        present = data.draw(st.sets(st.sampled_from(known))) if known else set()
-        self.do(ev.ChannelsPresent, frozenset(present))
+        known = self.m.known_calls()
+        self.m.resync(data.draw(st.sets(st.sampled_from(known))) if known else set())
 
-    @rule(seconds=st.floats(0, 40))
+    @rule(seconds=st.floats(0, model.MAX_SECONDS_PASSING))
     def time_passes(self, seconds):
-        self.h.advance(seconds)
-        for timer_id, at in sorted(self.h.core.timers.items(), key=lambda x: x[1]):
-            if at <= self.h.t and timer_id in self.h.core.timers:
-                self.do(ev.TimerFired, timer_id)
+        self.m.time_passes(seconds)
 
-    @rule(ring=st.floats(5, 30))
+    @rule(ring=st.floats(*model.RING_TIMEOUTS_S))
     def config_change(self, ring):
-        self.do(ev.ConfigApplied, (dataclasses.replace(QUEUES[0], ring_timeout_s=ring), QUEUES[1]), tuple(AGENTS))
+        self.m.config_change(ring)
 
     @rule()
     def take_a_snapshot(self):
-        self.snapshot, self.snapshot_at = to_state(self.h.core), len(self.h.log)
+        self.m.take_a_snapshot()
 
     @invariant()
     def never_two_offers_or_calls_per_agent(self):
-        core = self.h.core
-        holders = [o.agent_id for o in core.offers.values()] + list(core.connected.values())
-        assert len(holders) == len(set(holders))
-        for offer in core.offers.values():
-            assert core.agents[offer.agent_id].state in (AgentState.RESERVED, AgentState.RINGING)
-        for agent_id in core.connected.values():
-            assert core.agents[agent_id].state == AgentState.ON_CALL
-        for agent_id in core.wrapups:
-            assert core.agents[agent_id].state == AgentState.WRAP_UP
+        self.m.never_two_offers_or_calls_per_agent()
 
     @invariant()
     def one_live_offer_per_call_and_callbacks_wait_their_delay(self):
-        calls = [o.call_id for o in self.h.core.offers.values()]
-        assert len(calls) == len(set(calls))
-        for offer in self.h.core.offers.values():
-            assert self.h.core.calls[offer.call_id].not_before <= offer.created_at
+        self.m.one_live_offer_per_call()
+        self.m.callbacks_wait_their_delay()
 
     @invariant()
     def no_call_lost_or_duplicated(self):
-        core = self.h.core
-        waiting = [e.call_id for v in core.waiting.values() for e in v]
-        assert len(waiting) == len(set(waiting)) and set(waiting) == set(core.calls)
-        assert not (set(waiting) & set(core.live))
-        assert (set(waiting) | set(core.live)) <= self.arrived
-        assert (set(waiting) | set(core.live) | self.finished) == self.arrived
+        self.m.no_call_lost_or_duplicated()
 
     @invariant()
     def queues_stay_in_priority_order(self):
-        core = self.h.core
-        for entries in core.waiting.values():
-            keys = [(-core._effective_priority(e, core.now), e.enqueued_at) for e in entries]
-            assert all(keys[i] <= keys[i + 1] or abs(keys[i][0] - keys[i + 1][0]) < 1e-9 for i in range(len(keys) - 1))
+        self.m.queues_stay_in_priority_order()
 
     def teardown(self):
         """Once per run (a check per step would make the run quadratic)."""
-        state = to_state(self.h.core)
-        assert to_state(self.replica) == state
-        rebuilt = from_state(self.snapshot)
-        for event in self.h.log[self.snapshot_at:]:
-            rebuilt.handle(event)
-        assert to_state(rebuilt) == state
+        self.m.check_end()
 
 
 TestAcdMachine = AcdMachine.TestCase
