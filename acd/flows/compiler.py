@@ -845,8 +845,7 @@ def _reachable(flow: CompiledFlow) -> set[str]:
     while todo:
         name = todo.pop()
         if name not in flow.steps:
-            close = difflib.get_close_matches(name, list(flow.steps), n=1)
-            name = close[0] if close else name
+            name = closest(name, tuple(flow.steps)) or name
         if name in seen or name not in flow.steps:
             continue
         seen.add(name)
