@@ -3,8 +3,11 @@ service, FastAGI server, AMI client, HTTP, and (in sim mode) the simulated PBX.
 
 Built bottom-up: each resource has one async context (aiohttp cleanup-context style, in
 ``acd.resources`` for the outside ones) entered in order and left in reverse, so a failure at
-start leaves nothing half-running; each takes the parts it needs, already built. The HTTP layer
-gets the use cases (``acd.usecases``, from ``build_use_cases``), never the ``Engine``."""
+start leaves nothing half-running; each takes the parts it needs, already built (constructor-
+injected; what a config reload replaces is read through ``acd.service.liveconfig.LiveConfig``).
+The HTTP layer gets the use cases (``acd.usecases``, from ``build_use_cases``). The ``Engine``
+(``acd.engine``) is made last, a frozen record of the running parts for the CLI, the benches and
+the tests: no part reads it."""
 
 from __future__ import annotations
 
@@ -13,10 +16,9 @@ import sys
 import contextlib
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -24,29 +26,26 @@ from acd.agi import FastAgiServer
 from acd.ami import AmiClient
 from acd.clock import Clock, SystemClock
 from acd.events import CallClosed
-from acd.livestate import LiveStore
 from acd.logs import get_logger
-from acd.routing.config import DeskCatalogue, load_agents, load_desk, load_queues
+from acd.routing.config import load_agents, load_desk, load_queues
 from acd.routing.core import AcdCore
-from acd.eventlog import OutageMonitor
 from acd.service.acd import AcdService
-from acd.service.journal import Journal
 from acd.service.replica import Replica
 from acd.flows.httpport import AiohttpPort
 from acd.flows.interpreter import FlowInterpreter, FlowPorts
 from acd.flows.registry import FlowRegistry
 from acd.service.calllog import IvrMetrics, MemoryCallLog
 from acd.service.flowports import AcdQueuePort, CallChannels, RecordedCallbacks, engine_flow_runner
-from acd.service.configreload import reload_config
+from acd.service.configreload import ConfigReload
+from acd.service.liveconfig import ConfigFiles, LiveConfig
 from acd.service.desk import AgentDesk
 from acd.service.ivr import IvrEntry
 from acd.service.reconcile import Reconciler
 from acd.service.survey import PostCallSurvey
-from acd.store.durable import DurableRecorder
 from acd.store.retention import RetentionJob
 from acd.store.sql import SqlStore
 from acd.store.verification import LockoutPolicy, SqlVerification
-from acd.tasks.rules import TaskConfig, TaskType, load_task_config
+from acd.tasks.rules import load_task_config
 from acd.knowledge.cards import load_cards
 from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
@@ -59,14 +58,13 @@ from acd.tasks.service import TaskRunner, task_audience
 from acd.telemetry import Telemetry
 from acd.http.api import add_api
 from acd.http.ops import add_ops
+from acd.engine import Engine, EventFanout, FlowParts, HttpParts
 from acd.http.events import EventBus
 from acd.http.queuefeed import QueueFeed
 from acd.http.users import Users, demo_tokens_refusal, load_users
-from acd.knowledge.cards import Card
 from acd.service.web import create_web_app
 from acd.settings import ConfigError, Settings
 from acd.sim import SimPbx
-from acd.sim.demo import DemoTraffic
 from acd.resources import (
     AgiSessions, CustomerStore, agi_server, ami_client, customer_store, demo_traffic, event_log, live_store, redis_outage_monitor,
     seed_demo, sim_pbx,
@@ -82,80 +80,30 @@ from acd.usecases.tasks import Tasks
 from acd.usecases.wallboard import Wallboard
 from acd.usecases.wiring import UseCases
 
-if TYPE_CHECKING:
-    from acd.eventlog.inbox import RedisInbox
-    from acd.eventlog.redis_lease import RedisLeaderLease
-
 log = get_logger(__name__)
 
 
-@dataclass
-class Engine:
-    """The running engine's parts, filled in as ``run_engine`` builds them, for the CLI, the
-    benches, the tests and the parts not yet given their own collaborators (the survey, the
-    screen-pop sections, the flows' task port, the config reload). The HTTP handlers never see
-    it: they get the use cases of ``acd.usecases``."""
+@dataclass(frozen=True)
+class Basics:
+    """What nearly every part is built from: the settings, the clock, the telemetry, the live push
+    stream's fan-out and the reloadable config files."""
 
     settings: Settings
-    clock: Clock = field(default_factory=SystemClock)
-    telemetry: Telemetry = field(default_factory=Telemetry)
-    core: AcdCore | None = None
-    calllog: MemoryCallLog | None = None
-    agi: FastAgiServer | None = None
-    ami: AmiClient | None = None
-    acd: AcdService | None = None
-    pbx: SimPbx | None = None
-    demo: DemoTraffic | None = None
-    ivr: IvrEntry | None = None
-    store: LiveStore | None = None  # the live-state store (memory or Redis)
-    customers: SqlStore | None = None  # the customer store (SQL)
-    records: DurableRecorder | None = None
-    flows: FlowRegistry | None = None
-    callbacks: RecordedCallbacks | None = None
-    catalogue: DeskCatalogue = field(default_factory=DeskCatalogue)
-    task_config: TaskConfig = field(default_factory=TaskConfig)  # config/tasks.yaml
-    tasks: TaskRunner | None = None  # escalations and due call-backs
-    survey: PostCallSurvey | None = None  # [acd-survey] sessions (needs flows)
-    quality: QualityMetrics | None = None  # CSAT and FCR on Prometheus
-    knowledge: tuple[Card, ...] = ()  # from config/knowledge/
-    desk: AgentDesk | None = None
-    listeners: list[Callable[[str, dict[str, Any]], object]] = field(default_factory=list)  # the live push stream
-    users: Users | None = None
-    bus: EventBus | None = None
-    http_app: web.Application | None = None
-    http_port: int | None = None
-    reconciler: Reconciler | None = None
-    journal: Journal | None = None  # the ACD's event log (acd.service.journal)
-    lease: RedisLeaderLease | None = None  # the leader lease (several nodes)
-    inbox: RedisInbox | None = None  # other nodes' inputs for the leader (several nodes)
-    redis_monitor: OutageMonitor | None = None  # one outage count for every Redis object of the node
-
-    @property
-    def task_types(self) -> dict[str, TaskType]:
-        return self.task_config.types
-
-    def reload_config(self) -> dict[str, Any]:
-        return reload_config(self)
-
-    def emit(self, kind: str, data: dict[str, Any]) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(kind, data)
-            except Exception as exc:  # noqa: BLE001 - a listener must never break call handling
-                log.error_event("engine.listener_failed", kind=kind, error=f"{type(exc).__name__}: {exc}")
+    clock: Clock
+    telemetry: Telemetry
+    fanout: EventFanout
+    live: LiveConfig
 
 
 @contextlib.asynccontextmanager
-async def _acd_service(engine: Engine, acd: AcdService, ami: AmiClient, ivr: IvrEntry, calllog: MemoryCallLog, saved: CustomerStore,
-                       agi: FastAgiServer) -> AsyncIterator[AcdService]:
+async def _acd_service(acd: AcdService, ami: AmiClient, ivr: IvrEntry, calllog: MemoryCallLog, saved: CustomerStore,
+                       agi: FastAgiServer) -> AsyncIterator[Reconciler]:
     reconciler = Reconciler(acd, ivr, calllog, saved.store, saved.records)
-    engine.reconciler = reconciler
     reconciler.subscribe()  # before the first connect: its re-sync closes what a crash left open
-    await acd.start()
-    engine.core = acd.core  # with a shared log, the core rebuilt from it
+    await acd.start()  # with a shared log, the core rebuilt from it (in place)
     await ami.start()  # fail loudly at start: wrong credentials, unreachable Asterisk
     try:
-        yield acd
+        yield reconciler
     finally:
         await acd.stop()
         await _end_sessions(acd, ivr, calllog, agi)
@@ -173,11 +121,9 @@ async def _end_sessions(acd: AcdService, ivr: IvrEntry, calllog: MemoryCallLog, 
 
 
 @contextlib.asynccontextmanager
-async def _task_runner(engine: Engine, store: SqlStore, acd: AcdService) -> AsyncIterator[TaskRunner]:
+async def _task_runner(b: Basics, store: SqlStore, acd: AcdService) -> AsyncIterator[TaskRunner]:
     """Escalations and due call-backs, every ``check_every`` of config/tasks.yaml."""
-    runner = TaskRunner(store, acd, engine.clock, engine.task_config, fallback_queue=engine.settings.flows.fallback_queue,
-                        emit=engine.emit)
-    engine.tasks = runner
+    runner = TaskRunner(store, acd, b.clock, b.live, fallback_queue=b.settings.flows.fallback_queue, emit=b.fanout.emit)
     runner.start()
     try:
         yield runner
@@ -185,27 +131,26 @@ async def _task_runner(engine: Engine, store: SqlStore, acd: AcdService) -> Asyn
         await runner.stop()
 
 
-def _today_gauges(engine: Engine, store: SqlStore) -> TodayGaugeJob:
+def _today_gauges(b: Basics, store: SqlStore, core: AcdCore) -> TodayGaugeJob:
     """Prometheus' "today" figures from the store (acd.telemetry.today), with the queues' thresholds
     and the time zone read at each run (a config reload applies)."""
     from acd.reports.compute import QueueThresholds
 
     def thresholds() -> dict[str, QueueThresholds]:
-        core = engine.core
-        return {} if core is None else {n: QueueThresholds(q.service_level_s, q.short_abandon_s) for n, q in core.queues.items()}
+        return {n: QueueThresholds(q.service_level_s, q.short_abandon_s) for n, q in core.queues.items()}
 
-    return TodayGaugeJob(store, engine.telemetry, engine.clock, thresholds, lambda: engine.settings.engine.time_zone)
+    return TodayGaugeJob(store, b.telemetry, b.clock, thresholds, lambda: b.settings.engine.time_zone)
 
 
 @contextlib.asynccontextmanager
-async def _periodic_jobs(engine: Engine, store: SqlStore) -> AsyncIterator[QualityMetrics]:
+async def _periodic_jobs(b: Basics, store: SqlStore, core: AcdCore) -> AsyncIterator[QualityMetrics]:
     """The store's periodic jobs: retention, the FCR gauge (CSAT and FCR on Prometheus), and the
     "today" gauges from the store (so they survive a restart)."""
-    settings, clock = engine.settings, engine.clock
-    quality = engine.quality = QualityMetrics(engine.telemetry)
+    settings, clock = b.settings, b.clock
+    quality = QualityMetrics(b.telemetry)
     c = settings.customers
     jobs = (RetentionJob(store, settings, clock), FcrGaugeJob(store, quality, clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min),
-            _today_gauges(engine, store))
+            _today_gauges(b, store, core))
     for job in jobs:
         job.start()
     try:
@@ -216,10 +161,10 @@ async def _periodic_jobs(engine: Engine, store: SqlStore) -> AsyncIterator[Quali
 
 
 @contextlib.asynccontextmanager
-async def _flows(engine: Engine, ivr: IvrEntry, acd: AcdService, ami: AmiClient, store: SqlStore, calllog: MemoryCallLog,
-                 sessions: AgiSessions) -> AsyncIterator[FlowRegistry | None]:
+async def _flows(b: Basics, ivr: IvrEntry, acd: AcdService, ami: AmiClient, store: SqlStore, calllog: MemoryCallLog,
+                 sessions: AgiSessions, quality: QualityMetrics) -> AsyncIterator[FlowParts | None]:
     """Flows from ``flows.directory``, reloaded on change; every inbound call runs its flow."""
-    s, clock = engine.settings, engine.clock
+    s, clock = b.settings, b.clock
     if not s.flows.directory:  # flows off: every call hears the greeting and waits in the fallback queue
         yield None
         return
@@ -232,29 +177,28 @@ async def _flows(engine: Engine, ivr: IvrEntry, acd: AcdService, ami: AmiClient,
     http = AiohttpPort()
     ports = FlowPorts(
         directory=store, verification=SqlVerification(store, clock, LockoutPolicy(s.verification.max_failures, s.verification.window_s),
-                                                      on_attempt=engine.telemetry.verification_attempt),
+                                                      on_attempt=b.telemetry.verification_attempt),
         recorder=calllog, queue=AcdQueuePort(acd, channels, clock), http=http, callbacks=callbacks,
-        tasks=StoreTaskPort(engine, emit=engine.emit),
+        tasks=StoreTaskPort(store, acd.core, clock, b.live, fallback_queue=s.flows.fallback_queue, emit=b.fanout.emit),
     )
     interpreter = FlowInterpreter(ports, clock, fallback_queue=s.flows.fallback_queue)
     ivr.flow_runner = engine_flow_runner(registry, interpreter, channels, ami)
-    survey = PostCallSurvey(engine, registry, interpreter)
-    engine.flows, engine.callbacks, engine.survey = registry, callbacks, survey
+    survey = PostCallSurvey(acd.core, calllog, registry, interpreter, quality=quality,
+                            csat_satisfied_min=s.customers.csat_satisfied_min, emit=b.fanout.emit)
     sessions.survey.fill(survey)
     try:
-        yield registry
+        yield FlowParts(registry, callbacks, survey)
     finally:
         ivr.flow_runner = None
         sessions.survey.clear()
-        engine.survey = None
         await registry.stop()
         await http.close()
 
 
-def build_use_cases(engine: Engine, acd: AcdService, desk: AgentDesk, saved: CustomerStore, calllog: MemoryCallLog, ami: AmiClient,
-                    flows: FlowRegistry | None) -> UseCases:
+def build_use_cases(b: Basics, acd: AcdService, desk: AgentDesk, saved: CustomerStore, calllog: MemoryCallLog, ami: AmiClient,
+                    flows: FlowRegistry | None, reload: ConfigReload) -> UseCases:
     """Each use case from exactly the parts it needs (the HTTP handlers get these, not the engine)."""
-    s, clock, store = engine.settings, engine.clock, saved.store
+    s, clock, store = b.settings, b.clock, saved.store
     return UseCases(
         agents=AgentStates(acd, desk, clock),
         supervision=Supervision(acd),
@@ -263,8 +207,8 @@ def build_use_cases(engine: Engine, acd: AcdService, desk: AgentDesk, saved: Cus
         reports=Reports(store, acd, clock, s.customers),
         customers=Customers(store, acd, calllog, saved.records, clock, s.customers, phone_region=s.database.phone_region,
                             spool_dir=s.database.spool_dir),
-        tasks=Tasks(store, acd, clock, lambda: engine.task_config.types, engine.emit),
-        admin=Administration(flows, engine.reload_config),
+        tasks=Tasks(store, acd, clock, b.live.task_types, b.fanout.emit),
+        admin=Administration(flows, reload),
         readiness=Readiness(ami, store, saved.records, s.http.ready_spool_max_bytes),
     )
 
@@ -295,87 +239,87 @@ def _answer_supervisor_phones(users: Users, pbx: SimPbx | None) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _http(engine: Engine, cases: UseCases, users: Users, acd: AcdService, calllog: MemoryCallLog) -> AsyncIterator[int]:
-    cfg = engine.settings.http
-    app = create_web_app(engine.telemetry.render)
+async def _http(b: Basics, cases: UseCases, users: Users, acd: AcdService, calllog: MemoryCallLog) -> AsyncIterator[HttpParts]:
+    cfg = b.settings.http
+    app = create_web_app(b.telemetry.render)
     bus = EventBus()
-    engine.users, engine.bus = users, bus
-    engine.listeners.append(lambda kind, data: bus.publish(kind, data, agents=task_audience(acd.core, kind, data)))
-    feed = QueueFeed(acd, engine.clock, engine.emit)  # queue events: callers joining and leaving
+    b.fanout.listeners.append(lambda kind, data: bus.publish(kind, data, agents=task_audience(acd.core, kind, data)))
+    feed = QueueFeed(acd, b.clock, b.fanout.emit)  # queue events: callers joining and leaving
     calllog.observers.append(feed)  # the records this node writes ...
     acd.feeds.append(feed)  # ... and, on a node that follows the log, the leader's
-    add_api(app, cases, users, bus, engine.clock)
+    add_api(app, cases, users, bus, b.clock)
     add_ops(app, cases.readiness, access_log=cfg.access_log)
-    engine.http_app = app
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port)
     await site.start()
     port: int = runner.addresses[0][1]
-    engine.http_port = port
     log.event("http.listening", url=f"http://{cfg.host}:{port}/wallboard", agent_desktop=f"http://{cfg.host}:{port}/agent")
     try:
-        yield port
+        yield HttpParts(app, bus, port)
     finally:
         await runner.cleanup()
 
 
-def build_core(engine: Engine) -> tuple[AcdCore, MemoryCallLog]:
-    config_dir = Path(engine.settings.config_dir)
+def build_core(settings: Settings, clock: Clock, telemetry: Telemetry) -> tuple[AcdCore, MemoryCallLog, LiveConfig]:
+    config_dir = Path(settings.config_dir)
     queues = load_queues(config_dir / "queues.yaml")
     agents = load_agents(config_dir / "agents.yaml")
-    engine.catalogue = load_desk(config_dir / "desk.yaml")
-    engine.task_config = load_task_config(config_dir / "tasks.yaml", frozenset(q.name for q in queues))
-    engine.knowledge = load_cards(config_dir / "knowledge", [q.name for q in queues])
-    core = AcdCore(queues, agents, id_prefix=f"{engine.settings.engine.node_id}-{uuid.uuid4().hex[:8]}", now=engine.clock.now())
-    calllog = MemoryCallLog(engine.clock, observers=[IvrMetrics(engine.telemetry)])
-    engine.core, engine.calllog = core, calllog
-    return core, calllog
+    live = LiveConfig(ConfigFiles(desk=load_desk(config_dir / "desk.yaml"),
+                                  tasks=load_task_config(config_dir / "tasks.yaml", frozenset(q.name for q in queues)),
+                                  knowledge=load_cards(config_dir / "knowledge", [q.name for q in queues])))
+    core = AcdCore(queues, agents, id_prefix=f"{settings.engine.node_id}-{uuid.uuid4().hex[:8]}", now=clock.now())
+    calllog = MemoryCallLog(clock, observers=[IvrMetrics(telemetry)])
+    return core, calllog, live
 
 
 @contextlib.asynccontextmanager
 async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Clock | None = None) -> AsyncIterator[Engine]:
     """Build the engine bottom-up, each resource in its own context entered in order; yield the
-    running engine; leave the contexts in reverse order."""
-    clock = clock or SystemClock()  # one clock: "today" on /metrics is the day of the engine's clock
-    engine = Engine(settings, clock=clock, telemetry=Telemetry(clock=clock, day_tz=settings.engine.time_zone))
-    core, calllog = build_core(engine)
+    running engine (a frozen record of its parts); leave the contexts in reverse order."""
+    clock_ = clock or SystemClock()  # one clock: "today" on /metrics is the day of the engine's clock
+    telemetry = Telemetry(clock=clock_, day_tz=settings.engine.time_zone)
+    core, calllog, live = build_core(settings, clock_, telemetry)
     if settings.flows.fallback_queue not in core.queues:
         raise ValueError(f"flows.fallback_queue {settings.flows.fallback_queue!r} is not a queue in {settings.config_dir}/queues.yaml")
     users = await _load_users(settings, core)  # every file checked before AMI, FastAGI or an agent is touched
-    clock_, telemetry = engine.clock, engine.telemetry
+    b = Basics(settings, clock_, telemetry, EventFanout(), live)
     sessions = AgiSessions()
     rng = random.Random(settings.demo.seed)  # the simulated agents', then the demo callers'
     async with contextlib.AsyncExitStack() as stack:
-        agi = engine.agi = await stack.enter_async_context(agi_server(settings, telemetry, sessions))
-        pbx = engine.pbx = await stack.enter_async_context(sim_pbx(settings, core, agi, clock_, rng))
+        agi = await stack.enter_async_context(agi_server(settings, telemetry, sessions))
+        pbx = await stack.enter_async_context(sim_pbx(settings, core, agi, clock_, rng))
         _answer_supervisor_phones(users, pbx)
-        demo = engine.demo = await stack.enter_async_context(demo_traffic(settings, pbx, rng)) if with_demo and pbx is not None else None
-        ami = engine.ami = await stack.enter_async_context(ami_client(settings, pbx))
-        monitor = engine.redis_monitor = redis_outage_monitor(telemetry)
-        live = engine.store = await stack.enter_async_context(live_store(settings, clock_, monitor))
+        demo = await stack.enter_async_context(demo_traffic(settings, pbx, rng)) if with_demo and pbx is not None else None
+        ami = await stack.enter_async_context(ami_client(settings, pbx))
+        monitor = redis_outage_monitor(telemetry)
+        store = await stack.enter_async_context(live_store(settings, clock_, monitor))
         parts = await stack.enter_async_context(event_log(settings, monitor))
-        engine.journal, engine.lease, engine.inbox = parts.journal, parts.lease, parts.inbox
         saved = await stack.enter_async_context(customer_store(settings, clock_, telemetry, calllog))
-        engine.customers, engine.records = saved.store, saved.records
         if demo is not None:
             await seed_demo(saved.store, demo)
-        acd = engine.acd = AcdService(core, ami, calllog, telemetry, clock_, store=live, node_id=settings.engine.node_id,
-                                      catalogue=engine.catalogue, emit=engine.emit, journal=parts.journal,
-                                      recordings_dir=settings.recording.dir, record_calls=settings.recording.enabled)
+        acd = AcdService(core, ami, calllog, telemetry, clock_, store=store, node_id=settings.engine.node_id, config=live,
+                         emit=b.fanout.emit, journal=parts.journal, recordings_dir=settings.recording.dir,
+                         record_calls=settings.recording.enabled)
         if parts.lease is not None and parts.inbox is not None:
             acd.share_log(Replica(acd, parts.journal, parts.lease, parts.inbox, ttl_s=settings.live_state.lease_ttl_s))
-        ivr = engine.ivr = IvrEntry(acd, calllog, clock_, fallback_queue=settings.flows.fallback_queue, history=saved.store.timeline)
+        ivr = IvrEntry(acd, calllog, clock_, fallback_queue=settings.flows.fallback_queue, history=saved.store.timeline)
         sessions.acd.fill(acd)
         sessions.ivr.fill(ivr)
-        desk = engine.desk = AgentDesk(acd, saved.store, calllog)
-        desk.sections += [CardsSection(engine), OpenTasksSection(engine), LastSurveySection(engine)]
-        await stack.enter_async_context(_acd_service(engine, acd, ami, ivr, calllog, saved, agi))
-        await stack.enter_async_context(_task_runner(engine, saved.store, acd))
-        await stack.enter_async_context(_periodic_jobs(engine, saved.store))
-        flows = await stack.enter_async_context(_flows(engine, ivr, acd, ami, saved.store, calllog, sessions))
-        cases = build_use_cases(engine, acd, desk, saved, calllog, ami, flows)
-        await stack.enter_async_context(_http(engine, cases, users, acd, calllog))
+        desk = AgentDesk(acd, saved.store, calllog)
+        desk.sections += [CardsSection(live, calllog), OpenTasksSection(saved.store), LastSurveySection(saved.store)]
+        reconciler = await stack.enter_async_context(_acd_service(acd, ami, ivr, calllog, saved, agi))
+        tasks = await stack.enter_async_context(_task_runner(b, saved.store, acd))
+        quality = await stack.enter_async_context(_periodic_jobs(b, saved.store, acd.core))
+        flows = await stack.enter_async_context(_flows(b, ivr, acd, ami, saved.store, calllog, sessions, quality))
+        reload = ConfigReload(Path(settings.config_dir), acd, live, users)
+        cases = build_use_cases(b, acd, desk, saved, calllog, ami, flows.registry if flows else None, reload)
+        http = await stack.enter_async_context(_http(b, cases, users, acd, calllog))
+        engine = Engine(settings=settings, clock=clock_, telemetry=telemetry, fanout=b.fanout, live_config=live, core=acd.core,
+                        calllog=calllog, agi=agi, ami=ami, acd=acd, ivr=ivr, store=store, customers=saved.store, records=saved.records,
+                        journal=parts.journal, redis_monitor=monitor, reconciler=reconciler, tasks=tasks, quality=quality, desk=desk,
+                        users=users, http=http, reload_config=reload, flow_parts=flows, pbx=pbx, demo=demo, lease=parts.lease,
+                        inbox=parts.inbox)
         if demo is not None:
             demo.start()
         log.event("engine.started", node=settings.engine.node_id, mode=settings.pbx.mode, agi_port=agi.port)
@@ -398,7 +342,7 @@ def _demo_summary(engine: Engine, seconds: float) -> str:
     from acd.sim.demo import summary_table
 
     demo, pbx, calllog, core = engine.demo, engine.pbx, engine.calllog, engine.core
-    assert demo is not None and pbx is not None and calllog is not None and core is not None  # a demo engine runs
+    assert demo is not None and pbx is not None  # a demo engine runs on the simulated PBX
     booked = frozenset(out.uniqueid for out in pbx.outcomes
                        if any(e["kind"] == "callback_requested" for e in calllog.timeline(out.uniqueid)))
     days = {name: engine.telemetry.queue_today(name) for name in core.queues}

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import acd.service.acd as acd_service
+import acd.service.legs as acd_legs
 from acd.agi.channel import AgiChannel
 from acd.agi.server import FastAgiServer
 from acd.flows.interpreter import FlowInterpreter
@@ -54,7 +55,7 @@ class Marks:
     def installed(self) -> Iterator[Marks]:
         mark = self.mark
         saved = (FastAgiServer._run, IvrEntry.__call__, AgiChannel.answer_ahead, FlowInterpreter.run,
-                 acd_service.AcdService.submit, acd_service.originate_now)  # type: ignore[attr-defined]
+                 acd_service.AcdService.submit, acd_legs.originate_now)  # type: ignore[attr-defined]
         run, entry, answer_ahead, flow_run, submit, originate_now = saved
 
         async def timed_run(server: FastAgiServer, env: Any, *a: Any, **k: Any) -> None:
@@ -92,7 +93,7 @@ class Marks:
         AgiChannel.answer_ahead = timed_answer_ahead  # type: ignore[method-assign, assignment]
         FlowInterpreter.run = timed_flow_run  # type: ignore[method-assign, assignment]
         acd_service.AcdService.submit = timed_submit  # type: ignore[method-assign, assignment]
-        acd_service.originate_now = timed_originate_now  # type: ignore[attr-defined]
+        acd_legs.originate_now = timed_originate_now  # type: ignore[attr-defined]
         try:
             yield self
         finally:
@@ -101,7 +102,7 @@ class Marks:
             AgiChannel.answer_ahead = answer_ahead  # type: ignore[method-assign]
             FlowInterpreter.run = flow_run  # type: ignore[method-assign]
             acd_service.AcdService.submit = submit  # type: ignore[method-assign]
-            acd_service.originate_now = originate_now  # type: ignore[attr-defined]
+            acd_legs.originate_now = originate_now  # type: ignore[attr-defined]
 
 
 def main() -> None:

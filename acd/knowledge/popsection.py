@@ -14,27 +14,23 @@ if TYPE_CHECKING:
     from acd.service.calllog import MemoryCallLog
 
 
-class _Engine(Protocol):
-    """What the section reads of the engine (``acd.app.Engine``)."""
+class CardSource(Protocol):
+    """Where the cards are read at each screen-pop (``acd.service.liveconfig.LiveConfig``: a
+    config reload replaces them)."""
 
     @property
     def knowledge(self) -> tuple[Card, ...]: ...
-
-    @property
-    def calllog(self) -> MemoryCallLog | None: ...
 
 
 class CardsSection:
     __name__ = "knowledge_cards"
 
-    def __init__(self, engine: _Engine) -> None:
-        self.engine = engine
+    def __init__(self, cards: CardSource, calllog: MemoryCallLog) -> None:
+        self.cards, self.calllog = cards, calllog
         self._shown: set[tuple[str, str, str]] = set()  # (call, card, version) already on the record
 
     async def __call__(self, entry: CallEntry, customer: dict[str, Any] | None) -> dict[str, Any]:
-        cards = self.engine.knowledge
-        calllog = self.engine.calllog
-        assert calllog is not None  # the desk, and so this section, exists only beside a call log
+        cards, calllog = self.cards.knowledge, self.calllog
         path = [e for e in calllog.timeline(entry.call_id) if isinstance(events.from_timeline(e), events.FlowStep)]
         intent = entry.attributes.get("intent")
         found = matching_cards(cards, queue=entry.queue, intent=str(intent) if intent else None, ivr_path=path)

@@ -34,7 +34,7 @@ class MemoryLiveStore:
 
     # The reservation, its confirmation and its release answer at once in process: the ``*_now``
     # forms let the ring path write the agent's Originate in the same step of the event loop as the
-    # routing decision (acd.service.acd), in the order the core issued them.
+    # routing decision (acd.service.legs), in the order the core issued them.
     def reserve_now(self, agent_id: str, offer_id: str, node_id: str, ttl_s: float, *, token: FencingToken | None = None) -> bool:
         self._fence(token, "reserve")
         if self._holder(agent_id) is not None:

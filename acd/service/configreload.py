@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from acd.http.users import Users, load_users
 from acd.logs import get_logger
 from acd.routing.config import DeskCatalogue, load_agents, load_desk, load_queues
 from acd.routing.model import AgentConfig, QueueConfig
+from acd.service.liveconfig import ConfigFiles, LiveConfig
 from acd.settings import ConfigError
 
 if TYPE_CHECKING:
-    from acd.app import Engine
     from acd.knowledge.cards import Card
+    from acd.service.acd import AcdService
     from acd.tasks.rules import TaskConfig
 
 log = get_logger(__name__)
@@ -30,17 +31,47 @@ class _Loaded(TypedDict, total=False):
     users: Users
 
 
-def reload_config(engine: Engine) -> dict[str, object]:
-    """Re-read ``config/``: everything is validated first (nothing applies if anything is
-    wrong). The desk catalogue, users, new and changed queues and agents apply at once
-    (queue and agent changes go through the ACD's event log); removals need a restart."""
+class ConfigReload:
+    """Re-reads ``config/`` into the parts that serve it: the live config holder (desk, tasks,
+    knowledge), the users, and the ACD's queues and agents (through its event log)."""
+
+    def __init__(self, config_dir: Path, acd: AcdService, live: LiveConfig, users: Users) -> None:
+        self._config_dir, self._acd, self._live, self._users = config_dir, acd, live, users
+
+    def __call__(self) -> dict[str, Any]:
+        """Re-read ``config/``: everything is validated first (nothing applies if anything is
+        wrong). The desk catalogue, users, task config, knowledge cards, new and changed queues
+        and agents apply at once (queue and agent changes go through the ACD's event log);
+        removals need a restart."""
+        loaded, problems = _load(self._config_dir)
+        if problems:
+            log.warn_event("config.reload.refused", problems=len(problems))
+            return {"ok": False, "errors": problems}
+        self._live.swap(ConfigFiles(desk=loaded["desk"], tasks=loaded["tasks"], knowledge=loaded["knowledge"]))
+        self._users.replace_entries(loaded["users"])
+        applied = ["desk", "users", "tasks", "knowledge"]
+        restart: list[str] = []
+        core, acd = self._acd.core, self._acd
+        new_queues = {q.name: q for q in loaded["queues"]}
+        changed_queues = tuple(q for name, q in new_queues.items() if core.queues.get(name) != q)
+        current_agents = {a.id: a.config for a in core.agents.values()}
+        changed_agents = tuple(a for a in loaded["agents"] if current_agents.get(a.id) != a)
+        if changed_queues or changed_agents:
+            # an event like any other: applied live, in order, and replayed from the log; calls in
+            # flight keep their place
+            acd.apply_config(changed_queues, changed_agents)
+        applied += [f"queue {q.name}" for q in changed_queues] + [f"agent {a.id}" for a in changed_agents]
+        restart += [f"queue {name} was removed" for name in core.queues if name not in new_queues]
+        restart += [f"agent {a} was removed" for a in current_agents if a not in {x.id for x in loaded["agents"]}]
+        log.event("config.reloaded", applied=len(applied), needs_restart=len(restart))
+        return {"ok": True, "applied": applied, "needs_restart": restart}
+
+
+def _load(cfg: Path) -> tuple[_Loaded, list[str]]:
+    """Every file of ``config/`` a reload reads, and the problems of those refused."""
     from acd.knowledge.cards import load_cards
     from acd.tasks.rules import load_task_config
 
-    if engine.core is None or engine.acd is None:
-        raise RuntimeError("reload_config: the engine is not started")
-    core, acd = engine.core, engine.acd
-    cfg = Path(engine.settings.config_dir)
     problems: list[str] = []
     loaded: _Loaded = {}
     try:
@@ -69,29 +100,4 @@ def reload_config(engine: Engine) -> dict[str, object]:
             loaded["users"] = load_users(cfg / "users.yaml", {a.id for a in loaded["agents"]})
         except ConfigError as exc:
             problems += exc.problems
-    if problems:
-        log.warn_event("config.reload.refused", problems=len(problems))
-        return {"ok": False, "errors": problems}
-    applied = ["desk", "users", "tasks", "knowledge"]
-    restart: list[str] = []
-    engine.task_config = loaded["tasks"]
-    engine.knowledge = loaded["knowledge"]
-    if engine.tasks is not None:
-        engine.tasks.config = loaded["tasks"]
-    engine.catalogue = loaded["desk"]
-    acd.catalogue = loaded["desk"]
-    if engine.users is not None:
-        engine.users.replace_entries(loaded["users"])
-    new_queues = {q.name: q for q in loaded["queues"]}
-    changed_queues = tuple(q for name, q in new_queues.items() if core.queues.get(name) != q)
-    current_agents = {a.id: a.config for a in core.agents.values()}
-    changed_agents = tuple(a for a in loaded["agents"] if current_agents.get(a.id) != a)
-    if changed_queues or changed_agents:
-        # an event like any other: applied live, in order, and replayed from the log; calls in
-        # flight keep their place
-        acd.apply_config(changed_queues, changed_agents)
-    applied += [f"queue {q.name}" for q in changed_queues] + [f"agent {a.id}" for a in changed_agents]
-    restart += [f"queue {name} was removed" for name in core.queues if name not in new_queues]
-    restart += [f"agent {a} was removed" for a in current_agents if a not in {x.id for x in loaded["agents"]}]
-    log.event("config.reloaded", applied=len(applied), needs_restart=len(restart))
-    return {"ok": True, "applied": applied, "needs_restart": restart}
+    return loaded, problems

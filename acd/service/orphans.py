@@ -113,7 +113,7 @@ class OrphanLegs:
             return False
         self.hung_up.append(uid)
         token = acd.token
-        acd._store_op(lambda: acd.store.release(agent.id, uid, token=token), "release")  # the dead engine's reservation
+        acd.legs.store_op(lambda: acd.store.release(agent.id, uid, token=token), "release")  # the dead engine's reservation
         acd.telemetry.state_repair("orphan_leg")
         acd.telemetry.agent_offer("cancelled")
         if call_id and not self._offer_ended_here(call_id, uid):

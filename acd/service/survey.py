@@ -1,5 +1,5 @@
 """The post-call survey: a queue with ``survey: <flow>`` (queues.yaml) has its agent legs bridged
-with ``F(acd-survey^s^1)`` (``AcdService._bridge_options``), so when the agent hangs up the caller
+with ``F(acd-survey^s^1)`` (``AgentLegs.bridge_options``, acd.service.legs), so when the agent hangs up the caller
 stays on the line and ``[acd-survey]`` opens a FastAGI ``survey`` session. This runs the queue's
 survey flow (the flow language: "rate us 1 to 5") and puts the answers on that call's record, tied
 to its customer and agent (a ``survey`` event; ``acd.store.records`` folds it).
@@ -10,6 +10,7 @@ found. An answer is a menu step's key (the step's name is the question: ``csat``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +21,13 @@ from acd.store.records import fold
 
 if TYPE_CHECKING:
     from acd.agi.channel import AgiChannel
-    from acd.app import Engine
     from acd.flows.interpreter import FlowInterpreter
     from acd.flows.model import CompiledFlow
     from acd.flows.registry import FlowRegistry
     from acd.routing.core import AcdCore
     from acd.service.calllog import MemoryCallLog
     from acd.ports import InteractionRecorder
+    from acd.telemetry.quality import QualityMetrics
 
 log = get_logger(__name__)
 
@@ -45,27 +46,21 @@ class SurveyRecorder:
 
 
 class PostCallSurvey:
-    def __init__(self, engine: Engine, registry: FlowRegistry, interpreter: FlowInterpreter) -> None:
-        self.engine, self.registry = engine, registry
+    def __init__(self, core: AcdCore, calllog: MemoryCallLog, registry: FlowRegistry, interpreter: FlowInterpreter, *,
+                 quality: QualityMetrics, csat_satisfied_min: int, emit: Callable[[str, dict[str, Any]], None]) -> None:
+        self.core, self.calllog, self.registry = core, calllog, registry
         self.interpreter = interpreter  # its ports' recorder is replaced per call (SurveyRecorder)
-
-    def _started(self) -> tuple[AcdCore, MemoryCallLog]:
-        """The engine's core and call log (both are set before the first call arrives)."""
-        core, calllog = self.engine.core, self.engine.calllog
-        if core is None or calllog is None:
-            raise RuntimeError("the post-call survey runs on a started engine")
-        return core, calllog
+        self.quality, self.csat_satisfied_min, self.emit = quality, csat_satisfied_min, emit
 
     def flow_for(self, queue: str | None) -> CompiledFlow | None:
-        q = self._started()[0].queues.get(queue or "")
+        q = self.core.queues.get(queue or "")
         if q is None or not q.survey:
             return None
         return self.registry.current.flows.get(q.survey)
 
     async def __call__(self, channel: AgiChannel) -> None:
         call = CallContext.from_agi(channel.env)
-        engine = self.engine
-        calllog = self._started()[1]
+        calllog = self.calllog
         timeline = calllog.timeline(call.call_id)
         rec = fold(call.call_id, timeline) if timeline else None
         flow = self.flow_for(rec.queue if rec else None)
@@ -83,9 +78,9 @@ class PostCallSurvey:
                                          customer_id=rec.customer_id, queue=rec.queue)
         calllog.event(call.call_id, answered)
         score = recorder.answers.get("csat")
-        if engine.quality is not None and isinstance(score, int) and 1 <= score <= 5:
-            engine.quality.survey_answered(rec.queue, rec.agent, score, engine.settings.customers.csat_satisfied_min)
-        engine.emit("survey_done", {"call_id": call.call_id, "agent_id": rec.agent, "queue": rec.queue, "answers": dict(answered.answers)})
+        if isinstance(score, int) and 1 <= score <= 5:
+            self.quality.survey_answered(rec.queue, rec.agent, score, self.csat_satisfied_min)
+        self.emit("survey_done", {"call_id": call.call_id, "agent_id": rec.agent, "queue": rec.queue, "answers": dict(answered.answers)})
         log.event("survey.done", call_id=call.call_id, flow=flow.name, answers=len(recorder.answers), outcome=result.outcome)
 
 

@@ -5,10 +5,13 @@ reports' own reading of a survey."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acd.reports.quality import csat_score
 from acd.routing.model import CallEntry
+
+if TYPE_CHECKING:
+    from acd.store.sql import SqlStore
 
 LOOK_BACK_CALLS = 20  # the customer's newest calls looked at
 
@@ -16,13 +19,13 @@ LOOK_BACK_CALLS = 20  # the customer's newest calls looked at
 class LastSurveySection:
     __name__ = "last_survey"
 
-    def __init__(self, engine: Any) -> None:  # acd.app.Engine
-        self.engine = engine
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
 
     async def __call__(self, entry: CallEntry, customer: dict[str, Any] | None) -> dict[str, Any]:
-        if customer is None or self.engine.customers is None:
+        if customer is None:
             return {"last_survey": None}
-        calls = await self.engine.customers.search_interactions(customer_id=customer["customer_id"], limit=LOOK_BACK_CALLS)
+        calls = await self.store.search_interactions(customer_id=customer["customer_id"], limit=LOOK_BACK_CALLS)
         for call in calls:  # newest first
             score = csat_score(call) if call.call_id != entry.call_id else None
             if score is not None:

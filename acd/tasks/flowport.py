@@ -15,30 +15,31 @@ from acd.tasks.model import InvalidTask, Owner, TaskInput
 from acd.tasks.service import task_event
 
 if TYPE_CHECKING:
-    from acd.app import Engine
+    from acd.clock import Clock
+    from acd.routing.core import AcdCore
+    from acd.service.liveconfig import LiveConfig
+    from acd.store.sql import SqlStore
 
 log = get_logger(__name__)
 
 
 class StoreTaskPort:
-    def __init__(self, engine: Engine, *, emit: Callable[[str, dict[str, Any]], None]) -> None:
-        self.engine = engine
+    def __init__(self, store: SqlStore, core: AcdCore, clock: Clock, config: LiveConfig, *, fallback_queue: str,
+                 emit: Callable[[str, dict[str, Any]], None]) -> None:
+        self.store, self.core, self.clock = store, core, clock
+        self.config = config  # config/tasks.yaml as last (re)loaded
+        self.fallback_queue = fallback_queue  # the owner of a task the flow gives none
         self.emit = emit
 
     async def create_task(self, request: TaskRequest) -> str:
-        engine = self.engine
-        if engine.customers is None:
-            raise TaskRefused("the customer store is not configured")
-        if engine.core is None:
-            raise RuntimeError("a flow's task step runs on a started engine")
         body = {"type": request.type, "title": request.title, "owner_queue": request.queue, "owner_agent": request.agent,
                 "due": request.due, "priority": request.priority, "notes": request.note, "customer_id": request.customer_id,
                 "call_id": request.call_id, "callback_number": request.number}
         try:
-            inp = TaskInput.parse({k: v for k, v in body.items() if v is not None}, now=engine.clock.now(), types=engine.task_types,
-                                  agents=frozenset(engine.core.agents), queues=frozenset(engine.core.queues),
-                                  default_owner=Owner("queue", engine.settings.flows.fallback_queue))
-            task = await store_tasks.create_task(engine.customers, inp, source="flow", by=f"flow:{request.flow}"[:64])
+            inp = TaskInput.parse({k: v for k, v in body.items() if v is not None}, now=self.clock.now(), types=self.config.task_types(),
+                                  agents=frozenset(self.core.agents), queues=frozenset(self.core.queues),
+                                  default_owner=Owner("queue", self.fallback_queue))
+            task = await store_tasks.create_task(self.store, inp, source="flow", by=f"flow:{request.flow}"[:64])
         except (InvalidTask, NotFound) as exc:
             raise TaskRefused(str(exc)) from None
         self.emit("task_created", task_event(task))

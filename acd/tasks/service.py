@@ -29,6 +29,7 @@ from acd.tasks.rules import TaskConfig, escalations_due
 
 if TYPE_CHECKING:
     from acd.service.acd import AcdService
+    from acd.service.liveconfig import LiveConfig
 
 log = get_logger(__name__)
 
@@ -48,9 +49,9 @@ class TickReport:
 
 
 class TaskRunner:
-    def __init__(self, store: SqlStore, acd: AcdService, clock: Clock, config: TaskConfig, *, fallback_queue: str,
+    def __init__(self, store: SqlStore, acd: AcdService, clock: Clock, live: LiveConfig, *, fallback_queue: str,
                  emit: Callable[[str, dict[str, Any]], None]) -> None:
-        self.store, self.acd, self.clock, self.config = store, acd, clock, config
+        self.store, self.acd, self.clock, self._live = store, acd, clock, live
         self.fallback_queue = fallback_queue
         self.emit = emit
         self._job = PeriodicJob("acd-tasks-escalation", self.run_once, lambda: self.config.check_every_s,
@@ -59,6 +60,11 @@ class TaskRunner:
         self.start, self.stop = self._job.start, self._job.stop
         self._connected: set[str] = set()  # booked call-backs seen connected (no need to look again)
         self._overdue_after: float | None = None  # tasks due after this and before now fell overdue since the last tick
+
+    @property
+    def config(self) -> TaskConfig:
+        """config/tasks.yaml as last (re)loaded."""
+        return self._live.tasks
 
     async def run_once(self) -> TickReport:
         report = TickReport()

@@ -25,7 +25,7 @@ async def test_the_pop_shows_the_matching_cards_and_the_record_names_their_versi
     assert not engine.reload_config()["ok"]  # a card naming an unknown queue is refused, with its file
     (cards / "sales.md").write_text("---\ntitle: Sales offers\nintents: [buy]\n---\nx\n")
     assert engine.reload_config()["ok"]
-    menu_version = next(c.version for c in engine.knowledge if c.id == "menu")
+    menu_version = next(c.version for c in engine.live_config.knowledge if c.id == "menu")
     engine.acd.set_not_ready("agent2", "break")
     engine.pbx.agents["agent1"] = AgentBehaviour(answer_after_s=0.5, talk_s=4.0)
     await sign_in(browser, base, "agent", TOKENS["agent1"])

@@ -18,7 +18,7 @@ from tests.http.conftest import TOKENS
 
 
 def _task(engine, **body) -> TaskInput:
-    return TaskInput.parse(body, now=engine.clock.now(), types=engine.task_types, agents=frozenset(engine.core.agents),
+    return TaskInput.parse(body, now=engine.clock.now(), types=engine.live_config.task_types(), agents=frozenset(engine.core.agents),
                            queues=frozenset(engine.core.queues))
 
 

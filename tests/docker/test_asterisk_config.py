@@ -125,7 +125,7 @@ def test_acd_connect_claims_then_bridges_with_option_x_to_the_caller_uniqueid(st
 
 
 def test_every_bridge_uses_option_x_or_continues_to_the_survey(steps) -> None:
-    from acd.service.acd import SURVEY_BRIDGE_OPTS
+    from acd.service.legs import SURVEY_BRIDGE_OPTS
 
     bridges = [s for s in steps if s.app == "Bridge"]
     assert bridges

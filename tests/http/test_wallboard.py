@@ -73,8 +73,7 @@ async def test_day_figures_come_from_the_store_and_survive_lost_counters(api):
     await wait_until(lambda: engine.core.agents["agent1"].state == AgentState.READY and engine.core.agents["agent1"].calls_handled == 1, 15)
     await engine.records.drain()
     in_memory = engine.acd.live()["queues"]["general"]  # Prometheus' today figures, same kpi formulas
-    engine.telemetry = Telemetry()  # what a restart leaves of the in-memory "today" counters
-    engine.acd.telemetry = engine.telemetry
+    engine.acd.telemetry = Telemetry()  # what a restart leaves of the in-memory "today" counters
 
     async def answered() -> dict:
         _, body = await api.call("GET", "/api/v1/wallboard", "sup")
