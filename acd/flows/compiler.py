@@ -837,10 +837,15 @@ def _suggest(name: str, known: Iterable[str]) -> str:
 
 
 def _reachable(flow: CompiledFlow) -> set[str]:
+    """The steps a call can reach from the start. A route to a step that does not exist is
+    followed to the step its name is close to (``next: manu`` to ``menu``): the typo is reported
+    once by the route check, not again as every step behind it being unreachable."""
     seen: set[str] = set()
     todo = [flow.start]
     while todo:
         name = todo.pop()
+        if name not in flow.steps:
+            name = closest(name, tuple(flow.steps)) or name
         if name in seen or name not in flow.steps:
             continue
         seen.add(name)

@@ -181,8 +181,12 @@ def _float(request: web.Request, name: str) -> float | None:
 def _zone(request: web.Request) -> dt.tzinfo:
     from acd.reports import compute
 
+    if not request.query.get("tz"):  # today as the wallboard counts it: engine.time_zone
+        from acd.http.times import engine_tz
+
+        return engine_tz(request.app)
     try:
-        return compute.zone(request.query.get("tz") or "UTC")
+        return compute.zone(request.query["tz"])
     except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
         raise Invalid("tz", "an IANA time zone such as Europe/London") from None
 

@@ -42,8 +42,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     token = users.issue_token(args.id)
     print(token)
     print(f"(shown once; only its hash is kept, in {users.path}; the engine picks it up on POST /api/v1/config/reload or restart)", file=sys.stderr)
-    if users.entries[args.id].role == "kiosk":  # a wall screen: the link carries the token once, then the browser keeps it
-        print(f"(kiosk: open http://<engine>:<port>/wallboard#kiosk={token} on the screen)", file=sys.stderr)
+    _kiosk_link(users.entries[args.id].role, token)
     return 0
 
 
@@ -60,7 +59,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"acd users add: {exc}", file=sys.stderr)
             return 2
     try:
-        token = add_user(config / "users.yaml", args.id, args.name or args.id, args.role, args.agent, agent_ids)
+        token = add_user(config / "users.yaml", args.id, args.name or args.id, args.role, args.agent, agent_ids, args.endpoint)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"acd users add: {problem}", file=sys.stderr)
@@ -68,7 +67,13 @@ def cmd_add(args: argparse.Namespace) -> int:
     print(token)
     print(f"user {args.id} ({args.role}) added to {config / 'users.yaml'}; its token is shown once (only its hash is kept). "
           "The engine picks it up on POST /api/v1/config/reload or restart.", file=sys.stderr)
+    _kiosk_link(args.role, token)
     return 0
+
+
+def _kiosk_link(role: str, token: str) -> None:
+    if role == "kiosk":  # a wall screen: the link carries the token once, then the browser keeps it
+        print(f"(kiosk: open http://<engine>:<port>/wallboard#kiosk={token} on the screen)", file=sys.stderr)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -85,9 +90,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ls.set_defaults(handler=cmd_list)
     ad = sub.add_parser("add", help="add a user and print their first token (once)")
     ad.add_argument("id", help="the new user's id (letters, digits, - and _)")
-    ad.add_argument("--role", required=True, choices=("agent", "supervisor", "admin"))
+    ad.add_argument("--role", required=True, choices=("agent", "supervisor", "admin", "kiosk"),
+                    help="kiosk: a wall screen's read-only wallboard token")
     ad.add_argument("--name", help="display name (default: the id)")
     ad.add_argument("--agent", help="for an agent user: the agent id in config/agents.yaml")
+    ad.add_argument("--endpoint", help="for a supervisor: the phone that rings to listen / whisper / barge (PJSIP/sup1)")
     ad.add_argument("--config", default="config", help="settings directory (default: config)")
     ad.set_defaults(handler=cmd_add)
     tk = sub.add_parser("token", help="issue a new token for a user (replaces the old one)")

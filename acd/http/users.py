@@ -165,10 +165,11 @@ def demo_tokens_refusal(pbx_mode: str, demo_users: list[str], path: Path | None)
 
 
 def add_user(path: Path, user_id: str, name: str, role: str, agent_id: str | None = None,
-             agent_ids: set[str] | None = None) -> str:
+             agent_ids: set[str] | None = None, endpoint: str | None = None) -> str:
     """Add a user to ``path`` (created if missing) with a new token, returned once. Refuses a
-    taken id, an unknown role, an agent user without its agent (or one not in ``agent_ids``)
-    with a ``ConfigError`` naming the field; the file is rewritten only when all is well."""
+    taken id, an unknown role, an agent user without its agent (or one not in ``agent_ids``),
+    an endpoint that is not a channel, with a ``ConfigError`` naming the field; the file is
+    rewritten only when all is well."""
     problems = []
     if not user_id or not all(c.isalnum() or c in "-_" for c in user_id):
         problems.append(f"id: {user_id!r} must be letters, digits, '-' or '_'")
@@ -178,15 +179,19 @@ def add_user(path: Path, user_id: str, name: str, role: str, agent_id: str | Non
         problems.append("agent_id: an agent user names its agent (--agent)")
     if agent_id and agent_ids is not None and agent_id not in agent_ids:
         problems.append(f"agent_id: {agent_id!r} is not in agents.yaml")
+    if endpoint is not None and "/" not in endpoint:
+        problems.append(f"endpoint: {endpoint!r} is not a channel such as PJSIP/sup1")
     users = load_users(path)
     if user_id in users.entries:
         problems.append(f"id: {user_id!r} is already a user in {path}")
     if problems:
-        raise ConfigError([f"{path}: users add: {p}" for p in problems])
+        raise ConfigError([f"{path}: {p}" for p in problems])
     raw = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
     item: dict[str, str] = {"id": user_id, "name": name, "role": role}
     if agent_id:
         item["agent_id"] = agent_id
+    if endpoint:
+        item["endpoint"] = endpoint
     raw.setdefault("users", []).append(item)
     path.write_text(_HEADER + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     return load_users(path).issue_token(user_id)

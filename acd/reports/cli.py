@@ -156,14 +156,10 @@ def _emit(text: str, output: str | None, what: str) -> None:
 
 
 def _prepare(args: argparse.Namespace, name: str) -> tuple[Range, Settings] | int:
-    """Range and settings, or an exit code after saying why."""
+    """Range and settings, or an exit code after saying why. With no ``--tz`` the range and
+    intervals are in ``engine.time_zone``: "today" is the wallboard's today."""
     from acd.settings import ConfigError, load_settings
 
-    try:
-        rng = resolve_range(args)
-    except ValueError as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        return 2
     try:
         settings = load_settings(args.config)
         if getattr(args, "database", None):
@@ -173,7 +169,29 @@ def _prepare(args: argparse.Namespace, name: str) -> tuple[Range, Settings] | in
     except ConfigError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "tz", None) is None:
+        args.tz = settings.engine.time_zone
+    try:
+        rng = resolve_range(args)
+    except ValueError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
     return rng, settings
+
+
+def store_problem(exc: Exception) -> str:
+    """Why the store could not be read, in one line: a database's own message without the SQL,
+    parameters and background link SQLAlchemy adds; a missing table says how to make the schema."""
+    import re
+
+    from sqlalchemy.exc import StatementError
+
+    if not isinstance(exc, StatementError) or exc.orig is None:
+        return f"{type(exc).__name__}: {exc}"
+    why = re.sub(r"^<class '[\w.]+'>: ", "", str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__)
+    if "no such table" in why or re.search(r"relation .* does not exist", why):
+        why += " (not an acd store, or its schema was never made: is --database / database.url right? `acd db upgrade` makes it)"
+    return why
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -184,7 +202,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         interactions, spans = asyncio.run(load_interactions(settings, rng.start, rng.end))
     except Exception as exc:  # noqa: BLE001 - the command's job: say why, exit non-zero
-        print(f"acd report: cannot read the store: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"acd report: cannot read the store: {store_problem(exc)}", file=sys.stderr)
         return 1
     _emit(render_report(interactions, args, spans=spans), args.output, f"{args.by} report, {args.format}")
     return 0
@@ -198,7 +216,7 @@ def cmd_queue_log(args: argparse.Namespace) -> int:
     try:
         interactions, _ = asyncio.run(load_interactions(settings, rng.start, rng.end))
     except Exception as exc:  # noqa: BLE001
-        print(f"acd report queue-log: cannot read the store: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"acd report queue-log: cannot read the store: {store_problem(exc)}", file=sys.stderr)
         return 1
     _emit(render_queue_log(interactions, args), args.output, "queue_log")
     return 0
@@ -208,7 +226,8 @@ def _range_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="start", type=_iso, metavar="ISO",
                    help="start, ISO 8601 (2026-11-23 or 2026-11-23T09:00; no offset: --tz) (default: today 00:00)")
     p.add_argument("--to", dest="end", type=_iso, metavar="ISO", help="end, exclusive (default: a day after --from)")
-    p.add_argument("--tz", type=_tz, default="UTC", help="time zone of the intervals and of times without an offset (default UTC)")
+    p.add_argument("--tz", type=_tz, default=None,
+                   help="time zone of the intervals and of times without an offset (default: engine.time_zone, as the wallboard's today)")
     p.add_argument("--output", "-o", help="write to this file (default: standard output)")
     p.add_argument("--config", default="config", help="settings directory (default: config)")
     p.add_argument("--database", metavar="URL",

@@ -54,7 +54,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(_load(settings, rng.start, rng.end, rng.tz))
     except Exception as exc:  # noqa: BLE001 - the command's job: say why, exit non-zero
-        print(f"acd report quality: cannot read the store: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"acd report quality: cannot read the store: {cli.store_problem(exc)}", file=sys.stderr)
         return 1
     rows = report.queues if args.by == "queue" else report.agents
     head = (f"CSAT and FCR per {args.by} {export.iso(rng.start, rng.tz)} to {export.iso(rng.end, rng.tz)} "

@@ -6,6 +6,7 @@ Every key is checked; a wrong, missing or mistyped key is refused with file, lin
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,8 @@ def load_queues(path: Path) -> list[QueueConfig]:
     problems: list[str] = []
     out: list[QueueConfig] = []
     index: dict[int, int] = {}  # position in out -> position in the file
-    for i, node in enumerate(_load_list(path, "queues")):
+    nodes = _load_list(path, "queues")
+    for i, node in enumerate(nodes):
         try:
             raw = dict(node) if isinstance(node, dict) else node
             relax = raw.pop("relax", []) if isinstance(raw, dict) else []
@@ -75,13 +77,25 @@ def load_queues(path: Path) -> list[QueueConfig]:
         except ConfigError as exc:
             problems += exc.problems
     names = [q.name for q in out]
-    for j, q in enumerate(out):
-        if q.overflow_to is not None and q.overflow_to not in names:
-            problems.append(f"{path}: queues[{index[j]}].overflow_to: {q.overflow_to!r} is not a queue in this file")
+    problems += _overflow_problems(out, index, nodes, path)
     for name in {n for n in names if names.count(n) > 1}:
         problems.append(f"{path}: queues: the name {name!r} is used twice")
     if problems:
         raise ConfigError(problems)
+    return out
+
+
+def _overflow_problems(queues: list[QueueConfig], index: dict[int, int], nodes: list[Any], path: Path) -> list[str]:
+    """An ``overflow_to`` must name a queue of the file. A queue refused for a bad value of its
+    own still counts, so its one problem is not repeated for every queue overflowing to it."""
+    named = {str(n["name"]) for n in nodes if isinstance(n, dict) and isinstance(n.get("name"), str)}
+    out = []
+    for j, q in enumerate(queues):
+        if q.overflow_to is not None and q.overflow_to not in named:
+            node = nodes[index[j]]
+            close = difflib.get_close_matches(q.overflow_to, sorted(named), n=1)
+            out.append(f"{where(node, 'overflow_to', str(path))}: queues[{index[j]}].overflow_to: {q.overflow_to!r} "
+                       "is not a queue in this file" + (f" (did you mean `{close[0]}`?)" if close else ""))
     return out
 
 

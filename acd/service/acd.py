@@ -47,8 +47,14 @@ from acd.telemetry import Telemetry
 class InvalidChoice(ValueError):
     """A reason or disposition that is not in the desk catalogue (``config/desk.yaml``)."""
 
-    def __init__(self, field_name: str, value: str) -> None:
-        super().__init__(f"{field_name}: {value!r} is not in the catalogue")
+    def __init__(self, field_name: str, value: str, codes: Sequence[str] = ()) -> None:
+        message = f"{field_name}: {value!r} is not in the catalogue"
+        if codes:  # a label typed for its code ('Lunch' for lunch) is the likely slip
+            import difflib
+
+            close = [c for c in codes if c.lower() == value.lower()] or difflib.get_close_matches(value.lower(), list(codes), n=1)
+            message += " of config/desk.yaml" + (f" (did you mean {close[0]!r}?)" if close else f" (one of {', '.join(codes)})")
+        super().__init__(message)
         self.field = field_name
         self.value = value
 
@@ -253,7 +259,7 @@ class AcdService:
         """A pause with a reason from the catalogue. A ringing offer is withdrawn and its leg
         cancelled; with ``after_call`` an agent on a call is paused when it is done."""
         if self.catalogue.reason(reason) is None:
-            raise InvalidChoice("reason", reason)
+            raise InvalidChoice("reason", reason, [r.code for r in self.catalogue.not_ready_reasons])
         self._desk(ev.AgentNotReady(self.now(), agent_id, reason, by=by, after_call=after_call))
 
     def set_not_ready_after_call(self, agent_id: str, reason: str, *, by: str | None = None) -> None:
@@ -262,7 +268,7 @@ class AcdService:
     def finish_wrapup(self, agent_id: str, disposition: str, notes: str | None = None, *, ready: bool = True) -> str:
         """The agent gives the call its disposition (and notes); returns the call id."""
         if self.catalogue.disposition(disposition) is None:
-            raise InvalidChoice("disposition", disposition)
+            raise InvalidChoice("disposition", disposition, [d.code for d in self.catalogue.dispositions])
         call_id = self.core.wrapups.get(self.core.agent(agent_id).id)
         self._desk(ev.WrapUpFinished(self.now(), agent_id, disposition, (notes or "").strip()[:2000] or None, ready))
         assert call_id is not None  # validate() refused an agent not in wrap-up

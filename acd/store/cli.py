@@ -77,7 +77,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         rules = rules_from(settings)
         report = asyncio.run(_with_store(settings, lambda store: import_customers(
-            store, Path(args.file), by=args.by, dry_run=args.dry_run, progress=progress_printer(sys.stderr), rules=rules)))
+            store, Path(args.file), by=args.by, dry_run=args.dry_run, progress=progress_printer(sys.stderr, "checked" if args.dry_run else "imported"), rules=rules)))
     except ImportFileError as exc:
         print(f"acd customers import: {exc}", file=sys.stderr)
         return 2

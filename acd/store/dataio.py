@@ -82,9 +82,10 @@ def validate_row(number: int, raw: dict[str, str], region: str, rules: CustomerR
     return row
 
 
-def _progress(done: int, total: int, out: TextIO) -> None:
+def _progress(done: int, total: int, out: TextIO, verb: str = "imported") -> None:
     """A bar redrawn in place on a terminal (at most ~200 times); a plain line every 1000 rows
-    (and at the end) when stderr is a file or a pipe, so logs stay readable."""
+    (and at the end) when stderr is a file or a pipe, so logs stay readable (``verb``: what was
+    done to the rows, "checked" in a dry run)."""
     if out.isatty():
         if done != total and done % max(1, total // 200):
             return
@@ -95,7 +96,7 @@ def _progress(done: int, total: int, out: TextIO) -> None:
             out.write("\n")
         out.flush()
     elif done == total or done % 1000 == 0:
-        out.write(f"imported {done}/{total} rows\n")
+        out.write(f"{verb} {done}/{total} rows\n")
         out.flush()
 
 
@@ -333,5 +334,5 @@ def from_xml(text: str) -> dict[str, Any]:
     return {child.tag: _xml_read(child) for child in root}
 
 
-def progress_printer(out: TextIO = sys.stderr) -> Callable[[int, int], None]:
-    return lambda done, total: _progress(done, total, out)
+def progress_printer(out: TextIO = sys.stderr, verb: str = "imported") -> Callable[[int, int], None]:
+    return lambda done, total: _progress(done, total, out, verb)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from acd.ports import WITHHELD_IDS
@@ -22,7 +24,8 @@ def normalise_phone(raw: str, region: str = "GB") -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise BadPhoneNumber(f"{raw!r} is not a phone number: {exc}") from None
+        why = re.sub(r"^\(\d+\) ", "", str(exc)).rstrip(".")  # phonenumbers numbers its errors: "(1) The string ..."
+        raise BadPhoneNumber(f"{raw!r} is not a phone number: {why[:1].lower()}{why[1:]}") from None
     if not phonenumbers.is_possible_number(number):
         raise BadPhoneNumber(f"{raw!r} is not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

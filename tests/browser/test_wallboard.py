@@ -80,6 +80,27 @@ async def test_a_kiosk_shows_the_overdue_tasks_by_queue_and_type_never_the_title
     browser.shot("kiosk-overdue")
 
 
+_WRAPPED_FIGURES = """
+return [...document.querySelectorAll("td.num")].filter(td => {
+  const range = document.createRange(); range.selectNodeContents(td);
+  return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
+}).map(td => td.className + ": " + td.textContent);
+"""
+
+
+async def test_a_kiosk_figure_and_its_unit_stay_on_one_line(browser, web_engine):
+    """In the large type of a wall screen (a 1920 x 1080 TV), "80 % in 20 s" or "10 s" is not
+    broken over two lines, and the table still fits the screen's width."""
+    base = web_engine.base
+    await run(browser.set_window_size, 1920, 1080)
+    await run(browser.get, f"{base}/wallboard#kiosk={TOKENS['kiosk']}")
+    await until(lambda: text(browser, "tr[data-queue=general] .target"))
+    assert await run(lambda: browser.execute_script(_WRAPPED_FIGURES)) == []
+    assert await run(lambda: browser.execute_script(
+        "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"))  # and no sideways scrolling
+    browser.shot("kiosk-one-line")
+
+
 async def test_listen_from_the_wallboard_rings_the_supervisor_into_the_agents_call(browser, web_engine):
     engine, base = web_engine.engine, web_engine.base
     engine.acd.set_not_ready("agent2", "break")

@@ -91,3 +91,18 @@ def test_queue_ranges_are_checked_with_file_line_and_key(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_queues(f)
     assert err.value.problems == [f"{f}:3:14: queues[0].skills.billing: proficiency 7 is not between 1 and 5"]
+
+
+def test_a_bad_value_in_one_queue_does_not_cascade_into_the_queues_overflowing_to_it(tmp_path):
+    """`service_level_s: -5` on general is one problem, not one more for every queue whose
+    overflow_to names general; an overflow_to naming no queue says where and what was meant."""
+    f = tmp_path / "queues.yaml"
+    f.write_text("queues:\n  - name: general\n    service_level_s: -5\n"
+                 "  - name: support\n    overflow_to: general\n"
+                 "  - name: sales\n    overflow_to: supprt\n")
+    with pytest.raises(ConfigError) as err:
+        load_queues(f)
+    assert err.value.problems == [
+        f"{f}:3:5: queues[0].service_level_s: must be greater than 0 (got -5.0)",
+        f"{f}:7:5: queues[2].overflow_to: 'supprt' is not a queue in this file (did you mean `support`?)",
+    ]

@@ -187,3 +187,13 @@ def test_docker_readme_walks_an_admin_through_it() -> None:
     for step in ("acd users token", "manager.conf", "pjsip.conf", "docker compose", "recordings", "ivr_flows",
                  "config/", "spool", "retention", "SIGHUP", "ACD_PBX__AMI__SECRET", "docker compose logs"):
         assert step in readme, step
+
+
+def test_the_image_health_check_is_the_liveness_route_and_the_readme_names_both() -> None:
+    """Docker's HEALTHCHECK asks /healthz (the process answers), not /metrics, which renders
+    every metric every 30 s; the README says what /healthz and /readyz are for."""
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    check = re.search(r"^HEALTHCHECK .*$", dockerfile, re.M).group(0)
+    assert "http://127.0.0.1:8080/healthz" in check and "/metrics" not in check
+    readme = (DOCKER / "README.md").read_text()
+    assert "/healthz" in readme and "/readyz" in readme

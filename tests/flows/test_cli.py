@@ -206,6 +206,30 @@ def test_a_mistyped_key_says_did_you_mean_and_does_not_cascade(tmp_path, capsys)
     assert out == [f"{tmp_path}/t.yaml:5:5: step 'hello': unknown field 'nxt': did you mean `next`?"]
 
 
+def test_a_mistyped_step_name_says_did_you_mean_and_does_not_cascade(tmp_path, capsys):
+    """`next: manu` is one problem, not one more for every step that only `menu` leads to."""
+    (tmp_path / "t.yaml").write_text(textwrap.dedent("""\
+        flow: t
+        steps:
+          hello:
+            play: hello
+            next: manu
+          menu:
+            menu: {prompt: choose}
+            on: {"1": sales}
+            on_timeout: bye
+            on_invalid: bye
+          sales:
+            play: hello
+            next: bye
+          bye:
+            hangup: true
+    """))
+    assert main(["flows", "validate", str(tmp_path), "--config", str(tmp_path / "none")]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == [f"{tmp_path}/t.yaml:5:5: step 'hello': goes to 'manu', which is not a step of this flow (did you mean 'menu'?)"]
+
+
 def test_graph_png(tmp_path, capsys):
     out = tmp_path / "main.png"
     assert main(["flows", "graph", "main", "--dir", str(FLOWS), "--format", "png", "-o", str(out)]) == 0

@@ -115,6 +115,8 @@ async def test_an_agent_sets_its_state_and_a_supervisor_forces_it(api, caplog):
     assert status == 422 and body["field"] == "reason"
     status, body = await api.call("PUT", "/api/v1/agents/agent1/state", "agent1", json={"state": "not_ready", "reason": "nap"})
     assert status == 422 and body["field"] == "reason"
+    status, body = await api.call("PUT", "/api/v1/agents/agent1/state", "agent1", json={"state": "not_ready", "reason": "Lunch"})
+    assert status == 422 and "did you mean 'lunch'" in body["detail"] and "config/desk.yaml" in body["detail"]  # a label for its code
     status, body = await api.call("PUT", "/api/v1/agents/agent1/state", "agent1", json={"state": "asleep"})
     assert status == 422 and body["field"] == "state"
     status, body = await api.call("PUT", "/api/v1/agents/agent1/state", "agent1", json={"state": "ready", "mood": "good"})

@@ -136,3 +136,20 @@ def test_users_add_creates_the_user_with_a_token_shown_once(tmp_path, capsys):
     assert main(["users", "add", "a9", "--role", "agent", "--config", str(tmp_path)]) == 1
     assert "an agent user names its agent" in capsys.readouterr().err
     assert (tmp_path / "users.yaml").read_text() == before
+
+
+def test_users_add_makes_a_kiosk_with_its_link_and_a_supervisor_with_a_phone(tmp_path, capsys):
+    """The two users the wallboard's features need can be added from the CLI, not only by hand."""
+    assert main(["users", "add", "tv1", "--role", "kiosk", "--name", "Floor TV", "--config", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    token = out.out.strip()
+    assert f"/wallboard#kiosk={token}" in out.err
+    assert load_users(tmp_path / "users.yaml").authenticate(token).role == Role.KIOSK
+    assert main(["users", "add", "sup3", "--role", "supervisor", "--endpoint", "PJSIP/sup3", "--config", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert load_users(tmp_path / "users.yaml").get("sup3").endpoint == "PJSIP/sup3"
+    before = (tmp_path / "users.yaml").read_text()
+    assert main(["users", "add", "sup4", "--role", "supervisor", "--endpoint", "sup4", "--config", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "endpoint: 'sup4' is not a channel such as PJSIP/sup1" in err and err.count("users add") == 1
+    assert (tmp_path / "users.yaml").read_text() == before

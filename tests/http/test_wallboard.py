@@ -170,3 +170,22 @@ async def test_a_kiosk_sees_the_overdue_tasks_without_their_titles_or_customers(
     assert first["type"] == "callback" and first["queue"] == "general" and first["owner"] == {"kind": "queue", "id": "general"}
     assert second["queue"] is None and second["owner"] == {"kind": "agent", "id": "agent1"} and second["priority"] == "normal"
     assert "Secret" not in str(body) and cid not in str(body)  # no title, no customer on a wall screen
+
+
+async def test_a_report_without_tz_is_today_in_the_engines_zone_as_the_wallboard_and_the_cli(api_tz, tmp_path, capsys):
+    """The wallboard's "today" starts at midnight in engine.time_zone; a report asked for with no
+    tz (API or `acd report`) covers that same day, not UTC's."""
+    from acd.cli import main
+
+    _, board = await api_tz.call("GET", "/api/v1/wallboard", "kiosk")
+    status, body = await api_tz.call("GET", "/api/v1/reports", "sup")
+    assert status == 200 and body["from"] == board["day_start"] and body["from"].endswith("+14:00")
+    config = tmp_path / "cli-config"
+    config.mkdir()
+    (config / "engine.yaml").write_text("engine:\n  time_zone: Pacific/Kiritimati\n")
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3"
+    day = board["day_start"][:10]
+    assert await asyncio.to_thread(main, ["db", "upgrade", "--database", url]) == 0
+    assert await asyncio.to_thread(main, ["report", "--config", str(config), "--database", url, "--from", day]) == 0
+    head = capsys.readouterr().out.splitlines()[-4]
+    assert head.startswith(f"queue report {board['day_start']} to "), head

@@ -19,7 +19,7 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def test_defaults():
     args = parse()
-    assert (args.interval, args.by, args.format, args.output, args.tz, args.start, args.end) == (60, "queue", "table", None, "UTC", None, None)
+    assert (args.interval, args.by, args.format, args.output, args.tz, args.start, args.end) == (60, "queue", "table", None, None, None, None)  # no --tz: engine.time_zone
     assert args.handler.__name__ == "cmd_report"
     q = parse("queue-log", "--from", "2026-11-23")
     assert q.handler.__name__ == "cmd_queue_log" and q.start == "2026-11-23"

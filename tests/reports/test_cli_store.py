@@ -108,3 +108,27 @@ def test_unreadable_store_is_reported(tmp_path, capsys):
     (cfg / "engine.yaml").write_text("database:\n  url: postgresql+asyncpg://postgres@127.0.0.1:1/test\n")  # nothing listens on port 1
     assert main(["report", "--config", str(cfg), "--from", "2026-11-23"]) == 1
     assert "cannot read the store" in capsys.readouterr().err
+
+
+def test_a_database_without_the_schema_is_one_readable_line(tmp_path, capsys):
+    """`--database` naming a file that is not an acd store (a typo, a fresh path) says so and
+    how to make one, in one line: not SQLAlchemy's SQL, parameters and background link."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/typo.sqlite3"
+    assert main(["report", "--config", str(tmp_path / "none"), "--database", url, "--from", "2026-11-23"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("acd report: cannot read the store: no such table: interactions")
+    assert "acd db upgrade" in err[0] and "SELECT" not in err[0] and "sqlalche.me" not in err[0]
+
+
+def test_report_channels_reads_a_store_and_makes_none(tmp_path, capsys):
+    """A report is a reader: `report channels` on a path with no store refuses, as `report`
+    does, instead of making an empty store there and printing a table of zeros."""
+    import sqlite3
+
+    path = tmp_path / "typo.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    assert main(["report", "channels", "--config", str(tmp_path / "none"), "--database", url, "--from", "2026-11-23"]) == 1
+    assert "cannot read the store: no such table" in capsys.readouterr().err
+    with sqlite3.connect(path) as db:
+        assert db.execute("select name from sqlite_master").fetchall() == []

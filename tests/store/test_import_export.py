@@ -279,3 +279,18 @@ async def test_reimporting_an_unchanged_file_creates_no_revision(store, tmp_path
     assert (third.updated, third.unchanged) == (1, 1)
     added = (await store.revisions(alan.customer_id))[len(before[1]):]
     assert [(r["field"], r["old"], r["new"]) for r in added] == [("segment", "silver", "gold")]
+
+
+def test_cli_dry_run_says_checked_not_imported_and_reasons_read_plainly(tmp_path, capsys):
+    """A dry run's progress line does not claim rows were imported; a bad phone's reason is a
+    sentence, not the phone library's numbered error."""
+    db = f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3"
+    path = tmp_path / "c.csv"
+    path.write_text("name,account_number,phones\nAda Lovelace,1001,notaphone\nAlan Turing,1002,\n")
+    assert main(["customers", "import", str(path), "--dry-run", "--database", db]) == 1
+    err = capsys.readouterr().err
+    assert "checked 2/2 rows" in err and "imported 2/2" not in err
+    assert "row 2: phones: 'notaphone' is not a phone number: the string supplied did not seem to be a phone number" in err
+    assert "(1)" not in err
+    assert main(["customers", "import", str(path), "--database", db]) == 1
+    assert "imported 2/2 rows" in capsys.readouterr().err
