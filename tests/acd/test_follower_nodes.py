@@ -25,13 +25,12 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-import redis.asyncio as aioredis
 
 from acd.app import run_engine
 from acd.secrets import Secret, hash_secret
 from acd.settings import load_settings
 from acd.sim import AgentBehaviour, CallerScript, SimPbx
-from tests.acd.conftest import wait_until
+from tests.acd.conftest import drop_redis_keys, wait_until
 from tests.acd.test_two_nodes import free_port, port_open
 from tests.tcpproxy import TcpProxy
 
@@ -101,11 +100,7 @@ async def two_nodes(tmp_path: Path, pbx: SimPbx, *, auto_ready: bool):
             node_a.kill()
             node_a.wait(10)
         await proxy.stop()
-        r = aioredis.from_url("redis://127.0.0.1:6379/0")
-        keys = [k async for k in r.scan_iter(f"{prefix}*")]
-        if keys:
-            await r.delete(*keys)
-        await r.aclose()
+        await drop_redis_keys(prefix)
 
 
 async def read_stream(http: aiohttp.ClientSession, url: str, into: list[tuple[str, dict]]) -> None:

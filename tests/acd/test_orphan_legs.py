@@ -20,7 +20,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from acd import events
 from acd.ami.actions import core_show_channels, status
@@ -28,7 +27,7 @@ from acd.app import run_engine
 from acd.routing.model import AgentState
 from acd.settings import load_settings
 from acd.sim import AgentBehaviour, CallerScript, SimPbx
-from tests.acd.conftest import wait_until
+from tests.acd.conftest import drop_redis_keys, wait_until
 from tests.acd.test_reconcile import spooled
 from tests.acd.test_two_nodes import free_port, node_config, port_open
 from tests.tcpproxy import TcpProxy
@@ -166,11 +165,7 @@ async def test_a_takeover_keeps_the_leg_the_new_leaders_core_owns(tmp_path):
             node_a.kill()
         await pbx.stop()
         await agi_address.stop()
-        r = aioredis.from_url("redis://127.0.0.1:6379/0")
-        keys = [k async for k in r.scan_iter(f"{prefix}*")]
-        if keys:
-            await r.delete(*keys)
-        await r.aclose()
+        await drop_redis_keys(prefix)
 
 
 async def test_serve_refuses_a_bad_users_file_before_the_pbx_hears_anything(tmp_path):

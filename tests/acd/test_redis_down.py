@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import uuid
 
-import redis.asyncio as aioredis
 
 from acd.sim import AgentBehaviour, CallerScript
-from tests.acd.conftest import wait_until
+from tests.acd.conftest import drop_redis_keys, wait_until
 from tests.tcpproxy import TcpProxy
 
 QUEUES = """
@@ -64,8 +63,4 @@ async def test_redis_down_stops_routing_keeps_the_music_and_resumes_by_itself(ma
         assert engine.redis_monitor.outages == 1 and engine.redis_monitor.pool_resets == 1
     finally:
         await proxy.stop()
-        r = aioredis.from_url("redis://127.0.0.1:6379/0")
-        keys = [k async for k in r.scan_iter(f"{prefix}*")]
-        if keys:
-            await r.delete(*keys)
-        await r.aclose()
+        await drop_redis_keys(prefix)

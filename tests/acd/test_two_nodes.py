@@ -16,12 +16,11 @@ import textwrap
 import uuid
 from pathlib import Path
 
-import redis.asyncio as aioredis
 
 from acd.app import run_engine
 from acd.settings import load_settings
 from acd.sim import AgentBehaviour, CallerScript, SimPbx
-from tests.acd.conftest import wait_until
+from tests.acd.conftest import drop_redis_keys, wait_until
 from tests.tcpproxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,8 +111,4 @@ async def test_a_node_killed_mid_offer_the_call_is_answered_once(tmp_path):
             node_a.kill()
         await pbx.stop()
         await agi_address.stop()
-        r = aioredis.from_url("redis://127.0.0.1:6379/0")
-        keys = [k async for k in r.scan_iter(f"{prefix}*")]
-        if keys:
-            await r.delete(*keys)
-        await r.aclose()
+        await drop_redis_keys(prefix)
