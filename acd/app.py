@@ -82,6 +82,7 @@ from acd.usecases.wallboard import Wallboard
 from acd.usecases.wiring import UseCases
 
 log = get_logger(__name__)
+HTTP_SHUTDOWN_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,9 @@ async def _http(b: Basics, cases: UseCases, users: Users, acd: AcdService, calll
     acd.feeds.append(feed)  # ... and, on a node that follows the log, the leader's
     add_api(app, cases, users, bus, b.clock)
     add_ops(app, cases.readiness, access_log=cfg.access_log)
-    runner = web.AppRunner(app, access_log=None)
+    # a stop waits this long for requests in flight (aiohttp's default is 60 s): an event stream left
+    # open by a browser must not hold the engine's stop, and the spool behind it, for a minute
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_S)
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port)
     await site.start()

@@ -1,5 +1,9 @@
 import asyncio
+import gc
+import io
+import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,35 @@ def pytest_asyncio_loop_factories(config, item):
     if item.get_closest_marker("virtual_time") is not None:
         return {"virtual_time": VirtualTimeLoop}
     return {"asyncio": asyncio.new_event_loop}
+
+
+HANG_DUMP_S = 100.0  # before pytest-timeout's 120 s: what every pending task awaits goes to the report
+
+
+def _dump_pending_tasks(nodeid: str) -> None:
+    """Print the stack of every unfinished asyncio task (read from another thread: a diagnostic,
+    racy by nature) so a test that hangs says where, not only that the loop sat in ``select``."""
+    out = io.StringIO()
+    print(f"\n=== {nodeid}: still running after {HANG_DUMP_S:.0f} s; pending asyncio tasks ===", file=out)
+    try:
+        for obj in gc.get_objects():
+            if isinstance(obj, asyncio.Task) and not obj.done():
+                print(f"--- task {obj.get_name()}", file=out)
+                obj.print_stack(limit=12, file=out)
+    except Exception as exc:  # noqa: BLE001 - a diagnostic must not fail the run
+        print(f"(dump stopped: {exc!r})", file=out)
+    sys.stderr.write(out.getvalue())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    timer = threading.Timer(HANG_DUMP_S, _dump_pending_tasks, args=(item.nodeid,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 QUEUES = """
 queues:
