@@ -49,6 +49,7 @@ from acd.tasks.rules import load_task_config
 from acd.knowledge.cards import load_cards
 from acd.knowledge.popsection import CardsSection
 from acd.reports.quality_load import FcrGaugeJob
+from acd.reports.daycache import TodayReport
 from acd.telemetry.today import TodayGaugeJob
 from acd.tasks.flowport import StoreTaskPort
 from acd.tasks.popsection import OpenTasksSection
@@ -133,26 +134,26 @@ async def _task_runner(b: Basics, store: SqlStore, acd: AcdService) -> AsyncIter
         await runner.stop()
 
 
-def _today_gauges(b: Basics, store: SqlStore, core: AcdCore) -> TodayGaugeJob:
-    """Prometheus' "today" figures from the store (acd.telemetry.today), with the queues' thresholds
-    and the time zone read at each run (a config reload applies)."""
+def _today_report(b: Basics, store: SqlStore, acd: AcdService) -> TodayReport:
+    """Today's figures from the store, shared by the wallboard and Prometheus' "today" gauges, with
+    the queues' thresholds and the time zone read at each computation (a config reload applies)."""
     from acd.reports.compute import QueueThresholds
 
     def thresholds() -> dict[str, QueueThresholds]:
-        return {n: QueueThresholds(q.service_level_s, q.short_abandon_s) for n, q in core.queues.items()}
+        return {n: QueueThresholds(q.service_level_s, q.short_abandon_s) for n, q in acd.core.queues.items()}
 
-    return TodayGaugeJob(store, b.telemetry, b.clock, thresholds, lambda: b.settings.engine.time_zone)
+    return TodayReport(store, b.clock, thresholds, lambda: b.settings.engine.time_zone)
 
 
 @contextlib.asynccontextmanager
-async def _periodic_jobs(b: Basics, store: SqlStore, core: AcdCore) -> AsyncIterator[QualityMetrics]:
+async def _periodic_jobs(b: Basics, store: SqlStore, today: TodayReport) -> AsyncIterator[QualityMetrics]:
     """The store's periodic jobs: retention, the FCR gauge (CSAT and FCR on Prometheus), and the
     "today" gauges from the store (so they survive a restart)."""
     settings, clock = b.settings, b.clock
     quality = QualityMetrics(b.telemetry)
     c = settings.customers
     jobs = (RetentionJob(store, settings, clock), FcrGaugeJob(store, quality, clock, fcr_days=c.fcr_days, satisfied_min=c.csat_satisfied_min),
-            _today_gauges(b, store, core))
+            TodayGaugeJob(today, b.telemetry))
     for job in jobs:
         job.start()
     try:
@@ -198,13 +199,13 @@ async def _flows(b: Basics, ivr: IvrEntry, acd: AcdService, ami: AmiClient, stor
 
 
 def build_use_cases(b: Basics, acd: AcdService, desk: AgentDesk, saved: CustomerStore, calllog: MemoryCallLog, ami: AmiClient,
-                    flows: FlowRegistry | None, reload: ConfigReload) -> UseCases:
+                    flows: FlowRegistry | None, reload: ConfigReload, today: TodayReport) -> UseCases:
     """Each use case from exactly the parts it needs (the HTTP handlers get these, not the engine)."""
     s, clock, store = b.settings, b.clock, saved.store
     return UseCases(
         agents=AgentStates(acd, desk, clock),
         supervision=Supervision(acd),
-        wallboard=Wallboard(acd, store, clock, s.engine.time_zone),
+        wallboard=Wallboard(acd, store, clock, today),
         interactions=Interactions(store, calllog),
         reports=Reports(store, acd, clock, s.customers),
         customers=Customers(store, acd, calllog, saved.records, clock, s.customers, phone_region=s.database.phone_region,
@@ -317,10 +318,11 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         desk.sections += [CardsSection(live, calllog), OpenTasksSection(saved.store), LastSurveySection(saved.store)]
         reconciler = await stack.enter_async_context(_acd_service(acd, ami, ivr, calllog, saved, agi))
         tasks = await stack.enter_async_context(_task_runner(b, saved.store, acd))
-        quality = await stack.enter_async_context(_periodic_jobs(b, saved.store, acd.core))
+        today = _today_report(b, saved.store, acd)  # the wallboard's and the gauges' one day report
+        quality = await stack.enter_async_context(_periodic_jobs(b, saved.store, today))
         flows = await stack.enter_async_context(_flows(b, ivr, acd, ami, saved.store, calllog, sessions, quality))
         reload = ConfigReload(Path(settings.config_dir), acd, live, users)
-        cases = build_use_cases(b, acd, desk, saved, calllog, ami, flows.registry if flows else None, reload)
+        cases = build_use_cases(b, acd, desk, saved, calllog, ami, flows.registry if flows else None, reload, today)
         http = await stack.enter_async_context(_http(b, cases, users, acd, calllog))
         engine = Engine(settings=settings, clock=clock_, telemetry=telemetry, fanout=b.fanout, live_config=live, core=acd.core,
                         calllog=calllog, agi=agi, ami=ami, acd=acd, ivr=ivr, store=store, customers=saved.store, records=saved.records,

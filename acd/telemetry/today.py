@@ -1,16 +1,14 @@
 """Prometheus' "today" queue gauges and agent occupancy from the store, so that they survive a
-restart: every ``every_s`` the interaction records and agent state stretches since local
-midnight (``engine.time_zone``) are read and computed by ``acd.reports.compute`` (the formulas of
-``acd.kpi``, as the wallboard and ``acd report --interval day`` do), and the scrape-time
+restart: every ``every_s`` today's report (the interaction records and agent state stretches
+since local midnight in ``engine.time_zone``, computed by ``acd.reports.compute`` with the
+formulas of ``acd.kpi``, as ``acd report --interval day`` does) is taken from the
+:class:`acd.reports.daycache.TodayReport` the wallboard shares, and the scrape-time
 collector of ``acd.telemetry.metrics`` exposes the result. Until the first read has answered
 (or when the store is not configured) the collector falls back to the counters in memory.
 IVR containment stays in memory: the records do not say which flow contained a session."""
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,13 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd import kpi
 from acd.periodic import PeriodicJob
 from acd.reports import compute
-from acd.reports.cli import LOOKBACK_S
-from acd.reports.today import day_start
-from acd.store.sql import SqlStore, interactions_from_raw
+from acd.reports.daycache import DayFigures, TodayReport
 
 if TYPE_CHECKING:
-    from acd.clock import Clock
-    from acd.store.records import Interaction
     from acd.telemetry.metrics import Telemetry
 
 EVERY_S = 15.0
@@ -67,41 +61,25 @@ def queue_today(row: compute.QueueRow) -> QueueToday:
                       asa_s=row.asa_s, aht_s=row.aht_s, abandon_rate=row.abandon_rate)
 
 
-def store_day(records: Iterable[Interaction], spans: Sequence[compute.AgentSpan] | None, start: float, now: float, thresholds: Mapping[str, compute.QueueThresholds],
-              tz: dt.tzinfo) -> StoreDay:
-    """Pure: today's figures from the records and agent stretches read from the store."""
-    end = max(now, start + 1.0)
-    report = compute.compute(records, start, end, "day", thresholds=thresholds, spans=spans, tz=tz)
-    queues = {r.queue: queue_today(r) for r in report.queues if r.interval_start == start}
-    agents = [a for a in report.agents if a.interval_start == start]
-    busy, staffed = sum(a._busy_s for a in agents), sum(a._staffed_s for a in agents)
-    return StoreDay(start, queues, kpi.occupancy(busy, staffed))
+def store_day(figures: DayFigures) -> StoreDay:
+    """Pure: the gauges' view of today's report (queue figures and the agents' occupancy)."""
+    busy, staffed = sum(a._busy_s for a in figures.agents), sum(a._staffed_s for a in figures.agents)
+    return StoreDay(figures.day_start, {name: queue_today(r) for name, r in figures.queues.items()}, kpi.occupancy(busy, staffed))
 
 
 class TodayGaugeJob:
     """Every ``every_s`` (a tracked task; a database away is tried again next time): today's
-    figures from ``store`` onto ``telemetry.store_day``."""
+    figures from the shared :class:`acd.reports.daycache.TodayReport` (the wallboard's too, so a
+    refresh a screen just caused is not computed again) onto ``telemetry.store_day``."""
 
-    def __init__(self, store: SqlStore, telemetry: Telemetry, clock: Clock, thresholds: Callable[[], Mapping[str, compute.QueueThresholds]],
-                 time_zone: Callable[[], str], every_s: float = EVERY_S) -> None:
-        self.store, self.telemetry, self.clock = store, telemetry, clock
-        self.thresholds, self.time_zone, self.every_s = thresholds, time_zone, every_s
+    def __init__(self, report: TodayReport, telemetry: Telemetry, every_s: float = EVERY_S) -> None:
+        self.report, self.telemetry, self.every_s = report, telemetry, every_s
         self._job = PeriodicJob("acd-today-gauges", self.run_once, lambda: self.every_s, timeout_s=TIMEOUT_S,
                                 outside_errors=(SQLAlchemyError, OSError, TimeoutError), failed_event="telemetry.today_failed",
                                 run_first=True)
         self.start, self.stop = self._job.start, self._job.stop
 
     async def run_once(self) -> StoreDay:
-        now = self.clock.now()
-        tz = compute.zone(self.time_zone())
-        start = day_start(now, tz)
-        raw = await self.store.interaction_records_between(start - LOOKBACK_S, now + 1.0)
-        spans = await self.store.agent_spans_between(start, now + 1.0)
-        thresholds = dict(self.thresholds())
-
-        def figures() -> StoreDay:  # decoding and counting a busy day is CPU-bound: off the event loop
-            return store_day(interactions_from_raw(raw), spans, start, now, thresholds, tz)
-
-        day = await asyncio.to_thread(figures)
+        day = store_day(await self.report.figures())
         self.telemetry.store_day = day
         return day

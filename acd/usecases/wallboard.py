@@ -2,8 +2,10 @@
 
 Day figures come from the store (the interaction records since local midnight in
 ``engine.time_zone``), so they survive a restart and agree with ``acd report --interval day``.
-They are computed at most once per ``CACHE_S`` for all screens; when the store does not answer
-within ``STORE_TIMEOUT_S`` the figures are null and ``day_figures`` says ``unavailable``.
+They are the :class:`acd.reports.daycache.TodayReport` Prometheus' "today" gauges read too,
+computed at most once per ``acd.reports.daycache.MAX_AGE_S`` for all screens and the gauges;
+when the store does not answer within ``STORE_TIMEOUT_S`` the figures are null and
+``day_figures`` says ``unavailable``.
 ``overdue_tasks`` is the open tasks past due as a kiosk may show them (count, and type, queue,
 due, owner, never a title or customer: ``acd.store.tasks.overdue_for_kiosk``); null when the
 store does not answer."""
@@ -11,7 +13,6 @@ store does not answer."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,26 +20,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.clock import Clock
 from acd.logs import get_logger
 from acd.reports import compute
-from acd.reports.cli import LOOKBACK_S
+from acd.reports.daycache import DayFigures, TodayReport
 from acd.reports.today import LiveAgent, QueueTargets, day_start, wallboard_view
 from acd.routing.core import AcdCore
 from acd.service.acd import AcdService
 from acd.store import tasks as store_tasks
-from acd.store.sql import SqlStore, interactions_from_raw
+from acd.store.sql import SqlStore
 
 log = get_logger(__name__)
 
-CACHE_S = 5.0
 STORE_TIMEOUT_S = 5.0
 OVERDUE_SHOWN = 20  # overdue tasks listed (the count is of all)
-
-
-@dataclass
-class _DayCache:
-    at: float = float("-inf")
-    start: float = 0.0
-    rows: dict[str, compute.QueueRow] | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def targets(core: AcdCore) -> dict[str, QueueTargets]:
@@ -53,23 +45,23 @@ def live_agents(core: AcdCore, now: float) -> list[LiveAgent]:
 
 
 class Wallboard:
-    def __init__(self, acd: AcdService, store: SqlStore, clock: Clock, time_zone: str) -> None:
+    def __init__(self, acd: AcdService, store: SqlStore, clock: Clock, today: TodayReport) -> None:
         self._acd = acd  # its core is read at each call: a reload may replace it
         self._store = store
         self._clock = clock
-        self._time_zone = time_zone
-        self._cache = _DayCache()
+        self._today = today
 
     @property
     def time_zone(self) -> str:
         """``engine.time_zone``: where "today" starts, and the offset of the API's times."""
-        return self._time_zone
+        return self._today.time_zone
 
     async def view(self) -> dict[str, Any]:
+        figures = await self._today_figures()
         core, now = self._acd.core, self._clock.now()
-        start = day_start(now, compute.zone(self._time_zone))
-        rows = await self._cached_rows(core, start, now)
-        view = wallboard_view(now, self._time_zone, start, targets(core), rows, core.snapshot(now)["queues"], live_agents(core, now))
+        start = figures.day_start if figures is not None else day_start(now, compute.zone(self.time_zone))
+        rows = dict(figures.queues) if figures is not None else None
+        view = wallboard_view(now, self.time_zone, start, targets(core), rows, core.snapshot(now)["queues"], live_agents(core, now))
         view["overdue_tasks"] = await self._overdue_tasks()
         return view
 
@@ -80,25 +72,10 @@ class Wallboard:
             log.warn_event("wallboard.store_unavailable", error=type(exc).__name__, part="overdue_tasks")
             return None
 
-    async def _cached_rows(self, core: AcdCore, start: float, now: float) -> dict[str, compute.QueueRow] | None:
-        cache = self._cache
-        async with cache.lock:  # one store query for a burst of screens
-            if cache.start != start or now - cache.at >= CACHE_S or now < cache.at:
-                cache.rows, cache.start, cache.at = await self._today_rows(core, start, now), start, now
-            return cache.rows
-
-    async def _today_rows(self, core: AcdCore, start: float, now: float) -> dict[str, compute.QueueRow] | None:
-        """Today's queue rows from the store, or None when it does not answer."""
-        thresholds = {name: compute.QueueThresholds(q.service_level_s, q.short_abandon_s) for name, q in core.queues.items()}
-        try:  # the raw rows only: decoding 20,000 records on the event loop would hold it for seconds
-            raw = await asyncio.wait_for(self._store.interaction_records_between(start - LOOKBACK_S, now), STORE_TIMEOUT_S)
+    async def _today_figures(self) -> DayFigures | None:
+        """Today's figures (shared with the gauges), or None when the store does not answer."""
+        try:
+            return await asyncio.wait_for(self._today.figures(), STORE_TIMEOUT_S)
         except (TimeoutError, SQLAlchemyError, OSError) as exc:
             log.warn_event("wallboard.store_unavailable", error=type(exc).__name__)
             return None
-        end, tz = max(now, start + 1.0), compute.zone(self._time_zone)
-
-        def day_rows() -> dict[str, compute.QueueRow]:  # pure but CPU-bound (bench/wallboard.py): off the event loop
-            report = compute.compute(interactions_from_raw(raw), start, end, "day", thresholds=thresholds, tz=tz)
-            return {r.queue: r for r in report.queues if r.interval_start == start}
-
-        return await asyncio.to_thread(day_rows)

@@ -4,14 +4,18 @@ report computes from the same records, with the acd.kpi formulas."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
+import sqlalchemy
+from sqlalchemy.exc import SQLAlchemyError
 
 from acd.clock import FakeClock
 from acd.reports import compute
 from acd.store.sql import AGENT_TIMELINE, SpooledEvent, SqlStore
 from acd.telemetry import Telemetry
+from acd.reports.daycache import TodayReport
 from acd.telemetry.today import TodayGaugeJob
 from tests.telemetry.test_metrics import value
 
@@ -56,7 +60,7 @@ async def test_today_gauges_after_a_restart_come_from_the_store(store):
 
     fresh = Telemetry(clock=clock)  # a new process: its counters know nothing of these calls
     assert value(fresh, "acd_queue_calls_today", queue="sales", outcome="answered") is None
-    job = TodayGaugeJob(store, fresh, clock, lambda: SL, lambda: "UTC")
+    job = TodayGaugeJob(TodayReport(store, clock, lambda: SL, lambda: "UTC"), fresh)
     day = await job.run_once()
 
     report = compute.compute(await store.interactions_between(MIDNIGHT - 86400, clock.now()), MIDNIGHT, clock.now(), "day",
@@ -85,7 +89,37 @@ async def test_yesterdays_store_figures_are_not_shown_after_midnight(store):
     clock = FakeClock(T9)
     await store.write_events(_call("c1", T9 - 3600, 5, True))
     tel = Telemetry(clock=clock)
-    await TodayGaugeJob(store, tel, clock, lambda: SL, lambda: "UTC").run_once()
+    await TodayGaugeJob(TodayReport(store, clock, lambda: SL, lambda: "UTC"), tel).run_once()
     assert value(tel, "acd_queue_calls_today", queue="sales", outcome="answered") == 1
     clock.advance(86400)  # the next day, before the job has run again: the counters of memory (none)
     assert value(tel, "acd_queue_calls_today", queue="sales", outcome="answered") is None
+
+
+async def test_the_gauges_and_the_screens_share_one_computation_of_the_day(store):
+    """One store read for a burst of asks (the gauge job's run and screens at the same moment), a
+    fresh one once the figures are MAX_AGE_S old or the day has changed; a failed read is not kept."""
+    clock = FakeClock(T9)
+    await store.write_events(_call("c1", T9 - 3600, 5, True))
+    report = TodayReport(store, clock, lambda: SL, lambda: "UTC")
+    tel = Telemetry(clock=clock)
+    job = TodayGaugeJob(report, tel)
+    together = await asyncio.gather(report.figures(), job.run_once(), report.figures(), report.figures())
+    assert report.computed == 1
+    assert together[0] is together[2] is together[3] and together[1].queues["sales"].answered == 1
+    clock.advance(report.max_age_s - 0.1)
+    assert (await report.figures()) is together[0] and report.computed == 1
+    await store.write_events(_call("c2", T9, 5, False))
+    clock.advance(0.2)  # now MAX_AGE_S old: read again, and the new call is counted
+    fresh = await report.figures()
+    assert report.computed == 2 and fresh.queues["sales"].offered == 2
+    clock.advance(86400)  # another day: read again, whatever its age
+    assert (await report.figures()).day_start == MIDNIGHT + 86400 and report.computed == 3
+    async with store.engine.begin() as conn:  # the store breaks: the error reaches the caller, nothing is cached
+        await conn.execute(sqlalchemy.text("ALTER TABLE interactions RENAME TO interactions_away"))
+    clock.advance(report.max_age_s)
+    with pytest.raises(SQLAlchemyError):
+        await report.figures()
+    assert report.computed == 3
+    async with store.engine.begin() as conn:
+        await conn.execute(sqlalchemy.text("ALTER TABLE interactions_away RENAME TO interactions"))
+    assert (await report.figures()).queues["sales"].offered == 0 and report.computed == 4  # a day later: no calls

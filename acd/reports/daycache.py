@@ -1,0 +1,82 @@
+"""Today's report from the store, computed once for everyone who shows it.
+
+The wallboard (``acd.usecases.wallboard``, every screen's refresh) and Prometheus' "today" gauges
+(``acd.telemetry.today.TodayGaugeJob``) show the same day: the interaction records and agent
+stretches since local midnight in ``engine.time_zone``, through ``acd.reports.compute`` (the
+formulas of ``acd.kpi``). Reading and decoding a busy day costs hundreds of milliseconds
+(``bench/wallboard.py``), so :class:`TodayReport` computes it at most once per ``max_age_s`` and
+hands the same figures to both; a burst of screens and the gauge job's run share one store query
+(single flight). A store that fails or does not answer raises to the caller, which decides what
+its screen shows; nothing is cached from a failed read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from acd.clock import Clock
+from acd.reports import compute
+from acd.reports.cli import LOOKBACK_S
+from acd.reports.today import day_start
+from acd.store.sql import SqlStore, interactions_from_raw
+
+MAX_AGE_S = 5.0
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """Today's report: the day's queue rows and agent rows (each one interval, the day)."""
+
+    day_start: float
+    at: float  # the engine's time when the store was read
+    queues: Mapping[str, compute.QueueRow]
+    agents: tuple[compute.AgentRow, ...]
+
+
+def day_figures(raw: list[tuple[object, str | None]], spans: list[compute.AgentSpan] | None, start: float, now: float,
+                thresholds: Mapping[str, compute.QueueThresholds], tz: dt.tzinfo) -> DayFigures:
+    """Pure (and CPU-bound): today's rows from the records and agent stretches read from the store."""
+    end = max(now, start + 1.0)
+    report = compute.compute(interactions_from_raw(raw), start, end, "day", thresholds=thresholds, spans=spans, tz=tz)
+    return DayFigures(start, now, {r.queue: r for r in report.queues if r.interval_start == start},
+                      tuple(a for a in report.agents if a.interval_start == start))
+
+
+class TodayReport:
+    """Today's figures, at most ``max_age_s`` old, read once for all who ask at the same time.
+    ``thresholds`` and ``time_zone`` are read at each computation, so a config reload applies."""
+
+    def __init__(self, store: SqlStore, clock: Clock, thresholds: Callable[[], Mapping[str, compute.QueueThresholds]],
+                 time_zone: Callable[[], str], max_age_s: float = MAX_AGE_S) -> None:
+        self._store, self._clock = store, clock
+        self._thresholds, self._time_zone, self.max_age_s = thresholds, time_zone, max_age_s
+        self._last: DayFigures | None = None
+        self._lock = asyncio.Lock()
+        self.computed = 0  # how many times the store was read and the day computed (tests, bench)
+
+    @property
+    def time_zone(self) -> str:
+        return self._time_zone()
+
+    async def figures(self) -> DayFigures:
+        """The cached figures when they are of today and fresh, else read and computed now (one
+        caller reads; the others wait for its result). Store errors and timeouts propagate."""
+        async with self._lock:
+            now = self._clock.now()
+            start = day_start(now, compute.zone(self._time_zone()))
+            last = self._last
+            if last is not None and last.day_start == start and last.at <= now < last.at + self.max_age_s:
+                return last
+            self._last = await self._compute(start, now)
+            self.computed += 1
+            return self._last
+
+    async def _compute(self, start: float, now: float) -> DayFigures:
+        tz, thresholds = compute.zone(self._time_zone()), dict(self._thresholds())
+        # the raw rows only: decoding 20,000 records on the event loop would hold it for seconds
+        raw = await self._store.interaction_records_between(start - LOOKBACK_S, now + 1.0)
+        spans = await self._store.agent_spans_between(start, now + 1.0)
+        return await asyncio.to_thread(day_figures, raw, spans, start, now, thresholds, tz)
