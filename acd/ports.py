@@ -103,6 +103,15 @@ class InteractionRecorder(Protocol):
     def event(self, call_id: str, event: CallEvent) -> None: ...
 
 
+class CallTimeline(InteractionRecorder, Protocol):
+    """The recorder that also keeps this node's timeline of recent calls for its screens."""
+
+    def remember(self, call_id: str, event: CallEvent) -> None:
+        """Keep an event another node records (the leader's, applied here from the log) on this
+        node's timeline, without recording it again."""
+        ...
+
+
 # --------------------------------------------------------------------------- hand-off to the ACD
 @dataclass(frozen=True)
 class SkillRequirement:

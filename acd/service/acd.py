@@ -27,7 +27,7 @@ from acd.clock import Clock
 from acd.eventlog import FencingToken
 from acd.eventlog.timing import STOP_TIMEOUT_S, stop_tasks
 from acd.livestate import LiveStore, MemoryLiveStore
-from acd.ports import InteractionRecorder
+from acd.ports import CallTimeline, InteractionRecorder
 from acd.routing import inputs as ev
 from acd.routing.commands import Command, Ring
 from acd.routing.config import DeskCatalogue
@@ -67,7 +67,7 @@ class AcdService:
         self,
         core: AcdCore,
         ami: AmiClient,
-        recorder: InteractionRecorder,
+        recorder: CallTimeline,
         telemetry: Telemetry,
         clock: Clock,
         *,

@@ -29,13 +29,22 @@ class MemoryCallLog:
     def event(self, call_id: str, event: rec.CallEvent) -> None:
         for observer in self.observers:
             observer.event(call_id, event)
+        kind, data = self._keep(call_id, event)
+        log.event("call." + kind, call_id=call_id, **{k: v for k, v in data.items() if isinstance(v, (str, int, float, bool, type(None)))})
+
+    def remember(self, call_id: str, event: rec.CallEvent) -> None:
+        """An event the leader records, applied from the log on a node that follows it: on this
+        node's timeline (its desks' screen-pops read it), not recorded, counted or logged again."""
+        self._keep(call_id, event)
+
+    def _keep(self, call_id: str, event: rec.CallEvent) -> tuple[str, dict[str, Any]]:
         kind, data = rec.kind_of(event), event.to_record()
         timeline = self.calls.setdefault(call_id, [])
         timeline.append({"t": self.clock.now(), "kind": kind, **data})
         self.calls.move_to_end(call_id)
         while len(self.calls) > self.keep:
             self.calls.popitem(last=False)
-        log.event("call." + kind, call_id=call_id, **{k: v for k, v in data.items() if isinstance(v, (str, int, float, bool, type(None)))})
+        return kind, data
 
     def timeline(self, call_id: str) -> list[dict[str, Any]]:
         return list(self.calls.get(call_id, []))

@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from acd import events as rec
 from acd.routing.model import AgentState, CallEntry
 from acd.logs import get_logger
@@ -20,6 +22,7 @@ from acd.tasks.callbacks import CALL_PREFIX
 log = get_logger(__name__)
 
 RECENT_CONTACTS = 5
+STORE_TIMEOUT_S = 5.0
 # A section another feature adds to the screen-pop (tasks: open tasks, the last survey score):
 # called with the call's entry and the customer's record (None when unknown); returns keys to add.
 PopSection = Callable[[CallEntry, "dict[str, Any] | None"], Awaitable[dict[str, Any]]]
@@ -75,7 +78,7 @@ class AgentDesk:
                 customer = None
             except Exception as exc:  # noqa: BLE001 - the store is down: the pop still shows the call
                 log.warn_event("desk.customer_unavailable", error=type(exc).__name__)
-        timeline = [rec.from_timeline(e) for e in self.calllog.timeline(entry.call_id)]
+        timeline = await self._ivr_timeline(entry.call_id)
         path = [{"step": e.step, "action": e.action, "outcome": e.outcome} for e in timeline if isinstance(e, rec.FlowStep)]
         verified = [e.method for e in timeline if isinstance(e, rec.Verification) and e.outcome == "ok" and e.method]
         pop = {
@@ -93,6 +96,19 @@ class AgentDesk:
             except Exception as exc:  # noqa: BLE001 - one part failing leaves the rest of the pop
                 log.warn_event("desk.section_failed", section=getattr(section, "__name__", "?"), error=type(exc).__name__)
         return pop
+
+    async def _ivr_timeline(self, call_id: str) -> list[rec.CallEvent]:
+        """The call's timeline as this node holds it, or, when the caller's IVR ran on another
+        engine node (which recorded it), as the shared store holds it by now."""
+        timeline = [rec.from_timeline(e) for e in self.calllog.timeline(call_id)]
+        if self.customers is None or any(isinstance(e, rec.FlowStarted) for e in timeline):
+            return timeline
+        try:
+            stored = await asyncio.wait_for(self.customers.timeline(call_id), STORE_TIMEOUT_S)
+        except (TimeoutError, SQLAlchemyError, OSError) as exc:
+            log.warn_event("desk.timeline_unavailable", error=type(exc).__name__)
+            return timeline
+        return [rec.from_timeline(e) for e in stored] if stored else timeline
 
     async def _audit(self, customers: SqlStore, entry: CallEntry, customer_id: str, viewer: str) -> None:
         key = (viewer, entry.call_id, customer_id)

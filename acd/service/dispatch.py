@@ -38,11 +38,13 @@ def carry_out(acd: AcdService, commands: list[Command], *, lead: bool) -> None:
 
 def push_to_own_screens(acd: AcdService, command: Record | Publish) -> None:
     """A node that does not lead tells its own desks and wallboards what the entry it applied
-    means, from the same commands the leader carried out; the leader alone writes the record
-    (and counts it on Prometheus), so each record is written once."""
+    means, from the same commands the leader carried out, and keeps the record events on its own
+    timeline of recent calls; the leader alone writes the record (and counts it on Prometheus),
+    so each record is written once."""
     if isinstance(command, Publish):
         acd.observer.publish(command, count=False)
         return
+    acd.recorder.remember(command.call_id, command.event)
     acd.observer.push(command)
     for feed in acd.feeds:
         feed.event(command.call_id, command.event)

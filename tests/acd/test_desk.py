@@ -96,6 +96,23 @@ async def test_the_screen_pop_shows_the_customer_and_the_decision_is_explained(m
     assert decision["scores"][0]["agent"] == agent_id and decision["candidates"] == len(decision["scores"])
 
 
+async def test_the_screen_pop_of_a_call_whose_ivr_ran_on_another_node_reads_the_path_from_the_store(make_engine, tmp_path):
+    """With several nodes the caller's IVR runs on the node that holds its FastAGI session, which
+    records it; a desk on another node has none of it in memory and reads it from the store."""
+    engine, _ = await engine_with_customer(make_engine, tmp_path)
+    call = await engine.pbx.place_call(CallerScript(caller_id=CALLER, dnis="5551234", keys=f",{PIN}#,1"))
+    await wait_until(lambda: call.uniqueid in engine.acd.connected_entries, 120)
+    agent_id = engine.core.connected[call.uniqueid]
+    here = (await engine.desk.work(agent_id))["call"]
+    await engine.records.drain()
+    engine.calllog.calls.pop(call.uniqueid)  # what another node holds: nothing of this caller's IVR
+    elsewhere = (await engine.desk.work(agent_id))["call"]
+    assert [s["step"] for s in elsewhere["ivr_path"]] == [s["step"] for s in here["ivr_path"]]
+    assert [s["step"] for s in elsewhere["ivr_path"]][:3] == ["welcome", "identify", "verify"]
+    assert elsewhere["verification"] == here["verification"] == {"level": "verified", "method": "pin", "locked": False}
+    assert PIN not in repr(elsewhere)
+
+
 async def test_wrap_up_can_be_extended_and_a_required_disposition_holds_the_agent(make_engine):
     engine = await make_engine(n_agents=1, queues="""
 queues:

@@ -156,6 +156,9 @@ async def test_a_desk_and_a_wallboard_on_the_follower_see_the_offer_and_the_call
             # exactly once: the leader wrote the record; the follower's store has nothing of it
             await wait_until(lambda: interactions_in(conf_a / "acd.sqlite3", call.uniqueid) == 1, 15)
             assert interactions_in(Path(node_b.settings.database.url.split("///", 1)[1]), call.uniqueid) == 0
+            # ... and keeps the leader's record events on its own timeline of recent calls (its desks' pops)
+            kinds = [e["kind"] for e in node_b.calllog.timeline(call.uniqueid)]
+            assert kinds.index("queue_enter") < kinds.index("connected") < kinds.index("ended") < kinds.index("wrapup_done"), kinds
     finally:
         await pbx.stop()
 
