@@ -168,13 +168,18 @@ class AmiEdge:
             log.warn_event("acd.resync.failed", error=str(exc))
             return 0
         repairs_before = _repairs(acd)
-        await self.orphans.sweep(listing.events)  # a dead engine's ringing legs: hung up at once
+        swept = set(await self.orphans.sweep(listing.events))  # a dead engine's ringing legs: hung up at once
+        # the device list was read while those legs rang (BUSY with device_state_busy_at): their
+        # agents' entries are stale, and the DeviceStateChange their hangup caused may already be
+        # in; judging them from the list would pause a free agent as busy for good
+        stale = {agent.config.endpoint for ch in listing.events if ch.get("Uniqueid") in swept
+                 and (agent := self._agent_of_channel(ch.get("Channel", ""))) is not None}
         bridge_ids = {e.get("BridgeUniqueid", "") for e in bridges.events}
         for agent, caller, channel in await self._bridged_agents(listing.events, bridge_ids):
             acd.submit(ev.AgentBridged(self._now(), agent, caller, channel))
         for d in devices.events:
             device = d.get("Device", "")
-            if any(a.config.endpoint == device for a in core.agents.values()):
+            if device not in stale and any(a.config.endpoint == device for a in core.agents.values()):
                 acd.submit(ev.DeviceStateChanged(self._now(), device, d.get("State", ""), resync=True))
         present = frozenset(e.get("Uniqueid", "") for e in listing.events)
         lost_at = self._lost_at

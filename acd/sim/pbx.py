@@ -164,6 +164,10 @@ class SimPbx:
         self._uid_seq = itertools.count(1)
         self._chan_seq = itertools.count(0)
         self._device_states: dict[str, str] = {}
+        # pjsip.conf's device_state_busy_at (docker/asterisk ships 1): with this many live channels
+        # on an endpoint its device state is BUSY whatever their state, ringing included
+        # (chan_pjsip_devicestate); 0, as in the observed logs, aggregates the channels' states
+        self.device_state_busy_at = 0
         self._handles: dict[str, CallHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -281,6 +285,8 @@ class SimPbx:
         in_use = any(s in (ChannelState.UP, ChannelState.RING) for s in states)
         ringing = any(s == ChannelState.RINGING for s in states)
         new = "RINGINUSE" if in_use and ringing else "INUSE" if in_use else "RINGING" if ringing else "NOT_INUSE"
+        if self.device_state_busy_at and len(states) >= self.device_state_busy_at:
+            new = "BUSY"
         if self._device_states.get(endpoint, "NOT_INUSE") != new:
             self._device_states[endpoint] = new
             self.emit("DeviceStateChange", [("Device", endpoint), ("State", new)])

@@ -78,6 +78,9 @@ async def test_a_leg_left_ringing_by_a_killed_engine_is_hung_up_by_the_next_one(
     agi_port = free_port()
     pbx = SimPbx("127.0.0.1", agi_port, users={"acd": "secret"}, agents={"agent1": AgentBehaviour.never_answer()})
     pbx.sound_seconds = lambda name: 0.2
+    # as docker/asterisk/pjsip.conf has it: the ringing leg makes agent1's device BUSY in the
+    # re-sync's device list (a real Asterisk 22 paused the free agent as busy for good)
+    pbx.device_state_busy_at = 1
     await pbx.start()
     conf = ringing_config(tmp_path, pbx.ami_port, agi_port)
     log = tmp_path / "engine.log"
