@@ -172,8 +172,8 @@ class AmiEdge:
         # the device list was read while those legs rang (BUSY with device_state_busy_at): their
         # agents' entries are stale, and the DeviceStateChange their hangup caused may already be
         # in; judging them from the list would pause a free agent as busy for good
-        stale = {agent.config.endpoint for ch in listing.events if ch.get("Uniqueid") in swept
-                 and (agent := self._agent_of_channel(ch.get("Channel", ""))) is not None}
+        stale = {owner.config.endpoint for ch in listing.events if ch.get("Uniqueid") in swept
+                 and (owner := self._agent_of_channel(ch.get("Channel", ""))) is not None}
         bridge_ids = {e.get("BridgeUniqueid", "") for e in bridges.events}
         for agent, caller, channel in await self._bridged_agents(listing.events, bridge_ids):
             acd.submit(ev.AgentBridged(self._now(), agent, caller, channel))
