@@ -81,6 +81,7 @@ from acd.usecases.supervise import Supervision
 from acd.usecases.tasks import Tasks
 from acd.usecases.wallboard import Wallboard
 from acd.usecases.wiring import UseCases
+from acd.deadline import within
 
 log = get_logger(__name__)
 HTTP_SHUTDOWN_S = 5.0
@@ -390,7 +391,7 @@ async def serve_forever(settings: Settings, *, with_demo: bool, duration_s: floa
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
         started = engine.clock.now()
         try:
-            await asyncio.wait_for(stop.wait(), duration_s)
+            await within(stop.wait(), duration_s)
         except TimeoutError:
             pass
         if engine.demo is not None:

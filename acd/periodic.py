@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from acd.logs import get_logger
+from acd.deadline import within
 
 log = get_logger(__name__)
 
@@ -40,7 +41,7 @@ class PeriodicJob:
             await asyncio.sleep(self.every_s())
         while True:
             try:
-                await asyncio.wait_for(self.run_once(), self.timeout_s)
+                await within(self.run_once(), self.timeout_s)
             except self.outside_errors as exc:
                 log.warn_event(self.failed_event, error=type(exc).__name__)
             await asyncio.sleep(self.every_s())

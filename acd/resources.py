@@ -5,7 +5,6 @@ leaves them in reverse."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +29,7 @@ from acd.sim.demo import DemoTraffic, demo_agents
 from acd.store.durable import DurableRecorder
 from acd.store.sql import SqlStore
 from acd.telemetry import Telemetry
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.eventlog.inbox import RedisInbox
@@ -155,7 +155,7 @@ async def live_store(settings: Settings, clock: Clock, monitor: OutageMonitor) -
         from acd.livestate.redis import RedisLiveStore
 
         redis_store = RedisLiveStore(cfg.redis_url, cfg.key_prefix, monitor=monitor)
-        await asyncio.wait_for(redis_store.redis.ping(), 5)  # unreachable Redis: refuse to start
+        await within(redis_store.redis.ping(), 5)  # unreachable Redis: refuse to start
         store = redis_store
     else:
         store = MemoryLiveStore(clock)
@@ -209,7 +209,7 @@ async def customer_store(settings: Settings, clock: Clock, telemetry: Telemetry,
     cfg = settings.database
     store = SqlStore(cfg.url, clock=clock, region=cfg.phone_region)
     try:
-        await asyncio.wait_for(store.open(), 30)
+        await within(store.open(), 30)
     except Exception as exc:  # noqa: BLE001 - spool until it is back
         log.error_event("store.unavailable_at_start", error=f"{type(exc).__name__}: {exc}", spool=cfg.spool_dir)
     records = DurableRecorder(cfg.spool_dir, store, clock)
@@ -228,7 +228,7 @@ async def seed_demo(store: SqlStore, demo: DemoTraffic) -> None:
     from acd.sim.democustomers import DEMO_CUSTOMERS, seed_demo_customers
 
     try:
-        await asyncio.wait_for(seed_demo_customers(store), 30)
+        await within(seed_demo_customers(store), 30)
         demo.known_customers = list(DEMO_CUSTOMERS)
     except Exception as exc:  # noqa: BLE001 - the demo runs on without known callers
         log.warn_event("demo.customers_not_seeded", error=f"{type(exc).__name__}: {exc}")

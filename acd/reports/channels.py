@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from acd.clihelp import Subparsers
 from acd.store.contacts import CHANNELS
 from acd.store.records import Interaction
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.settings import Settings
@@ -60,11 +61,11 @@ async def load(settings: Settings, start: float, end: float) -> tuple[list[Inter
 
     store = SqlStore(settings.database.url, clock=SystemClock(), region=settings.database.phone_region)
     try:
-        await asyncio.wait_for(store.open(migrate_schema=False), 60)  # a reader: it makes no store
-        calls = await asyncio.wait_for(store.interactions_between(start, end), 300)
-        return calls, await asyncio.wait_for(contacts_between(store, start, end), 300)
+        await within(store.open(migrate_schema=False), 60)  # a reader: it makes no store
+        calls = await within(store.interactions_between(start, end), 300)
+        return calls, await within(contacts_between(store, start, end), 300)
     finally:
-        await asyncio.wait_for(store.close(), 10)
+        await within(store.close(), 10)
 
 
 def cmd_channels(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from acd.clihelp import Subparsers
 from acd.reports import compute, export, queue_log
 from acd.reports.compute import AgentSpan, QueueThresholds
 from acd.store.records import Interaction
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.settings import Settings
@@ -118,15 +119,15 @@ async def load_interactions(settings: Settings, start: float, end: float) -> tup
     before), and the agents' state spans when the store keeps them (``agent_spans_between``)."""
     from acd.store import open_store
 
-    store = await asyncio.wait_for(open_store(settings, migrate=False), OPEN_TIMEOUT_S)
+    store = await within(open_store(settings, migrate=False), OPEN_TIMEOUT_S)
     try:
-        records = await asyncio.wait_for(store.interactions_between(start - LOOKBACK_S, end), QUERY_TIMEOUT_S)
+        records = await within(store.interactions_between(start - LOOKBACK_S, end), QUERY_TIMEOUT_S)
         spans = None
         if hasattr(store, "agent_spans_between"):
-            spans = await asyncio.wait_for(store.agent_spans_between(start, end), QUERY_TIMEOUT_S)
+            spans = await within(store.agent_spans_between(start, end), QUERY_TIMEOUT_S)
         return list(records), spans
     finally:
-        await asyncio.wait_for(store.close(), CLOSE_TIMEOUT_S)
+        await within(store.close(), CLOSE_TIMEOUT_S)
 
 
 def _thresholds(config_dir: str) -> dict[str, QueueThresholds]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from acd.clihelp import Subparsers
 from acd.reports.quality import QualityReport, QualityRow
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.settings import Settings
@@ -36,12 +37,12 @@ async def _load(settings: Settings, start: float, end: float, tz: dt.tzinfo) -> 
 
     store = SqlStore(settings.database.url, clock=SystemClock(), region=settings.database.phone_region)
     try:
-        await asyncio.wait_for(store.open(migrate_schema=False), 60)
+        await within(store.open(migrate_schema=False), 60)
         c = settings.customers
-        return await asyncio.wait_for(quality_report(store, start, end, as_of=store.clock.now(), fcr_days=c.fcr_days,
+        return await within(quality_report(store, start, end, as_of=store.clock.now(), fcr_days=c.fcr_days,
                                                      satisfied_min=c.csat_satisfied_min, tz=tz), 300)
     finally:
-        await asyncio.wait_for(store.close(), 10)
+        await within(store.close(), 10)
 
 
 def cmd_quality(args: argparse.Namespace) -> int:

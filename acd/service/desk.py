@@ -3,7 +3,6 @@ what happened on their last calls, so that no agent has to ask again."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ from acd.store.audit import record_access
 from acd.store.contacts import contacts_of
 from acd.store.sql import NotFound, SqlStore
 from acd.tasks.callbacks import CALL_PREFIX
+from acd.deadline import within
 
 log = get_logger(__name__)
 
@@ -92,7 +92,7 @@ class AgentDesk:
         }
         for section in self.sections:
             try:
-                pop.update(await asyncio.wait_for(section(entry, customer), 5))
+                pop.update(await within(section(entry, customer), 5))
             except Exception as exc:  # noqa: BLE001 - one part failing leaves the rest of the pop
                 log.warn_event("desk.section_failed", section=getattr(section, "__name__", "?"), error=type(exc).__name__)
         return pop
@@ -104,7 +104,7 @@ class AgentDesk:
         if self.customers is None or any(isinstance(e, rec.FlowStarted) for e in timeline):
             return timeline
         try:
-            stored = await asyncio.wait_for(self.customers.timeline(call_id), STORE_TIMEOUT_S)
+            stored = await within(self.customers.timeline(call_id), STORE_TIMEOUT_S)
         except (TimeoutError, SQLAlchemyError, OSError) as exc:
             log.warn_event("desk.timeline_unavailable", error=type(exc).__name__)
             return timeline

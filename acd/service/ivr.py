@@ -6,7 +6,6 @@ to a safe path on any failure")."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ from acd.logs import get_logger
 from acd.ports import InteractionRecorder
 from acd.routing.model import CallEntry
 from acd.service.acd import AcdService
+from acd.deadline import within
 
 log = get_logger(__name__)
 
@@ -120,7 +120,7 @@ class IvrEntry:
         if self.history is None:
             return None
         try:
-            events = await asyncio.wait_for(self.history(call_id), 2.0)
+            events = await within(self.history(call_id), 2.0)
         except Exception as exc:  # noqa: BLE001 - the store is slow or down: the fallback queue will do
             log.warn_event("ivr.resume.history_unavailable", error=type(exc).__name__)
             return None

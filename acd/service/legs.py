@@ -26,6 +26,7 @@ from acd.logs import bind_call, get_logger
 from acd.routing import inputs as ev
 from acd.routing.commands import CancelLeg, ConfirmAgent, Ring
 from acd.routing.model import Offer
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.service.acd import AcdService
@@ -268,7 +269,7 @@ class AgentLegs:
         acd.submit(ev.ClaimAsked(acd.now(), offer_id, acd.node_id))
         if not future.done() and acd.replica is not None:  # the answer comes back through the log
             try:
-                await asyncio.wait_for(asyncio.shield(future), 3.0)
+                await within(asyncio.shield(future), 3.0)
             except TimeoutError:
                 log.warn_event("acd.offer.claim_unanswered", offer=offer_id)
         won = future.result() if future.done() else False
@@ -280,7 +281,7 @@ class AgentLegs:
                 # one leg per caller may reach the bridge; a callback is claimed afresh on each attempt
                 key = f"{offer.call_id}:callback-{entry.callback_attempts}" if entry.callback_number else offer.call_id
                 try:
-                    won = await asyncio.wait_for(acd.store.claim(key, offer_id, 3600, token=acd.token), 2.0)
+                    won = await within(acd.store.claim(key, offer_id, 3600, token=acd.token), 2.0)
                 except Exception as exc:  # noqa: BLE001 - fail closed: no bridge without the shared claim
                     _log_store_error("claim", exc)
                     won = False

@@ -16,13 +16,13 @@ The core's own calls are not touched: the re-sync's ``ChannelsPresent`` repairs 
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from acd import events as rec
 from acd.ami import Event
 from acd.logs import get_logger
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.service.acd import AcdService
@@ -102,7 +102,7 @@ class Reconciler:
             return []
         await self._drain()
         try:
-            open_calls = await asyncio.wait_for(self.store.open_interactions(), self.query_timeout_s)
+            open_calls = await within(self.store.open_interactions(), self.query_timeout_s)
         except Exception as exc:  # noqa: BLE001 - the store is down: the next (re)connect tries again
             log.warn_event("acd.reconcile.store_unavailable", error=type(exc).__name__)
             return []
@@ -123,7 +123,7 @@ class Reconciler:
             return
         await self._drain()
         try:
-            stored = await asyncio.wait_for(self.store.interaction(call_id), self.query_timeout_s)
+            stored = await within(self.store.interaction(call_id), self.query_timeout_s)
         except Exception as exc:  # noqa: BLE001 - unknown here (NotFound) or the store is down: the next re-sync closes it
             log.event("acd.reconcile.hangup_unknown", call_id=call_id, error=type(exc).__name__)
             return
@@ -141,7 +141,7 @@ class Reconciler:
         if self.records is None:
             return
         try:
-            await asyncio.wait_for(self.records.drain(), self.drain_timeout_s)
+            await within(self.records.drain(), self.drain_timeout_s)
         except TimeoutError:
             log.warn_event("acd.reconcile.spool_behind", backlog_bytes=self.records.backlog_bytes())
 

@@ -26,6 +26,7 @@ from acd.routing.commands import AnswerClaim, Command, EndWait
 from acd.routing.core import AcdCore
 from acd.routing.snapshot import from_state, to_state
 from acd.service.journal import Journal, record_of
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.service.acd import AcdService
@@ -189,7 +190,7 @@ class Replica:
 
     async def _resync(self) -> None:
         try:
-            await asyncio.wait_for(self.acd.resync(), 10.0)
+            await within(self.acd.resync(), 10.0)
         except Exception as exc:  # noqa: BLE001 - AMI down: the AMI client's reconnect re-syncs again
             log.warn_event("acd.replica.resync_failed", node=self.node_id, error=type(exc).__name__)
 

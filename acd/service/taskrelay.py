@@ -20,6 +20,7 @@ from typing import Any
 
 from acd.eventlog.redisconn import UNAVAILABLE_ERRORS, connect
 from acd.logs import get_logger
+from acd.deadline import within
 
 log = get_logger(__name__)
 
@@ -58,7 +59,7 @@ class TaskEventRelay:
         self._tasks = [asyncio.create_task(self._receive(), name=f"acd-task-relay-receive-{self.node_id}"),
                        asyncio.create_task(self._send(), name=f"acd-task-relay-send-{self.node_id}")]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), PUBLISH_TIMEOUT_S)
+            await within(self._subscribed.wait(), PUBLISH_TIMEOUT_S)
 
     async def stop(self) -> None:
         for task in self._tasks:

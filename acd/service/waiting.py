@@ -18,6 +18,7 @@ from acd.agi.errors import AgiHangup
 from acd.logs import get_logger
 from acd.routing import inputs as ev
 from acd.routing.model import CallEntry, QueueConfig
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.service.acd import AcdService
@@ -73,7 +74,7 @@ class WaitingRoom:
             # the core already (BridgeEnter, HangupRequest). Else wait a moment for it.
             if not waiter.done.done():
                 try:
-                    await asyncio.wait_for(asyncio.shield(waiter.done), self.bridge_grace_s)
+                    await within(asyncio.shield(waiter.done), self.bridge_grace_s)
                 except TimeoutError:
                     self.acd.submit(ev.CallerLeft(self.acd.now(), entry.call_id, "abandoned"))
             return waiter.done.result() if waiter.done.done() else "abandoned"

@@ -57,6 +57,7 @@ from acd.sim.keys import AudioMeter, KeyPad, Typist, keypress
 from acd.sim.model import HANGUP_CAUSES, AgentBehaviour, CallerScript, CallOutcome, ChannelState, Recording
 from acd.sim.sounds import sound_length
 from acd.sim.timebase import SimTime
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.sim.chanspy import SpyLeg
@@ -104,7 +105,7 @@ class CallHandle:
 
     async def finished(self, timeout: float = 30.0) -> CallOutcome:
         """Wait (loop seconds: virtual on a virtual-time loop) until the call is over."""
-        await asyncio.wait_for(self.done.wait(), timeout)
+        await within(self.done.wait(), timeout)
         return self.outcome
 
     def hangup(self) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from acd.clihelp import Subparsers, usage_handler
 from acd.settings import ConfigError, Settings, load_settings
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.store.search import SearchPage
@@ -42,7 +43,7 @@ async def _with_store(settings: Settings, fn: Callable[[SqlStore], Awaitable[T]]
 
     store = SqlStore(settings.database.url, clock=SystemClock(), region=settings.database.phone_region)
     try:
-        await asyncio.wait_for(store.open(), 60)
+        await within(store.open(), 60)
         return await fn(store)
     finally:
         await store.close()

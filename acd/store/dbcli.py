@@ -8,6 +8,7 @@ import sys
 
 from acd.clihelp import Subparsers, usage_handler
 from acd.settings import ConfigError, load_settings
+from acd.deadline import within
 
 
 def _url(args: argparse.Namespace) -> str | None:
@@ -26,7 +27,7 @@ async def _upgrade(url: str) -> str:
 
     engine = create_engine(url)
     try:
-        await asyncio.wait_for(migrate.upgrade(engine), 120)
+        await within(migrate.upgrade(engine), 120)
         return await migrate.current_revision(engine) or "(empty)"
     finally:
         await engine.dispose()
@@ -38,7 +39,7 @@ async def _current(url: str) -> str:
 
     engine = create_engine(url)
     try:
-        return await asyncio.wait_for(migrate.current_revision(engine), 30) or "(no schema yet)"
+        return await within(migrate.current_revision(engine), 30) or "(no schema yet)"
     finally:
         await engine.dispose()
 

@@ -32,6 +32,7 @@ from acd import events as rec
 from acd.clock import Clock
 from acd.logs import get_logger
 from acd.store.sql import SpooledEvent, SqlStore
+from acd.deadline import within
 
 log = get_logger(__name__)
 
@@ -109,7 +110,7 @@ class DurableRecorder:
         if self._task is not None:
             self._wake.set()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.drain(), drain_timeout_s)
+                await within(self.drain(), drain_timeout_s)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -223,7 +224,7 @@ class DurableRecorder:
             if events or after != cp:
                 try:
                     if events:
-                        await asyncio.wait_for(store.write_events(events), 30)
+                        await within(store.write_events(events), 30)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - an outage: keep spooling, retry with backoff
@@ -245,4 +246,4 @@ class DurableRecorder:
                 cp = after
                 continue
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+                await within(self._wake.wait(), 1.0)

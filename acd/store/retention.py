@@ -30,6 +30,7 @@ from acd.logs import get_logger
 from acd.store.models import ChannelContactRow, EventRow, InteractionRow, VerificationAttemptRow
 from acd.store.dml import rows_affected
 from acd.store.sql import AGENT_TIMELINE, SqlStore
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.settings import Settings
@@ -277,7 +278,7 @@ class RetentionJob:
             self._task = None
 
     async def run_once(self, *, dry_run: bool = False) -> RetentionReport:
-        report = await asyncio.wait_for(run_retention(
+        report = await within(run_retention(
             self.store, interaction_days=self.cfg.interaction_days, recording_days=self.cfg.recording_days,
             mode=self.cfg.mode, clock=self.clock, dry_run=dry_run), self.RUN_TIMEOUT_S)
         self.last_report = report

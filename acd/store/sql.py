@@ -26,6 +26,7 @@ from acd.store.models import (
 )
 from acd.store.phones import normalise_phone, normalised_or_as_is
 from acd.store.records import Interaction, fold
+from acd.deadline import within
 
 if TYPE_CHECKING:
     from acd.reports.compute import AgentSpan
@@ -101,7 +102,7 @@ class SqlStore:
         """Bring the schema to the latest migration, once. The durable writer calls it before its
         first write, so an engine started while the database was down catches up when it returns."""
         if not self._migrated:
-            await asyncio.wait_for(migrate.upgrade(self.engine), 60)
+            await within(migrate.upgrade(self.engine), 60)
             self._migrated = True
 
     async def close(self) -> None:

@@ -23,6 +23,7 @@ from acd.store.sql import SqlStore
 from acd.store.validation import CustomerRules
 from acd.store.verification import SqlVerification
 from acd.usecases.errors import Refused
+from acd.deadline import within
 
 log = get_logger(__name__)
 
@@ -99,7 +100,7 @@ class Customers:
         to be erased there."""
         await self.store.get_customer(customer_id)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._records.drain(), DRAIN_S)
+            await within(self._records.drain(), DRAIN_S)
         done = await erasure.erase_customer(self.store, customer_id, by=user.id, reason=reason, spool_dir=self._spool_dir)
         await audit.record_access(self.store, [customer_id], who=user.id, action="erase", reason=reason)
         return done

@@ -3,7 +3,6 @@ database takes a write, and the call-record spool's backlog is under its bound."
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -11,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.ami import AmiClient
 from acd.store.durable import DurableRecorder
 from acd.store.sql import SqlStore
+from acd.deadline import within
 
 DB_CHECK_TIMEOUT_S = 2.0
 
@@ -24,7 +24,7 @@ class Readiness:
 
     async def _database_writable(self) -> tuple[bool, str]:
         try:
-            await asyncio.wait_for(self._store.check_writable(), DB_CHECK_TIMEOUT_S)
+            await within(self._store.check_writable(), DB_CHECK_TIMEOUT_S)
         except (TimeoutError, SQLAlchemyError, OSError) as exc:
             return False, f"not writable ({type(exc).__name__})"
         return True, "writable"

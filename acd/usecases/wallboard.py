@@ -12,7 +12,6 @@ store does not answer."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +25,7 @@ from acd.routing.core import AcdCore
 from acd.service.acd import AcdService
 from acd.store import tasks as store_tasks
 from acd.store.sql import SqlStore
+from acd.deadline import within
 
 log = get_logger(__name__)
 
@@ -67,7 +67,7 @@ class Wallboard:
 
     async def _overdue_tasks(self) -> dict[str, Any] | None:
         try:
-            return await asyncio.wait_for(store_tasks.overdue_for_kiosk(self._store, OVERDUE_SHOWN), STORE_TIMEOUT_S)
+            return await within(store_tasks.overdue_for_kiosk(self._store, OVERDUE_SHOWN), STORE_TIMEOUT_S)
         except (TimeoutError, SQLAlchemyError, OSError) as exc:
             log.warn_event("wallboard.store_unavailable", error=type(exc).__name__, part="overdue_tasks")
             return None
@@ -75,7 +75,7 @@ class Wallboard:
     async def _today_figures(self) -> DayFigures | None:
         """Today's figures (shared with the gauges), or None when the store does not answer."""
         try:
-            return await asyncio.wait_for(self._today.figures(), STORE_TIMEOUT_S)
+            return await within(self._today.figures(), STORE_TIMEOUT_S)
         except (TimeoutError, SQLAlchemyError, OSError) as exc:
             log.warn_event("wallboard.store_unavailable", error=type(exc).__name__)
             return None
