@@ -53,8 +53,10 @@ class IvrEntry:
                                                      uniqueid=env.uniqueid, linkedid=env.linkedid))
         outcome = "abandoned_ivr"
         try:
-            # Asterisk's reply is read by the flow's first command: a flow that queues at once has
-            # its agent's Originate written before it (the dialplan's Answer() came first anyway)
+            # the engine answers the caller ([acd-inbound] has no Answer(): the session opens while
+            # the call still rings, and Asterisk's wait for the caller's first media runs beside the
+            # routing); the reply is read by the flow's first command, so a flow that queues at
+            # once has its agent's Originate written before it
             channel.answer_ahead()
             if self.flow_runner is not None:
                 try:
@@ -98,6 +100,7 @@ class IvrEntry:
         call_id = env.uniqueid
         self.active.add(call_id)
         self.recorder.event(call_id, rec.Resumed(channel=env.channel))
+        channel.answer_ahead()  # a caller whose first session never opened (no engine) is not answered yet
         previous = await self._last_queue_entry(call_id)
         outcome = "abandoned_queue"
         try:

@@ -3,9 +3,8 @@
 Dialplan modelled (docker/asterisk/extensions.conf; priorities are part of the contract):
 
     [acd-inbound]  _X.,1 Set(CHANNEL(hangup_handler_push)=acd-hangup,s,1)
-                       2 Answer()
-                       3 AGI(agi://ENGINE/ivr)
-                       4 Goto(acd-fallback,s,1)
+                       2 AGI(agi://ENGINE/ivr)    ; the engine answers (ANSWER, its first command)
+                       3 Goto(acd-fallback,s,1)
                    h,1 NoOp(...)                  ; only for a caller who leaves before a bridge
     [acd-connect]  s,1 AGI(agi://ENGINE/claim)
                      2 GotoIf($["${ACD_CLAIM}" != "ok"]?lost)
@@ -278,8 +277,19 @@ class SimPbx:
         self._update_device(ch.endpoint)
 
     def answer(self, ch: SimChannel) -> None:
+        first = ch.answered is None
         ch.answered = self.time.now()
         self.set_state(ch, ChannelState.UP)
+        handle = self._handles.get(ch.uniqueid)
+        if first and handle is not None and handle.channel is ch:
+            self._caller_answered(handle)
+
+    def _caller_answered(self, handle: CallHandle) -> None:
+        """The caller's channel is up (the engine's ANSWER, or Playback in [acd-fallback]): the
+        caller hears from now on, and starts typing the keys of its script's timeline."""
+        handle.outcome.answered_at = handle.channel.answered
+        handle.typist.start_timeline()
+        self._meter_update(handle.channel, False)
 
     def _update_device(self, endpoint: str) -> None:
         states = [c.state for c in self.channels.values() if c.endpoint == endpoint and not c.destroyed.is_set()]
@@ -515,12 +525,7 @@ class SimPbx:
             if script.hangup_after_s is not None:
                 self.spawn(self._hang_up_later(ch, script.hangup_after_s, "caller"), f"sim-caller-hangup-{ch.uniqueid}")
             self.step(ch, CALLER_CONTEXT, ch.exten, 1, "Set", "CHANNEL(hangup_handler_push)=acd-hangup,s,1")
-            self.step(ch, CALLER_CONTEXT, ch.exten, 2, "Answer", "")
-            self.answer(ch)
-            handle.outcome.answered_at = ch.answered
-            handle.typist.start_timeline()
-            self._meter_update(ch, False)
-            await self._caller_dialplan(handle, CALLER_CONTEXT, ch.exten, 3)
+            await self._caller_dialplan(handle, CALLER_CONTEXT, ch.exten, 2)  # unanswered: the engine answers
         finally:
             if not ch.destroyed.is_set() and not self._stopping:
                 if not ch.gone.is_set():
@@ -538,14 +543,14 @@ class SimPbx:
             if ch.gone.is_set():
                 self._finish(ch, h_exten=context == CALLER_CONTEXT)
                 return
-            if context == CALLER_CONTEXT and priority in (1, 2):
-                priority = 3
-            if context == CALLER_CONTEXT and priority == 3:
-                self.step(ch, context, exten, 3, "AGI", f"agi://{self.agi_host}:{self.agi_port}/ivr")
+            if context == CALLER_CONTEXT and priority == 1:
+                priority = 2
+            if context == CALLER_CONTEXT and priority == 2:
+                self.step(ch, context, exten, 2, "AGI", f"agi://{self.agi_host}:{self.agi_port}/ivr")
                 status = await self._caller_agi(handle)
                 if status == "YANKED":
                     if await self._caller_bridged(handle) == "redirect":
-                        context, exten, priority = self._take_goto(ch) or (context, exten, 4)
+                        context, exten, priority = self._take_goto(ch) or (context, exten, 3)
                         continue
                     return
                 if ch.gone.is_set():
@@ -557,7 +562,7 @@ class SimPbx:
                     continue
                 outcome.fallback = True
                 outcome.fallback_reason = "agi_failed" if status == "FAILURE" else "session_ended"
-                self.step(ch, context, exten, 4, "Goto", "acd-fallback,s,1")
+                self.step(ch, context, exten, 3, "Goto", "acd-fallback,s,1")
                 context, exten, priority = "acd-fallback", "s", 1
                 continue
             if context == "acd-fallback":
@@ -668,6 +673,8 @@ class SimPbx:
             if self._take_goto(ch, peek=True) is not None:
                 return "redirect"
         self.step(ch, ctx, "s", 5, "Playback", "queue-periodic-announce")
+        if ch.state != ChannelState.UP:  # Playback answers a channel nobody has answered (the engine was away)
+            self.answer(ch)
         if not await self._dialplan_sound(handle, "queue-periodic-announce"):
             return None
         self.step(ch, ctx, "s", 6, "Queue", f"{FALLBACK_QUEUE},,,,{int(FALLBACK_QUEUE_S)}")

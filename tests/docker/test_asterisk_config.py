@@ -104,9 +104,8 @@ def test_acd_inbound_is_the_agreed_dialplan(steps) -> None:
     inbound = [(s.priority, s.app, s.args) for s in steps if s.context == "acd-inbound" and s.exten == "_X."]
     assert inbound == [
         (1, "Set", "CHANNEL(hangup_handler_push)=acd-hangup,s,1"),
-        (2, "Answer", ""),
-        (3, "AGI", "agi://${ACD_AGI_HOST}:4573/ivr"),
-        (4, "Goto", "acd-fallback,s,1"),
+        (2, "AGI", "agi://${ACD_AGI_HOST}:4573/ivr"),  # no Answer(): the engine answers
+        (3, "Goto", "acd-fallback,s,1"),
     ]
     # `h` is informational only (it runs for the Surrogate at connect time): no cleanup there
     h = [s for s in steps if s.context == "acd-inbound" and s.exten == "h"]

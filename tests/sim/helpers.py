@@ -103,6 +103,7 @@ class MiniEngine:
     async def ivr(self, ch: AgiChannel) -> None:
         self.callers[ch.env.uniqueid] = ch
         try:
+            await ch.answer()  # as the engine does: [acd-inbound] has no Answer() of its own
             if self.ivr_steps is not None:
                 await self.ivr_steps(ch)
             while True:

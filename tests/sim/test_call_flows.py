@@ -136,7 +136,7 @@ async def test_answered_offer_agent_hangs_up_matches_recorded_runs(world):
     assert [role(e) for e in enters] == ["caller", "agent"]
     assert enters[0]["Uniqueid"] == call.uniqueid and enters[1]["Uniqueid"] == "acd-offer-1"
     assert enters[1]["Linkedid"] == call.uniqueid  # the agent joins the caller's linkedid
-    assert enters[0]["Priority"] == "4"  # the priority after AGI()
+    assert enters[0]["Priority"] == "3"  # the priority after AGI() (recorded 4: the dialplan had Answer() then)
     # the teardown: exactly the recorded order (agent BYE, Bridge(...,x) hangs up the caller)
     tail = [x for x in labels(ours, "HangupRequest:agent")]
     rec_tail = [x for x in labels(rec_c, "HangupRequest:agent")]

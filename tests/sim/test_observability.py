@@ -140,7 +140,7 @@ async def test_snapshots_have_the_recorded_formats():
         assert [e["Uniqueid"] for e in items] == ["acd-agent-snap-1", bridged.uniqueid, holding.uniqueid]  # newest first
         agent, caller_b, caller_a = items
         assert (agent["Application"], agent["ApplicationData"]) == ("Bridge", f"{bridged.uniqueid},x")
-        assert (caller_b["Application"], caller_b["Priority"], caller_b["BridgeId"] != "") == ("", "4", True)
+        assert (caller_b["Application"], caller_b["Priority"], caller_b["BridgeId"] != "") == ("", "3", True)  # after AGI() (recorded 4, with Answer() before it)
         assert (caller_a["Application"], caller_a["ApplicationData"], caller_a["BridgeId"]) == ("MusicOnHold", "default,20", "")
         assert done.headers.keys() == [f for f in snapshot_frames("CoreShowChannels") if isinstance(f, Event)][-1].headers.keys()
         for action, complete in [("DeviceStateList", "DeviceStateListComplete"), ("BridgeList", "BridgeListComplete")]:
