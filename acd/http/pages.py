@@ -16,7 +16,7 @@ from importlib import resources
 from aiohttp import web
 
 _STATIC = resources.files("acd.http") / "static"
-_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 _CACHE = "no-cache"
 
 
@@ -67,9 +67,18 @@ async def _root(request: web.Request) -> web.Response:
     raise web.HTTPFound("/wallboard")
 
 
+async def _favicon(request: web.Request) -> web.Response:
+    """``/favicon.ico``, which browsers ask for on their own: the pages' SVG icon, not a 404."""
+    found = static_file("favicon.svg")
+    if found is None:
+        raise web.HTTPNotFound()
+    return _respond(request, found)
+
+
 def add_pages(app: web.Application) -> None:
-    """Mount ``/agent``, ``/wallboard``, ``/static/{name}`` and ``/`` (to the wallboard)."""
+    """Mount ``/agent``, ``/wallboard``, ``/static/{name}``, ``/favicon.ico`` and ``/`` (to the wallboard)."""
     app.router.add_get("/agent", _page("agent.html"))
     app.router.add_get("/wallboard", _page("wallboard.html"))
     app.router.add_get("/static/{name}", _static)
+    app.router.add_get("/favicon.ico", _favicon)
     app.router.add_get("/", _root)

@@ -26,7 +26,8 @@ async def base():
 
 @pytest.mark.parametrize("path,ctype", [("/agent", "text/html"), ("/wallboard", "text/html"),
                                         ("/static/agent.js", "text/javascript"), ("/static/common.js", "text/javascript"),
-                                        ("/static/wallboard.js", "text/javascript"), ("/static/style.css", "text/css")])
+                                        ("/static/wallboard.js", "text/javascript"), ("/static/style.css", "text/css"),
+                                        ("/static/favicon.svg", "image/svg+xml"), ("/favicon.ico", "image/svg+xml")])
 async def test_pages_and_assets_are_served_with_type_and_cache_headers(base, path, ctype):
     session, url = base
     async with session.get(url + path) as r:
