@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import unicodedata
 from collections import defaultdict
 from typing import Any
 from collections.abc import Iterable
@@ -19,17 +18,11 @@ from sqlalchemy import ColumnElement, func, select
 
 from acd.secrets import Secret, verify_secret
 from acd.store.models import ContactPointRow, CustomerRow, SecretRow
+from acd.store.names import name_key
 from acd.store.sql import SqlStore
 
 SIMILAR = 0.85  # difflib ratio of the normalised names at and above which two names are "similar"
 MAX_REPORTED = 500
-
-
-def name_key(name: str) -> str:
-    """``'  Amélie  LAURENT '`` -> ``'amelie laurent'``: accents, case and spacing ignored."""
-    text = unicodedata.normalize("NFKD", name or "")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(text.casefold().replace("-", " ").replace(".", " ").split())
 
 
 def similar(a: str, b: str) -> bool:

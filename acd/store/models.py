@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from acd.store.names import name_key
 
 
 class Base(DeclarativeBase):
@@ -33,6 +34,7 @@ class CustomerRow(Base):
     updated_at: Mapped[float] = mapped_column(Float)
     anonymised_at: Mapped[float | None] = mapped_column(Float)
     merged_into: Mapped[str | None] = mapped_column(String(36))  # merged (hidden) into this customer; undo clears it
+    name_key: Mapped[str | None] = mapped_column(String(200), index=True)  # acd.store.names.name_key(name), kept on every write
 
 
 class ContactPointRow(Base):
@@ -253,3 +255,11 @@ class TaskEventRow(Base):
     kind: Mapped[str] = mapped_column(String(24))
     by: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+@event.listens_for(CustomerRow, "before_insert")
+@event.listens_for(CustomerRow, "before_update")
+def _keep_name_key(mapper: object, connection: object, target: CustomerRow) -> None:
+    """The searchable form of the name follows the name on every ORM write (create, edit,
+    import, merge, erasure)."""
+    target.name_key = name_key(target.name)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 
 from acd.store.models import ContactPointRow, CustomerRow
+from acd.store.names import name_key
 from acd.store.phones import BadPhoneNumber, normalise_phone
 from acd.store.sql import SqlStore
 
@@ -45,9 +46,12 @@ def _like(text: str) -> str:
 
 def _conditions(store: SqlStore, q: str) -> list[ColumnElement[bool]]:
     """What ``q`` may be: a phone number (exact E.164), an e-mail (part of it), an account number
-    (exact) or part of a name (any case). Every reading that applies is searched."""
+    (exact) or part of a name (accents, case, hyphens and spacing ignored: ``acd.store.names``).
+    Every reading that applies is searched."""
     lowered = q.lower()
-    conds = [func.lower(CustomerRow.name).like(_like(lowered), escape="\\"), CustomerRow.account_number == q]
+    conds: list[ColumnElement[bool]] = [CustomerRow.account_number == q]
+    if key := name_key(q):
+        conds.append(CustomerRow.name_key.like(_like(key), escape="\\"))
     contact = select(ContactPointRow.customer_id)
     if "@" in q:
         conds.append(CustomerRow.customer_id.in_(contact.where(

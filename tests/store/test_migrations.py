@@ -39,3 +39,25 @@ def test_db_command(tmp_path, capsys):
     assert main(["db", "upgrade", "--database", url]) == 0
     assert f"schema at revision {migrate.head_revision()}" in capsys.readouterr().out
     assert main(["db", "current", "--database", url]) == 0
+
+
+async def test_the_name_key_migration_folds_the_names_already_stored(db_url):
+    """Customers stored before 0004 are found by a folded name once the schema is upgraded."""
+    from sqlalchemy import text
+
+    from acd.store import search
+
+    url, schema = db_url
+    store = SqlStore(url, pg_schema=schema)
+    try:
+        await migrate.upgrade(store.engine, "0003_tasks")
+        async with store.engine.begin() as conn:
+            await conn.execute(text("INSERT INTO customers (customer_id, name, vip, created_at, updated_at) "
+                                    "VALUES ('c-old', 'Zoë Brontë-Ørsted', false, 0, 0)"))
+        await store.open()  # upgrades to the head
+        async with store.engine.connect() as conn:
+            key = (await conn.execute(text("SELECT name_key FROM customers WHERE customer_id = 'c-old'"))).scalar_one()
+        assert key == "zoe bronte orsted"
+        assert [c["customer_id"] for c in (await search.search_customers(store, "bronte orsted")).customers] == ["c-old"]
+    finally:
+        await store.close()
