@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from acd.http import usersfile
 from acd.secrets import Secret, hash_secret, verify_secret
 from acd.settings import ConfigError, build_section
 from acd.yamlsrc import YamlError, load_yaml, where
@@ -143,11 +144,8 @@ class Users:
             raise KeyError(user_id)
         token = f"{user_id}.{pysecrets.token_urlsafe(32)}"
         digest = hash_secret(Secret(token))
-        raw = yaml.safe_load(self.path.read_text()) or {}
-        for item in raw.get("users", []):
-            if item.get("id") == user_id:
-                item["token_hash"] = digest
-        self.path.write_text(_HEADER + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+        text = self.path.read_text()
+        self.path.write_text(usersfile.replace_token_hash(text, _HEADER, yaml.safe_load(text) or {}, user_id, digest))
         old = self.entries[user_id]
         self.entries[user_id] = dataclasses.replace(old, token_hash=digest)
         self._verified = {k: v for k, v in self._verified.items() if v != user_id}
@@ -169,7 +167,7 @@ def add_user(path: Path, user_id: str, name: str, role: str, agent_id: str | Non
     """Add a user to ``path`` (created if missing) with a new token, returned once. Refuses a
     taken id, an unknown role, an agent user without its agent (or one not in ``agent_ids``),
     an endpoint that is not a channel, with a ``ConfigError`` naming the field; the file is
-    rewritten only when all is well."""
+    written only when all is well, its comments kept (``acd.http.usersfile``)."""
     problems = []
     if not user_id or not all(c.isalnum() or c in "-_" for c in user_id):
         problems.append(f"id: {user_id!r} must be letters, digits, '-' or '_'")
@@ -186,14 +184,13 @@ def add_user(path: Path, user_id: str, name: str, role: str, agent_id: str | Non
         problems.append(f"id: {user_id!r} is already a user in {path}")
     if problems:
         raise ConfigError([f"{path}: {p}" for p in problems])
-    raw = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    text = path.read_text() if path.exists() else ""
     item: dict[str, str] = {"id": user_id, "name": name, "role": role}
     if agent_id:
         item["agent_id"] = agent_id
     if endpoint:
         item["endpoint"] = endpoint
-    raw.setdefault("users", []).append(item)
-    path.write_text(_HEADER + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    path.write_text(usersfile.append_user(text, _HEADER, yaml.safe_load(text) or {}, item))
     return load_users(path).issue_token(user_id)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
+import yaml
 
 from acd.cli import main
 from acd.http.users import Role, load_users
@@ -153,3 +155,41 @@ def test_users_add_makes_a_kiosk_with_its_link_and_a_supervisor_with_a_phone(tmp
     err = capsys.readouterr().err
     assert "endpoint: 'sup4' is not a channel such as PJSIP/sup1" in err and err.count("users add") == 1
     assert (tmp_path / "users.yaml").read_text() == before
+
+
+def test_users_add_and_users_token_keep_the_files_comments(tmp_path):
+    """The shipped users.yaml, with its comments: adding a user and issuing a token edit only
+    their own lines; the file reads back as the intended document."""
+    from acd.http.users import add_user, load_users
+
+    original = (Path(__file__).resolve().parents[2] / "config" / "users.yaml").read_text()
+    path = tmp_path / "users.yaml"
+    path.write_text(original)
+    comments = [line for line in original.splitlines() if line.lstrip().startswith("#") or "  # " in line]
+    assert comments
+    token = add_user(path, "sup2", "Sue O'Visor: nights", "supervisor", endpoint="PJSIP/sup2")
+    users = load_users(path)
+    assert users.authenticate(token).id == "sup2" and users.get("sup2").name == "Sue O'Visor: nights"
+    again = users.issue_token("agent1")
+    text = path.read_text()
+    assert all(c in text for c in comments)  # every comment where the admin wrote it
+    assert text.startswith(original.splitlines()[0])
+    fresh = load_users(path)
+    assert fresh.authenticate(again).id == "agent1" and fresh.authenticate(token).id == "sup2"
+    before = yaml.safe_load(original)["users"]
+    after = yaml.safe_load(text)["users"]
+    assert [u["id"] for u in after] == [u["id"] for u in before] + ["sup2"]
+    assert [{k: v for k, v in u.items() if k != "token_hash"} for u in after[:-1]] == \
+           [{k: v for k, v in u.items() if k != "token_hash"} for u in before]
+    assert [u["token_hash"] for u in after if u["id"] not in ("agent1", "sup2")] == \
+           [u["token_hash"] for u in before if u["id"] != "agent1"]  # nobody else's hash touched
+
+
+def test_a_users_file_in_flow_style_is_rewritten_the_plain_way(tmp_path):
+    from acd.http.users import add_user, load_users
+
+    path = tmp_path / "users.yaml"
+    path.write_text("users: [{id: admin, name: Ada, role: admin}]  # flow style\n")
+    token = add_user(path, "wall", "Wall", "kiosk")
+    assert load_users(path).authenticate(token).id == "wall"
+    assert [u["id"] for u in yaml.safe_load(path.read_text())["users"]] == ["admin", "wall"]
