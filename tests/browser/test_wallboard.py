@@ -53,6 +53,9 @@ async def test_kiosk_link_needs_no_sign_in_after_a_restart_and_shows_large_type(
     assert not browser.find_element(By.ID, "signout").is_displayed()
     size = await run(lambda: browser.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)"))
     assert size >= 24
+    widths = await run(lambda: browser.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"))
+    assert widths[0] <= widths[1], widths  # a 1280-wide wall screen: large type and no sideways scrolling
     browser.shot("kiosk")
     # the browser is closed and opened again on the bookmarked screen: no token in the link any more
     await run(lambda: browser.execute_script("sessionStorage.clear()"))  # what a browser restart forgets
