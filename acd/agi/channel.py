@@ -21,6 +21,7 @@ from enum import IntEnum
 from collections.abc import Callable
 
 from acd.agi.codec import DEAD_OK_COMMANDS, AgiEngineDecoder, AgiEnvironment, Hangup, Reply, encode_command, match_command
+from acd.agi.deadline import CommandDeadline
 from acd.agi.errors import AgiCommandError, AgiHangup, AgiProtocolError, AgiTimeout
 from acd.logs import get_logger
 from acd.ports import DigitsResult, StreamResult
@@ -102,6 +103,7 @@ class AgiChannel:
         self._on_command = on_command
         self._lock = asyncio.Lock()
         self._ahead: list[str] = []  # commands written by ``send_ahead`` whose replies are still to be read
+        self._deadline = CommandDeadline()
 
     @property
     def call_id(self) -> str:
@@ -127,22 +129,23 @@ class AgiChannel:
             if self.closed:
                 raise AgiHangup(f"{name}: the FastAGI session is closed")
             started = time.perf_counter()
+            # the session's one timer (acd.agi.deadline), not asyncio.timeout: half the cost of a
+            # command; a cancellation from outside is never taken for the deadline's, nor lost
+            self._deadline.start(limit)
             try:
-                # asyncio.timeout: no extra task per command, and a cancellation is never swallowed
-                async with asyncio.timeout(limit):
-                    if self._ahead:
-                        await self._read_ahead()
-                        if self.hung_up and _refused_when_dead(name):
-                            raise AgiHangup(f"{name}: the caller has hung up")
-                    self._decoder.expect_reply()  # a reply with none pending ends the session (AgiUnexpectedReply)
-                    self._writer.write(line)
-                    reply = await self._next_reply()
-            except TimeoutError:
-                self.close()
-                log.warn_event("agi.command.timeout", command=name, timeout_s=limit)
-                raise AgiTimeout(f"{name}: no reply within {limit}s; session closed") from None
+                if self._ahead:
+                    await self._read_ahead()
+                    if self.hung_up and _refused_when_dead(name):
+                        raise AgiHangup(f"{name}: the caller has hung up")
+                self._decoder.expect_reply()  # a reply with none pending ends the session (AgiUnexpectedReply)
+                self._writer.write(line)
+                reply = await self._next_reply()
             except asyncio.CancelledError:
+                ours = self._deadline.timed_out(asyncio.current_task())  # before close() resets it
                 self.close()
+                if ours:
+                    log.warn_event("agi.command.timeout", command=name, timeout_s=limit)
+                    raise AgiTimeout(f"{name}: no reply within {limit}s; session closed") from None
                 raise
             except AgiProtocolError as exc:
                 self.close()
@@ -152,6 +155,7 @@ class AgiChannel:
                 self.close()
                 raise AgiHangup(f"{name}: connection lost ({type(exc).__name__})") from None
             finally:
+                self._deadline.stop()
                 if self._on_command:
                     self._on_command(name, time.perf_counter() - started)
         if reply.code == 200:
@@ -239,6 +243,7 @@ class AgiChannel:
         """The engine closes the socket itself: Asterisk never does after a hangup."""
         if not self.closed:
             self.closed = True
+            self._deadline.close()
             self._writer.close()
 
     def _wait_limit(self, wait_ms: int | None, timeout: float | None) -> float:

@@ -1,0 +1,77 @@
+"""The FastAGI command time limit (acd.agi.deadline: one lazily re-armed timer per session) on
+virtual time: each command gets its own limit whatever came before, and a cancel from outside is
+never taken for a timeout, even one that lands at the deadline's very instant."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from acd.agi import AgiTimeout
+from tests.agi.test_server import Peer, make_server  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.virtual_time
+
+
+async def test_a_short_limit_after_a_long_one_fires_at_its_own_time(make_server):  # noqa: F811
+    box: dict[str, object] = {}
+
+    async def handler(ch):
+        loop = asyncio.get_running_loop()
+        await ch.command("NOOP", timeout=30.0)  # answered at once: the session's timer stays at +30 s
+        start = loop.time()
+        try:
+            await ch.command("NOOP", timeout=5.0)  # never answered
+        except AgiTimeout:
+            box["after"] = loop.time() - start
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    await peer.command()
+    peer.send(b"200 result=0\n")
+    await peer.command()
+    assert await peer.closed_by_engine(timeout=60)
+    assert 5.0 <= box["after"] < 5.5
+
+
+async def test_a_long_limit_after_a_short_one_is_not_cut_short(make_server):  # noqa: F811
+    box: dict[str, object] = {}
+
+    async def handler(ch):
+        loop = asyncio.get_running_loop()
+        await ch.command("NOOP", timeout=1.0)  # answered: its timer fires later, finds a later deadline
+        start = loop.time()
+        try:
+            await ch.command("NOOP", timeout=10.0)
+        except AgiTimeout:
+            box["after"] = loop.time() - start
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    await peer.command()
+    peer.send(b"200 result=0\n")
+    await peer.command()
+    assert await peer.closed_by_engine(timeout=60)
+    assert 10.0 <= box["after"] < 10.5
+
+
+async def test_a_cancel_from_outside_at_the_deadline_is_a_cancel_not_a_timeout(make_server):  # noqa: F811
+    box: dict[str, object] = {}
+
+    async def handler(ch):
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        loop.call_at(loop.time() + 2.0, task.cancel)  # the stop's cancel, at the deadline's instant
+        try:
+            await ch.command("NOOP", timeout=2.0)
+        except BaseException as exc:  # noqa: BLE001 - what reached the caller is the point
+            box["raised"] = type(exc).__name__
+            box["cancelling"] = task.cancelling()
+            raise
+
+    server = await make_server(handler)
+    peer = await Peer.connect(server)
+    await peer.command()
+    assert await peer.closed_by_engine(timeout=60)
+    assert box["raised"] == "CancelledError" and box["cancelling"] >= 1
