@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from acd.yamlsrc import YamlError, load_yaml_text
+
 _ITEM = re.compile(r"^(?P<indent>\s*)-\s+")
 
 
@@ -59,23 +61,30 @@ def replace_token_hash(text: str, header: str, doc: dict[str, Any], user_id: str
         if not m or m.group("id").strip("'\"") != user_id:
             continue
         key_col = len(m.group("lead"))
+        begin = i
+        while begin > 0 and not _ITEM.match(lines[begin]):  # the item's first line ("- ...")
+            begin -= 1
         end = i + 1
         while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) >= key_col
                                     and not _ITEM.match(lines[end])):
             end += 1
-        new = f"{' ' * key_col}token_hash: {_scalar(digest)}"
-        at = next((j for j in range(i + 1, end) if re.match(rf"^\s{{{key_col}}}token_hash:", lines[j])), None)
-        if at is not None:
-            lines[at] = new
+        value = f"token_hash: {_scalar(digest)}"
+        for j in range(begin, end):  # the item's own token_hash line, wherever it is in the item
+            old = re.match(rf"^(?P<lead>\s*-\s+|\s{{{key_col}}})token_hash:", lines[j])
+            if old:
+                lines[j] = old.group("lead") + value
+                break
         else:
-            lines.insert(i + 1, new)
+            lines.insert(i + 1, " " * key_col + value)
         return _checked("\n".join(lines) + "\n", want, lambda: _plain(header, want))
     return _plain(header, want)
 
 
 def _checked(edited: str, want: dict[str, Any], fallback: Callable[[], str]) -> str:
+    """``edited`` when it reads back (as the engine reads it: a duplicate key is an error) as
+    exactly ``want``; else the plain rewrite."""
     try:
-        ok = yaml.safe_load(edited) == want
-    except yaml.YAMLError:
+        ok = load_yaml_text(edited) == want
+    except (yaml.YAMLError, YamlError):
         ok = False
     return edited if ok else fallback()

@@ -193,3 +193,22 @@ def test_a_users_file_in_flow_style_is_rewritten_the_plain_way(tmp_path):
     token = add_user(path, "wall", "Wall", "kiosk")
     assert load_users(path).authenticate(token).id == "wall"
     assert [u["id"] for u in yaml.safe_load(path.read_text())["users"]] == ["admin", "wall"]
+
+
+def test_users_token_replaces_a_hash_written_before_the_id_or_on_the_items_first_line(tmp_path):
+    """However an admin ordered an entry's keys, the token's hash is replaced where it is: never a
+    second token_hash (a duplicate key the engine would refuse)."""
+    from acd.http.users import load_users
+    from acd.secrets import Secret, hash_secret
+
+    old = hash_secret(Secret("x"), n=2**10)
+    path = tmp_path / "users.yaml"
+    path.write_text("# ours\nusers:\n"
+                    f"  - token_hash: '{old}'  # set by hand\n    id: ann\n    name: Ann\n    role: admin\n"
+                    f"  - name: Bob\n    token_hash: '{old}'\n    id: bob\n    role: supervisor\n")
+    users = load_users(path)
+    tokens = {who: users.issue_token(who) for who in ("ann", "bob")}
+    text = path.read_text()
+    assert text.startswith("# ours\n") and text.count("token_hash:") == 2 and old not in text
+    fresh = load_users(path)
+    assert {who: fresh.authenticate(t).id for who, t in tokens.items()} == {"ann": "ann", "bob": "bob"}
