@@ -24,8 +24,9 @@ def upgrade() -> None:
     customers = sa.table('customers', sa.column('customer_id', sa.String), sa.column('name', sa.String),
                          sa.column('name_key', sa.String))
     rows = conn.execute(sa.select(customers.c.customer_id, customers.c.name)).all()
-    for customer_id, name in rows:  # the existing names, folded as the engine folds new ones
-        conn.execute(customers.update().where(customers.c.customer_id == customer_id).values(name_key=name_key(name)))
+    if rows:  # the existing names, folded as the engine folds new ones, in one executemany
+        conn.execute(customers.update().where(customers.c.customer_id == sa.bindparam('cid')).values(name_key=sa.bindparam('key')),
+                     [{'cid': customer_id, 'key': name_key(name)} for customer_id, name in rows])
 
 
 def downgrade() -> None:
