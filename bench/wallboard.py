@@ -71,7 +71,7 @@ async def measure_store_read(n_calls: int, rounds: int) -> tuple[list[float], li
                 s.add_all([InteractionRow(call_id=r.call_id, started_at=r.started_at, ended_at=r.ended_at, outcome=r.outcome.value,
                                           queue=r.queue, agent=r.agent, record=r.to_dict()) for r in records])
             times, loop_times = [], []
-            for _ in range(rounds):  # as acd.usecases.wallboard reads: raw rows on the loop, decoding in a thread
+            for _ in range(rounds):  # as acd.reports.daycache reads: raw rows on the loop, decoding in a thread
                 t0 = time.perf_counter()
                 raw = await store.interaction_records_between(start - 12 * 3600, now)
                 t1 = time.perf_counter()

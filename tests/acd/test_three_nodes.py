@@ -64,12 +64,11 @@ class Cluster:
     proxy: TcpProxy | None = None
     redis: aioredis.Redis = field(default_factory=lambda: aioredis.from_url("redis://127.0.0.1:6379/0"))
     queued: set[str] = field(default_factory=set)  # callers whose CallQueued is in the shared log
-    watching: bool = True  # cleared at teardown: the loop ends even if a cancel were lost in redis-py
 
     async def watch_log(self) -> None:
         """Read the shared log as it grows (before any trim) and note every caller queued."""
         last = "0-0"
-        while self.watching:
+        while True:
             for entry_id, fields in await self.redis.xrange(f"{self.prefix}:log", min=f"({last}" if last != "0-0" else "-", max="+"):
                 last = entry_id.decode()
                 payload = fields.get(b"j")  # one field: the record's kind, then its JSON
@@ -184,7 +183,6 @@ async def cluster(tmp_path, request):
                 raise AssertionError(f"{name} never saw agent1 ready")
         yield c
     finally:
-        c.watching = False
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
         await c.close()
