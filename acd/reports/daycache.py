@@ -55,7 +55,7 @@ class TodayReport:
         self._thresholds, self._time_zone, self.max_age_s = thresholds, time_zone, max_age_s
         self._last: DayFigures | None = None
         self._lock = asyncio.Lock()
-        self.computed = 0  # how many times the store was read and the day computed (tests, bench)
+        self.computed = 0  # how many times the store was read and the day computed (tests)
 
     @property
     def time_zone(self) -> str:
@@ -65,17 +65,17 @@ class TodayReport:
         """The cached figures when they are of today and fresh, else read and computed now (one
         caller reads; the others wait for its result). Store errors and timeouts propagate."""
         async with self._lock:
-            now = self._clock.now()
-            start = day_start(now, compute.zone(self._time_zone()))
+            now, tz = self._clock.now(), compute.zone(self._time_zone())
+            start = day_start(now, tz)
             last = self._last
             if last is not None and last.day_start == start and last.at <= now < last.at + self.max_age_s:
                 return last
-            self._last = await self._compute(start, now)
+            self._last = await self._compute(start, now, tz)
             self.computed += 1
             return self._last
 
-    async def _compute(self, start: float, now: float) -> DayFigures:
-        tz, thresholds = compute.zone(self._time_zone()), dict(self._thresholds())
+    async def _compute(self, start: float, now: float, tz: dt.tzinfo) -> DayFigures:
+        thresholds = dict(self._thresholds())
         # the raw rows only: decoding 20,000 records on the event loop would hold it for seconds
         raw = await self._store.interaction_records_between(start - LOOKBACK_S, now + 1.0)
         spans = await self._store.agent_spans_between(start, now + 1.0)
