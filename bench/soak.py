@@ -11,9 +11,10 @@ first post-warm-up level: ``flat`` in the result.
 The simulator keeps every call and every AMI action it saw, for tests to inspect; the soak drops
 those records of finished calls as it goes, so what is measured is the engine, not the
 simulator's notebook. The engine's own bounded caches (the event bus's replay buffer of 10,000
-events, the last 500 calls' timelines, the ACD log between snapshots) are made small
-(1,000 events, 50 calls, a snapshot every 1,000 inputs) so they are full before the warm-up ends: a bounded cache
-still filling would look like a leak in a short run.
+events, the last 500 calls' timelines, the ACD log between snapshots, the live store's claim on
+each caller, kept an hour) are made small (1,000 events, 50 calls, a snapshot every 1,000 inputs,
+claims kept 30 s) so they are full before the warm-up ends: a bounded cache still filling would
+look like a leak in a short run.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ FLAT_WITHIN = 0.10
 BUS_RETAIN = 1_000  # the event bus's replay buffer (10,000 events by default)
 CALLLOG_KEEP = 50  # call timelines kept in memory (500 by default)
 JOURNAL_KEEP = 1_000  # inputs between snapshots of the ACD core, after which the log is trimmed
+CLAIM_KEEP_S = 30.0  # how long the live store keeps a caller's claim (an hour by default)
 
 
 @dataclass
@@ -160,6 +162,7 @@ async def soak(duration_s: float, calls: int = 200, agents: int = 100, *, sample
             engine.bus._log = collections.deque(maxlen=BUS_RETAIN)
             engine.calllog.keep = CALLLOG_KEEP
             engine.acd.journal.snapshot_every = JOURNAL_KEEP
+            engine.acd.legs.claim_ttl_s = CLAIM_KEEP_S
             pbx.sound_seconds = lambda name: 0.5
             rng = random.Random(1)  # talk times spread, so calls end at all times rather than in waves
             for i in range(agents):

@@ -62,6 +62,9 @@ def _log_store_error(what: str, exc: Exception) -> None:
     log.warn_event("acd.store.unavailable", op=what, error=type(exc).__name__)
 
 
+CLAIM_TTL_S = 3600.0
+
+
 class AgentLegs:
     """Rings, cancels and claims agent legs for one ``AcdService``, and keeps the live store's
     reservations in step with the core's offers."""
@@ -69,6 +72,9 @@ class AgentLegs:
     def __init__(self, acd: AcdService) -> None:
         self.acd = acd
         self.claims: dict[str, asyncio.Future[bool]] = {}  # offer id -> the core's answer to its claim
+        # How long the live store keeps a caller's claim: longer than any leg can still answer. One
+        # claim a call stays that long (bench/soak.py shortens it, as it does the other bounded caches).
+        self.claim_ttl_s = CLAIM_TTL_S
 
     # ------------------------------------------------------------------ ringing
     def ring_command(self, command: Ring) -> None:
@@ -281,7 +287,7 @@ class AgentLegs:
                 # one leg per caller may reach the bridge; a callback is claimed afresh on each attempt
                 key = f"{offer.call_id}:callback-{entry.callback_attempts}" if entry.callback_number else offer.call_id
                 try:
-                    won = await within(acd.store.claim(key, offer_id, 3600, token=acd.token), 2.0)
+                    won = await within(acd.store.claim(key, offer_id, self.claim_ttl_s, token=acd.token), 2.0)
                 except Exception as exc:  # noqa: BLE001 - fail closed: no bridge without the shared claim
                     _log_store_error("claim", exc)
                     won = False

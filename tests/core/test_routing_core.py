@@ -220,6 +220,22 @@ def test_max_wait_and_overflow_keep_the_arrival_time():
     assert [(c.call_id, c.outcome) for c in of(out, EndWait)] == [("c1", "timeout")]
 
 
+def test_the_deadlines_of_calls_gone_are_dropped_and_a_waiting_call_keeps_its_own():
+    """Each call pushes its deadlines (max wait, relaxation); answered or abandoned calls left them
+    in the heap until their time, 600 s later (bench/soak.py saw it grow)."""
+    h = Harness([QueueConfig("general", max_wait_s=600, relax=(RelaxStep(after_s=30),))], [agent(1)])
+    h.queue(0)  # waits throughout: its deadlines must survive every compaction
+    for i in range(1, 1_000):
+        h.queue(i)
+        h.advance(0.1)
+        h(ev.CallerLeft, f"c{i}", "abandoned")
+    assert len(h.core.dues) <= 8 * (len(h.core.calls) + 8)  # 1,000 calls pushed 1,998 deadlines
+    assert sorted(what for _, call_id, what in h.core.dues if call_id == "c0") == ["max_wait", "route"]
+    h.advance(600)
+    out = h.fire_due_timers()
+    assert [(c.call_id, c.outcome) for c in of(out, EndWait)] == [("c0", "timeout")]
+
+
 def test_join_empty_and_leave_when_empty():
     h = Harness([QueueConfig("general", join_empty=False, leave_when_empty=True)], [agent(1)])
     assert of(h.queue(1), EndWait)[0].outcome == "empty"
