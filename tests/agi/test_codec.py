@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from acd.agi import codec
 from acd.agi.codec import (
     AgiAsteriskDecoder, AgiEngineDecoder, AgiEnvironment, Hangup, Reply, encode_command,
     encode_environment, encode_hangup, encode_reply, encode_usage_error, split_args,
@@ -263,6 +264,22 @@ def test_encoder_refuses_what_would_break_the_stream():
 def test_any_arguments_survive_asterisk_parsing(args):
     (cmd,) = AgiAsteriskDecoder().feed(encode_command("SET VARIABLE", *args))
     assert cmd.name == "SET VARIABLE" and list(cmd.args) == args
+
+
+def test_a_bare_command_encoded_again_is_the_same_and_a_bad_name_is_still_refused():
+    assert encode_command("NOOP") == encode_command("NOOP") == b"NOOP\n"  # the second from the cache
+    with pytest.raises(ValueError):
+        encode_command("NOOP\nHANGUP")
+    with pytest.raises(ValueError):
+        encode_command("NOOP\nHANGUP")  # a refused name is never cached
+
+
+def test_the_shared_replies_read_as_parsed_ones_and_no_callers_digits_are_kept():
+    frames = engine_decoder().feed(b"agi_x: 1\n\n200 result=0\n200 result=1\n200 result=-1\n200 result=1234\n200 result=0 \n")[1:]
+    assert [(f.result, f.data, f.endpos) for f in frames] == [("0", None, None), ("1", None, None), ("-1", None, None),
+                                                              ("1234", None, None), ("0", None, None)]
+    assert frames[2].result_int == -1 and frames[4].lines == ("200 result=0 ",)
+    assert set(codec._PLAIN_REPLIES) == {"200 result=-1", "200 result=0", "200 result=1"}  # GET DATA's 1234 is not
 
 
 def test_encode_command_examples():
