@@ -210,7 +210,7 @@ def build_use_cases(b: Basics, acd: AcdService, desk: AgentDesk, saved: Customer
         interactions=Interactions(store, calllog),
         reports=Reports(store, acd, clock, s.customers),
         customers=Customers(store, acd, calllog, saved.records, clock, s.customers, phone_region=s.database.phone_region,
-                            spool_dir=s.database.spool_dir),
+                            spool_dir=s.database.spool_dir, webhook_token_hash=lambda: b.live.webhook_token_hash),
         tasks=Tasks(store, acd, clock, b.live.task_types, b.fanout.emit, callback_attempts=lambda: b.live.tasks.callback_attempts),
         admin=Administration(flows, reload),
         readiness=Readiness(ami, store, saved.records, s.http.ready_spool_max_bytes),
@@ -273,7 +273,8 @@ def build_core(settings: Settings, clock: Clock, telemetry: Telemetry) -> tuple[
     agents = load_agents(config_dir / "agents.yaml")
     live = LiveConfig(ConfigFiles(desk=load_desk(config_dir / "desk.yaml"),
                                   tasks=load_task_config(config_dir / "tasks.yaml", frozenset(q.name for q in queues)),
-                                  knowledge=load_cards(config_dir / "knowledge", [q.name for q in queues])))
+                                  knowledge=load_cards(config_dir / "knowledge", [q.name for q in queues]),
+                                  webhook_token_hash=settings.customers.webhook_token_hash))
     core = AcdCore(queues, agents, id_prefix=f"{settings.engine.node_id}-{uuid.uuid4().hex[:8]}", now=clock.now())
     calllog = MemoryCallLog(clock, observers=[IvrMetrics(telemetry)])
     return core, calllog, live

@@ -397,7 +397,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/flows/validate", flows_validate, ADMIN, "Check a flow file's text without loading it", body=VALIDATE_BODY, tag="admin"),
     Route("POST", "/api/v1/flows/reload", flows_reload, ADMIN, "Reload flows from their directory", tag="admin"),
     Route("POST", "/api/v1/config/reload", config_reload, ADMIN,
-          "Re-read config/: desk catalogue, users and queue options apply at once; what needs a restart is listed", tag="admin"),
+          "Re-read config/: desk catalogue, users, tasks, knowledge cards, queue and agent options and the contacts webhook's "
+          "token hash (engine.yaml) apply at once; what needs a restart (removals, other engine.yaml sections) is listed", tag="admin"),
 )
 
 

@@ -217,7 +217,7 @@ async def webhook_token_ok(stored_hash: str, request: web.Request) -> None:
 async def webhook_contact(request: web.Request) -> web.Response:
     """Another system logs a contact; it names the customer by id, account number, phone or e-mail."""
     cases = request.app[CUSTOMERS]
-    await webhook_token_ok(cases.settings.webhook_token_hash, request)
+    await webhook_token_ok(cases.webhook_token_hash(), request)
     body = await _json_body(request, WEBHOOK_BODY)
     store = cases.store
     cid = body.pop("customer_id", None)

@@ -188,7 +188,8 @@ def cmd_webhook_token(args: argparse.Namespace) -> int:
     token, digest = new_webhook_token()
     print(token)
     print(f"(shown once) configure its hash: customers.webhook_token_hash: '{digest}' in engine.yaml, or "
-          f"ACD_CUSTOMERS__WEBHOOK_TOKEN_HASH='{digest}'; the engine reads it at start", file=sys.stderr)
+          f"ACD_CUSTOMERS__WEBHOOK_TOKEN_HASH='{digest}'; a running engine takes it on POST /api/v1/config/reload "
+          "(or SIGHUP), and the old token is refused from then on", file=sys.stderr)
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from acd import events
@@ -32,7 +33,8 @@ DRAIN_S = 10.0  # an erasure first waits this long for spooled call events to re
 
 class Customers:
     def __init__(self, store: SqlStore, acd: AcdService, calllog: MemoryCallLog, records: DurableRecorder, clock: Clock,
-                 settings: CustomersSection, *, phone_region: str, spool_dir: str) -> None:
+                 settings: CustomersSection, *, phone_region: str, spool_dir: str,
+                 webhook_token_hash: Callable[[], str]) -> None:
         self.store = store  # the store's own use cases (acd.store.*) take it
         self._acd = acd  # its core is read at each call: a reload may replace it
         self._calllog = calllog
@@ -41,6 +43,8 @@ class Customers:
         self.settings = settings
         self._phone_region = phone_region
         self._spool_dir = spool_dir
+        # read at each request: a config reload may replace it (acd.service.liveconfig)
+        self.webhook_token_hash = webhook_token_hash
 
     def rules(self) -> CustomerRules:
         """The configured rules: the store's phone region, the languages list, the agents in config."""

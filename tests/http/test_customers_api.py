@@ -214,6 +214,33 @@ async def test_the_webhook_token_is_kept_as_a_hash_and_checked_like_users_tokens
         load_settings(tmp_path / "cfg", environ={})
 
 
+async def test_a_leaked_webhook_token_is_replaced_by_a_config_reload_without_a_restart(capi, tmp_path):
+    cid = await capi.engine.customers.create_customer(name="Hook Rotation", account_number="HK-2")
+    hook = {"channel": "letter", "customer_id": cid}
+    engine_yaml = tmp_path / "engine.yaml"
+    started = engine_yaml.read_text()
+    new_token = "webhook.the-new-one-456"
+    engine_yaml.write_text(started.replace(HOOK_HASH, hash_secret(Secret(new_token), n=2**10)))
+    status, body = await capi.call("POST", "/api/v1/config/reload", "admin")
+    assert status == 200 and "customers.webhook_token_hash" in body["applied"] and body["needs_restart"] == []
+    status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=HOOK, json=hook)
+    assert status == 401  # the old token, though verified and remembered before, is refused at once
+    status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=new_token, json=hook)
+    assert status == 201
+    engine_yaml.write_text(started.replace(HOOK_HASH, "plain-secret"))  # refused: the running hash keeps serving
+    status, body = await capi.call("POST", "/api/v1/config/reload", "admin")
+    assert status == 422 and any("engine.yaml" in e and "webhook_token_hash" in e for e in body["errors"])
+    status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=new_token, json=hook)
+    assert status == 201
+    engine_yaml.write_text(started.replace(f"webhook_token_hash: '{HOOK_HASH}'", "webhook_token_hash: ''")
+                           .replace("spool_dir:", "spool_dir: " + str(tmp_path / "elsewhere") + "\n  #"))
+    status, body = await capi.call("POST", "/api/v1/config/reload", "admin")
+    assert status == 200 and "customers.webhook_token_hash" in body["applied"]
+    assert body["needs_restart"] == ["engine.yaml: database changed"]  # what cannot change live is said, not applied
+    status, _ = await capi.call("POST", "/api/v1/webhooks/contacts", raw_token=new_token, json=hook)
+    assert status == 404  # an empty hash turns the webhook off
+
+
 async def test_the_webhook_finds_the_exact_email_among_near_duplicates_and_a_phone_in_any_format(capi):
     engine = capi.engine
     for i, near in enumerate(("joann@example.org", "ann@example.org.uk", "xann@example.org", "ann@example.orgs")):
