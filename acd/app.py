@@ -301,7 +301,7 @@ async def run_engine(settings: Settings, *, with_demo: bool = False, clock: Cloc
         ami = await stack.enter_async_context(ami_client(settings, pbx))
         monitor = redis_outage_monitor(telemetry)
         store = await stack.enter_async_context(live_store(settings, clock_, monitor))
-        parts = await stack.enter_async_context(event_log(settings, monitor))
+        parts = await stack.enter_async_context(event_log(settings, monitor, telemetry.redis_replicas_behind))
         saved = await stack.enter_async_context(customer_store(settings, clock_, telemetry, calllog))
         if demo is not None:
             await seed_demo(saved.store, demo)

@@ -173,7 +173,8 @@ class EventLogParts:
 
 
 @contextlib.asynccontextmanager
-async def event_log(settings: Settings, monitor: OutageMonitor) -> AsyncIterator[EventLogParts]:
+async def event_log(settings: Settings, monitor: OutageMonitor,
+                    on_replicas_behind: Callable[[bool], None] | None = None) -> AsyncIterator[EventLogParts]:
     """The ACD's log: in-process for one node; with ``live_state.backend: redis`` the shared
     Redis Stream, its snapshots, the leader lease and the inbox (``acd.service.replica``)."""
     cfg = settings.live_state
@@ -186,7 +187,9 @@ async def event_log(settings: Settings, monitor: OutageMonitor) -> AsyncIterator
     from acd.eventlog.redisconn import connect
 
     client = connect(cfg.redis_url)
-    journal = Journal(RedisEventLog(client, cfg.key_prefix, monitor=monitor), RedisSnapshotStore(client, cfg.key_prefix, monitor=monitor),
+    shared = RedisEventLog(client, cfg.key_prefix, monitor=monitor, wait_replicas=cfg.wait_replicas, wait_ms=cfg.wait_replicas_ms,
+                           on_replicas_behind=on_replicas_behind)
+    journal = Journal(shared, RedisSnapshotStore(client, cfg.key_prefix, monitor=monitor),
                       snapshot_every=cfg.snapshot_every)
     try:
         yield EventLogParts(journal, RedisLeaderLease(client, cfg.key_prefix, ttl_s=cfg.lease_ttl_s, monitor=monitor),

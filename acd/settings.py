@@ -122,6 +122,10 @@ class LiveStateSection:
     key_prefix: str = "acd"
     snapshot_every: int = 1000  # a snapshot of the ACD core every this many log entries
     lease_ttl_s: float = 2.0  # the leader lease (redis): a follower takes over within about this long
+    # redis: an appended input is handled only once this many replicas hold it (Redis WAIT), so a
+    # Sentinel failover cannot lose what was acted on; 0: do not wait (replication is asynchronous)
+    wait_replicas: int = 0
+    wait_replicas_ms: int = 100  # one WAIT's time limit; the leader keeps waiting (routing paused) past it
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,9 @@ BOUNDS: dict[type, dict[str, Bound]] = {
     RetentionSection: {"interaction_days": AT_LEAST_ONE, "recording_days": AT_LEAST_ONE, "run_every_h": NOT_NEGATIVE},
     CustomersSection: {"stale_days": AT_LEAST_ONE},
     HttpSection: {"port": PORT},
+    # a WAIT longer than the Redis client's 2 s socket timeout would read as Redis being down
+    LiveStateSection: {"snapshot_every": AT_LEAST_ONE, "lease_ttl_s": POSITIVE, "wait_replicas": NOT_NEGATIVE,
+                       "wait_replicas_ms": Bound(1, 1000)},
     DemoSection: {"calls_per_minute": POSITIVE, "agents": AT_LEAST_ONE},
 }
 

@@ -12,6 +12,7 @@ from acd.eventlog.redis_lease import RedisLeaderLease
 from acd.eventlog.redis_log import RedisEventLog
 from acd.eventlog.redisconn import connect
 from bench.common import Row, percentile
+from bench.redispair import MasterAndReplica
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 BATCH = 100  # events per fenced_append_many in the batched figure
@@ -81,12 +82,12 @@ async def measure_memory(n_latency: int, n_sustained: int) -> tuple[list[float],
     return await measure_log(log, lease, log, lease, n_latency, n_sustained)
 
 
-async def measure_redis(n_latency: int, n_sustained: int) -> tuple[list[float], float, float]:
+async def measure_redis(n_latency: int, n_sustained: int, url: str = REDIS_URL, wait_replicas: int = 0) -> tuple[list[float], float, float]:
     prefix = f"acdbench:{uuid.uuid4().hex}"
-    leader_client, follower_client = connect(REDIS_URL), connect(REDIS_URL)
+    leader_client, follower_client = connect(url), connect(url)
     try:
         return await measure_log(
-            RedisEventLog(leader_client, prefix), RedisLeaderLease(leader_client, prefix),
+            RedisEventLog(leader_client, prefix, wait_replicas=wait_replicas), RedisLeaderLease(leader_client, prefix),
             RedisEventLog(follower_client, prefix), RedisLeaderLease(follower_client, prefix), n_latency, n_sustained,
         )
     finally:
@@ -155,6 +156,9 @@ async def run_all(smoke: bool) -> list[Row]:
     rows = [latency_row("in-process", *await measure_memory(n_latency, n_sustained))]
     ping_us = await redis_ping_us(n_latency)
     rows.append(latency_row("through Redis", *await measure_redis(n_latency, n_sustained), **{"redis-py PING us": ping_us}))
+    async with MasterAndReplica() as pair:  # live_state.wait_replicas: 1, a replica on this machine
+        rows.append(latency_row("through Redis, each append WAITing for 1 replica (master and replica on this machine)",
+                                *await measure_redis(n_latency, n_sustained, pair.master_url, wait_replicas=1)))
     ttl_s, trials = (0.5, 1) if smoke else (2.0, 3)
     results = [await measure_takeover(ttl_s) for _ in range(trials)]
     worst = max(k for k, _ in results)

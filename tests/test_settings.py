@@ -85,7 +85,8 @@ def test_out_of_range_values_name_file_line_and_key(tmp_path):
         "verification:\n  max_failures: 0\n  window_s: -5\n"
         "retention:\n  run_every_h: -1\n"
         "http:\n  port: 70000\n"
-        "demo:\n  agents: 0\n")
+        "demo:\n  agents: 0\n"
+        "live_state:\n  snapshot_every: 0\n  wait_replicas: -1\n  wait_replicas_ms: 5000\n")
     with pytest.raises(ConfigError) as err:
         load_settings(tmp_path, environ={"ACD_PBX__AMI__ACTION_TIMEOUT_S": "0"})
     f = tmp_path / "engine.yaml"
@@ -94,6 +95,9 @@ def test_out_of_range_values_name_file_line_and_key(tmp_path):
         f"{f}:2:3: verification.max_failures: must be at least 1 (got 0)",
         f"{f}:3:3: verification.window_s: must be greater than 0 (got -5.0)",
         f"{f}:5:3: retention.run_every_h: must be at least 0 (got -1.0)",
+        f"{f}:11:3: live_state.snapshot_every: must be at least 1 (got 0)",
+        f"{f}:12:3: live_state.wait_replicas: must be at least 0 (got -1)",
+        f"{f}:13:3: live_state.wait_replicas_ms: must be at most 1000 (got 5000)",
         f"{f}:7:3: http.port: must be at most 65535 (got 70000)",
         f"{f}:9:3: demo.agents: must be at least 1 (got 0)",
     ]

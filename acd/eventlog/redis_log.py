@@ -1,15 +1,26 @@
 """The log on a Redis Stream, and its snapshots. Ids are explicit, ``<epoch>-<seq>``, written by one
 Lua script that also keeps the last position in a hash; the fenced append checks the lease in that
-same script, so a stale leader can never slip an entry in between a check and a write."""
+same script, so a stale leader can never slip an entry in between a check and a write.
+
+Redis replicates asynchronously: a Sentinel failover may promote a replica that lacks the last
+entries the old master acknowledged. With ``wait_replicas`` set, an append returns only once that
+many replicas hold it (``WAIT``, sent in the same pipeline as the script, so on the connection
+that wrote), so the leader never acts on an input a failover could lose. Replicas that lag past
+``wait_ms`` hold the append (and with it the routing: fail closed) until they catch up, the append
+is cancelled (the lease lost) or Redis fails."""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from acd.eventlog.errors import StaleLeader
+from acd.eventlog.logfields import log_event
 from acd.eventlog.outage import OutageMonitor
 from acd.eventlog.redisconn import LogKeys, connect, guarded
 from acd.eventlog.types import Entry, FencingToken, LogPosition, Record, decode_record, encode_record
@@ -49,6 +60,9 @@ return 1
 """
 
 
+log = logging.getLogger(__name__)
+
+
 def _fields_of(entry_fields: Any) -> tuple[bytes, bytes]:
     fields: dict[bytes, bytes] = dict(entry_fields)
     ((kind, payload),) = fields.items()
@@ -58,7 +72,8 @@ def _fields_of(entry_fields: Any) -> tuple[bytes, bytes]:
 class RedisEventLog:
     def __init__(
         self, client: aioredis.Redis | None = None, prefix: str = "acd", *, url: str = "redis://127.0.0.1:6379/0",
-        timeout_s: float = 2.0, monitor: OutageMonitor | None = None,
+        timeout_s: float = 2.0, monitor: OutageMonitor | None = None, wait_replicas: int = 0, wait_ms: int = 100,
+        on_replicas_behind: Callable[[bool], None] | None = None,
     ) -> None:
         self.redis = client if client is not None else connect(url, timeout_s)
         self._owns_client = client is None
@@ -68,6 +83,10 @@ class RedisEventLog:
         if monitor is not None:  # its pool is reset when an outage starts
             monitor.watch(self.redis)
         self._append = self.redis.register_script(_APPEND)
+        self.wait_replicas = wait_replicas
+        self.wait_ms = wait_ms
+        self.on_replicas_behind = on_replicas_behind  # True while an append waits for lagging replicas, then False
+        self.replica_shortfalls = 0  # appends that had to wait past wait_ms
 
     async def _write(self, records: list[Record], token: FencingToken | None, op: str) -> list[LogPosition]:
         if not records:
@@ -75,13 +94,43 @@ class RedisEventLog:
         args: list[bytes | str | int] = ["1" if token else "0", token.encode() if token else "", token.value if token else 0]
         for record in records:
             args.extend(encode_record(record))
-        reply = await guarded(self._append(keys=[self.keys.stream, self.keys.meta, self.keys.lease], args=args), op, self.timeout_s, self.monitor)
+        keys = [self.keys.stream, self.keys.meta, self.keys.lease]
+        if self.wait_replicas <= 0:
+            reply = await guarded(self._append(keys=keys, args=args), op, self.timeout_s, self.monitor)
+        else:  # one round trip, one connection: WAIT counts the writes of the connection it is sent on
+            pipe = self.redis.pipeline(transaction=False)
+            await self._append(keys=keys, args=args, client=pipe)  # queued (awaiting a pipeline only returns it)
+            pipe.wait(self.wait_replicas, self.wait_ms)
+            reply, acked = await guarded(pipe.execute(), op, self.timeout_s + self.wait_ms / 1000, self.monitor)
         if int(reply[0]) == 1:
             epoch, first, last = int(reply[1]), int(reply[2]), int(reply[3])
+            if self.wait_replicas > 0 and int(acked) < self.wait_replicas:
+                await self._until_replicated(op, int(acked))
             return [LogPosition(epoch, seq) for seq in range(first, last + 1)]
         assert token is not None  # only a fenced append is ever refused
         current = reply[1].decode() if reply[1] else None
         raise StaleLeader(op, token.value, current or f"epoch {int(reply[2])} in the log")
+
+    async def _until_replicated(self, op: str, acked: int) -> None:
+        """The append is on the master, on fewer replicas than asked: ask again until enough hold
+        it. Each try writes a probe and WAITs in one pipeline (on whichever pooled connection):
+        replication keeps the master's order, so a replica that holds the probe holds the append."""
+        self.replica_shortfalls += 1
+        started = time.monotonic()
+        log_event(log, logging.WARNING, "eventlog.redis.replicas_behind", op=op, acked=acked, wanted=self.wait_replicas)
+        if self.on_replicas_behind is not None:
+            self.on_replicas_behind(True)
+        try:
+            while acked < self.wait_replicas:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.incr(self.keys.replica_probe)
+                pipe.wait(self.wait_replicas, self.wait_ms)
+                _, replied = await guarded(pipe.execute(), "replica_wait", self.timeout_s + self.wait_ms / 1000, self.monitor)
+                acked = int(replied)
+        finally:
+            if self.on_replicas_behind is not None:
+                self.on_replicas_behind(False)
+        log_event(log, logging.WARNING, "eventlog.redis.replicas_caught_up", op=op, after_s=round(time.monotonic() - started, 3))
 
     async def append(self, record: Record) -> LogPosition:
         (pos,) = await self._write([record], None, "append")

@@ -54,6 +54,11 @@ class LogKeys:
     def snapshot(self) -> str:
         return f"{self.prefix}:snapshot"
 
+    @property
+    def replica_probe(self) -> str:
+        """Written to ask again whether the replicas caught up (``RedisEventLog``'s replica wait)."""
+        return f"{self.prefix}:log:replica-probe"
+
 
 def lease_key(prefix: str) -> str:
     """The lease key for a prefix (the live state's fenced scripts read it)."""

@@ -400,6 +400,10 @@ class Telemetry:
         self.redis_outages = Counter("acd_redis_outages", "Redis outages (down, then up again count once).", registry=r)
         self.redis_down = Gauge("acd_redis_down", "1 while this node cannot reach Redis (the shared log and lease), else 0.", registry=r)
         self.is_leader = Gauge("acd_node_leader", "1 while this node holds the leader lease and routes.", registry=r)
+        self.replicas_behind = Gauge("acd_redis_replicas_behind", "1 while the leader waits for Redis replicas to hold an "
+                                     "appended input (live_state.wait_replicas): routing is paused, else 0.", registry=r)
+        self.replica_waits = Counter("acd_redis_replica_waits", "Appends to the shared log that waited past "
+                                     "live_state.wait_replicas_ms for Redis replicas.", registry=r)
         self.state_repairs = Counter(
             "acd_state_repairs", "Live-state corrections made by reconciliation, by kind.", ["kind"], registry=r
         )
@@ -625,6 +629,12 @@ class Telemetry:
         if down:
             self.redis_outages.inc()
         self.redis_down.set(1 if down else 0)
+
+    def redis_replicas_behind(self, behind: bool) -> None:
+        """An append waits for lagging Redis replicas (counted once per append), or they caught up."""
+        if behind:
+            self.replica_waits.inc()
+        self.replicas_behind.set(1 if behind else 0)
 
     def leader(self, leading: bool) -> None:
         self.is_leader.set(1 if leading else 0)
