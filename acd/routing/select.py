@@ -225,12 +225,21 @@ class RoutingState:
         others.sort(key=lambda a: (score(a), a.id), reverse=reverse)
         return tuple((a.id, score(a)) for a in [chosen] + others[: top - 1])
 
+    def _waiting_at_least(self, enough: int) -> int:
+        """The number of waiting calls, counted only up to ``enough`` (the busy case stops at the
+        first queue or two instead of walking every queue on every decision)."""
+        waiting = 0
+        for entries in self.waiting.values():
+            waiting += len(entries)
+            if waiting >= enough:
+                break
+        return waiting
+
     def _candidate_calls(self, now: float) -> list[CallEntry]:
         """Calls worth a routing pass, best first. When ready agents are fewer than waiting calls
         (the busy case), only the best call of each ready agent can be served now: look at those,
         not at every waiting call."""
-        waiting = sum(len(v) for v in self.waiting.values())
-        if len(self._ready) < waiting:
+        if len(self._ready) < self._waiting_at_least(len(self._ready) + 1):
             chosen: dict[str, CallEntry] = {}
             for agent_id in self._ready:
                 entry = self._best_call_for(self.agents[agent_id], now)

@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from acd.eventlog.timing import raise_if_cancelled
 from acd.secrets import Secret, hash_secret
 from acd.sim import AgentBehaviour, CallerScript, SimPbx
 from tests.acd.conftest import wait_until
@@ -66,10 +67,14 @@ class Cluster:
     queued: set[str] = field(default_factory=set)  # callers whose CallQueued is in the shared log
 
     async def watch_log(self) -> None:
-        """Read the shared log as it grows (before any trim) and note every caller queued."""
+        """Read the shared log as it grows (before any trim) and note every caller queued. redis-py
+        can turn a cancel that lands during its read into an empty reply (``raise_if_cancelled``
+        says so): the teardown's cancel was lost that way once and the loop ran on, so it checks."""
         last = "0-0"
         while True:
-            for entry_id, fields in await self.redis.xrange(f"{self.prefix}:log", min=f"({last}" if last != "0-0" else "-", max="+"):
+            rows = await self.redis.xrange(f"{self.prefix}:log", min=f"({last}" if last != "0-0" else "-", max="+")
+            raise_if_cancelled()
+            for entry_id, fields in rows:
                 last = entry_id.decode()
                 payload = fields.get(b"j")  # one field: the record's kind, then its JSON
                 if payload is not None:
@@ -184,7 +189,7 @@ async def cluster(tmp_path, request):
         yield c
     finally:
         watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
+        await asyncio.wait([watcher], timeout=5)  # bounded: the teardown never hangs on the watcher
         await c.close()
         await c.proxy.stop()
         await pbx.stop()
