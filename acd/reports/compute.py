@@ -60,6 +60,7 @@ view and the wallboard.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
@@ -201,75 +202,111 @@ def compute(interactions: Iterable[Interaction], start: float, end: float, inter
     """Queue and agent rows for ``[start, end)``. ``thresholds`` maps queue name to its service
     level and short-abandon thresholds (others get ``default_thresholds``); ``queues`` and
     ``agents`` are listed even when they had no calls (the queues in ``thresholds`` always are)."""
-    thresholds = dict(thresholds or {})
-    starts = interval_starts(start, end, interval, tz)
-    bounds = starts + [_next_start(starts[-1], interval, tz)] if starts else []
-    lo, hi = (bounds[0], bounds[-1]) if bounds else (start, start)
-    records = list(interactions)
+    fold = ReportFold(start, end, interval, thresholds=thresholds, default_thresholds=default_thresholds, tz=tz,
+                      queues=queues, agents=agents)
+    for rec in interactions:
+        fold.add(rec)
+    if spans is not None:
+        fold.add_spans(spans)
+    return fold.report()
 
-    queue_names = set(thresholds) | set(queues)
-    agent_names = set(agents)
-    for rec in records:
-        for visit in rec.queues:
-            if lo <= visit.entered_at < hi and visit.queue:
-                queue_names.add(visit.queue)
-        if rec.agent and rec.answered_at is not None and (
-                lo <= rec.answered_at < hi or _overlap(rec.answered_at, rec.answered_at + (_handle(rec) or 0.0), lo, hi) > 0):
-            agent_names.add(rec.agent)
-    for span in spans or ():
-        if span.end > lo and span.start < hi:
-            agent_names.add(span.agent)
 
-    qrows: dict[tuple[int, str], QueueRow] = {}
-    for i, s in enumerate(starts):
-        for q in queue_names:
-            th = thresholds.get(q, default_thresholds)
-            qrows[(i, q)] = QueueRow(s, q, service_level_s=th.service_level_s, short_abandon_s=th.short_abandon_s)
-    arows: dict[tuple[int, str], AgentRow] = {(i, a): AgentRow(s, a) for i, s in enumerate(starts) for a in agent_names}
+class ReportFold:
+    """:func:`compute` one record at a time: every figure is a sum, a count or a maximum, so the
+    records (and spans) may come in any number of batches, in any order, and be dropped once
+    added; the report is the same. The day cache folds a busy day's records a chunk at a time
+    as they are read, instead of holding them all (``acd.reports.daycache``). A queue or agent
+    gets its rows (one per interval) when first seen, as :func:`compute` lists them."""
 
-    for rec in records:
+    def __init__(self, start: float, end: float, interval: Interval, *, thresholds: Mapping[str, QueueThresholds] | None = None,
+                 default_thresholds: QueueThresholds = QueueThresholds(), tz: dt.tzinfo = UTC,
+                 queues: Iterable[str] = (), agents: Iterable[str] = ()) -> None:
+        self._thresholds = dict(thresholds or {})
+        self._default = default_thresholds
+        self.starts = interval_starts(start, end, interval, tz)
+        self.bounds = self.starts + [_next_start(self.starts[-1], interval, tz)] if self.starts else []
+        self.lo, self.hi = (self.bounds[0], self.bounds[-1]) if self.bounds else (start, start)
+        self._qrows: dict[tuple[int, str], QueueRow] = {}
+        self._arows: dict[tuple[int, str], AgentRow] = {}
+        self._queues: set[str] = set()
+        self._agents: set[str] = set()
+        self._spans_known = False  # occupancy and logged-in time are unknown (None) without spans
+        for q in set(self._thresholds) | set(queues):
+            self._queue(q)
+        for a in set(agents):
+            self._agent(a)
+
+    def _queue(self, name: str) -> None:
+        if name not in self._queues:
+            self._queues.add(name)
+            th = self._thresholds.get(name, self._default)
+            for i, s in enumerate(self.starts):
+                self._qrows[(i, name)] = QueueRow(s, name, service_level_s=th.service_level_s, short_abandon_s=th.short_abandon_s)
+
+    def _agent(self, name: str) -> None:
+        if name not in self._agents:
+            self._agents.add(name)
+            for i, s in enumerate(self.starts):
+                self._arows[(i, name)] = AgentRow(s, name)
+
+    def add(self, rec: Interaction) -> None:
+        bounds = self.bounds
         for visit in rec.queues:
             at = _index(bounds, visit.entered_at)
             if at is not None and visit.queue:
-                _add_visit(qrows[(at, visit.queue)], rec, visit)
-        if rec.agent and rec.answered_at is not None:
-            handle = _handle(rec)
-            at = _index(bounds, rec.answered_at)
-            if at is not None:
-                row = arows[(at, rec.agent)]
-                row.answered += 1
-                row.talk_s += rec.talk_s or 0.0
-                row.hold_s += rec.hold_s or 0.0
-                row.wrapup_s += rec.wrapup_s or 0.0
-                row.handle_s += handle or 0.0
-                row._handled += handle is not None
-            if handle:
-                for j in range(len(starts)):
-                    overlap = _overlap(rec.answered_at, rec.answered_at + handle, bounds[j], bounds[j + 1])
-                    if overlap > 0:
-                        arows[(j, rec.agent)]._busy_s += overlap
+                self._queue(visit.queue)
+                _add_visit(self._qrows[(at, visit.queue)], rec, visit)
+        if not rec.agent or rec.answered_at is None:
+            return
+        handle = _handle(rec)
+        at = _index(bounds, rec.answered_at)
+        if at is None and not (handle and _overlap(rec.answered_at, rec.answered_at + handle, self.lo, self.hi) > 0):
+            return  # answered and handled outside the range
+        self._agent(rec.agent)
+        if at is not None:
+            row = self._arows[(at, rec.agent)]
+            row.answered += 1
+            row.talk_s += rec.talk_s or 0.0
+            row.hold_s += rec.hold_s or 0.0
+            row.wrapup_s += rec.wrapup_s or 0.0
+            row.handle_s += handle or 0.0
+            row._handled += handle is not None
+        if handle:
+            for j in range(len(self.starts)):
+                overlap = _overlap(rec.answered_at, rec.answered_at + handle, bounds[j], bounds[j + 1])
+                if overlap > 0:
+                    self._arows[(j, rec.agent)]._busy_s += overlap
 
-    if spans is not None:
+    def add_spans(self, spans: Iterable[AgentSpan]) -> None:
+        """The agents' state stretches (an empty batch still says they are known: zeros, not None)."""
+        self._spans_known = True
+        bounds = self.bounds
         for span in spans:
+            if span.end > self.lo and span.start < self.hi:
+                self._agent(span.agent)
             if span.state == "logged_out":
                 continue
-            for j in range(len(starts)):
+            for j in range(len(self.starts)):
                 overlap = _overlap(span.start, span.end, bounds[j], bounds[j + 1])
                 if overlap > 0:
-                    row = arows[(j, span.agent)]
+                    row = self._arows[(j, span.agent)]
                     row.logged_in_s = (row.logged_in_s or 0.0) + overlap
                     row._staffed_s += overlap if span.state in kpi.STAFFED_STATES else 0.0
 
-    for qrow in qrows.values():
-        _finish_queue(qrow)
-    for row in arows.values():
-        row.aht_s = kpi.aht(row.handle_s, row._handled)
-        if spans is not None:
-            row.logged_in_s = row.logged_in_s or 0.0
-            row.occupancy = kpi.occupancy(row._busy_s, row._staffed_s)
-    return Report(starts=starts, end=hi,
-                  queues=sorted(qrows.values(), key=lambda r: (r.interval_start, r.queue)),
-                  agents=sorted(arows.values(), key=lambda r: (r.interval_start, r.agent)))
+    def report(self) -> Report:
+        """The rows with their ratios, from what was added so far (the fold may go on after)."""
+        qrows = [dataclasses.replace(r) for r in self._qrows.values()]
+        arows = [dataclasses.replace(r) for r in self._arows.values()]
+        for qrow in qrows:
+            _finish_queue(qrow)
+        for row in arows:
+            row.aht_s = kpi.aht(row.handle_s, row._handled)
+            if self._spans_known:
+                row.logged_in_s = row.logged_in_s or 0.0
+                row.occupancy = kpi.occupancy(row._busy_s, row._staffed_s)
+        return Report(starts=self.starts, end=self.hi,
+                      queues=sorted(qrows, key=lambda r: (r.interval_start, r.queue)),
+                      agents=sorted(arows, key=lambda r: (r.interval_start, r.agent)))
 
 
 def _next_start(last: float, interval: Interval, tz: dt.tzinfo) -> float:

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.engine import make_url
@@ -379,6 +379,18 @@ class SqlStore:
             rows = (await conn.execute(query, {"start": start, "end": end})).all()
         return [(r[0], r[1]) for r in rows]
 
+    async def interaction_record_chunks(self, start: float, end: float, size: int = 1000) -> AsyncIterator[list[tuple[Any, str | None]]]:
+        """:meth:`interaction_records_between` a chunk of ``size`` rows at a time, read from one
+        cursor as the caller takes them: a busy day is never held whole (the day cache folds
+        each chunk and drops it)."""
+        from sqlalchemy import text
+
+        query = text("SELECT record, customer_id FROM interactions WHERE started_at >= :start AND started_at < :end")
+        async with self.engine.connect() as conn:
+            result = await conn.stream(query, {"start": start, "end": end})
+            async for part in result.partitions(size):
+                yield [(r[0], r[1]) for r in part]
+
     async def search_interactions(self, *, customer_id: str | None = None, ani: str | None = None, agent: str | None = None,
                                   queue: str | None = None, outcome: str | None = None, start: float | None = None,
                                   end: float | None = None, limit: int = 100) -> list[Interaction]:
@@ -420,26 +432,27 @@ class SqlStore:
         ``agent_state`` events the engine records; the state an agent was in at ``start`` comes
         from its last change before it (up to ``lookback_s`` back). The last stretch of each agent
         runs to ``end`` (or now, if earlier). None when nothing was recorded then."""
-        from acd.reports.compute import AgentSpan
-
-        async with self.session() as s:
-            rows = (await s.execute(select(EventRow.call_id, EventRow.t, EventRow.data).where(
-                EventRow.call_id.like(AGENT_TIMELINE + "%"), EventRow.kind == AgentStateChanged.kind,
-                EventRow.t >= start - lookback_s, EventRow.t < end,
-            ).order_by(EventRow.call_id, EventRow.t, EventRow.seq))).all()
-        if not rows:
+        chunks = [chunk async for chunk in self.agent_span_chunks(start, end, lookback_s=lookback_s)]
+        if not chunks:
             return None  # no agent states recorded for that time: occupancy is unknown, not zero
-        stop = min(end, self.clock.now())
-        spans: list[AgentSpan] = []
-        by_agent: dict[str, list[tuple[float, str]]] = {}
-        for call_id, t, data in rows:
-            by_agent.setdefault(call_id[len(AGENT_TIMELINE):], []).append((t, AgentStateChanged.from_record(data or {}).state))
-        for agent, changes in by_agent.items():
-            for (t0, state), nxt in zip(changes, changes[1:] + [(stop, "")], strict=True):
-                t1 = nxt[0]
-                if t1 > start and t0 < end and t1 > t0:
-                    spans.append(AgentSpan(agent, state, max(t0, start), min(t1, end)))
-        return spans
+        return [span for chunk in chunks for span in chunk]
+
+    async def agent_span_chunks(self, start: float, end: float, size: int = 2000,
+                                lookback_s: float = 7 * 86400) -> AsyncIterator[list[AgentSpan]]:
+        """:meth:`agent_spans_between` as it is read, ``size`` changes at a time from one cursor
+        in agent and time order (each agent's stretches are made as its changes come). Nothing is
+        yielded when nothing was recorded then; else at least one list, maybe empty."""
+        query = select(EventRow.call_id, EventRow.t, EventRow.data).where(
+            EventRow.call_id.like(AGENT_TIMELINE + "%"), EventRow.kind == AgentStateChanged.kind,
+            EventRow.t >= start - lookback_s, EventRow.t < end,
+        ).order_by(EventRow.call_id, EventRow.t, EventRow.seq)
+        stretches = _Stretches(start, end, min(end, self.clock.now()))
+        async with self.engine.connect() as conn:
+            result = await conn.stream(query)
+            async for part in result.partitions(size):
+                yield stretches.add(part)
+        if stretches.seen:
+            yield stretches.finish()
 
     # ------------------------------------------------------------------ verification audit
     async def record_attempt(self, *, customer_id: str | None, caller_number: str | None, method: str, result: str,
@@ -483,6 +496,45 @@ def _customer_dict(row: CustomerRow, contacts: Sequence[Sequence[Any]]) -> dict[
         "created_at": row.created_at, "updated_at": row.updated_at, "anonymised": row.anonymised_at is not None,
         "merged_into": row.merged_into,
     }
+
+
+class _Stretches:
+    """Agents' state stretches overlapping ``[start, end)`` from their changes in agent and time
+    order: a change ends the agent's previous stretch; its last one runs to ``stop``."""
+
+    def __init__(self, start: float, end: float, stop: float) -> None:
+        from acd.reports.compute import AgentSpan  # (acd.reports imports the store)
+
+        self._span = AgentSpan
+        self.start, self.end, self.stop = start, end, stop
+        self.seen = False
+        self._agent: str | None = None
+        self._last: tuple[float, str] | None = None
+
+    def add(self, rows: Iterable[Any]) -> list[AgentSpan]:
+        out: list[AgentSpan] = []
+        for call_id, t, data in rows:
+            self.seen = True
+            agent = call_id[len(AGENT_TIMELINE):]
+            if agent != self._agent:
+                self._close(self.stop, out)
+                self._agent = agent
+            else:
+                self._close(t, out)
+            self._last = (t, AgentStateChanged.from_record(data or {}).state)
+        return out
+
+    def finish(self) -> list[AgentSpan]:
+        out: list[AgentSpan] = []
+        self._close(self.stop, out)
+        return out
+
+    def _close(self, t1: float, out: list[AgentSpan]) -> None:
+        if self._last is not None and self._agent is not None:
+            t0, state = self._last
+            if t1 > self.start and t0 < self.end and t1 > t0:
+                out.append(self._span(self._agent, state, max(t0, self.start), min(t1, self.end)))
+        self._last = None
 
 
 def interactions_from_raw(rows: list[tuple[Any, str | None]]) -> list[Interaction]:

@@ -3,10 +3,13 @@ counted once, and every ratio stays in [0, 1]."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.reports.compute import AgentSpan, QueueThresholds, compute
+from acd.reports.compute import AgentSpan, QueueThresholds, ReportFold, compute
 
 from tests.reports.helpers import T0, abandoned, answered, exited
 
@@ -55,3 +58,26 @@ def test_counts_do_not_depend_on_the_interval(recs):
     assert len(set(totals)) == 1
     entered = [v for rec in recs for v in rec.queues if start <= v.entered_at < start + DAY]
     assert totals[0][0] == len(entered)
+
+
+@settings(max_examples=60, deadline=None)
+@given(calls(), st.randoms(use_true_random=False), st.integers(1, 7))
+def test_the_fold_in_any_chunks_and_order_gives_the_report_of_all_at_once(recs, rng, chunk):
+    """The day cache folds a day's records a chunk at a time as it reads them (acd.reports.daycache)."""
+    start = T0 - 9 * 3600
+    th = {"q1": QueueThresholds(20, 5)}
+    spans = [AgentSpan("a1", "ready", start, start + DAY), AgentSpan("a3", "logged_out", start, start + 60)]
+    for interval in (30, "day"):
+        whole = compute(recs, start, start + DAY, interval, thresholds=th, spans=spans, agents=["a9"])
+        fold = ReportFold(start, start + DAY, interval, thresholds=th, agents=["a9"])
+        shuffled = rng.sample(recs, len(recs))
+        fold.add_spans(spans[:1])
+        for i in range(0, len(shuffled), chunk):
+            fold.add_spans([])  # a batch with no spans changes nothing
+            for rec in shuffled[i:i + chunk]:
+                fold.add(rec)
+        fold.add_spans(spans[1:])
+        part = fold.report()
+        assert len(part.queues) == len(whole.queues) and len(part.agents) == len(whole.agents)
+        for got, want in zip(part.queues + part.agents, whole.queues + whole.agents, strict=True):
+            assert dataclasses.asdict(got) == pytest.approx(dataclasses.asdict(want))  # sums in another order

@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from acd.store.records import Outcome, fold
-from acd.store.sql import NotFound, SpooledEvent
+from acd.store.sql import NotFound, SpooledEvent, interactions_from_raw
 
 
 class Timeline:
@@ -152,3 +152,39 @@ def test_old_stored_events_read_back_as_typed_events():
     assert isinstance(odd, ev.Unrecognised) and odd.to_record() == {"score": 5}
     for cls in ev.REGISTRY.values():  # each kind round-trips through its stored form
         assert cls.from_record(cls().to_record()) == cls()
+
+
+async def test_the_records_of_a_range_read_in_chunks_from_one_cursor_are_all_there_once(store):
+    """The day cache reads a busy day this way (acd.reports.daycache), on SQLite and PostgreSQL."""
+    for i in range(7):
+        tl = Timeline(f"k{i}", 1_700_000_000.0 + i * 100).add("call_start", ani="+442079460000").add("queue_enter", 1, queue="sales")
+        await store.write_events(tl.events)
+    chunks = [chunk async for chunk in store.interaction_record_chunks(1_700_000_100.0, 1_700_000_600.0, size=2)]
+    assert [len(c) for c in chunks] == [2, 2, 1]  # k1..k5: one cursor, taken two rows at a time
+    ids = sorted(interactions_from_raw([row for c in chunks for row in c]), key=lambda r: r.call_id)
+    assert [r.call_id for r in ids] == ["k1", "k2", "k3", "k4", "k5"]
+    assert ids == sorted(interactions_from_raw(await store.interaction_records_between(1_700_000_100.0, 1_700_000_600.0)),
+                         key=lambda r: r.call_id)
+
+
+async def test_agent_stretches_read_in_chunks_are_those_of_one_read(store, clock):
+    """Three agents' state changes (one before the range, one after it): read two at a time, the
+    stretches are cut at the same changes as in one read; none recorded then: nothing at all."""
+    from acd.store.sql import AGENT_TIMELINE
+
+    t0 = clock.now()
+    changes = {"a1": [(-500, "ready"), (100, "on_call"), (400, "wrap_up")], "a2": [(50, "ready")],
+               "a3": [(200, "not_ready"), (300, "ready"), (900, "logged_out")]}
+    events = [SpooledEvent(uuid.uuid4().hex, i, AGENT_TIMELINE + agent, "agent_state", t0 + dt, {"state": state})
+              for agent, seq in changes.items() for i, (dt, state) in enumerate(seq)]
+    await store.write_events(events)
+    clock.advance(1000)
+    start, end = t0, t0 + 600
+    whole = await store.agent_spans_between(start, end)
+    assert [(s.agent, s.state, s.start - t0, s.end - t0) for s in whole] == [
+        ("a1", "ready", 0, 100), ("a1", "on_call", 100, 400), ("a1", "wrap_up", 400, 600), ("a2", "ready", 50, 600),
+        ("a3", "not_ready", 200, 300), ("a3", "ready", 300, 600)]
+    chunks = [chunk async for chunk in store.agent_span_chunks(start, end, size=2)]
+    assert [span for chunk in chunks for span in chunk] == whole and len(chunks) > 1
+    assert [chunk async for chunk in store.agent_span_chunks(t0 - 10 * 86400, t0 - 9 * 86400, size=2)] == []
+    assert await store.agent_spans_between(t0 - 10 * 86400, t0 - 9 * 86400) is None
