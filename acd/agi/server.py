@@ -107,7 +107,11 @@ class FastAgiServer:
         return len(self._tasks)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.host, self._requested_port)
+        # the accept queue holds a burst of calls (Asterisk back after a restart, a campaign): with
+        # asyncio's default of 100 the kernel drops the rest of a burst's SYNs and those callers
+        # wait a SYN retransmit (1 s) before their session starts
+        self._server = await asyncio.start_server(self._accept, self.host, self._requested_port,
+                                                  backlog=max(100, min(self.max_sessions, 4096)))
         log.event("agi.server.listening", host=self.host, port=self.port, max_sessions=self.max_sessions)
 
     async def stop(self, grace: float = 0.0) -> None:
