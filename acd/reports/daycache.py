@@ -20,6 +20,7 @@ the process kept that peak: 200 calls at a time for an hour (42,000 calls) took 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -103,8 +104,11 @@ class TodayReport:
         fold = day_fold(start, now, dict(self._thresholds()), tz)
         # a chunk of raw rows at a time, decoded and folded off the event loop (20,000 records
         # decoded on it would hold it for seconds), then dropped
-        async for raw in self._store.interaction_record_chunks(start - LOOKBACK_S, now + 1.0, CHUNK):
-            await asyncio.to_thread(fold_raw, fold, raw)
-        async for spans in self._store.agent_span_chunks(start, now + 1.0):  # none at all: occupancy unknown
-            fold.add_spans(spans)
+        # (aclosing: a failed or cancelled fold closes its cursor and connection at once, not at GC)
+        async with contextlib.aclosing(self._store.interaction_record_chunks(start - LOOKBACK_S, now + 1.0, CHUNK)) as chunks:
+            async for raw in chunks:
+                await asyncio.to_thread(fold_raw, fold, raw)
+        async with contextlib.aclosing(self._store.agent_span_chunks(start, now + 1.0)) as span_chunks:
+            async for spans in span_chunks:  # none at all: occupancy unknown
+                fold.add_spans(spans)
         return await asyncio.to_thread(figures_of, fold, None, start, now)

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.engine import make_url
@@ -379,7 +379,7 @@ class SqlStore:
             rows = (await conn.execute(query, {"start": start, "end": end})).all()
         return [(r[0], r[1]) for r in rows]
 
-    async def interaction_record_chunks(self, start: float, end: float, size: int = 1000) -> AsyncIterator[list[tuple[Any, str | None]]]:
+    async def interaction_record_chunks(self, start: float, end: float, size: int = 1000) -> AsyncGenerator[list[tuple[Any, str | None]], None]:
         """:meth:`interaction_records_between` a chunk of ``size`` rows at a time, read from one
         cursor as the caller takes them: a busy day is never held whole (the day cache folds
         each chunk and drops it)."""
@@ -438,7 +438,7 @@ class SqlStore:
         return [span for chunk in chunks for span in chunk]
 
     async def agent_span_chunks(self, start: float, end: float, size: int = 2000,
-                                lookback_s: float = 7 * 86400) -> AsyncIterator[list[AgentSpan]]:
+                                lookback_s: float = 7 * 86400) -> AsyncGenerator[list[AgentSpan], None]:
         """:meth:`agent_spans_between` as it is read, ``size`` changes at a time from one cursor
         in agent and time order (each agent's stretches are made as its changes come). Nothing is
         yielded when nothing was recorded then; else at least one list, maybe empty."""
