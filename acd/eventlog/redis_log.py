@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from acd.eventlog.errors import StaleLeader
 from acd.eventlog.logfields import log_event
 from acd.eventlog.outage import OutageMonitor
+from acd.eventlog.timing import raise_if_cancelled
 from acd.eventlog.redisconn import LogKeys, connect, guarded
 from acd.eventlog.types import Entry, FencingToken, LogPosition, Record, decode_record, encode_record
 
@@ -126,6 +127,7 @@ class RedisEventLog:
                 pipe.incr(self.keys.replica_probe)
                 pipe.wait(self.wait_replicas, self.wait_ms)
                 _, replied = await guarded(pipe.execute(), "replica_wait", self.timeout_s + self.wait_ms / 1000, self.monitor)
+                raise_if_cancelled()  # redis-py may turn a cancel (the lease lost) into a reply: never wait on
                 acked = int(replied)
         finally:
             if self.on_replicas_behind is not None:
