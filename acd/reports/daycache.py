@@ -55,20 +55,11 @@ def fold_raw(fold: compute.ReportFold, raw: list[tuple[object, str | None]]) -> 
         fold.add(rec)
 
 
-def figures_of(fold: compute.ReportFold, spans: list[compute.AgentSpan] | None, start: float, now: float) -> DayFigures:
-    if spans is not None:
-        fold.add_spans(spans)
+def figures_of(fold: compute.ReportFold, start: float, now: float) -> DayFigures:
+    """Today's rows from what was folded (CPU-bound: run in a worker thread)."""
     report = fold.report()
     return DayFigures(start, now, {r.queue: r for r in report.queues if r.interval_start == start},
                       tuple(a for a in report.agents if a.interval_start == start))
-
-
-def day_figures(raw: list[tuple[object, str | None]], spans: list[compute.AgentSpan] | None, start: float, now: float,
-                thresholds: Mapping[str, compute.QueueThresholds], tz: dt.tzinfo) -> DayFigures:
-    """Pure (and CPU-bound): today's rows from the records and agent stretches read from the store."""
-    fold = day_fold(start, now, thresholds, tz)
-    fold_raw(fold, raw)
-    return figures_of(fold, spans, start, now)
 
 
 class TodayReport:
@@ -111,4 +102,4 @@ class TodayReport:
         async with contextlib.aclosing(self._store.agent_span_chunks(start, now + 1.0)) as span_chunks:
             async for spans in span_chunks:  # none at all: occupancy unknown
                 fold.add_spans(spans)
-        return await asyncio.to_thread(figures_of, fold, None, start, now)
+        return await asyncio.to_thread(figures_of, fold, start, now)

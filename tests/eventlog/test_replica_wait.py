@@ -15,15 +15,7 @@ from acd.eventlog.errors import StaleLeader
 from acd.eventlog.redis_lease import RedisLeaderLease
 from acd.eventlog.redis_log import RedisEventLog
 from bench.redispair import MasterAndReplica
-
-
-async def _until(check, what: str, tries: int = 200) -> None:
-    """Poll a condition (an append's progress): a bounded wait, not a timing bet."""
-    for _ in range(tries):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what}: not within {tries} polls")
+from tests.conftest import wait_until
 
 
 @pytest.fixture
@@ -43,7 +35,7 @@ async def test_an_append_returns_once_the_replica_holds_it_and_waits_while_it_la
 
     servers.pause_replica()
     append = asyncio.create_task(log.fenced_append(token, {"n": 2}))
-    await _until(lambda: _true(log.replica_shortfalls == 1), "the append to find the replica behind")
+    await wait_until(lambda: log.replica_shortfalls == 1)  # the append found the replica behind
     for _ in range(10):  # the replica cannot answer while stopped: the append must still be waiting
         await asyncio.sleep(0.02)
         assert not append.done()
@@ -64,7 +56,7 @@ async def test_a_cancel_ends_the_wait_and_a_refused_leader_never_waits(servers):
     await log.fenced_append(old, {"n": 1})
     servers.pause_replica()
     append = asyncio.create_task(log.fenced_append(old, {"n": 2}))
-    await _until(lambda: _true(reported == [True]), "the append to wait for the replica")
+    await wait_until(lambda: reported == [True])  # the append waits for the replica
     append.cancel()  # what the pipeline's task gets when the node stops leading
     with pytest.raises(asyncio.CancelledError):
         await append
@@ -75,7 +67,3 @@ async def test_a_cancel_ends_the_wait_and_a_refused_leader_never_waits(servers):
     with pytest.raises(StaleLeader):  # refused by the script: nothing written, nothing to wait for
         await asyncio.wait_for(log.fenced_append(old, {"n": 3}), 5)
     assert log.replica_shortfalls == 1
-
-
-async def _true(value: bool) -> bool:
-    return value
